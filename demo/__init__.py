@@ -1,0 +1,1 @@
+"""demo: populated by later milestones (see the issue tracker)."""

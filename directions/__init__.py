@@ -1,0 +1,1 @@
+"""directions: populated by later milestones (see the issue tracker)."""

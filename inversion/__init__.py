@@ -1,0 +1,1 @@
+"""inversion: populated by later milestones (see the issue tracker)."""

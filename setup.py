@@ -1,0 +1,34 @@
+"""Packaging for latentreenact."""
+
+from setuptools import setup
+
+setup(
+    name="latentreenact",
+    version="0.1.0",
+    description="One-shot face reenactment by learned directions in StyleGAN2's latent space",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=[
+        "latentreenact",
+        "latentreenact.models",
+        "latentreenact.checkpoints",
+        "latentreenact.cli",
+        "stylegan2_ops",
+        "inversion",
+        "directions",
+        "demo",
+    ],
+    package_data={"stylegan2_ops": ["csrc/*.cpp", "csrc/*.cu", "csrc/*.h"]},
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.23",
+        "click>=8.1",
+        "tqdm>=4.60",
+        "pillow>=9.0",
+        "filelock>=3.8",
+        "ninja>=1.10",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["latentreenact=latentreenact.cli.main:cli"]},
+)
