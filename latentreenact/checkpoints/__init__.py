@@ -1,0 +1,1 @@
+"""Checkpoint readers for the published formats."""

@@ -1,0 +1,180 @@
+"""``load_generator`` / ``save_generator``: every supported generator file format, one entry point.
+
+Supported inputs: rosinality training checkpoints (``{"g", "d", "g_ema", "args", ...}``) and
+converted ones (``{"g_ema", "latent_avg"}``), NVIDIA stylegan2-ada ``.pkl`` network pickles
+(read without running their embedded code), e4e checkpoints (their ``decoder.*`` weights),
+bare generator state dicts, and our own files written by :func:`save_generator`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import torch
+
+from ..fileio import atomic_path
+from ..models.stylegan2 import StyleGAN2Generator
+from .errors import CheckpointFormatError
+from .stylegan2_layout import infer_stylegan2_config, looks_like_stylegan2
+
+log = logging.getLogger(__name__)
+
+FORMAT = "latentreenact.generator"
+FORMAT_VERSION = 1
+_OPTIONAL_SUFFIXES = ("blur.kernel", "upsample.kernel")
+_OPTIONAL_KEYS = ("latent_avg",)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def read_torch_file(path: Path) -> Any:
+    """``torch.load`` restricted to tensors, containers and ``argparse.Namespace``.
+
+    Raises :class:`CheckpointFormatError` for truncated, corrupt or code-carrying files.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not head:
+        raise CheckpointFormatError(f"{path}: the file is empty")
+    if head.startswith(b"PK") and not zipfile.is_zipfile(path):
+        raise CheckpointFormatError(f"{path}: truncated or corrupt PyTorch checkpoint (broken zip archive)")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, KeyError) as exc:
+        raise CheckpointFormatError(f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: "
+                                    f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+
+
+def read_generator_file(path: Path) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor], Dict[str, Any]]:
+    """Read any supported file: ``(state_dict in our layout, latent_avg or None, info)``."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head[:1] == b"\x80" and not zipfile.is_zipfile(path):
+        try:
+            obj = read_torch_file(path)  # legacy (pre-zip) torch.save files are pickles too
+        except CheckpointFormatError as torch_error:
+            from .nvidia_pkl import read_stylegan2_ada_pkl
+
+            try:
+                nv = read_stylegan2_ada_pkl(path)
+            except CheckpointFormatError as nv_error:
+                raise CheckpointFormatError(f"{path}: neither a PyTorch checkpoint nor a stylegan2-ada pickle "
+                                            f"({torch_error}; {nv_error})") from nv_error
+            return dict(nv["state_dict"]), nv.get("latent_avg"), {"source": "stylegan2-ada-pkl"}
+    else:
+        obj = read_torch_file(path)
+    return extract_generator(obj, str(path))
+
+
+def extract_generator(obj: Any, source: str) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor], Dict[str, Any]]:
+    """Find the generator weights inside a loaded checkpoint object."""
+    if not isinstance(obj, Mapping):
+        raise CheckpointFormatError(f"{source}: not a generator checkpoint (top level is {type(obj).__name__})")
+    if obj.get("format") == FORMAT:
+        version = obj.get("format_version")
+        if version != FORMAT_VERSION:
+            raise CheckpointFormatError(f"{source}: generator file format version {version} is not supported "
+                                        f"(this version of latentreenact reads {FORMAT_VERSION})")
+        state = dict(obj["state_dict"])
+        latent_avg = state.pop("latent_avg", None)
+        return state, latent_avg if obj.get("has_latent_avg") else None, {
+            "source": FORMAT, "arch": obj.get("arch"), "config": obj["config"]}
+    if "g_ema" in obj:
+        return dict(obj["g_ema"]), obj.get("latent_avg"), {"source": "rosinality"}
+    state = obj.get("state_dict")
+    if isinstance(state, Mapping) and any(k.startswith("decoder.") for k in state):
+        decoder = {k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")}
+        return decoder, obj.get("latent_avg"), {"source": "e4e"}
+    if looks_like_stylegan2(obj):
+        return dict(obj), None, {"source": "state_dict"}
+    keys = sorted(str(k) for k in obj)[:12]
+    raise CheckpointFormatError(
+        f"{source}: not a generator checkpoint (top-level keys {keys}); expected a rosinality checkpoint "
+        f"('g_ema'), an e4e checkpoint ('state_dict' with 'decoder.*'), a stylegan2-ada .pkl ('G_ema'), "
+        f"a bare generator state dict or a latentreenact generator file")
+
+
+def _summarise(keys: list, limit: int = 8) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def _single_latent_avg(latent_avg: torch.Tensor, style_dim: int, source: str) -> Optional[torch.Tensor]:
+    """A [style_dim] average w from [D], [1, D] or per-layer [L, D] (rows must agree)."""
+    flat = latent_avg.reshape(-1, latent_avg.shape[-1]).float()
+    if flat.shape[-1] != style_dim:
+        raise CheckpointFormatError(f"{source}: latent_avg has width {flat.shape[-1]}, expected {style_dim}")
+    if flat.shape[0] > 1 and not torch.allclose(flat, flat[:1].expand_as(flat)):
+        log.info("%s: per-layer latent_avg rows differ; not used as the generator's truncation centre", source)
+        return None
+    return flat[0]
+
+
+def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[torch.Tensor],
+                    config: Optional[Mapping[str, Any]] = None, source: str = "checkpoint") -> StyleGAN2Generator:
+    """Build a StyleGAN2 generator and load ``state_dict`` with strict key checking."""
+    cfg = dict(config) if config is not None else infer_stylegan2_config(state_dict, source)
+    cfg["channels"] = {int(k): int(v) for k, v in cfg["channels"].items()}
+    generator = StyleGAN2Generator(**cfg)
+    expected = generator.state_dict()
+    optional = {k for k in expected if k.endswith(_OPTIONAL_SUFFIXES) or k in _OPTIONAL_KEYS}
+    missing = sorted(set(expected) - set(state_dict) - optional)
+    unexpected = sorted(set(state_dict) - set(expected))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_summarise(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_summarise(unexpected)}")
+        raise CheckpointFormatError(f"{source}: generator weights do not match the inferred architecture "
+                                    f"({cfg['size']} px, style_dim {cfg['style_dim']}); " + "; ".join(parts))
+    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state_dict.items()
+             if tuple(v.shape) != tuple(expected[k].shape)]
+    if wrong:
+        raise CheckpointFormatError(f"{source}: tensor shapes do not match: {_summarise(wrong)}")
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in {_summarise(bad)}")
+    generator.load_state_dict(state_dict, strict=False)
+    if latent_avg is not None:
+        single = _single_latent_avg(latent_avg, generator.style_dim, source)
+        if single is not None:
+            generator.set_latent_avg(single)
+    return generator
+
+
+def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> StyleGAN2Generator:
+    """Load a generator from a checkpoint file; returns it in eval mode on ``device``.
+
+    The architecture is inferred from the tensor shapes. Raises ``FileNotFoundError`` for a
+    missing path and :class:`CheckpointFormatError` (a ``ValueError``) for anything that is not
+    a readable generator checkpoint, naming the file and what was wrong.
+    """
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise FileNotFoundError(f"generator checkpoint not found: {file}")
+    if file.is_dir():
+        raise CheckpointFormatError(f"{file}: is a directory, expected a generator checkpoint file")
+    state_dict, latent_avg, info = read_generator_file(file)
+    if info.get("arch") not in (None, "stylegan2"):
+        raise CheckpointFormatError(f"{file}: architecture {info['arch']!r} is not supported by this reader")
+    generator = build_generator(state_dict, latent_avg, info.get("config"), str(file))
+    log.debug("loaded %s generator from %s", info["source"], file)
+    return generator.to(device).eval()
+
+
+def save_generator(generator: StyleGAN2Generator, path: PathLike) -> Path:
+    """Write ``generator`` (state dict + config, never a pickled module) atomically to ``path``."""
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "arch": "stylegan2",
+               "config": generator.config, "has_latent_avg": generator.has_latent_avg,
+               "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)

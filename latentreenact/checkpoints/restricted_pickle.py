@@ -1,0 +1,390 @@
+"""A restricted unpickler for network pickles that embed source code (stylegan2-ada-pytorch).
+
+NVIDIA's network pickles store every network as ``torch_utils.persistence``
+``_reconstruct_persistent_obj(meta)``, where ``meta`` carries the Python source of the network's
+module; the ordinary unpickler would execute that source. This unpickler never does:
+
+* a short allow-list of globals resolves to safe implementations: tensor and parameter rebuild
+  functions (storages are loaded with ``torch.load(..., weights_only=True)``),
+  ``collections.OrderedDict``, plain-data builtins (``set``, ``frozenset``, ...), ``torch.Size``,
+  ``torch.device`` and dtypes, ``dnnlib`` ``EasyDict`` (-> :class:`PickledDict`, a plain dict) and
+  the persistence reconstructor (-> :class:`PersistentRecord`: class name and state, the source
+  text is dropped unread);
+* globals from modules that can reach code execution, the file system or the network (``os``,
+  ``subprocess``, ``builtins.eval``, ...) are refused with :class:`UnsafePickleError`;
+* any other global becomes an inert :class:`OpaqueObject` subclass that only records the
+  arguments and state it is given; nothing is imported;
+* persistent ids (``persistent_load``) are refused.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import pickle
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+
+import torch
+
+from .errors import CheckpointFormatError, UnsafePickleError
+
+__all__ = [
+    "OpaqueObject",
+    "PersistentRecord",
+    "PickledDict",
+    "RestrictedUnpickler",
+    "restricted_load",
+    "restricted_load_path",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# Python 2 names that pickle's ``fix_imports`` would translate (find_class sees the raw names).
+_MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+# Module roots whose globals are refused outright: they reach code execution, I/O or the
+# network, and no network pickle legitimately names them.
+_DENIED_MODULE_ROOTS = frozenset(
+    {
+        "os", "posix", "nt", "posixpath", "ntpath", "subprocess", "_posixsubprocess", "sys",
+        "importlib", "imp", "runpy", "shutil", "socket", "pickle", "_pickle", "pickletools",
+        "marshal", "ctypes", "_ctypes", "code", "codeop", "pty", "types", "operator",
+        "functools", "inspect", "pydoc", "webbrowser", "multiprocessing", "threading", "_thread",
+        "asyncio", "signal", "io", "_io", "pathlib", "tempfile", "glob", "urllib", "http",
+        "ftplib", "smtplib", "telnetlib", "timeit", "trace", "pdb", "bdb", "cProfile", "profile",
+        "dill", "cloudpickle", "joblib", "yaml",
+    }
+)
+_DENIED_TORCH_PREFIXES = (
+    "torch.hub", "torch.jit", "torch.ops", "torch.serialization", "torch.utils.cpp_extension",
+    "torch._C", "torch.package", "torch.load", "torch.save",
+)
+
+_SAFE_BUILTINS = frozenset(
+    {
+        "set", "frozenset", "bytearray", "bytes", "complex", "slice", "object", "list", "dict",
+        "tuple", "int", "float", "str", "bool", "range",
+    }
+)
+
+
+class PersistentRecord:
+    """Inert stand-in for a ``torch_utils.persistence`` object: class name and pickled state.
+
+    ``state`` is the module's ``__dict__`` as pickled (``_parameters``, ``_buffers``,
+    ``_modules``, ``init_kwargs``, plain attributes). The embedded source code is never kept.
+    """
+
+    __slots__ = ("class_name", "version", "state")
+
+    def __init__(self, class_name: str, version: Any, state: Dict[str, Any]) -> None:
+        self.class_name = class_name
+        self.version = version
+        self.state = state
+
+    def __setstate__(self, state: Any) -> None:
+        raise UnsafePickleError("a persistent object was given extra pickled state; refusing")
+
+    def __repr__(self) -> str:
+        return f"PersistentRecord({self.class_name!r}, keys={sorted(self.state)!r})"
+
+
+class OpaqueObject:
+    """Inert placeholder for an instance of a class outside the allow-list.
+
+    Records what the pickle hands it (constructor arguments, ``BUILD`` state, list and dict
+    items) and does nothing else. ``pickled_global`` names the class the pickle asked for.
+    """
+
+    pickled_global: str = "<unknown>"
+    args: Tuple[Any, ...]
+    kwargs: Dict[str, Any]
+    state: Any
+    items: List[Any]
+    dictitems: Dict[Any, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "OpaqueObject":
+        obj = object.__new__(cls)
+        obj.args = args
+        obj.kwargs = kwargs
+        obj.state = None
+        obj.items = []
+        obj.dictitems = {}
+        return obj
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Accept and ignore constructor arguments (already recorded by ``__new__``)."""
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.dictitems[key] = value
+
+    def append(self, item: Any) -> None:
+        """Record a pickled list item."""
+        self.items.append(item)
+
+    def extend(self, items: Sequence[Any]) -> None:
+        """Record pickled list items."""
+        self.items.extend(items)
+
+    def __repr__(self) -> str:
+        return f"<OpaqueObject {self.pickled_global}>"
+
+
+class PickledDict(dict):
+    """A plain dict standing in for ``dnnlib.EasyDict`` (attribute state is kept separately)."""
+
+    pickled_state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.pickled_state = state
+
+
+# ----------------------------------------------------------------------------- safe callables
+
+
+def _check_int_tuple(value: Any, what: str) -> Tuple[int, ...]:
+    if not isinstance(value, (tuple, list)) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise CheckpointFormatError(f"tensor record has an invalid {what}: {value!r}")
+    return tuple(value)
+
+
+def _make_tensor(
+    untyped: Any, dtype: Any, storage_offset: Any, size: Any, stride: Any, metadata: Any
+) -> torch.Tensor:
+    if not isinstance(untyped, torch.UntypedStorage) or not isinstance(dtype, torch.dtype):
+        raise CheckpointFormatError("tensor record does not reference a loaded storage")
+    if not isinstance(storage_offset, int) or storage_offset < 0:
+        raise CheckpointFormatError(f"tensor record has an invalid storage offset {storage_offset!r}")
+    shape = _check_int_tuple(size, "size")
+    strides = _check_int_tuple(stride, "stride")
+    tensor = torch.empty((0,), dtype=dtype, device=untyped.device)
+    tensor.set_(untyped, storage_offset, shape, strides)  # set_ checks the storage bounds
+    if metadata:
+        if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, bool) for k, v in metadata.items()
+        ):
+            raise CheckpointFormatError(f"tensor record has invalid metadata {metadata!r}")
+        torch._utils.set_tensor_metadata(tensor, metadata)
+    return tensor
+
+
+def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any) -> torch.Tensor:
+    """Safe ``torch._utils._rebuild_tensor``."""
+    if not isinstance(storage, torch.TypedStorage):
+        raise CheckpointFormatError("tensor record does not reference a loaded storage")
+    return _make_tensor(storage._untyped_storage, storage.dtype, storage_offset, size, stride, None)
+
+
+def _rebuild_tensor_v2(
+    storage: Any,
+    storage_offset: Any,
+    size: Any,
+    stride: Any,
+    requires_grad: Any = False,
+    backward_hooks: Any = None,
+    metadata: Any = None,
+) -> torch.Tensor:
+    """Safe ``torch._utils._rebuild_tensor_v2`` (hooks and ``requires_grad`` are dropped)."""
+    if not isinstance(storage, torch.TypedStorage):
+        raise CheckpointFormatError("tensor record does not reference a loaded storage")
+    return _make_tensor(
+        storage._untyped_storage, storage.dtype, storage_offset, size, stride, metadata
+    )
+
+
+def _rebuild_tensor_v3(
+    storage: Any,
+    storage_offset: Any,
+    size: Any,
+    stride: Any,
+    requires_grad: Any,
+    backward_hooks: Any,
+    dtype: Any,
+    metadata: Any = None,
+) -> torch.Tensor:
+    """Safe ``torch._utils._rebuild_tensor_v3`` (untyped storage plus an explicit dtype)."""
+    if isinstance(storage, torch.TypedStorage):
+        storage = storage._untyped_storage
+    return _make_tensor(storage, dtype, storage_offset, size, stride, metadata)
+
+
+def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: Any = None) -> torch.Tensor:
+    """Safe ``torch._utils._rebuild_parameter``: returns the plain tensor."""
+    if not isinstance(data, torch.Tensor):
+        raise CheckpointFormatError("parameter record does not hold a tensor")
+    return data
+
+
+def _rebuild_parameter_with_state(
+    data: Any, requires_grad: Any, backward_hooks: Any, state: Any
+) -> torch.Tensor:
+    """Safe ``torch._utils._rebuild_parameter_with_state``: the Python state is dropped."""
+    return _rebuild_parameter(data)
+
+
+_TENSOR_REBUILDERS: Tuple[Callable[..., torch.Tensor], ...] = (
+    _rebuild_tensor,
+    _rebuild_tensor_v2,
+    _rebuild_tensor_v3,
+    _rebuild_parameter,
+    _rebuild_parameter_with_state,
+)
+
+
+def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
+    """Safe ``torch._tensor._rebuild_from_type_v2``: the base tensor, subclass and state dropped."""
+    if func not in _TENSOR_REBUILDERS or not isinstance(args, tuple):
+        raise UnsafePickleError("tensor subclass record names a function outside the allow-list")
+    return func(*args)
+
+
+def _load_from_bytes(data: Any) -> Union[torch.TypedStorage, torch.UntypedStorage]:
+    """Safe ``torch.storage._load_from_bytes``: ``torch.load`` with ``weights_only=True``."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise CheckpointFormatError("storage record does not hold bytes")
+    try:
+        storage = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
+    except Exception as exc:  # weights_only refusals and corrupt bytes alike
+        raise CheckpointFormatError(f"an embedded tensor storage could not be loaded safely: {exc}") from exc
+    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+        raise CheckpointFormatError(
+            f"an embedded storage record holds {type(storage).__name__}, not a tensor storage"
+        )
+    return storage
+
+
+def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
+    """Stand-in for ``torch_utils.persistence._reconstruct_persistent_obj``; never reads ``module_src``."""
+    if not isinstance(meta, dict):
+        raise CheckpointFormatError("persistent object record is not a dict")
+    if meta.get("type") != "class":
+        raise CheckpointFormatError(f"unsupported persistent object type {meta.get('type')!r}")
+    class_name = meta.get("class_name")
+    if not isinstance(class_name, str):
+        raise CheckpointFormatError("persistent object record has no class name")
+    state = meta.get("state")
+    if state is None:
+        state = {}
+    if not isinstance(state, dict):
+        raise CheckpointFormatError(f"persistent object {class_name!r} has a non-dict state")
+    return PersistentRecord(class_name, meta.get("version"), dict(state))
+
+
+def _codecs_encode(text: Any, encoding: Any = "utf-8") -> bytes:
+    """Safe ``_codecs.encode`` as used by protocol-2 pickles for bytes (latin-1 only)."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError("pickle used _codecs.encode other than for latin-1 bytes")
+    return text.encode("latin-1")
+
+
+def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    """Safe ``copyreg._reconstructor`` (protocol 0/1 objects) for placeholder and dict classes."""
+    if isinstance(cls, type) and issubclass(cls, OpaqueObject):
+        return cls(base, state)
+    if cls in (PickledDict, collections.OrderedDict, dict):
+        return cls()
+    raise UnsafePickleError(f"copyreg._reconstructor asked to build {cls!r}; refusing")
+
+
+_ALLOWED: Dict[Tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _codecs_encode,
+    ("codecs", "encode"): _codecs_encode,
+    ("copyreg", "_reconstructor"): _reconstructor,
+    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch.storage", "_load_from_bytes"): _load_from_bytes,
+    ("torch", "Size"): torch.Size,
+    ("torch", "device"): torch.device,
+    ("dnnlib", "EasyDict"): PickledDict,
+    ("dnnlib.util", "EasyDict"): PickledDict,
+    ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
+}
+
+
+def _is_denied(module: str, name: str) -> bool:
+    root = module.split(".", 1)[0]
+    if root == "builtins":
+        return name not in _SAFE_BUILTINS
+    if root in _DENIED_MODULE_ROOTS:
+        return True
+    full = f"{module}.{name}"
+    return any(full == p or full.startswith(p + ".") or module == p or module.startswith(p + ".")
+               for p in _DENIED_TORCH_PREFIXES)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` that resolves only allow-listed globals and never runs pickled code."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__(file)
+        self._placeholders: Dict[str, Type[OpaqueObject]] = {}
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Resolve a global: allow-listed object, refusal, or an inert placeholder class."""
+        if not isinstance(module, str) or not isinstance(name, str):
+            raise UnsafePickleError("pickle names a global with a non-string name")
+        module = _MODULE_ALIASES.get(module, module)
+        key = (module, name)
+        if key in _ALLOWED:
+            return _ALLOWED[key]
+        if module == "builtins" and name in _SAFE_BUILTINS:
+            return getattr(__import__("builtins"), name)
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        if _is_denied(module, name):
+            raise UnsafePickleError(
+                f"pickle asks for {module}.{name}, which a network pickle never needs; refusing "
+                "to load it (the file may be malicious)"
+            )
+        full = f"{module}.{name}"
+        cls = self._placeholders.get(full)
+        if cls is None:
+            cls = type("Opaque_" + "".join(c if c.isalnum() else "_" for c in full)[:80],
+                       (OpaqueObject,), {"pickled_global": full, "__slots__": ()})
+            self._placeholders[full] = cls
+        return cls
+
+    def persistent_load(self, pid: Any) -> Any:
+        """Refuse persistent ids: plain network pickles do not use them."""
+        raise UnsafePickleError("pickle uses persistent ids, which this reader refuses")
+
+
+def restricted_load(file: BinaryIO, source: str = "pickle") -> Any:
+    """Unpickle ``file`` with :class:`RestrictedUnpickler`; any failure -> ``CheckpointFormatError``."""
+    try:
+        return RestrictedUnpickler(file).load()
+    except CheckpointFormatError as exc:
+        raise type(exc)(f"{source}: {exc}") from exc
+    except Exception as exc:
+        raise CheckpointFormatError(
+            f"{source}: not a readable pickle (truncated or corrupt?): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def restricted_load_path(path: PathLike) -> Any:
+    """Open ``path`` and unpickle it with :func:`restricted_load`."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+            if head.startswith(b"PK\x03\x04"):
+                raise CheckpointFormatError(
+                    f"{path}: this is a zip archive (a torch.save checkpoint?), not a network pickle"
+                )
+            if not head:
+                raise CheckpointFormatError(f"{path}: the file is empty")
+            f.seek(0)
+            return restricted_load(f, source=path)
+    except OSError as exc:
+        raise CheckpointFormatError(f"{path}: cannot read the file: {exc}") from exc

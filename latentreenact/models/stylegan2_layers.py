@@ -1,0 +1,257 @@
+"""StyleGAN2 building blocks with rosinality's parameter names and numerics.
+
+Every layer that resamples or modulates has a ``formulation`` attribute:
+
+* ``"default"`` -- our fast path: modulation applied to activations (input scaled by the
+  style, a convolution with the shared weight, output scaled by the demodulation
+  coefficients) and ``stylegan2_ops.upfirdn2d`` as depthwise convolutions;
+* ``"reference"`` -- the straightforward formulation: a per-sample modulated weight in a grouped
+  convolution and upfirdn2d as zero-insertion + padding + a convolution over an [N*C, 1, H, W]
+  reshape. Used by the benchmark and the tests; the two agree to float rounding.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylegan2_ops import fused_leaky_relu, upfirdn2d
+from stylegan2_ops.reference import fused_leaky_relu_reference, upfirdn2d_reference
+
+FORMULATIONS = ("default", "reference")
+DEFAULT_BLUR = (1, 3, 3, 1)
+
+
+def make_kernel(taps: Sequence[float]) -> torch.Tensor:
+    """Normalised 2-D FIR kernel: ``outer(taps, taps) / sum``."""
+    k = torch.tensor(taps, dtype=torch.float32)
+    if k.ndim == 1:
+        k = torch.outer(k, k)
+    return k / k.sum()
+
+
+class Resampling(nn.Module):
+    """Mixin giving a module a ``formulation`` switch for upfirdn2d."""
+
+    formulation: str = "default"
+
+    def _upfirdn(self, x: torch.Tensor, kernel: torch.Tensor, up: int = 1, pad: Tuple[int, int] = (0, 0)) -> torch.Tensor:
+        if self.formulation == "reference":
+            return upfirdn2d_reference(x, kernel, up=up, pad=pad)
+        return upfirdn2d(x, kernel, up=up, pad=pad)
+
+
+class PixelNorm(nn.Module):
+    """Normalise each vector to unit root-mean-square (eps 1e-8)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(torch.mean(x * x, dim=1, keepdim=True) + 1e-8)
+
+
+class Blur(Resampling):
+    """FIR filter with padding; ``upsample_factor`` scales the kernel by factor**2."""
+
+    def __init__(self, taps: Sequence[float], pad: Tuple[int, int], upsample_factor: int = 1):
+        super().__init__()
+        self.register_buffer("kernel", make_kernel(taps) * upsample_factor ** 2)
+        self.pad = tuple(pad)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._upfirdn(x, self.kernel, pad=self.pad)
+
+
+class Upsample(Resampling):
+    """2x FIR upsampling (the ToRGB skip path)."""
+
+    def __init__(self, taps: Sequence[float], factor: int = 2):
+        super().__init__()
+        self.factor = factor
+        self.register_buffer("kernel", make_kernel(taps) * factor ** 2)
+        p = self.kernel.shape[0] - factor
+        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._upfirdn(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalised learning rate (runtime weight scale ``lr_mul / sqrt(in)``)."""
+
+    def __init__(self, in_dim: int, out_dim: int, bias: bool = True, bias_init: float = 0.0,
+                 lr_mul: float = 1.0, activation: Optional[str] = None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim).div_(lr_mul))
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init))) if bias else None
+        self.activation = activation
+        self.scale = (1 / math.sqrt(in_dim)) * lr_mul
+        self.lr_mul = lr_mul
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = self.bias * self.lr_mul if self.bias is not None else None
+        if self.activation:
+            return fused_leaky_relu(F.linear(x, self.weight * self.scale), bias)
+        return F.linear(x, self.weight * self.scale, bias)
+
+
+class EqualConv2d(nn.Module):
+    """Conv2d with equalised learning rate."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, padding: int = 0, bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size))
+        self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
+        self.stride, self.padding = stride, padding
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
+
+
+class FusedLeakyReLU(nn.Module):
+    """Bias + leaky ReLU(0.2) * sqrt(2) with a learned per-channel bias."""
+
+    def __init__(self, channels: int, negative_slope: float = 0.2, scale: float = 2 ** 0.5):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.negative_slope, self.scale = negative_slope, scale
+        self.formulation = "default"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.formulation == "reference":
+            return fused_leaky_relu_reference(x, self.bias, self.negative_slope, self.scale)
+        return fused_leaky_relu(x, self.bias, self.negative_slope, self.scale)
+
+
+class ModulatedConv2d(Resampling):
+    """Style-modulated convolution with optional demodulation and 2x upsampling."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, demodulate: bool = True,
+                 upsample: bool = False, blur_taps: Sequence[float] = DEFAULT_BLUR):
+        super().__init__()
+        self.in_channel, self.out_channel, self.kernel_size = in_ch, out_ch, kernel_size
+        self.upsample, self.demodulate = upsample, demodulate
+        if upsample:
+            factor = 2
+            p = len(blur_taps) - factor - (kernel_size - 1)
+            self.blur = Blur(blur_taps, pad=((p + 1) // 2 + factor - 1, p // 2 + 1), upsample_factor=factor)
+        self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        if self.formulation == "reference":
+            return self._forward_grouped(x, style)
+        return self._forward_activations(x, style)
+
+    def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        s = self.modulation(style)  # [B, in]
+        weight = self.weight[0] * self.scale  # [out, in, k, k]
+        # sum_{i,k} (W_oik s_i)^2 = (s^2) @ (sum_k W_oik^2)^T
+        d = torch.rsqrt((s * s) @ weight.square().sum((2, 3)).t() + 1e-8) if self.demodulate else None  # [B, out]
+        if x.shape[0] == 1:  # one sample: modulate the (small) weight instead of the activations
+            weight = weight * s[0][None, :, None, None]
+            if d is not None:
+                weight = weight * d[0][:, None, None, None]
+            return self._conv(x, weight)
+        x = self._conv(x * s[:, :, None, None], weight)
+        return x * d[:, :, None, None] if d is not None else x
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Convolution with a shared weight [out, in, k, k] (2x transposed + blur if upsampling)."""
+        if self.upsample:
+            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+        return F.conv2d(x, weight, padding=self.padding)
+
+    def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        s = self.modulation(style).view(b, 1, self.in_channel, 1, 1)
+        weight = self.scale * self.weight * s
+        if self.demodulate:
+            weight = weight * torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8).view(b, self.out_channel, 1, 1, 1)
+        k = self.kernel_size
+        x = x.reshape(1, b * self.in_channel, h, w)
+        if self.upsample:
+            weight = weight.transpose(1, 2).reshape(b * self.in_channel, self.out_channel, k, k)
+            out = F.conv_transpose2d(x, weight, stride=2, groups=b)
+            out = self.blur(out.reshape(b, self.out_channel, out.shape[2], out.shape[3]))
+        else:
+            out = F.conv2d(x, weight.reshape(b * self.out_channel, self.in_channel, k, k), padding=self.padding, groups=b)
+            out = out.reshape(b, self.out_channel, h, w)
+        return out
+
+
+class NoiseInjection(nn.Module):
+    """Adds per-pixel noise scaled by a learned scalar."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, noise: Optional[torch.Tensor] = None,
+                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        if noise is None:
+            b, _, h, w = x.shape
+            gen_device = generator.device if generator is not None else x.device
+            noise = torch.randn(b, 1, h, w, generator=generator, device=gen_device, dtype=x.dtype).to(x.device)
+        return x + self.weight * noise
+
+
+class ConstantInput(nn.Module):
+    """Learned 4x4 constant repeated over the batch."""
+
+    def __init__(self, channels: int, size: int = 4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch: int) -> torch.Tensor:
+        return self.input.expand(batch, -1, -1, -1)
+
+
+class StyledConv(nn.Module):
+    """ModulatedConv2d + noise + bias/leaky ReLU."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, upsample: bool = False,
+                 blur_taps: Sequence[float] = DEFAULT_BLUR):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample, blur_taps=blur_taps)
+        self.noise = NoiseInjection()
+        self.activate = FusedLeakyReLU(out_ch)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: Optional[torch.Tensor] = None,
+                noise_mode: str = "random", generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        x = self.conv(x, style)
+        if noise_mode != "none":
+            x = self.noise(x, noise, generator)
+        return self.activate(x)
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv (no demodulation) to RGB, plus the upsampled skip image."""
+
+    def __init__(self, in_ch: int, style_dim: int, upsample: bool = True, blur_taps: Sequence[float] = DEFAULT_BLUR):
+        super().__init__()
+        if upsample:
+            self.upsample = Upsample(blur_taps)
+        self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: Optional[torch.Tensor] = None) -> torch.Tensor:
+        out = self.conv(x, style) + self.bias
+        if skip is not None:
+            out = out + self.upsample(skip)
+        return out
+
+
+def set_formulation(module: nn.Module, formulation: str) -> nn.Module:
+    """Switch every resampling/modulating layer of ``module`` to ``"default"`` or ``"reference"``."""
+    if formulation not in FORMULATIONS:
+        raise ValueError(f"formulation must be one of {FORMULATIONS}, got {formulation!r}")
+    for m in module.modules():
+        if hasattr(m, "formulation"):
+            m.formulation = formulation
+    return module
