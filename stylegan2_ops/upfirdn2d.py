@@ -98,6 +98,8 @@ def _upfirdn2d_torch(
     kh, kw = f.shape
     if ux == 1 and uy == 1:
         weight = f.flip([0, 1])[None, None].expand(channels, 1, kh, kw)
+        if px0 == px1 >= 0 and py0 == py1 >= 0:  # symmetric: let the convolution pad (no copy)
+            return F.conv2d(x, weight, stride=(dy, dx), padding=(py0, px0), groups=channels)
         x = F.pad(x, [px0, px1, py0, py1])
         return F.conv2d(x, weight, stride=(dy, dx), groups=channels)
     h, w = x.shape[2], x.shape[3]

@@ -29,6 +29,9 @@ FORMAT = "latentreenact.generator"
 FORMAT_VERSION = 1
 _OPTIONAL_SUFFIXES = ("blur.kernel", "upsample.kernel")
 _OPTIONAL_KEYS = ("latent_avg",)
+# A pre-zip ``torch.save`` file starts with its pickled magic number; any other pickle is read
+# as an NVIDIA network pickle.
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,8 +45,11 @@ def read_torch_file(path: Path) -> Any:
         head = fh.read(4)
     if not head:
         raise CheckpointFormatError(f"{path}: the file is empty")
-    if head.startswith(b"PK") and not zipfile.is_zipfile(path):
-        raise CheckpointFormatError(f"{path}: truncated or corrupt PyTorch checkpoint (broken zip archive)")
+    if head.startswith(b"PK"):
+        if not zipfile.is_zipfile(path):
+            raise CheckpointFormatError(f"{path}: truncated or corrupt PyTorch checkpoint (broken zip archive)")
+    elif not head.startswith(b"\x80"):
+        raise CheckpointFormatError(f"{path}: not a checkpoint (neither a PyTorch zip archive nor a pickle)")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -55,22 +61,13 @@ def read_torch_file(path: Path) -> Any:
 def read_generator_file(path: Path) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor], Dict[str, Any]]:
     """Read any supported file: ``(state_dict in our layout, latent_avg or None, info)``."""
     with open(path, "rb") as fh:
-        head = fh.read(2)
-    if head[:1] == b"\x80" and not zipfile.is_zipfile(path):
-        try:
-            obj = read_torch_file(path)  # legacy (pre-zip) torch.save files are pickles too
-        except CheckpointFormatError as torch_error:
-            from .nvidia_pkl import read_stylegan2_ada_pkl
+        head = fh.read(len(LEGACY_TORCH_MAGIC))
+    if head.startswith(b"\x80") and head != LEGACY_TORCH_MAGIC:
+        from .nvidia_pkl import read_stylegan2_ada_pkl
 
-            try:
-                nv = read_stylegan2_ada_pkl(path)
-            except CheckpointFormatError as nv_error:
-                raise CheckpointFormatError(f"{path}: neither a PyTorch checkpoint nor a stylegan2-ada pickle "
-                                            f"({torch_error}; {nv_error})") from nv_error
-            return dict(nv["state_dict"]), nv.get("latent_avg"), {"source": "stylegan2-ada-pkl"}
-    else:
-        obj = read_torch_file(path)
-    return extract_generator(obj, str(path))
+        nv = read_stylegan2_ada_pkl(path)
+        return dict(nv["state_dict"]), nv.get("latent_avg"), {"source": "stylegan2-ada-pkl"}
+    return extract_generator(read_torch_file(path), str(path))
 
 
 def extract_generator(obj: Any, source: str) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor], Dict[str, Any]]:

@@ -14,7 +14,9 @@ module; the ordinary unpickler would execute that source. This unpickler never d
   ``subprocess``, ``builtins.eval``, ...) are refused with :class:`UnsafePickleError`;
 * any other global becomes an inert :class:`OpaqueObject` subclass that only records the
   arguments and state it is given; nothing is imported;
-* persistent ids (``persistent_load``) are refused.
+* persistent ids (``persistent_load``) are refused;
+* allow-listed functions are handed out wrapped and ``EasyDict`` as a fresh subclass per load, so
+  a ``BUILD`` opcode cannot set attributes on this module's functions or classes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import collections
 import io
 import os
 import pickle
+import types
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
@@ -239,9 +242,10 @@ _TENSOR_REBUILDERS: Tuple[Callable[..., torch.Tensor], ...] = (
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
     """Safe ``torch._tensor._rebuild_from_type_v2``: the base tensor, subclass and state dropped."""
-    if func not in _TENSOR_REBUILDERS or not isinstance(args, tuple):
+    fn = func.fn if isinstance(func, _SafeCallable) else None
+    if fn not in _TENSOR_REBUILDERS or not isinstance(args, tuple):
         raise UnsafePickleError("tensor subclass record names a function outside the allow-list")
-    return func(*args)
+    return fn(*args)
 
 
 def _load_from_bytes(data: Any) -> Union[torch.TypedStorage, torch.UntypedStorage]:
@@ -287,11 +291,34 @@ def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
     """Safe ``copyreg._reconstructor`` (protocol 0/1 objects) for placeholder and dict classes."""
     if isinstance(cls, type) and issubclass(cls, OpaqueObject):
         return cls(base, state)
-    if cls in (PickledDict, collections.OrderedDict, dict):
+    if cls in (collections.OrderedDict, dict) or (isinstance(cls, type) and issubclass(cls, PickledDict)):
         return cls()
     raise UnsafePickleError(f"copyreg._reconstructor asked to build {cls!r}; refusing")
 
 
+class _SafeCallable:
+    """An allow-listed function as handed to the pickle: callable, but immune to ``BUILD``.
+
+    (``BUILD`` on a bare function would set attributes on our module-level functions.)
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __setstate__(self, state: Any) -> None:
+        raise UnsafePickleError("pickle tried to set state on an allow-listed function; refusing")
+
+    def __repr__(self) -> str:
+        return f"<allowed {self.fn.__name__}>"
+
+
+# Values: immutable built-in types are returned as they are; Python functions are wrapped in
+# a fresh _SafeCallable per load; PickledDict in a fresh subclass per load.
 _ALLOWED: Dict[Tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("_codecs", "encode"): _codecs_encode,
@@ -329,6 +356,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file: BinaryIO) -> None:
         super().__init__(file)
         self._placeholders: Dict[str, Type[OpaqueObject]] = {}
+        self._safe_callables: Dict[Tuple[str, str], _SafeCallable] = {}
+        self._easydict: Optional[Type[PickledDict]] = None
 
     def find_class(self, module: str, name: str) -> Any:
         """Resolve a global: allow-listed object, refusal, or an inert placeholder class."""
@@ -337,7 +366,14 @@ class RestrictedUnpickler(pickle.Unpickler):
         module = _MODULE_ALIASES.get(module, module)
         key = (module, name)
         if key in _ALLOWED:
-            return _ALLOWED[key]
+            target = _ALLOWED[key]
+            if target is PickledDict:
+                if self._easydict is None:
+                    self._easydict = type("EasyDict", (PickledDict,), {})
+                return self._easydict
+            if isinstance(target, types.FunctionType):
+                return self._safe_callables.setdefault(key, _SafeCallable(target))
+            return target
         if module == "builtins" and name in _SAFE_BUILTINS:
             return getattr(__import__("builtins"), name)
         if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):

@@ -1,0 +1,1 @@
+"""The ``latentreenact`` command-line interface (click)."""

@@ -1,0 +1,48 @@
+"""Exit codes and one-line error reporting for the CLI."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Any, Callable, TypeVar
+
+import click
+
+from ..checkpoints.errors import CheckpointFormatError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK = 0
+EXIT_USAGE = 2          # click's own code for bad options
+EXIT_NOT_FOUND = 3      # an input file or model is missing
+EXIT_BAD_CHECKPOINT = 4  # a model file that cannot be read or does not fit
+EXIT_BAD_INPUT = 5      # an input that is readable but unusable (bad values, NaN, ...)
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger("latentreenact.cli")
+
+
+def fail(message: str, code: int) -> "click.exceptions.Exit":
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(func: F) -> F:
+    """Turn the library's exceptions into a one-line message and a specific exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FileNotFoundError as exc:
+            fail(str(exc), EXIT_NOT_FOUND)
+        except CheckpointFormatError as exc:
+            fail(str(exc), EXIT_BAD_CHECKPOINT)
+        except ValueError as exc:
+            fail(str(exc), EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,22 @@
+"""Entry point of the ``latentreenact`` command: a click group of sub-commands."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .. import __version__
+from .sample import sample
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="latentreenact")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """One-shot face reenactment with StyleGAN2 latent directions."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(sample)

@@ -1,0 +1,24 @@
+"""Options shared by several sub-commands."""
+
+from __future__ import annotations
+
+import click
+import torch
+
+
+def parse_device(value: str) -> torch.device:
+    """A torch device from ``cpu``, ``cuda``, ``cuda:1``, ...; clear error when unavailable."""
+    try:
+        device = torch.device(value)
+    except RuntimeError as exc:
+        raise click.BadParameter(f"{value!r} is not a device ({exc})", param_hint="--device") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter("CUDA was requested but no CUDA device is available", param_hint="--device")
+    return device
+
+
+device_option = click.option("--device", default="cpu", show_default=True,
+                             help="Torch device: cpu, cuda, cuda:1, ...")
+seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
+                               help="Show progress bars on stderr.")

@@ -1,0 +1,66 @@
+"""Conversions between the model world (float NCHW RGB in [-1, 1]) and uint8 HWC images."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from .fileio import PathLike, atomic_path
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[B, 3, H, W] in [-1, 1] -> uint8 [B, H, W, 3] (values clipped)."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images [B, 3, H, W], got {tuple(images.shape)}")
+    scaled = ((images.detach().float().cpu() + 1) * 127.5).round().clamp(0, 255)
+    return scaled.to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def from_uint8(images: np.ndarray, device: Union[str, torch.device] = "cpu") -> torch.Tensor:
+    """uint8 [B, H, W, 3] or [H, W, 3] -> float32 [B, 3, H, W] in [-1, 1]."""
+    array = np.asarray(images)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
+        raise ValueError(f"expected uint8 images [B, H, W, 3], got {array.dtype} {array.shape}")
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).float()
+    return tensor / 127.5 - 1
+
+
+def make_grid(images: np.ndarray, columns: Optional[int] = None, padding: int = 2) -> np.ndarray:
+    """Tile uint8 [B, H, W, 3] images into one [rows*H, columns*W, 3] image (black padding)."""
+    b, h, w, c = images.shape
+    columns = columns or max(1, math.ceil(math.sqrt(b)))
+    rows = math.ceil(b / columns)
+    grid = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding, c), dtype=np.uint8)
+    for i in range(b):
+        r, col = divmod(i, columns)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y:y + h, x:x + w] = images[i]
+    return grid
+
+
+def save_image(image: np.ndarray, path: PathLike) -> Path:
+    """Write a uint8 [H, W, 3] image atomically (format from the suffix, e.g. .png, .jpg)."""
+    from PIL import Image
+
+    path = Path(path)
+    fmt = image_format(path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format=fmt)
+    return path
+
+
+def image_format(path: PathLike) -> str:
+    """Pillow format name for an output path's suffix; ``ValueError`` for an unknown one."""
+    from PIL import Image
+
+    suffix = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None:
+        raise ValueError(f"cannot write images with suffix {suffix!r} ({path}); use .png or .jpg")
+    return fmt
