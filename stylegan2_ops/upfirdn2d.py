@@ -76,7 +76,8 @@ def upfirdn2d(
     out_w = output_size(x.shape[3], ux, dx, px0, px1, kw)
     if out_h < 1 or out_w < 1:
         raise ValueError(f"upfirdn2d output would be empty ({out_h}x{out_w}) for input {tuple(x.shape)}")
-    if resolve_impl(impl, x, "upfirdn2d") == "cuda":
+    # The CUDA path treats the kernel as a constant; a kernel that needs a gradient uses PyTorch.
+    if not f.requires_grad and resolve_impl(impl, x, "upfirdn2d") == "cuda":
         from ._cuda import upfirdn2d_cuda
 
         return upfirdn2d_cuda(x, f, ux, uy, dx, dy, px0, px1, py0, py1)
