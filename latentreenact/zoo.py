@@ -1,0 +1,140 @@
+"""Model registry: names -> files inside installed packages, this repository, or user paths.
+
+A name resolves, in order, to: a directory given by the caller (``root=``); the directory named by
+``LATENTREENACT_MODEL_DIR`` (``<dir>/<name>/`` holding the same file names); the registered
+source (an installed package's data files, or files shipped inside this package). Files are
+checked against their recorded size and SHA-256 once per process; a missing or altered file
+raises :class:`ModelNotFoundError` saying what to install.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional, Tuple, Union
+
+MODEL_DIR_ENV = "LATENTREENACT_MODEL_DIR"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A registered model's files are missing or do not match their checksums."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of a model: its path relative to the source directory, size and SHA-256."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model."""
+
+    name: str
+    kind: str                  # "generator", ...
+    arch: str                  # the builder that reads the files, e.g. "mobilestylegan"
+    version: str
+    files: Tuple[ModelFile, ...]
+    package: Optional[str] = None   # import name of the package carrying the files ...
+    package_dir: str = ""           # ... and the folder inside it
+    install: str = ""               # how to get the files
+    licence: str = ""
+    description: str = ""
+    config: Dict[str, object] = field(default_factory=dict)
+
+
+REGISTRY: Dict[str, ModelEntry] = {
+    "mobilestylegan-ffhq": ModelEntry(
+        name="mobilestylegan-ffhq",
+        kind="generator",
+        arch="mobilestylegan",
+        version="random-face==2021.7.21.1",
+        files=(
+            ModelFile("MappingNetwork.xml", 59865, "73e2096cad6e696e4af47df2477e048ab4c42c0e0dec83c7c66604822689e55b"),
+            ModelFile("MappingNetwork.bin", 8405040, "212dd716bdb556e18db603ea97300d4fa3c872b878c726b2402fea80820e7305"),
+            ModelFile("SynthesisNetwork.xml", 425183, "7918fce515243954d3e06628cb39a23902d6b1d5d02932cc0c2faee7a2aeeedd"),
+            ModelFile("SynthesisNetwork.bin", 32025440, "c7da15fa22d508c82e1c30dd6b4cdf67fe3ccdddaf85b310ee764dbf0c289645"),
+        ),
+        package="random_face",
+        package_dir="data",
+        install="pip install --no-deps random-face==2021.7.21.1",
+        licence="research / non-commercial: weights distilled from NVIDIA's StyleGAN2-FFHQ",
+        description="MobileStyleGAN (1024 px FFHQ faces, 23 style inputs) from OpenVINO IR files",
+    ),
+}
+
+
+def list_models() -> Dict[str, ModelEntry]:
+    """All registered models by name."""
+    return dict(REGISTRY)
+
+
+def is_registered(name: Union[str, "os.PathLike[str]"]) -> bool:
+    """True when ``name`` is a registered model name."""
+    return isinstance(name, str) and name in REGISTRY
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry for ``name``; ``KeyError`` listing the known names otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; registered models: {sorted(REGISTRY)}") from None
+
+
+def _package_dir(entry: ModelEntry) -> Optional[Path]:
+    if entry.package is None:
+        return Path(__file__).resolve().parent / entry.package_dir
+    spec = importlib.util.find_spec(entry.package)  # locates without importing the package
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / entry.package_dir
+
+
+@functools.lru_cache(maxsize=None)
+def _verified(path: str, size: int, sha256: str) -> Optional[str]:
+    """None when the file matches, else what is wrong (cached per process)."""
+    file = Path(path)
+    if not file.is_file():
+        return "missing"
+    if file.stat().st_size != size:
+        return f"size {file.stat().st_size} bytes, expected {size}"
+    digest = hashlib.sha256()
+    with open(file, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha256:
+        return "checksum mismatch"
+    return None
+
+
+def resolve(name: str, root: Optional[Union[str, "os.PathLike[str]"]] = None, verify: bool = True) -> Path:
+    """Directory holding the verified files of model ``name``."""
+    entry = get_entry(name)
+    candidates = []
+    if root is not None:
+        candidates.append(("argument", Path(root)))
+    if os.environ.get(MODEL_DIR_ENV):
+        candidates.append((MODEL_DIR_ENV, Path(os.environ[MODEL_DIR_ENV]) / name))
+    if not candidates:
+        package_dir = _package_dir(entry)
+        if package_dir is None:
+            raise ModelNotFoundError(f"model {name!r} needs the package {entry.package!r}, which is not installed: "
+                                     f"{entry.install}")
+        candidates.append(("package", package_dir))
+    origin, directory = candidates[0]
+    if verify:
+        problems = {f.name: _verified(str(directory / f.name), f.size, f.sha256) for f in entry.files}
+        problems = {k: v for k, v in problems.items() if v}
+        if problems:
+            detail = ", ".join(f"{k}: {v}" for k, v in problems.items())
+            raise ModelNotFoundError(f"model {name!r} ({entry.version}) in {directory} (from {origin}) is incomplete "
+                                     f"or altered ({detail}); to install it: {entry.install}")
+    return directory
