@@ -25,19 +25,27 @@ What the IR holds (and therefore what this module computes):
   model was distilled with are not in the IR (the export pruned them: only the final image was an
   output), so ``from_ir`` builds a model without them; see :meth:`MobileSynthesis.forward`.
 
-W+ layout (n_latent = 23, the upstream MobileStyleGAN.pytorch convention, so W+ codes made for the
-upstream PyTorch model render the same here):
+W+ layout (n_latent = 23 = 2 + 3 per block). The IR ties all layers to one w; here every row of
+W+ is read separately. Default ``style_layout="per_layer"``: each of the 23 modulated layers of
+the IR has its own row, so no row is shared or unused:
 
-====================  ==========================================================
-style index           layers it modulates
-====================  ==========================================================
-0                     ``conv1`` (4x4)
-1                     ``to_img1`` (8 px head, absent in the IR), block 0 ``up`` and ``conv1``
-3k + 1 (k = 1..6)     block k ``up`` and ``conv1``
-3k + 2 (k = 0..6)     block k ``conv2``
-3k + 3 (k = 0..6)     block k ``to_img`` (the 2**(k+4) px wavelet head; only k = 6 in the IR)
-22                    unused (upstream counts 23 styles but its slicing stops at 21)
-====================  ==========================================================
+=====================  =======================================================
+style index            layer it modulates
+=====================  =======================================================
+0                      ``conv1`` (4x4)
+3k + 1 (k = 0..6)      block k ``up`` (modulated inverse-Haar upsampling)
+3k + 2                 block k ``conv1``
+3k + 3                 block k ``conv2``
+3k + 4                 block k ``to_img`` (2**(k+4) px wavelet head); k = 6: index 22, the
+                       only head in the IR. Heads of k < 6 (``level_heads=True``) share the
+                       row with block k+1 ``up``, and ``to_img1`` (8 px) shares row 1, as
+                       StyleGAN2's to_rgb shares with the next conv.
+=====================  =======================================================
+
+``style_layout="upstream"`` reproduces the slicing of the upstream MobileStyleGAN.pytorch code
+(so W+ codes made for that PyTorch model render the same): 0 ``conv1``; 1 ``to_img1``; block k:
+``up`` and ``conv1`` <- 3k+1, ``conv2`` <- 3k+2, ``to_img`` <- 3k+3; row 22 unused. With the IR
+weights (no intermediate heads) rows 3, 6, ..., 18 and 22 then have no effect.
 
 Block k works at 2**(k+3) px (hidden state) and its head gives a 2**(k+4) px image.
 """
@@ -47,6 +55,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -64,6 +73,25 @@ PathLike = Union[str, Path]
 DEFAULT_CHANNELS: Tuple[int, ...] = (512, 512, 512, 512, 512, 256, 128, 64)
 RANDOM_FACE_PIN = "random-face==2021.7.21.1"
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
+STYLE_LAYOUTS = ("per_layer", "upstream")
+
+
+@dataclass(frozen=True)
+class StyleIndex:
+    """Which W+ row feeds which layer (see the module docstring)."""
+
+    conv1: int
+    to_img1: int
+    blocks: Tuple[Tuple[int, int, int, int], ...]  # per block: (up, conv1, conv2, to_img)
+
+    @classmethod
+    def build(cls, n_blocks: int, layout: str = "per_layer") -> "StyleIndex":
+        """The table for ``n_blocks`` blocks in one of ``STYLE_LAYOUTS``."""
+        if layout == "per_layer":
+            return cls(0, 1, tuple((3 * k + 1, 3 * k + 2, 3 * k + 3, 3 * k + 4) for k in range(n_blocks)))
+        if layout == "upstream":
+            return cls(0, 1, tuple((3 * k + 1, 3 * k + 1, 3 * k + 2, 3 * k + 3) for k in range(n_blocks)))
+        raise ValueError(f"style_layout must be one of {STYLE_LAYOUTS}, got {layout!r}")
 
 
 # ----------------------------------------------------------------------------------- wavelets
@@ -74,12 +102,11 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     (filtered along height), HL the horizontal one.
     """
     b, c, h, w = ll.shape
-    top_left = ll + lh + hl + hh
-    top_right = ll + lh - hl - hh
-    bottom_left = ll - lh + hl - hh
-    bottom_right = ll - lh - hl + hh
-    out = torch.stack([top_left, top_right, bottom_left, bottom_right], dim=2) * 0.5
-    return F.pixel_shuffle(out.reshape(b, c * 4, h, w), 2)
+    lo_even, lo_odd = ll + lh, ll - lh  # along height: rows 2i, 2i+1 of the low-pass half
+    hi_even, hi_odd = hl + hh, hl - hh  # rows 2i, 2i+1 of the high-pass half
+    even_rows = torch.stack([lo_even + hi_even, lo_even - hi_even], dim=-1)  # along width: cols 2j, 2j+1
+    odd_rows = torch.stack([lo_odd + hi_odd, lo_odd - hi_odd], dim=-1)
+    return torch.stack([even_rows, odd_rows], dim=3).mul_(0.5).reshape(b, c, 2 * h, 2 * w)
 
 
 def split_bands(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -230,9 +257,11 @@ class MappingNetwork(nn.Module):
 class MobileSynthesis(nn.Module):
     """The synthesis network; ``level_heads`` builds the 8..512 px wavelet heads (absent in the IR)."""
 
-    def __init__(self, style_dim: int = 512, channels: Sequence[int] = DEFAULT_CHANNELS, level_heads: bool = False):
+    def __init__(self, style_dim: int = 512, channels: Sequence[int] = DEFAULT_CHANNELS, level_heads: bool = False,
+                 style_layout: str = "per_layer"):
         super().__init__()
         self.channels = tuple(int(c) for c in channels)
+        self.style_index = StyleIndex.build(len(self.channels) - 1, style_layout)
         self.const = nn.Parameter(torch.randn(1, self.channels[0], 4, 4))
         self.conv1 = StyledConv(self.channels[0], self.channels[0], style_dim, 4, depthwise=False)
         self.to_img1 = WaveletHead(self.channels[0], style_dim) if level_heads else None
@@ -263,7 +292,8 @@ class MobileSynthesis(nn.Module):
         level = int(math.log2(size)) - 3
         return self.to_img1 is not None if level == 0 else self.blocks[level - 1].to_img is not None
 
-    def forward(self, wplus: torch.Tensor, noise_mode: str = "const", noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
+    def forward(self, wplus: torch.Tensor, noise_mode: str = "const",
+                noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
                 generator: Optional[torch.Generator] = None, resolution: Optional[int] = None) -> torch.Tensor:
         """W+ [B, 23, style_dim] -> image [B, 3, R, R].
 
@@ -280,15 +310,16 @@ class MobileSynthesis(nn.Module):
         stop = int(math.log2(size)) - 3 if self.has_head(size) else len(self.blocks)
 
         x = self.const.expand(wplus.shape[0], -1, -1, -1)
-        x = self.conv1(x, wplus[:, 0], noise_mode, noise[0], generator)
+        index = self.style_index
+        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)
         if stop == 0:
-            return wavelet_to_image(self.to_img1(x, wplus[:, 1]))
+            return wavelet_to_image(self.to_img1(x, wplus[:, index.to_img1]))
         for k, block in enumerate(self.blocks[:stop]):
-            w_in, w_conv2, w_head = wplus[:, 3 * k + 1], wplus[:, 3 * k + 2], wplus[:, 3 * k + 3]
-            x = block.up(x, w_in)
-            x = block.conv1(x, w_in, noise_mode, noise[2 * k + 1], generator)
-            x = block.conv2(x, w_conv2, noise_mode, noise[2 * k + 2], generator)
-        freq = self.blocks[stop - 1].to_img(x, w_head)
+            i_up, i_conv1, i_conv2, _ = index.blocks[k]
+            x = block.up(x, wplus[:, i_up])
+            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator)
+            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator)
+        freq = self.blocks[stop - 1].to_img(x, wplus[:, index.blocks[stop - 1][3]])
         if 2 * freq.shape[-1] == size:
             return wavelet_to_image(freq)
         low = freq[:, :3] * 0.5  # the LL band / 2 = the full image average-pooled 2x
@@ -303,11 +334,11 @@ class MobileStyleGAN(GeneratorBase):
     """
 
     def __init__(self, style_dim: int = 512, n_mlp: int = 8, channels: Sequence[int] = DEFAULT_CHANNELS,
-                 level_heads: bool = False):
+                 level_heads: bool = False, style_layout: str = "per_layer"):
         super().__init__()
         self.style_dim = style_dim
         self.mapping_network = MappingNetwork(style_dim, n_mlp)
-        self.synthesis_network = MobileSynthesis(style_dim, channels, level_heads)
+        self.synthesis_network = MobileSynthesis(style_dim, channels, level_heads, style_layout)
         self.resolution = self.synthesis_network.resolution
         self.n_latent = 2 + 3 * len(self.synthesis_network.blocks)
 
@@ -343,11 +374,11 @@ class MobileStyleGAN(GeneratorBase):
                 for layer in self.synthesis_network.noise_layers()]
 
     @classmethod
-    def from_ir(cls, data_dir: Optional[PathLike] = None) -> "MobileStyleGAN":
+    def from_ir(cls, data_dir: Optional[PathLike] = None, style_layout: str = "per_layer") -> "MobileStyleGAN":
         """Build the generator from ``MappingNetwork.{xml,bin}`` and ``SynthesisNetwork.{xml,bin}``.
 
         ``data_dir`` defaults to the installed ``random_face`` package's ``data`` folder
-        (the package is located without importing it).
+        (the package is located without importing it). ``style_layout``: see the module docstring.
         """
         folder = Path(data_dir) if data_dir is not None else random_face_data_dir()
         mapping = IRGraph.load(folder / "MappingNetwork.xml")
@@ -360,7 +391,7 @@ class MobileStyleGAN(GeneratorBase):
             channels.append(state[f"synthesis_network.blocks.{k}.conv1.bias"].shape[1])
             k += 1
         style_dim = int(state["mapping_network.layers.0.weight"].shape[1])
-        model = cls(style_dim=style_dim, n_mlp=n_mlp, channels=channels, level_heads=False)
+        model = cls(style_dim=style_dim, n_mlp=n_mlp, channels=channels, level_heads=False, style_layout=style_layout)
         model.load_state_dict(state, strict=True)
         logger.info("loaded MobileStyleGAN from %s (research / non-commercial use: derived from NVIDIA FFHQ)", folder)
         return model.eval()
@@ -376,7 +407,8 @@ def random_face_data_dir() -> Path:
     folder = Path(list(spec.submodule_search_locations)[0]) / "data"
     if not (folder / "SynthesisNetwork.xml").is_file():
         raise FileNotFoundError(
-            f"{folder} lacks SynthesisNetwork.xml; reinstall with `pip install --no-deps --force-reinstall {RANDOM_FACE_PIN}`")
+            f"{folder} lacks SynthesisNetwork.xml; reinstall with "
+            f"`pip install --no-deps --force-reinstall {RANDOM_FACE_PIN}`")
     return folder
 
 
@@ -452,6 +484,7 @@ def _check_haar_filters(graph: IRGraph) -> None:
 
 
 def _mapping_state(graph: IRGraph) -> Dict[str, torch.Tensor]:
+    """Mapping weights: one (MatMul weight, bias) pair per layer, in graph order."""
     state: Dict[str, torch.Tensor] = {}
     matmuls = [layer for layer in graph.topological_order() if layer.type == "MatMul"]
     if not matmuls:
@@ -502,7 +535,8 @@ def _check_modulation_scales(graph: IRGraph, n_blocks: int) -> None:
     for k in range(n_blocks):
         checks.append((f"m.layers.{k}.up", None))
         for conv in ("conv1", "conv2"):
-            checks.append((f"m.layers.{k}.{conv}.conv", graph.const(f"m.layers.{k}.{conv}.conv.modulation.weight").shape[0] * 9))
+            fan_in = graph.const(f"m.layers.{k}.{conv}.conv.modulation.weight").shape[0] * 9
+            checks.append((f"m.layers.{k}.{conv}.conv", fan_in))
     checks.append((f"m.layers.{n_blocks - 1}.to_img.conv",
                    graph.const(f"m.layers.{n_blocks - 1}.to_img.conv.modulation.weight").shape[0]))
     for prefix, fan_in in checks:
