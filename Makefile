@@ -20,7 +20,7 @@ $(STAMP): setup.py requirements-data.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/latentreenact sample --generator ../shared/golden/stylegan2_64/generator.pt -n 16 --seed 0 --truncation 0.7 -o $(OUT)/grid.png
+	$(VENV)/bin/latentreenact sample --generator mobilestylegan-ffhq -n 16 --seed 0 --truncation 0.7 -o $(OUT)/grid.png
 
 test: $(STAMP)
 	$(PY) -m pytest -q

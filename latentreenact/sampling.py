@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Optional
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .images import to_uint8
@@ -17,10 +21,25 @@ def truncation_centre(generator: GeneratorBase, n: int = 4096, seed: int = 0) ->
     return generator.mean_latent(n, seed)
 
 
+def render(generator: GeneratorBase, wplus: torch.Tensor, size: Optional[int] = None, noise_mode: str = "const",
+           rng: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Render W+ at ``size`` px: natively when the generator has a ``resolution`` argument
+    (MobileStyleGAN's per-level heads), else the full image area-downsampled."""
+    size = size or generator.resolution
+    if size > generator.resolution or size < 1:
+        raise ValueError(f"size must be in [1, {generator.resolution}], got {size}")
+    if size != generator.resolution and "resolution" in inspect.signature(generator.synthesis).parameters \
+            and size & (size - 1) == 0 and size >= 8:
+        return generator.synthesis(wplus, noise_mode=noise_mode, generator=rng, resolution=size)
+    image = generator.synthesis(wplus, noise_mode=noise_mode, generator=rng)
+    return image if size == generator.resolution else F.interpolate(image, size=(size, size), mode="area")
+
+
 @torch.inference_mode()
 def sample_images(generator: GeneratorBase, num: int, seed: int = 0, truncation: float = 1.0,
-                  noise_mode: str = "const", batch_size: int = 4, progress: bool = False) -> np.ndarray:
-    """``num`` uint8 [num, H, W, 3] samples; z and random noise drawn from ``seed``.
+                  noise_mode: str = "const", batch_size: int = 4, size: Optional[int] = None,
+                  progress: bool = False) -> np.ndarray:
+    """``num`` uint8 [num, S, S, 3] samples; z and random noise drawn from ``seed``.
 
     The result does not depend on ``batch_size``: all z are drawn first.
     """
@@ -33,5 +52,5 @@ def sample_images(generator: GeneratorBase, num: int, seed: int = 0, truncation:
         if centre is not None:
             w = generator.truncate(w, truncation, centre)
         wplus = w.unsqueeze(1).repeat(1, generator.n_latent, 1)
-        out.append(to_uint8(generator.synthesis(wplus, noise_mode=noise_mode, generator=g)))
+        out.append(to_uint8(render(generator, wplus, size, noise_mode, g)))
     return np.concatenate(out)

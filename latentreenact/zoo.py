@@ -15,7 +15,10 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    import torch
 
 MODEL_DIR_ENV = "LATENTREENACT_MODEL_DIR"
 
@@ -98,16 +101,22 @@ def _package_dir(entry: ModelEntry) -> Optional[Path]:
     return Path(list(spec.submodule_search_locations)[0]) / entry.package_dir
 
 
-@functools.lru_cache(maxsize=None)
 def _verified(path: str, size: int, sha256: str) -> Optional[str]:
-    """None when the file matches, else what is wrong (cached per process)."""
+    """None when the file matches, else what is wrong."""
     file = Path(path)
     if not file.is_file():
         return "missing"
-    if file.stat().st_size != size:
-        return f"size {file.stat().st_size} bytes, expected {size}"
+    stat = file.stat()
+    if stat.st_size != size:
+        return f"size {stat.st_size} bytes, expected {size}"
+    return _hash_matches(path, stat.st_mtime_ns, stat.st_size, sha256)
+
+
+@functools.lru_cache(maxsize=None)
+def _hash_matches(path: str, mtime_ns: int, size: int, sha256: str) -> Optional[str]:
+    """Hash check, cached per process for an unchanged file (same path, mtime and size)."""
     digest = hashlib.sha256()
-    with open(file, "rb") as fh:
+    with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     if digest.hexdigest() != sha256:
@@ -138,3 +147,16 @@ def resolve(name: str, root: Optional[Union[str, "os.PathLike[str]"]] = None, ve
             raise ModelNotFoundError(f"model {name!r} ({entry.version}) in {directory} (from {origin}) is incomplete "
                                      f"or altered ({detail}); to install it: {entry.install}")
     return directory
+
+
+def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[str]"]] = None) -> "torch.nn.Module":
+    """Build the registered generator ``name`` from its verified files (eval mode, CPU)."""
+    entry = get_entry(name)
+    if entry.kind != "generator":
+        raise ValueError(f"model {name!r} is a {entry.kind}, not a generator")
+    directory = resolve(name, root)
+    if entry.arch == "mobilestylegan":
+        from .models.mobilestylegan import MobileStyleGAN
+
+        return MobileStyleGAN.from_ir(directory).eval()
+    raise ValueError(f"model {name!r}: no builder for architecture {entry.arch!r}")

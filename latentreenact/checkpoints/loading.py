@@ -18,7 +18,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
+from .. import zoo
 from ..fileio import atomic_path
+from ..models.base import GeneratorBase
 from ..models.stylegan2 import StyleGAN2Generator
 from .errors import CheckpointFormatError
 from .stylegan2_layout import infer_stylegan2_config, looks_like_stylegan2
@@ -147,16 +149,20 @@ def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[to
     return generator
 
 
-def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> StyleGAN2Generator:
-    """Load a generator from a checkpoint file; returns it in eval mode on ``device``.
+def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> GeneratorBase:
+    """Load a generator from a registered name (``latentreenact.zoo``) or a checkpoint file.
 
-    The architecture is inferred from the tensor shapes. Raises ``FileNotFoundError`` for a
-    missing path and :class:`CheckpointFormatError` (a ``ValueError``) for anything that is not
-    a readable generator checkpoint, naming the file and what was wrong.
+    Returns it in eval mode on ``device``. For files the architecture is inferred from the
+    tensor shapes. Raises ``FileNotFoundError`` for a missing path or model files and
+    :class:`CheckpointFormatError` (a ``ValueError``) for anything that is not a readable
+    generator checkpoint, naming the file and what was wrong.
     """
     file = Path(path).expanduser()
+    if not file.exists() and zoo.is_registered(path):
+        return zoo.load_registered_generator(str(path)).to(device).eval()
     if not file.exists():
-        raise FileNotFoundError(f"generator checkpoint not found: {file}")
+        hint = f" (registered models: {', '.join(sorted(zoo.list_models()))})" if os.sep not in str(path) else ""
+        raise FileNotFoundError(f"generator checkpoint not found: {file}{hint}")
     if file.is_dir():
         raise CheckpointFormatError(f"{file}: is a directory, expected a generator checkpoint file")
     state_dict, latent_avg, info = read_generator_file(file)

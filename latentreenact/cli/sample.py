@@ -11,7 +11,8 @@ from .options import device_option, parse_device, progress_option, seed_option
 
 
 @click.command()
-@click.option("--generator", "generator_path", required=True, help="Generator checkpoint file.")
+@click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
+              help="Registered model name or generator checkpoint file.")
 @click.option("-n", "--num", "num", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="Number of samples.")
 @seed_option
@@ -19,6 +20,8 @@ from .options import device_option, parse_device, progress_option, seed_option
               help="Truncation psi (1 = none); centre: the checkpoint's average w, else the mean of 4096 samples.")
 @click.option("--noise-mode", type=click.Choice(["const", "random", "none"]), default="const", show_default=True)
 @click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option("--size", type=click.IntRange(8, 4096), default=None,
+              help="Pixels per sample in the grid (default: min(generator resolution, 256)).")
 @click.option("--columns", type=click.IntRange(1, 64), default=None, help="Grid columns (default: square).")
 @device_option
 @progress_option
@@ -26,7 +29,7 @@ from .options import device_option, parse_device, progress_option, seed_option
               show_default=True, help="Output image (.png, .jpg).")
 @reports_errors
 def sample(generator_path: str, num: int, seed: int, truncation: float, noise_mode: str, batch_size: int,
-           columns: int, device: str, progress: bool, output: Path) -> None:
+           size: int, columns: int, device: str, progress: bool, output: Path) -> None:
     """Render NUM random samples from a generator into one grid image."""
     from ..images import image_format, make_grid, save_image
     from ..sampling import sample_images
@@ -35,7 +38,10 @@ def sample(generator_path: str, num: int, seed: int, truncation: float, noise_mo
     from .. import load_generator
 
     generator = load_generator(generator_path, device=parse_device(device))
+    size = size or min(generator.resolution, 256)
+    if size > generator.resolution:
+        raise ValueError(f"--size {size} exceeds the generator's resolution ({generator.resolution} px)")
     images = sample_images(generator, num, seed=seed, truncation=truncation, noise_mode=noise_mode,
-                           batch_size=batch_size, progress=progress)
+                           batch_size=batch_size, size=size, progress=progress)
     save_image(make_grid(images, columns), output)
     click.echo(f"wrote {num} samples to {output}", err=True)
