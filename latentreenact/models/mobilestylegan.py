@@ -325,6 +325,31 @@ class MobileSynthesis(nn.Module):
         low = freq[:, :3] * 0.5  # the LL band / 2 = the full image average-pooled 2x
         return F.avg_pool2d(low, low.shape[-1] // size) if low.shape[-1] != size else low
 
+    def forward_levels(self, wplus: torch.Tensor, noise_mode: str = "const",
+                       noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
+                       generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Full-resolution render plus every level's hidden state: ``(image, states)``.
+
+        ``states[0]`` is the output of ``conv1`` (4x4) and ``states[k + 1]`` that of block ``k``'s
+        ``conv2`` (``2**(k+3)`` px), i.e. ``states[L]`` is what the ``2**(L+3)`` px head reads.
+        The image equals ``forward(wplus, ...)`` at full resolution (same ops, same order).
+        """
+        noise = list(noise) if noise is not None else [None] * self.num_noise
+        if len(noise) != self.num_noise:
+            raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
+        index = self.style_index
+        x = self.const.expand(wplus.shape[0], -1, -1, -1)
+        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)
+        states = [x]
+        for k, block in enumerate(self.blocks):
+            i_up, i_conv1, i_conv2, _ = index.blocks[k]
+            x = block.up(x, wplus[:, i_up])
+            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator)
+            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator)
+            states.append(x)
+        image = wavelet_to_image(self.blocks[-1].to_img(x, wplus[:, index.blocks[-1][3]]))
+        return image, states
+
 
 # ----------------------------------------------------------------------------------- generator
 class MobileStyleGAN(GeneratorBase):
@@ -374,11 +399,16 @@ class MobileStyleGAN(GeneratorBase):
                 for layer in self.synthesis_network.noise_layers()]
 
     @classmethod
-    def from_ir(cls, data_dir: Optional[PathLike] = None, style_layout: str = "per_layer") -> "MobileStyleGAN":
+    def from_ir(cls, data_dir: Optional[PathLike] = None, style_layout: str = "per_layer",
+                heads: Optional[PathLike] = None) -> "MobileStyleGAN":
         """Build the generator from ``MappingNetwork.{xml,bin}`` and ``SynthesisNetwork.{xml,bin}``.
 
         ``data_dir`` defaults to the installed ``random_face`` package's ``data`` folder
         (the package is located without importing it). ``style_layout``: see the module docstring.
+        ``heads``: ``None`` (the IR only: below 1024 px the full network runs and is downsampled),
+        ``"default"`` (the fitted 8..512 px heads shipped in ``latentreenact/weights``) or the path
+        of a heads file; with heads, ``synthesis(..., resolution=R)`` skips the blocks above R.
+        See :mod:`latentreenact.models.mobilestylegan_heads`.
         """
         folder = Path(data_dir) if data_dir is not None else random_face_data_dir()
         mapping = IRGraph.load(folder / "MappingNetwork.xml")
@@ -394,6 +424,10 @@ class MobileStyleGAN(GeneratorBase):
         model = cls(style_dim=style_dim, n_mlp=n_mlp, channels=channels, level_heads=False, style_layout=style_layout)
         model.load_state_dict(state, strict=True)
         logger.info("loaded MobileStyleGAN from %s (research / non-commercial use: derived from NVIDIA FFHQ)", folder)
+        if heads is not None:
+            from .mobilestylegan_heads import attach_heads, load_heads  # late: that module imports this one
+
+            attach_heads(model, load_heads(heads))
         return model.eval()
 
 

@@ -149,22 +149,20 @@ class ModulatedConv2d(Resampling):
         return self._forward_activations(x, style)
 
     def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        s = self.modulation(style)  # [B, in]
-        weight = self.weight[0] * self.scale  # [out, in, k, k]
-        # sum_{i,k} (W_oik s_i)^2 = (s^2) @ (sum_k W_oik^2)^T
+        s = self.modulation(style) * self.scale  # [B, in]
+        weight = self.weight[0]  # [out, in, k, k]
+        # demodulation: sum_{i,k} (W_oik s_i)^2 = (s^2) @ (sum_k W_oik^2)^T
         d = torch.rsqrt((s * s) @ weight.square().sum((2, 3)).t() + 1e-8) if self.demodulate else None  # [B, out]
-        if x.shape[0] == 1:  # one sample: modulate the (small) weight instead of the activations
-            weight = weight * s[0][None, :, None, None]
-            if d is not None:
-                weight = weight * d[0][:, None, None, None]
-            return self._conv(x, weight)
+        if x.shape[0] == 1:  # one sample: modulate the weight (one pass over it) instead of the activations
+            coef = s[0][None, :] if d is None else d[0][:, None] * s[0][None, :]  # [out, in]
+            return self._conv(x, weight * coef[:, :, None, None])
         x = self._conv(x * s[:, :, None, None], weight)
         return x * d[:, :, None, None] if d is not None else x
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """Convolution with a shared weight [out, in, k, k] (2x transposed + blur if upsampling)."""
         if self.upsample:
-            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), stride=2))
+            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1).contiguous(), stride=2))
         return F.conv2d(x, weight, padding=self.padding)
 
     def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
