@@ -1,6 +1,6 @@
 """Packaging for latentreenact."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="latentreenact",
@@ -9,17 +9,12 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=[
-        "latentreenact",
-        "latentreenact.models",
-        "latentreenact.checkpoints",
-        "latentreenact.cli",
-        "stylegan2_ops",
-        "inversion",
-        "directions",
-        "demo",
-    ],
-    package_data={"stylegan2_ops": ["csrc/*.cpp", "csrc/*.cu", "csrc/*.h"]},
+    packages=find_packages(include=["latentreenact", "latentreenact.*", "stylegan2_ops", "inversion",
+                                    "directions", "demo"]),
+    package_data={
+        "stylegan2_ops": ["csrc/*.cpp", "csrc/*.cu", "csrc/*.h"],
+        "latentreenact": ["weights/*.pt", "weights/*.md"],
+    },
     install_requires=[
         "torch>=2.1",
         "numpy>=1.23",
@@ -29,6 +24,10 @@ setup(
         "filelock>=3.8",
         "ninja>=1.10",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        "test": ["pytest>=7"],
+        # optional: cross-checks the MobileStyleGAN port against the OpenVINO runtime
+        "openvino": ["openvino>=2024.0"],
+    },
     entry_points={"console_scripts": ["latentreenact=latentreenact.cli.main:cli"]},
 )
