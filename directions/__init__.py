@@ -1,1 +1,6 @@
-"""directions: populated by later milestones (see the issue tracker)."""
+"""Directions: the pose vector p, its rescaling, and the matrix A (Δw = A Δp)."""
+
+from .matrix import DirectionMatrix
+from .pose_vector import LAYOUTS, PoseVectorSpec, load_ranges, save_ranges, spec_from_ranges
+
+__all__ = ["DirectionMatrix", "PoseVectorSpec", "LAYOUTS", "spec_from_ranges", "load_ranges", "save_ranges"]

@@ -1,0 +1,150 @@
+"""The direction matrix A: Δw = A Δp, added to the first L layers of W+ (DESIGN §7).
+
+Two file formats: ours (``save``/``load``: config inside, written atomically) and the released
+``A_matrix.pt`` layout (``save_released``/``load_released``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+from torch import nn
+
+FORMAT = "latentreenact.directions"
+FORMAT_VERSION = 1
+INIT_STD = 0.03
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class DirectionMatrix(nn.Module):
+    """``Linear(k -> L * style_dim)`` with bias; ``forward(dp)`` gives Δw [B, L, style_dim].
+
+    ``config`` carries what is needed to use the matrix: the pose-vector layout and ranges,
+    the Net3D backend and the generator it was trained for (free-form, JSON-like).
+    """
+
+    def __init__(self, k: int, num_layers: int = 8, style_dim: int = 512, shift_scale: float = 6.0,
+                 seed: Optional[int] = None, config: Optional[Dict[str, Any]] = None):
+        super().__init__()
+        if k < 1 or num_layers < 1 or style_dim < 1:
+            raise ValueError(f"k, num_layers and style_dim must be positive, got {k}, {num_layers}, {style_dim}")
+        self.k, self.num_layers, self.style_dim, self.shift_scale = k, num_layers, style_dim, float(shift_scale)
+        self.config: Dict[str, Any] = dict(config or {})
+        self.linear = nn.Linear(k, num_layers * style_dim)
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.randn(self.linear.weight.shape, generator=g) * INIT_STD)
+            self.linear.bias.zero_()
+
+    def forward(self, dp: torch.Tensor) -> torch.Tensor:
+        """Δp [B, k] (rescaled) -> Δw [B, L, style_dim]."""
+        if dp.ndim != 2 or dp.shape[1] != self.k:
+            raise ValueError(f"Δp must be [B, {self.k}], got {tuple(dp.shape)}")
+        if not torch.isfinite(dp).all():
+            raise ValueError("Δp contains NaN or Inf")
+        return self.linear(dp).view(dp.shape[0], self.num_layers, self.style_dim)
+
+    def shift(self, wplus: torch.Tensor, dp: torch.Tensor) -> torch.Tensor:
+        """W+ [B, n_latent, style_dim] with Δw added to layers ``0..L-1`` (a new tensor)."""
+        if wplus.ndim != 3 or wplus.shape[2] != self.style_dim or wplus.shape[1] < self.num_layers:
+            raise ValueError(f"W+ must be [B, >= {self.num_layers}, {self.style_dim}], got {tuple(wplus.shape)}")
+        dw = self(dp)
+        return torch.cat([wplus[:, : self.num_layers] + dw, wplus[:, self.num_layers:]], 1)
+
+    # ------------------------------------------------------------------ our format
+    def save(self, path: PathLike) -> Path:
+        """Write state dict + configuration atomically."""
+        from latentreenact.fileio import atomic_path
+
+        payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "k": self.k, "num_layers": self.num_layers,
+                   "style_dim": self.style_dim, "shift_scale": self.shift_scale, "config": self.config,
+                   "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: PathLike, device: Union[str, torch.device] = "cpu") -> "DirectionMatrix":
+        """Read a file written by :meth:`save` or a released ``A_matrix.pt`` (detected)."""
+        obj = _read(path)
+        if obj.get("format") != FORMAT:
+            if "A_matrix" in obj:
+                return cls._from_released(obj, str(path)).to(device)
+            raise _format_error(f"{path}: not a direction-matrix file (keys {sorted(map(str, obj))[:8]})")
+        if obj.get("format_version") != FORMAT_VERSION:
+            raise _format_error(f"{path}: direction file version {obj.get('format_version')} is not supported")
+        matrix = cls(obj["k"], obj["num_layers"], obj["style_dim"], obj["shift_scale"], config=obj.get("config"))
+        _load_strict(matrix, obj["state_dict"], str(path))
+        return matrix.to(device)
+
+    # ------------------------------------------------------------------ released layout
+    def save_released(self, path: PathLike) -> Path:
+        """Write the released ``A_matrix.pt`` layout (no configuration beyond its fields)."""
+        from latentreenact.fileio import atomic_path
+
+        payload = {"A_matrix": {f"linear.{k}": v.detach().cpu() for k, v in self.linear.state_dict().items()},
+                   "learned_directions": self.k, "shift_scale": self.shift_scale, "w_plus": True,
+                   "num_layers_shift": self.num_layers, "shift_dim": self.style_dim}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+        return Path(path)
+
+    @classmethod
+    def load_released(cls, path: PathLike, device: Union[str, torch.device] = "cpu") -> "DirectionMatrix":
+        """Read a released ``A_matrix.pt`` (trainer-written files lack ``shift_dim``: 512)."""
+        obj = _read(path)
+        if "A_matrix" not in obj:
+            raise _format_error(f"{path}: no 'A_matrix' entry; not a released direction file")
+        return cls._from_released(obj, str(path)).to(device)
+
+    @classmethod
+    def _from_released(cls, obj: Dict[str, Any], source: str) -> "DirectionMatrix":
+        if not obj.get("w_plus", True):
+            raise _format_error(f"{source}: w_plus=False (shifts in W) is not supported")
+        state = obj["A_matrix"]
+        weight = state.get("linear.weight")
+        if weight is None or weight.ndim != 2:
+            raise _format_error(f"{source}: 'A_matrix' has no 2-D 'linear.weight'")
+        k = int(obj.get("learned_directions", weight.shape[1]))
+        style_dim = int(obj.get("shift_dim", 512))
+        num_layers = int(obj.get("num_layers_shift", weight.shape[0] // style_dim))
+        matrix = cls(k, num_layers, style_dim, float(obj.get("shift_scale", 6.0)), config={"source": "released"})
+        _load_strict(matrix, {k2[len("linear."):]: v for k2, v in state.items()}, source, module=matrix.linear)
+        return matrix
+
+
+def _format_error(message: str) -> Exception:
+    from latentreenact.checkpoints.errors import CheckpointFormatError
+
+    return CheckpointFormatError(message)
+
+
+def _read(path: PathLike) -> Dict[str, Any]:
+    from latentreenact.checkpoints.loading import read_torch_file
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"direction file not found: {file}")
+    obj = read_torch_file(file)
+    if not isinstance(obj, dict):
+        raise _format_error(f"{file}: not a direction-matrix file")
+    return obj
+
+
+def _load_strict(matrix: DirectionMatrix, state: Dict[str, torch.Tensor], source: str,
+                 module: Optional[nn.Module] = None) -> None:
+    target = module if module is not None else matrix
+    expected = target.state_dict()
+    if set(state) != set(expected):
+        raise _format_error(f"{source}: keys {sorted(state)} do not match {sorted(expected)}")
+    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state.items()
+             if v.shape != expected[k].shape]
+    if wrong:
+        raise _format_error(f"{source}: shapes do not match: {wrong}")
+    if not all(torch.isfinite(v).all() for v in state.values()):
+        raise _format_error(f"{source}: the matrix contains NaN or Inf")
+    target.load_state_dict(state)
