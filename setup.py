@@ -23,9 +23,12 @@ setup(
         "pillow>=9.0",
         "filelock>=3.8",
         "ninja>=1.10",
+        "scipy>=1.10",
+        "onnx>=1.15",          # reads the SFace / YuNet graphs into PyTorch modules
+        "dlib-bin>=19.24",     # face detection, 68 landmarks, descriptor (prebuilt dlib wheel)
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "onnxruntime>=1.16"],  # onnxruntime: cross-check of our ONNX import
         # optional: cross-checks the MobileStyleGAN port against the OpenVINO runtime
         "openvino": ["openvino>=2024.0"],
     },

@@ -7,6 +7,8 @@ import logging
 import click
 
 from .. import __version__
+from .faces import faces
+from .pose import pose
 from .sample import sample
 
 
@@ -20,3 +22,5 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(sample)
+cli.add_command(faces)
+faces.add_command(pose)

@@ -1,0 +1,103 @@
+"""``latentreenact faces``: face alignment (and, later, pose) from the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import click
+
+from .errors import EXIT_BAD_INPUT, fail, reports_errors
+from .options import progress_option
+
+log = logging.getLogger("latentreenact.cli.faces")
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@click.group()
+def faces() -> None:
+    """Face detection, landmarks and alignment."""
+
+
+def _inputs(source: Path) -> List[Path]:
+    if not source.exists():
+        raise FileNotFoundError(f"input not found: {source}")
+    if source.is_file():
+        return [source]
+    files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in directory {source}")
+    return files
+
+
+def align_one(path: Path, output: Path, size: int, mode: str, detector: str, upsample: int,
+              index: Optional[int]) -> Dict[str, Any]:
+    """Align the face in one image file; write ``<stem>.png`` and ``<stem>.json`` together (atomically)."""
+    import numpy as np
+
+    from ..faces import FaceIndexError, align_face, find_face, read_image, transform_points
+    from ..fileio import atomic_path
+    from ..images import save_image
+
+    image = read_image(path)
+    try:
+        face = find_face(image, index=index, detector=detector, upsample=upsample, name=str(path))
+    except FaceIndexError as exc:
+        raise ValueError(str(exc)) from exc
+    crop, transform = align_face(image, face.landmarks, size=size, mode=mode)
+    record = {
+        "source": str(path), "image_size": [int(image.shape[1]), int(image.shape[0])],
+        "mode": mode, "size": size, "detector": detector, "upsample": upsample,
+        "box": [float(v) for v in face.box], "score": float(face.score),
+        "landmarks": np.asarray(face.landmarks, dtype=float).round(3).tolist(),
+        "landmarks_crop": transform_points(np.linalg.inv(transform), face.landmarks).round(3).tolist(),
+        "crop_to_image": np.asarray(transform, dtype=float).tolist(),
+    }
+    png, js = output / f"{path.stem}.png", output / f"{path.stem}.json"
+    # Both files appear together or not at all: the JSON is renamed first, the PNG last.
+    with atomic_path(png) as tmp_png:
+        save_image(crop, tmp_png)
+        with atomic_path(js) as tmp_js:
+            tmp_js.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return record
+
+
+@faces.command("align")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory: <name>.png (crop) and <name>.json (box, landmarks, transform) per image.")
+@click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Crop size in pixels.")
+@click.option("--mode", type=click.Choice(["ffhq", "vox"]), default="ffhq", show_default=True,
+              help="ffhq: eye/mouth quad (FFHQ-family generators); vox: landmark-box crop (VoxCeleb models).")
+@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True)
+@click.option("--upsample", type=click.IntRange(0, 4), default=1, show_default=True,
+              help="Times the dlib detectors double the image (finds smaller faces, slower).")
+@click.option("--index", type=click.IntRange(min=0), default=None,
+              help="Which face, largest first (default: the largest).")
+@click.option("--keep-going", is_flag=True, help="In a directory, skip images that fail and report them at the end.")
+@progress_option
+@reports_errors
+def align(source: Path, output: Path, size: int, mode: str, detector: str, upsample: int, index: Optional[int],
+          keep_going: bool, progress: bool) -> None:
+    """Detect, align and crop the face in SOURCE (an image or a directory of images)."""
+    from tqdm import tqdm
+
+    files = _inputs(source)
+    failed: List[str] = []
+    bar = tqdm(files, desc="align", unit="img", disable=not progress or len(files) == 1)
+    for path in bar:
+        try:
+            align_one(path, output, size, mode, detector, upsample, index)
+        except ValueError as exc:
+            if not keep_going:
+                raise
+            log.warning("%s", exc)
+            failed.append(path.name)
+    done = len(files) - len(failed)
+    click.echo(f"aligned {done} of {len(files)} image(s) into {output}", err=True)
+    if failed:
+        fail(f"{len(failed)} image(s) failed: {', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}",
+             EXIT_BAD_INPUT)

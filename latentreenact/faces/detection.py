@@ -1,0 +1,92 @@
+"""Face detection (dlib HOG, dlib MMOD CNN, YuNet) and choosing one face with its 68 landmarks."""
+
+from __future__ import annotations
+
+import logging
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from .dlib_models import hog_detector, mmod_detector
+from .image_input import as_rgb_uint8
+from .landmarks import landmarks_68
+from .types import Face, FaceIndexError, NoFaceError
+
+log = logging.getLogger(__name__)
+
+DETECTORS = ("hog", "mmod", "yunet")
+
+
+def _sorted(faces: List[Face]) -> List[Face]:
+    """Largest box first (ties: left to right, then top to bottom)."""
+    return sorted(faces, key=lambda f: (-f.area, f.box[0], f.box[1]))
+
+
+def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *, name: str = "input") -> List[Face]:
+    """All faces in an image, largest first, without landmarks.
+
+    ``image`` is uint8 RGB [H, W, 3] (other layouts are converted, see ``image_input``).
+    ``detector``: ``hog`` (dlib HOG+SVM, fast, frontal), ``mmod`` (dlib CNN, slower, more
+    robust to pose) or ``yunet`` (OpenCV Zoo CNN run in PyTorch; sets ``keypoints5``).
+    ``upsample``: times to double the image before the dlib detectors look (finds smaller faces;
+    ignored by YuNet). Scores: HOG SVM margin, MMOD confidence, YuNet probability.
+    """
+    if detector not in DETECTORS:
+        raise ValueError(f"unknown face detector {detector!r}; choose from {', '.join(DETECTORS)}")
+    if upsample < 0:
+        raise ValueError(f"upsample must be >= 0, got {upsample}")
+    rgb = as_rgb_uint8(image, name=name)
+    if detector == "hog":
+        rects, scores, _ = hog_detector().run(rgb, int(upsample), 0.0)
+        faces = [Face((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
+                 for r, s in zip(rects, scores)]
+    elif detector == "mmod":
+        faces = [Face((float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
+                      float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
+    else:
+        from .yunet import detect_yunet
+
+        faces = detect_yunet(rgb)
+    log.debug("%s: %d face(s) with %s", name, len(faces), detector)
+    return _sorted(faces)
+
+
+def find_face(image: np.ndarray, index: Optional[int] = None, detector: str = "hog", name: str = "input", *,
+              upsample: int = 1) -> Face:
+    """One face with its 68 landmarks: the largest, or ``index`` into the largest-first order.
+
+    Raises ``NoFaceError`` (a ``ValueError``) naming ``name`` when there is no face, and
+    ``FaceIndexError`` (an ``IndexError``) when ``index`` is out of range.
+    """
+    rgb = as_rgb_uint8(image, name=name)
+    faces = detect_faces(rgb, detector=detector, upsample=upsample, name=name)
+    if not faces:
+        raise NoFaceError(f"no face found in {name} (detector {detector}, upsample {upsample}); "
+                          "try --detector mmod, a larger upsample, or a picture with a clearer face")
+    if index is None:
+        face = faces[0]
+    elif -len(faces) <= index < len(faces):
+        face = faces[index]
+    else:
+        raise FaceIndexError(f"{name} has {len(faces)} face(s) (largest first, indices 0..{len(faces) - 1}); "
+                             f"face index {index} does not exist")
+    face.landmarks = landmarks_68(rgb, face.box)
+    return face
+
+
+def detect_faces_batch(images: Sequence[np.ndarray], detector: str = "hog", upsample: int = 1, *,
+                       names: Optional[Sequence[str]] = None) -> List[List[Face]]:
+    """``detect_faces`` over a list of images (names default to ``input[i]``)."""
+    names = list(names) if names is not None else [f"input[{i}]" for i in range(len(images))]
+    if len(names) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(names)} names")
+    return [detect_faces(im, detector, upsample, name=n) for im, n in zip(images, names)]
+
+
+def find_faces(images: Sequence[np.ndarray], index: Optional[int] = None, detector: str = "hog",
+               names: Optional[Sequence[str]] = None, *, upsample: int = 1) -> List[Face]:
+    """``find_face`` over a list of images; the first image without a face raises ``NoFaceError``."""
+    names = list(names) if names is not None else [f"input[{i}]" for i in range(len(images))]
+    if len(names) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(names)} names")
+    return [find_face(im, index, detector, n, upsample=upsample) for im, n in zip(images, names)]

@@ -1,0 +1,68 @@
+"""The one rule for turning an input picture into uint8 RGB [H, W, 3].
+
+- uint8 [H, W, 3]: used as is (assumed RGB).
+- grayscale [H, W] or [H, W, 1]: the channel is repeated three times.
+- RGBA [H, W, 4]: the alpha channel is dropped (colour kept as stored, not composited).
+- uint16: divided by 257 and rounded (65535 -> 255).
+- float: values in [0, 1] scaled by 255 and rounded (values outside are clipped).
+- bool: False -> 0, True -> 255.
+Anything else raises ``ValueError`` naming the input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+
+ImageLike = Union[np.ndarray, str, Path]
+
+
+def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
+    """Convert ``image`` to a contiguous uint8 RGB [H, W, 3] array by the rule above."""
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ValueError(f"{name}: expected an image [H, W], [H, W, 3] or [H, W, 4], got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name}: the image is empty (shape {array.shape})")
+    array = array[:, :, :3]
+    if array.dtype == np.uint8:
+        pass
+    elif array.dtype == np.uint16:
+        array = np.round(array.astype(np.float32) / 257.0).astype(np.uint8)
+    elif array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name}: the image contains NaN or infinite values")
+        array = np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    else:
+        raise ValueError(f"{name}: unsupported image dtype {array.dtype} (use uint8, uint16, float in [0, 1] or bool)")
+    return np.ascontiguousarray(array)
+
+
+def read_image(path: Union[str, Path]) -> np.ndarray:
+    """Read an image file as uint8 RGB [H, W, 3] (EXIF orientation applied; 16-bit and alpha by the rule above)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                array = np.asarray(image)
+                array = array.astype(np.uint16) if array.dtype != np.uint16 else array
+            elif image.mode in ("RGB", "L", "RGBA"):
+                array = np.asarray(image)
+            else:
+                array = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"cannot read image {path}: {exc}") from exc
+    return as_rgb_uint8(array, name=str(path))
