@@ -14,3 +14,14 @@ def golden_dir() -> Path:
     if not GOLDEN.is_dir():
         pytest.fail(f"golden reference files not found at {GOLDEN}: the tests need ../shared/golden")
     return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def face_photos_dir(tmp_path_factory) -> Path:
+    """A folder holding every named face test photo (``fixtures/face_photos.py``) as ``<name>.png``.
+
+    The photos are built in memory from the committed files; this writes them losslessly for the
+    tests that need files on disk (the CLI tests)."""
+    from fixtures.face_photos import write_photos
+
+    return write_photos(tmp_path_factory.mktemp("face_photos"))
