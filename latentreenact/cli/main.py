@@ -10,6 +10,7 @@ from .. import __version__
 from .faces import faces
 from .pose import pose
 from .sample import sample
+from .train_heads import heads as train_heads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +23,13 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(sample)
+
+
+@cli.group()
+def train() -> None:
+    """Fit or train model parts (e.g. MobileStyleGAN's level heads)."""
+
+
+train.add_command(train_heads)
 cli.add_command(faces)
 faces.add_command(pose)

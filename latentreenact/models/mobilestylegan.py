@@ -24,6 +24,8 @@ What the IR holds (and therefore what this module computes):
 * the IR takes a single w for all layers. The per-level ``to_img`` heads for 8..512 px that the
   model was distilled with are not in the IR (the export pruned them: only the final image was an
   output), so ``from_ir`` builds a model without them; see :meth:`MobileSynthesis.forward`.
+  ``from_ir(heads="default")`` attaches heads we fitted in closed form instead
+  (:mod:`latentreenact.models.mobilestylegan_heads`).
 
 W+ layout (n_latent = 23 = 2 + 3 per block). The IR ties all layers to one w; here every row of
 W+ is read separately. Default ``style_layout="per_layer"``: each of the 23 modulated layers of
@@ -427,7 +429,7 @@ class MobileStyleGAN(GeneratorBase):
         if heads is not None:
             from .mobilestylegan_heads import attach_heads, load_heads  # late: that module imports this one
 
-            attach_heads(model, load_heads(heads))
+            attach_heads(model, *load_heads(heads))
         return model.eval()
 
 
