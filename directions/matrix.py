@@ -137,14 +137,10 @@ def _read(path: PathLike) -> Dict[str, Any]:
 
 def _load_strict(matrix: DirectionMatrix, state: Dict[str, torch.Tensor], source: str,
                  module: Optional[nn.Module] = None) -> None:
+    from latentreenact.checkpoints.strict import check_state_dict
+
     target = module if module is not None else matrix
-    expected = target.state_dict()
-    if set(state) != set(expected):
-        raise _format_error(f"{source}: keys {sorted(state)} do not match {sorted(expected)}")
-    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state.items()
-             if v.shape != expected[k].shape]
-    if wrong:
-        raise _format_error(f"{source}: shapes do not match: {wrong}")
+    check_state_dict(target.state_dict(), state, source, f"a direction matrix (k={matrix.k}, L={matrix.num_layers})")
     if not all(torch.isfinite(v).all() for v in state.values()):
         raise _format_error(f"{source}: the matrix contains NaN or Inf")
     target.load_state_dict(state)

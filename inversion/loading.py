@@ -26,6 +26,7 @@ import torch
 
 from latentreenact.checkpoints.errors import CheckpointFormatError
 from latentreenact.checkpoints.loading import read_torch_file
+from latentreenact.checkpoints.strict import check_state_dict, summarise
 
 from .e4e import E4EEncoder, n_styles_for_size
 
@@ -35,11 +36,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 E4E_ENCODER_TYPE = "Encoder4Editing"
 _STYLE_KEY = re.compile(r"^styles\.(\d+)\.")
 _COARSE_CONV_KEY = re.compile(r"^styles\.0\.convs\.(\d+)\.weight$")
-
-
-def _summarise(keys: list, limit: int = 8) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
 def _strip_common_prefix(state: Mapping[str, Any],
@@ -93,7 +89,7 @@ def extract_encoder(obj: Any, source: str) -> Tuple[Dict[str, torch.Tensor], Opt
             f"encoder state_dict")
     bad = sorted(str(k) for k, v in state.items() if not isinstance(v, torch.Tensor))
     if bad:
-        raise CheckpointFormatError(f"{source}: encoder entries that are not tensors: {_summarise(bad)}")
+        raise CheckpointFormatError(f"{source}: encoder entries that are not tensors: {summarise(bad)}")
     latent_avg = obj.get("latent_avg")
     if latent_avg is not None and not isinstance(latent_avg, torch.Tensor):
         raise CheckpointFormatError(f"{source}: latent_avg is a {type(latent_avg).__name__}, expected a tensor")
@@ -125,20 +121,8 @@ def build_encoder(state_dict: Mapping[str, torch.Tensor], latent_avg: Optional[t
     with torch.device("meta"):  # no random init of ~200M parameters: the checkpoint supplies all of them
         encoder = E4EEncoder(**cfg)
     expected = encoder.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_summarise(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_summarise(unexpected)}")
-        raise CheckpointFormatError(f"{source}: encoder weights do not match e4e Encoder4Editing (IR-SE50, "
-                                    f"{cfg['n_styles']} styles, {cfg['input_size']} px input); " + "; ".join(parts))
-    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state_dict.items()
-             if tuple(v.shape) != tuple(expected[k].shape)]
-    if wrong:
-        raise CheckpointFormatError(f"{source}: tensor shapes do not match e4e Encoder4Editing: {_summarise(wrong)}")
+    check_state_dict(expected, state_dict, source,
+                     f"e4e Encoder4Editing (IR-SE50, {cfg['n_styles']} styles, {cfg['input_size']} px input)")
     state: Dict[str, torch.Tensor] = {}
     for k, v in state_dict.items():
         if expected[k].is_floating_point():

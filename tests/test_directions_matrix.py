@@ -109,7 +109,7 @@ def test_bad_files(tmp_path):
     with pytest.raises(FileNotFoundError):
         DirectionMatrix.load(tmp_path / "none.pt")
     torch.save({"A_matrix": {"linear.weight": torch.zeros(4096, 15)}, "learned_directions": 15}, tmp_path / "nobias.pt")
-    with pytest.raises(CheckpointFormatError, match="keys"):
+    with pytest.raises(CheckpointFormatError, match="missing keys: bias"):
         DirectionMatrix.load_released(tmp_path / "nobias.pt")
     torch.save({"A_matrix": {"linear.weight": torch.full((4096, 15), float("nan")), "linear.bias": torch.zeros(4096)}},
                tmp_path / "nan.pt")

@@ -23,6 +23,7 @@ from ..fileio import atomic_path
 from ..models.base import GeneratorBase
 from ..models.stylegan2 import StyleGAN2Generator
 from .errors import CheckpointFormatError
+from .strict import check_state_dict, summarise
 from .stylegan2_layout import infer_stylegan2_config, looks_like_stylegan2
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,6 @@ def extract_generator(obj: Any, source: str) -> Tuple[Dict[str, torch.Tensor], O
         f"a bare generator state dict or a latentreenact generator file")
 
 
-def _summarise(keys: list, limit: int = 8) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-
-
 def _single_latent_avg(latent_avg: torch.Tensor, style_dim: int, source: str) -> Optional[torch.Tensor]:
     """A [style_dim] average w from [D], [1, D] or per-layer [L, D] (rows must agree)."""
     flat = latent_avg.reshape(-1, latent_avg.shape[-1]).float()
@@ -124,23 +120,11 @@ def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[to
     generator = StyleGAN2Generator(**cfg)
     expected = generator.state_dict()
     optional = {k for k in expected if k.endswith(_OPTIONAL_SUFFIXES) or k in _OPTIONAL_KEYS}
-    missing = sorted(set(expected) - set(state_dict) - optional)
-    unexpected = sorted(set(state_dict) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {_summarise(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys: {_summarise(unexpected)}")
-        raise CheckpointFormatError(f"{source}: generator weights do not match the inferred architecture "
-                                    f"({cfg['size']} px, style_dim {cfg['style_dim']}); " + "; ".join(parts))
-    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state_dict.items()
-             if tuple(v.shape) != tuple(expected[k].shape)]
-    if wrong:
-        raise CheckpointFormatError(f"{source}: tensor shapes do not match: {_summarise(wrong)}")
+    check_state_dict(expected, state_dict, source,
+                     f"the inferred architecture ({cfg['size']} px, style_dim {cfg['style_dim']})", optional)
     bad = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in {_summarise(bad)}")
+        raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in {summarise(bad)}")
     generator.load_state_dict(state_dict, strict=False)
     if latent_avg is not None:
         single = _single_latent_avg(latent_avg, generator.style_dim, source)

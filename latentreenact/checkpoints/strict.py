@@ -1,0 +1,34 @@
+"""Strict state-dict checking shared by every loader: one error listing every mismatch."""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+import torch
+
+from .errors import CheckpointFormatError
+
+
+def summarise(items: Sequence[str], limit: int = 8) -> str:
+    """The first ``limit`` items, comma-separated, with a count of the rest."""
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def check_state_dict(expected: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], source: str,
+                     model: str, optional: Iterable[str] = ()) -> None:
+    """Raise :class:`CheckpointFormatError` unless ``state_dict`` has exactly the keys and shapes of ``expected``.
+
+    ``model`` names what was expected (e.g. "the inferred architecture (256 px, style_dim 512)");
+    keys in ``optional`` may be absent.
+    """
+    missing = sorted(set(expected) - set(state_dict) - set(optional))
+    unexpected = sorted(set(state_dict) - set(expected))
+    if missing or unexpected:
+        parts = ([f"missing keys: {summarise(missing)}"] if missing else []) + \
+                ([f"unexpected keys: {summarise(unexpected)}"] if unexpected else [])
+        raise CheckpointFormatError(f"{source}: weights do not match {model}; " + "; ".join(parts))
+    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state_dict.items()
+             if tuple(v.shape) != tuple(expected[k].shape)]
+    if wrong:
+        raise CheckpointFormatError(f"{source}: tensor shapes do not match {model}: {summarise(wrong)}")
