@@ -71,6 +71,24 @@ REGISTRY: Dict[str, ModelEntry] = {
         licence="research / non-commercial: weights distilled from NVIDIA's StyleGAN2-FFHQ",
         description="MobileStyleGAN (1024 px FFHQ faces, 23 style inputs) from OpenVINO IR files",
     ),
+    "mobilestylegan-ffhq-heads": ModelEntry(
+        name="mobilestylegan-ffhq-heads",
+        kind="generator",
+        arch="mobilestylegan",
+        version="heads fit 1 (latentreenact 0.1.0) on random-face==2021.7.21.1",
+        files=(
+            ModelFile("mobilestylegan_ffhq_heads.pt", 149053,
+                      "9a48b26e2ee90828659e8d2711844d64071d7c42b13f03a3c6ccf1eaa2dee83a"),
+        ),
+        package=None,  # shipped inside latentreenact/weights
+        package_dir="weights",
+        install="reinstall latentreenact (the heads ship inside it) and "
+                "pip install --no-deps random-face==2021.7.21.1",
+        licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
+        description="mobilestylegan-ffhq plus fitted 8..512 px heads: fast low-resolution previews "
+                    "(about 23 dB PSNR at 256 px against the downscaled 1024 px render; see weights/MODEL_CARD.md)",
+        config={"base": "mobilestylegan-ffhq"},
+    ),
 }
 
 
@@ -158,5 +176,8 @@ def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[
     if entry.arch == "mobilestylegan":
         from .models.mobilestylegan import MobileStyleGAN
 
-        return MobileStyleGAN.from_ir(directory).eval()
+        base = entry.config.get("base")
+        if base is None:
+            return MobileStyleGAN.from_ir(directory).eval()
+        return MobileStyleGAN.from_ir(resolve(str(base)), heads=directory / entry.files[0].name).eval()
     raise ValueError(f"model {name!r}: no builder for architecture {entry.arch!r}")

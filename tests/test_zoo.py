@@ -62,3 +62,12 @@ def test_load_generator_by_name():
     with torch.no_grad():
         w = g.mapping(torch.randn(1, 512, generator=torch.Generator().manual_seed(0)))
     assert torch.isfinite(w).all()
+
+
+@needs_random_face
+def test_heads_variant_renders_low_resolutions_natively():
+    g = load_generator("mobilestylegan-ffhq-heads")
+    assert g.synthesis_network.has_head(256) and not load_generator("mobilestylegan-ffhq").synthesis_network.has_head(256)
+    with torch.no_grad():
+        img = g.synthesis(g.mapping(torch.randn(1, 512, generator=torch.Generator().manual_seed(0))), resolution=256)
+    assert img.shape == (1, 3, 256, 256) and torch.isfinite(img).all()
