@@ -10,6 +10,7 @@ from .. import __version__
 from .faces import faces
 from .pose import pose
 from .sample import sample
+from .stats import stats
 from .train_heads import heads as train_heads
 
 
@@ -23,6 +24,7 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(sample)
+cli.add_command(stats)
 
 
 @cli.group()

@@ -1,0 +1,97 @@
+"""Net3D backend ``bfm-fit``: dlib faces + 68 landmarks, then the batched BFM landmark fit.
+
+Not differentiable (detection and the fit run on uint8 copies of the images).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from .base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, detect_landmarks
+from .params import PoseParams
+
+__all__ = ["BFMFitEstimator"]
+
+log = logging.getLogger(__name__)
+
+
+class BFMFitEstimator(PoseEstimator):
+    """Largest face per image (``detector``: hog, mmod, yunet), 68 landmarks, BFM fit.
+
+    ``noise``: the fit's assumed landmark noise (regularisation, see
+    :class:`~latentreenact.shape3d.LandmarkFitter`); ``vertices``: also return the full BFM
+    vertices [B, 53215, 3] (needs the dense model files; large).
+    """
+
+    name = "bfm-fit"
+    differentiable = False
+
+    def __init__(self, detector: str = "hog", noise: float = 0.02, upsample: int = 1,
+                 vertices: bool = False, device: str = "cpu") -> None:
+        from ..shape3d import LandmarkFitter, LinearShapeModel
+
+        self.detector = detector
+        self.upsample = upsample
+        self.with_vertices = vertices
+        model = LinearShapeModel.load(dense=vertices, device=torch.device(device))
+        self.fitter = LandmarkFitter(model, noise=noise)
+
+    def _fit(self, points: np.ndarray):
+        try:
+            return [self.fitter.fit(points)]
+        except ValueError:  # one bad face fails the batch: fit one by one
+            log.debug("batched fit failed; fitting faces one by one")
+            out = []
+            for p in points:
+                try:
+                    out.append(self.fitter.fit(p[None]))
+                except ValueError:
+                    out.append(None)
+            return out
+
+    def estimate(self, images: ImageBatch, missing: str = "raise") -> PoseParams:
+        """See :class:`~latentreenact.net3d.base.PoseEstimator`."""
+        from ..faces import NoFaceError
+
+        check_missing(missing)
+        rgb = as_uint8_list(images)
+        batch = len(rgb)
+        lmk = detect_landmarks(rgb, self.detector, self.upsample)
+        if missing == "raise" and any(p is None for p in lmk):
+            bad = [i for i, p in enumerate(lmk) if p is None]
+            raise NoFaceError(f"no usable face in image(s) {bad} (detector {self.detector})")
+        idx = [i for i, p in enumerate(lmk) if p is not None]
+        device = self.fitter.device
+        nan = lambda *shape: torch.full(shape, float("nan"), device=device)  # noqa: E731
+        model = self.fitter.model
+        angles, expression, identity = nan(batch, 3), nan(batch, model.num_exp), nan(batch, model.num_id)
+        landmarks, detected = nan(batch, 68, 2), nan(batch, 68, 2)
+        rotation, scale, translation, error = nan(batch, 3, 3), nan(batch), nan(batch, 2), nan(batch)
+        found = torch.zeros(batch, dtype=torch.bool, device=device)
+        if idx:
+            points = np.stack([lmk[i] for i in idx])
+            fits = self._fit(points)
+            rows = [[k] for k in range(len(idx))] if len(fits) > 1 else [list(range(len(idx)))]
+            for fit, local in zip(fits, rows):
+                if fit is None:
+                    continue
+                target = torch.tensor([idx[k] for k in local], device=device)
+                angles[target] = fit.angles
+                expression[target], identity[target] = fit.expression, fit.identity
+                landmarks[target], rotation[target] = fit.landmarks, fit.rotation
+                scale[target], translation[target], error[target] = fit.scale, fit.translation, fit.error
+                detected[target] = torch.as_tensor(points[local], dtype=torch.float32, device=device)
+                found[target] = True
+        if missing == "raise" and not bool(found.all()):
+            raise ValueError(f"the landmark fit failed for image(s) {torch.nonzero(~found).flatten().tolist()}")
+        vertices = None
+        if self.with_vertices:
+            vertices = model.vertices(identity.nan_to_num(), expression.nan_to_num())
+            vertices[~found] = float("nan")
+        return PoseParams(angles=angles, expression=expression, landmarks=landmarks, backend=self.name,
+                          identity=identity, vertices=vertices, found=found,
+                          extras={"rotation": rotation, "scale": scale, "translation": translation,
+                                  "fit_error": error, "detected_landmarks": detected})
