@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from .faces import faces
+from .invert import invert
 from .pose import pose
 from .sample import sample
 from .stats import stats
@@ -25,6 +26,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(sample)
 cli.add_command(stats)
+cli.add_command(invert)
 
 
 @cli.group()

@@ -1,0 +1,231 @@
+"""``latentreenact invert``: align a face, invert it into W+ (e4e or the projector), optionally tune G.
+
+Outputs in ``-o DIR``: ``aligned.png``, ``reconstruction.png``, ``latent.pt`` (``{"format":
+"latentreenact.latent", "format_version": 1, "wplus": [1, L, D], "metadata": {...}}``, readable
+with ``torch.load(weights_only=True)``), ``side_by_side.png`` (aligned | reconstruction [| tuned])
+and, with ``--tune``, ``tuned.png`` and ``generator_tuned.pt`` (via ``save_generator``: state dict
++ config; StyleGAN2 generators only for now). Everything is written into a staging folder beside
+DIR and moved in at the end, so a failed run leaves nothing in DIR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import click
+import numpy as np
+
+from .errors import reports_errors
+from .options import device_option, parse_device, progress_option, seed_option
+
+log = logging.getLogger("latentreenact.cli.invert")
+
+LATENT_FORMAT = "latentreenact.latent"
+LATENT_FORMAT_VERSION = 1
+DEFAULT_PROJECTOR_STEPS = 200
+MAX_WORK_SIZE = 256
+
+
+def work_size(generator: Any, size: Optional[int] = None) -> int:
+    """Resolution the inversion works at: ``size`` or min(generator resolution, 256)."""
+    size = size or min(generator.resolution, MAX_WORK_SIZE)
+    if size > generator.resolution or size < 8 or size & (size - 1):
+        raise ValueError(f"--size must be a power of two in [8, {generator.resolution}] for this generator, got {size}")
+    return size
+
+
+def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize a uint8 [H, W, 3] image to ``size`` x ``size`` (Lanczos)."""
+    if image.shape[:2] == (size, size):
+        return image if image.flags.writeable else image.copy()
+    from PIL import Image
+
+    return np.array(Image.fromarray(image).resize((size, size), Image.LANCZOS))
+
+
+def aligned_face(image: np.ndarray, size: int, align: bool = True, detector: str = "hog",
+                 landmarks: Optional[np.ndarray] = None, name: str = "input") -> np.ndarray:
+    """The FFHQ-aligned ``size`` px crop of the largest face (``NoFaceError`` if none), or, with
+    ``align=False``, the (square) image itself resized to ``size``."""
+    if not align:
+        h, w = image.shape[:2]
+        if h != w:
+            raise ValueError(f"{name}: --no-align needs a square, already aligned face image, got {w}x{h}")
+        return resize_uint8(image, size)
+    from ..faces import align_ffhq, find_face
+
+    if landmarks is None:
+        landmarks = find_face(image, detector=detector, name=name).landmarks
+    return align_ffhq(image, landmarks, size=size).crop
+
+
+def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: Any = None,
+                   steps: int = DEFAULT_PROJECTOR_STEPS, w_plus: bool = False, perceptual: Any = "default",
+                   seed: int = 0, progress: bool = False) -> Tuple[Any, Any, Dict[str, Any]]:
+    """Invert an aligned uint8 face: ``(wplus [1, L, D], reconstruction [1, 3, S, S], info)``.
+
+    With ``encoder`` (e4e) one forward pass at its input size (the generator's average w is added
+    when the encoder has no ``latent_avg``); otherwise :func:`inversion.projector.project` for
+    ``steps`` steps at ``size`` px, from the average w, in W (or W+ with ``w_plus``).
+    """
+    import torch
+
+    from ..images import from_uint8
+    from ..sampling import truncation_centre
+
+    device = generator.device
+    target = from_uint8(resize_uint8(aligned, size), device)
+    if encoder is not None:
+        if encoder.n_styles != generator.n_latent:
+            raise ValueError(f"the encoder predicts {encoder.n_styles} styles but the generator takes "
+                             f"{generator.n_latent}; use an encoder trained for this generator")
+        with torch.no_grad():
+            codes = encoder(from_uint8(resize_uint8(aligned, encoder.input_size), device))
+            if not encoder.has_latent_avg:
+                codes = codes + truncation_centre(generator).to(codes).unsqueeze(1)
+            from inversion.projector import render_with_noise
+
+            image = render_with_noise(generator, codes, size)
+        return codes, image, {"method": "e4e"}
+    from inversion.projector import project
+
+    result = project(generator, target, steps=steps, w_plus=w_plus, perceptual=perceptual, seed=seed,
+                     progress=progress)
+    return result.wplus, result.image, {"method": "projector", "steps": steps, "space": "wplus" if w_plus else "w",
+                                        "final_losses": {k: v[-1] for k, v in result.losses.items()}}
+
+
+def can_save_generator(generator: Any) -> bool:
+    """Whether ``save_generator`` can write this generator (StyleGAN2 only for now)."""
+    from ..models.stylegan2 import StyleGAN2Generator
+
+    return isinstance(generator, StyleGAN2Generator)
+
+
+@contextlib.contextmanager
+def staged_directory(output: Path):  # type: ignore[no-untyped-def]
+    """Yield a staging folder beside ``output``; on success move its files into ``output``
+    (created if needed), on failure delete it, leaving ``output`` untouched."""
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"output {output} exists and is not a directory")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
+    try:
+        yield staging
+        if not output.exists():
+            os.replace(staging, output)
+        else:
+            for item in sorted(staging.iterdir()):
+                os.replace(item, output / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_outputs(output: Path, writers: Dict[str, Callable[[Path], Any]]) -> None:
+    """Run ``writers[name](path)`` for every file inside a staging folder, then move them into ``output``."""
+    with staged_directory(output) as staging:
+        for name, write in writers.items():
+            write(staging / name)
+
+
+@click.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
+              help="Registered model name or generator checkpoint file.")
+@click.option("--encoder", "encoder_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="e4e checkpoint: invert with the encoder instead of the projector.")
+@click.option("--tune", type=click.Choice(["released", "pti", "none"]), default="none", show_default=True,
+              help="Tune a copy of the generator around the inverted latent (pivotal tuning preset).")
+@click.option("--steps", type=click.IntRange(1, 100000), default=DEFAULT_PROJECTOR_STEPS, show_default=True,
+              help="Projector steps (without --encoder).")
+@click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
+              help="Tuning steps (default: the preset's, 200 released / 350 pti).")
+@click.option("--space", type=click.Choice(["w", "wplus"]), default="w", show_default=True,
+              help="Projector search space: w (one code for all layers, as PTI) or wplus (per layer).")
+@click.option("--size", type=click.IntRange(8, 4096), default=None,
+              help="Working resolution (default: min(generator resolution, 256)).")
+@click.option("--perceptual", type=click.Choice(["default", "sface", "none"]), default="default", show_default=True,
+              help="Perceptual loss: default = SFace feature L1 (offline, not LPIPS) if installed, else none.")
+@click.option("--no-align", is_flag=True, help="IMAGE is already an aligned square face crop; skip detection.")
+@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True)
+@click.option("--save-generator/--no-save-generator", default=True, show_default=True,
+              help="With --tune, write generator_tuned.pt (StyleGAN2 generators only).")
+@seed_option
+@device_option
+@progress_option
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory.")
+@reports_errors
+def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune: str, steps: int,
+           tune_steps: Optional[int], space: str, size: Optional[int], perceptual: str, no_align: bool, detector: str,
+           save_generator: bool, seed: int, device: str, progress: bool, output: Path) -> None:
+    """Invert the face in IMAGE into the generator's W+ space (and optionally tune the generator)."""
+    import torch
+
+    from .. import load_generator
+    from ..faces import find_face, read_image
+    from ..images import make_grid, save_image, to_uint8
+
+    photo = read_image(image)
+    landmarks = None if no_align else find_face(photo, detector=detector, name=str(image)).landmarks
+    torch_device = parse_device(device)
+    generator = load_generator(generator_path, device=torch_device)
+    if tune != "none" and save_generator and not can_save_generator(generator):
+        raise ValueError(f"saving a tuned {type(generator).__name__} is not supported yet (save_generator writes "
+                         f"StyleGAN2 generators only); rerun with --no-save-generator or --tune none")
+    size = work_size(generator, size)
+    encoder = None
+    if encoder_path is not None:
+        from inversion import load_encoder
+
+        encoder = load_encoder(encoder_path, device=torch_device).eval()
+    crop_size = encoder.input_size if encoder is not None else size
+    aligned = aligned_face(photo, crop_size, align=not no_align, landmarks=landmarks, name=str(image))
+    wplus, recon, info = invert_aligned(generator, aligned, size, encoder=encoder, steps=steps,
+                                        w_plus=space == "wplus", perceptual=perceptual, seed=seed, progress=progress)
+    from ..images import from_uint8
+
+    target = from_uint8(resize_uint8(aligned, size), torch_device)
+    metadata: Dict[str, Any] = {
+        "source": str(image), "generator": str(generator_path), "generator_resolution": int(generator.resolution),
+        "n_latent": int(generator.n_latent), "style_dim": int(generator.style_dim), "size": size, "seed": seed,
+        "aligned": not no_align, "perceptual": perceptual, "tune": tune,
+        "mse": float(torch.nn.functional.mse_loss(recon, target)), **info}
+    tiles = [resize_uint8(aligned, size), to_uint8(recon)[0]]
+    tuned = None
+    if tune != "none":
+        from inversion.projector import render_with_noise
+        from inversion.pti import tune as run_tuning
+
+        result = run_tuning(generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
+                            seed=seed, progress=progress)
+        tuned = result.generator
+        with torch.no_grad():
+            tuned_image = render_with_noise(tuned, wplus, size)
+        metadata.update({"tune_steps_run": result.steps_run, "tune_stopped_early": result.stopped_early,
+                         "mse_tuned": float(torch.nn.functional.mse_loss(tuned_image, target))})
+        tiles.append(to_uint8(tuned_image)[0])
+
+    payload = {"format": LATENT_FORMAT, "format_version": LATENT_FORMAT_VERSION,
+               "wplus": wplus.detach().cpu().clone(), "metadata": metadata}
+    writers: Dict[str, Callable[[Path], Any]] = {
+        "aligned.png": lambda p: save_image(aligned, p),
+        "reconstruction.png": lambda p: save_image(tiles[1], p),
+        "latent.pt": lambda p: torch.save(payload, p),
+        "side_by_side.png": lambda p: save_image(make_grid(np.stack(tiles), columns=len(tiles)), p),
+    }
+    if tuned is not None:
+        writers["tuned.png"] = lambda p: save_image(tiles[2], p)
+        if save_generator:
+            from ..checkpoints.loading import save_generator as write_generator
+
+            writers["generator_tuned.pt"] = lambda p: write_generator(tuned, p)
+    write_outputs(output, writers)
+    summary = f"mse {metadata['mse']:.4f}" + (f", tuned {metadata['mse_tuned']:.4f}" if tuned is not None else "")
+    click.echo(f"inverted {image} ({info['method']}, {size} px, {summary}) into {output}", err=True)
