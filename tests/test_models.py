@@ -107,3 +107,21 @@ def test_discriminator_keys_shapes_and_r1():
         eps = 1e-5
         numeric = (r1((x0 + eps * v).detach().requires_grad_()) - r1((x0 - eps * v).detach().requires_grad_())) / (2 * eps)
         assert torch.allclose((grad * v).sum(), numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_demodulation_cache_follows_in_place_weight_updates():
+    """The inference-time cache of sum_k W^2 must see optimiser-style in-place updates."""
+    g = tiny_generator()
+    w = torch.randn(1, g.n_latent, g.style_dim)
+    fresh = tiny_generator()
+    with torch.no_grad():
+        g.synthesis(w)  # fills the caches
+        for p, q in zip(g.parameters(), fresh.parameters()):
+            p.mul_(1.5).add_(0.01)  # in place, as an optimiser step does
+            q.mul_(1.5).add_(0.01)
+        assert torch.allclose(g.synthesis(w), fresh.synthesis(w), atol=1e-6)
+    with torch.inference_mode():
+        assert torch.allclose(g.synthesis(w), fresh.synthesis(w), atol=1e-6)
+    img = g.synthesis(w)  # grad mode: no cached (graph-less) tensors leak into autograd
+    img.sum().backward()
+    assert g.convs[0].conv.weight.grad is not None

@@ -148,22 +148,35 @@ class ModulatedConv2d(Resampling):
             return self._forward_grouped(x, style)
         return self._forward_activations(x, style)
 
+    def _weight_energy(self) -> torch.Tensor:
+        """``sum_k W_oik^2`` [out, in] for demodulation; cached while no gradient is needed
+        (keyed on the parameter's version, so in-place updates invalidate it)."""
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return w[0].square().sum((2, 3))
+        key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
+        if getattr(self, "_energy_key", None) != key:
+            self._energy = w[0].detach().square().sum((2, 3))
+            self._energy_key = key
+        return self._energy
+
     def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style) * self.scale  # [B, in]
         weight = self.weight[0]  # [out, in, k, k]
         # demodulation: sum_{i,k} (W_oik s_i)^2 = (s^2) @ (sum_k W_oik^2)^T
-        d = torch.rsqrt((s * s) @ weight.square().sum((2, 3)).t() + 1e-8) if self.demodulate else None  # [B, out]
+        d = torch.rsqrt((s * s) @ self._weight_energy().t() + 1e-8) if self.demodulate else None  # [B, out]
         if x.shape[0] == 1:  # one sample: modulate the weight (one pass over it) instead of the activations
             coef = s[0][None, :] if d is None else d[0][:, None] * s[0][None, :]  # [out, in]
-            return self._conv(x, weight * coef[:, :, None, None])
-        x = self._conv(x * s[:, :, None, None], weight)
+            if self.upsample:  # a contiguous first operand makes the product the contiguous [in, out] weight
+                return self._conv_up(x, coef.t().contiguous()[:, :, None, None] * weight.transpose(0, 1))
+            return F.conv2d(x, weight * coef[:, :, None, None], padding=self.padding)
+        x = x * s[:, :, None, None]
+        x = self._conv_up(x, weight.transpose(0, 1)) if self.upsample else F.conv2d(x, weight, padding=self.padding)
         return x * d[:, :, None, None] if d is not None else x
 
-    def _conv(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """Convolution with a shared weight [out, in, k, k] (2x transposed + blur if upsampling)."""
-        if self.upsample:
-            return self.blur(F.conv_transpose2d(x, weight.transpose(0, 1).contiguous(), stride=2))
-        return F.conv2d(x, weight, padding=self.padding)
+    def _conv_up(self, x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
+        """2x transposed convolution with ``weight_t`` [in, out, k, k], then the blur."""
+        return self.blur(F.conv_transpose2d(x, weight_t.contiguous(), stride=2))
 
     def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
