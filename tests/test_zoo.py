@@ -71,3 +71,25 @@ def test_heads_variant_renders_low_resolutions_natively():
     with torch.no_grad():
         img = g.synthesis(g.mapping(torch.randn(1, 512, generator=torch.Generator().manual_seed(0))), resolution=256)
     assert img.shape == (1, 3, 256, 256) and torch.isfinite(img).all()
+
+
+@needs_random_face
+def test_mobilestylegan_save_load_roundtrip_with_heads(tmp_path):
+    from latentreenact import save_generator
+
+    g = load_generator("mobilestylegan-ffhq-heads")
+    with torch.no_grad():  # as a tuned copy would be: parameters differ from the registered files
+        g.synthesis_network.blocks[3].conv1.bias.add_(0.05)
+    path = save_generator(g, tmp_path / "tuned.pt")
+    again = load_generator(path)
+    assert again.config == g.config and again.config["level_heads"]
+    w = g.mapping(torch.randn(1, 512, generator=torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        assert torch.equal(again.synthesis(w, resolution=256), g.synthesis(w, resolution=256))
+    state = torch.load(path, weights_only=True)
+    state["state_dict"]["synthesis_network.const"][0, 0, 0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    from latentreenact.checkpoints.errors import CheckpointFormatError
+
+    with pytest.raises(CheckpointFormatError, match="NaN"):
+        load_generator(tmp_path / "nan.pt")

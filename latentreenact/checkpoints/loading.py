@@ -23,7 +23,7 @@ from ..fileio import atomic_path
 from ..models.base import GeneratorBase
 from ..models.stylegan2 import StyleGAN2Generator
 from .errors import CheckpointFormatError
-from .strict import check_state_dict, summarise
+from .strict import check_state_dict
 from .stylegan2_layout import infer_stylegan2_config, looks_like_stylegan2
 
 log = logging.getLogger(__name__)
@@ -122,9 +122,6 @@ def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[to
     optional = {k for k in expected if k.endswith(_OPTIONAL_SUFFIXES) or k in _OPTIONAL_KEYS}
     check_state_dict(expected, state_dict, source,
                      f"the inferred architecture ({cfg['size']} px, style_dim {cfg['style_dim']})", optional)
-    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-    if bad:
-        raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in {summarise(bad)}")
     generator.load_state_dict(state_dict, strict=False)
     if latent_avg is not None:
         single = _single_latent_avg(latent_avg, generator.style_dim, source)
@@ -150,17 +147,45 @@ def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> 
     if file.is_dir():
         raise CheckpointFormatError(f"{file}: is a directory, expected a generator checkpoint file")
     state_dict, latent_avg, info = read_generator_file(file)
-    if info.get("arch") not in (None, "stylegan2"):
-        raise CheckpointFormatError(f"{file}: architecture {info['arch']!r} is not supported by this reader")
-    generator = build_generator(state_dict, latent_avg, info.get("config"), str(file))
+    arch = info.get("arch") or "stylegan2"
+    if arch == "mobilestylegan":
+        generator: GeneratorBase = build_mobilestylegan(state_dict, info["config"], str(file))
+    elif arch == "stylegan2":
+        generator = build_generator(state_dict, latent_avg, info.get("config"), str(file))
+    else:
+        raise CheckpointFormatError(f"{file}: architecture {arch!r} is not supported by this reader")
     log.debug("loaded %s generator from %s", info["source"], file)
     return generator.to(device).eval()
 
 
-def save_generator(generator: StyleGAN2Generator, path: PathLike) -> Path:
-    """Write ``generator`` (state dict + config, never a pickled module) atomically to ``path``."""
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "arch": "stylegan2",
-               "config": generator.config, "has_latent_avg": generator.has_latent_avg,
+def build_mobilestylegan(state_dict: Dict[str, torch.Tensor], config: Mapping[str, Any],
+                         source: str = "checkpoint") -> GeneratorBase:
+    """Build a MobileStyleGAN from our file's config and load ``state_dict`` strictly."""
+    from ..models.mobilestylegan import MobileStyleGAN
+
+    generator = MobileStyleGAN(**dict(config))
+    check_state_dict(generator.state_dict(), state_dict, source, f"MobileStyleGAN {dict(config)}")
+    generator.load_state_dict(state_dict)
+    return generator
+
+
+def _arch(generator: GeneratorBase) -> str:
+    from ..models.mobilestylegan import MobileStyleGAN
+
+    if isinstance(generator, StyleGAN2Generator):
+        return "stylegan2"
+    if isinstance(generator, MobileStyleGAN):
+        return "mobilestylegan"
+    raise TypeError(f"save_generator writes StyleGAN2 and MobileStyleGAN generators, not {type(generator).__name__}")
+
+
+def save_generator(generator: GeneratorBase, path: PathLike) -> Path:
+    """Write ``generator`` (state dict + config, never a pickled module) atomically to ``path``.
+
+    Works for StyleGAN2 and MobileStyleGAN (e.g. a copy tuned by ``inversion.tune``).
+    """
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "arch": _arch(generator),
+               "config": generator.config, "has_latent_avg": getattr(generator, "has_latent_avg", False),
                "state_dict": {k: v.detach().cpu() for k, v in generator.state_dict().items()}}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

@@ -17,7 +17,8 @@ def summarise(items: Sequence[str], limit: int = 8) -> str:
 
 def check_state_dict(expected: Mapping[str, torch.Tensor], state_dict: Mapping[str, torch.Tensor], source: str,
                      model: str, optional: Iterable[str] = ()) -> None:
-    """Raise :class:`CheckpointFormatError` unless ``state_dict`` has exactly the keys and shapes of ``expected``.
+    """Raise :class:`CheckpointFormatError` unless ``state_dict`` has exactly the keys and shapes of
+    ``expected`` and finite floating-point values.
 
     ``model`` names what was expected (e.g. "the inferred architecture (256 px, style_dim 512)");
     keys in ``optional`` may be absent.
@@ -32,3 +33,6 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], state_dict: Mapping[s
              if tuple(v.shape) != tuple(expected[k].shape)]
     if wrong:
         raise CheckpointFormatError(f"{source}: tensor shapes do not match {model}: {summarise(wrong)}")
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in {summarise(bad)}")

@@ -4,7 +4,7 @@ Outputs in ``-o DIR``: ``aligned.png``, ``reconstruction.png``, ``latent.pt`` (`
 "latentreenact.latent", "format_version": 1, "wplus": [1, L, D], "metadata": {...}}``, readable
 with ``torch.load(weights_only=True)``), ``side_by_side.png`` (aligned | reconstruction [| tuned])
 and, with ``--tune``, ``tuned.png`` and ``generator_tuned.pt`` (via ``save_generator``: state dict
-+ config; StyleGAN2 generators only for now). Everything is written into a staging folder beside
++ config; StyleGAN2 and MobileStyleGAN). Everything is written into a staging folder beside
 DIR and moved in at the end, so a failed run leaves nothing in DIR.
 """
 
@@ -102,10 +102,11 @@ def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: A
 
 
 def can_save_generator(generator: Any) -> bool:
-    """Whether ``save_generator`` can write this generator (StyleGAN2 only for now)."""
+    """Whether ``save_generator`` can write this generator (StyleGAN2 and MobileStyleGAN)."""
+    from ..models.mobilestylegan import MobileStyleGAN
     from ..models.stylegan2 import StyleGAN2Generator
 
-    return isinstance(generator, StyleGAN2Generator)
+    return isinstance(generator, (StyleGAN2Generator, MobileStyleGAN))
 
 
 @contextlib.contextmanager
@@ -177,8 +178,8 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
     torch_device = parse_device(device)
     generator = load_generator(generator_path, device=torch_device)
     if tune != "none" and save_generator and not can_save_generator(generator):
-        raise ValueError(f"saving a tuned {type(generator).__name__} is not supported yet (save_generator writes "
-                         f"StyleGAN2 generators only); rerun with --no-save-generator or --tune none")
+        raise ValueError(f"saving a tuned {type(generator).__name__} is not supported (save_generator writes "
+                         f"StyleGAN2 and MobileStyleGAN); rerun with --no-save-generator or --tune none")
     size = work_size(generator, size)
     encoder = None
     if encoder_path is not None:

@@ -59,7 +59,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -364,10 +364,18 @@ class MobileStyleGAN(GeneratorBase):
                  level_heads: bool = False, style_layout: str = "per_layer"):
         super().__init__()
         self.style_dim = style_dim
+        self.style_layout = style_layout
         self.mapping_network = MappingNetwork(style_dim, n_mlp)
         self.synthesis_network = MobileSynthesis(style_dim, channels, level_heads, style_layout)
         self.resolution = self.synthesis_network.resolution
         self.n_latent = 2 + 3 * len(self.synthesis_network.blocks)
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """Constructor arguments (JSON-serialisable) that rebuild this architecture."""
+        return {"style_dim": self.style_dim, "n_mlp": len(self.mapping_network.layers),
+                "channels": list(self.synthesis_network.channels),
+                "level_heads": self.synthesis_network.to_img1 is not None, "style_layout": self.style_layout}
 
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         """Map ``z`` [B, style_dim] to ``w`` [B, style_dim]."""
