@@ -117,6 +117,9 @@ def staged_directory(output: Path):  # type: ignore[no-untyped-def]
         raise ValueError(f"output {output} exists and is not a directory")
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the final folder gets the usual mode
     try:
         yield staging
         if not output.exists():
