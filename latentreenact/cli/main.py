@@ -9,6 +9,7 @@ import click
 from .. import __version__
 from .faces import faces
 from .invert import invert
+from .net3d_dataset import dataset as net3d_dataset
 from .pose import pose
 from .sample import sample
 from .stats import stats
@@ -35,5 +36,13 @@ def train() -> None:
 
 
 train.add_command(train_heads)
+
+
+@cli.group()
+def net3d() -> None:
+    """Net3D tools (pseudo-labelled training data for the bfm-net regressor)."""
+
+
+net3d.add_command(net3d_dataset)
 cli.add_command(faces)
 faces.add_command(pose)
