@@ -28,17 +28,24 @@ class DirectionMatrix(nn.Module):
     """
 
     def __init__(self, k: int, num_layers: int = 8, style_dim: int = 512, shift_scale: float = 6.0,
-                 seed: Optional[int] = None, config: Optional[Dict[str, Any]] = None):
+                 seed: Optional[int] = 0, config: Optional[Dict[str, Any]] = None):
+        """Weight ~ N(0, 0.03) from ``seed`` (``None``: left uninitialised, for loading), bias 0.
+
+        Never draws from torch's global random generator.
+        """
         super().__init__()
         if k < 1 or num_layers < 1 or style_dim < 1:
             raise ValueError(f"k, num_layers and style_dim must be positive, got {k}, {num_layers}, {style_dim}")
         self.k, self.num_layers, self.style_dim, self.shift_scale = k, num_layers, style_dim, float(shift_scale)
         self.config: Dict[str, Any] = dict(config or {})
-        self.linear = nn.Linear(k, num_layers * style_dim)
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.linear = nn.Linear(k, num_layers * style_dim, device="meta").to_empty(device="cpu")
         with torch.no_grad():
-            self.linear.weight.copy_(torch.randn(self.linear.weight.shape, generator=g) * INIT_STD)
             self.linear.bias.zero_()
+            if seed is None:
+                self.linear.weight.zero_()
+            else:
+                g = torch.Generator().manual_seed(seed)
+                self.linear.weight.copy_(torch.randn(self.linear.weight.shape, generator=g) * INIT_STD)
 
     def forward(self, dp: torch.Tensor) -> torch.Tensor:
         """Δp [B, k] (rescaled) -> Δw [B, L, style_dim]."""
@@ -77,7 +84,8 @@ class DirectionMatrix(nn.Module):
             raise _format_error(f"{path}: not a direction-matrix file (keys {sorted(map(str, obj))[:8]})")
         if obj.get("format_version") != FORMAT_VERSION:
             raise _format_error(f"{path}: direction file version {obj.get('format_version')} is not supported")
-        matrix = cls(obj["k"], obj["num_layers"], obj["style_dim"], obj["shift_scale"], config=obj.get("config"))
+        matrix = cls(obj["k"], obj["num_layers"], obj["style_dim"], obj["shift_scale"], seed=None,
+                     config=obj.get("config"))
         _load_strict(matrix, obj["state_dict"], str(path))
         return matrix.to(device)
 
@@ -112,7 +120,8 @@ class DirectionMatrix(nn.Module):
         k = int(obj.get("learned_directions", weight.shape[1]))
         style_dim = int(obj.get("shift_dim", 512))
         num_layers = int(obj.get("num_layers_shift", weight.shape[0] // style_dim))
-        matrix = cls(k, num_layers, style_dim, float(obj.get("shift_scale", 6.0)), config={"source": "released"})
+        matrix = cls(k, num_layers, style_dim, float(obj.get("shift_scale", 6.0)), seed=None,
+                     config={"source": "released"})
         _load_strict(matrix, {k2[len("linear."):]: v for k2, v in state.items()}, source, module=matrix.linear)
         return matrix
 

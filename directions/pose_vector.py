@@ -96,11 +96,31 @@ def spec_from_ranges(layout: Union[str, Sequence[str]], ranges: np.ndarray,
     names = LAYOUTS[layout] if isinstance(layout, str) else tuple(layout)
     ranges = np.asarray(ranges, dtype=np.float64)
     if ranges.ndim != 2 or ranges.shape[1] != 2 or ranges.shape[0] != len(range_names):
-        raise ValueError(f"ranges must be [{len(range_names)}, 2] (min, max), got {ranges.shape}")
+        raise ValueError(f"ranges must be [{len(range_names)}, 2] (min, max) for rows {tuple(range_names)[:4]}..., "
+                         f"got {ranges.shape}; for a file written by `latentreenact stats` use "
+                         f"load_ranges_with_names() and pass its names as range_names")
     if not np.isfinite(ranges).all():
         raise ValueError("ranges contain NaN or Inf")
     table = {n: (float(lo), float(hi)) for n, (lo, hi) in zip(range_names, ranges)}
     return PoseVectorSpec(names, {n: table[n] for n in names if n not in ANGLE_SCALES}, shift_scale)
+
+
+def load_ranges_with_names(path: Union[str, Path]) -> Tuple[np.ndarray, Tuple[str, ...]]:
+    """A ranges file and its row names: from the sidecar ``<file>.json`` written by
+    ``latentreenact stats`` when present, else the released file's 54 rows."""
+    array = load_ranges(path)
+    sidecar = Path(path).with_suffix(".json")
+    if sidecar.is_file():
+        import json
+
+        rows = tuple(json.loads(sidecar.read_text()).get("rows", ()))
+        if len(rows) != array.shape[0]:
+            raise ValueError(f"{sidecar} names {len(rows)} rows but {path} has {array.shape[0]}")
+        return array, rows
+    if array.shape[0] != len(RELEASED_RANGE_NAMES):
+        raise ValueError(f"{path} has {array.shape[0]} rows and no sidecar {sidecar.name} naming them; "
+                         f"pass range_names to spec_from_ranges")
+    return array, RELEASED_RANGE_NAMES
 
 
 def load_ranges(path: Union[str, Path]) -> np.ndarray:

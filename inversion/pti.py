@@ -134,13 +134,16 @@ def select_parameters(generator: GeneratorBase, layers: LayerSpec = "all") -> Li
 
 
 def locality_latents(generator: GeneratorBase, pivot: torch.Tensor, n: int, alpha: float, psi: float,
-                     rng: torch.Generator) -> torch.Tensor:
+                     rng: torch.Generator, centre: Optional[torch.Tensor] = None) -> torch.Tensor:
     """PTI's regulariser codes: ``pivot + alpha * (w_r - pivot) / ||w_r - pivot||`` for ``n`` random
-    truncated ``w_r`` (broadcast to W+), norm over the whole W+ tensor. [n, n_latent, D]."""
+    truncated ``w_r`` (broadcast to W+), norm over the whole W+ tensor. [n, n_latent, D].
+    ``centre``: the truncation centre (default: ``truncation_centre(generator)``, computed here)."""
     with torch.no_grad():
         z = torch.randn(n, generator.style_dim, generator=rng).to(pivot.device)
         w = generator.mapping(z)
-        w = generator.truncate(w, psi, truncation_centre(generator).to(w))
+        if centre is None:
+            centre = truncation_centre(generator)
+        w = generator.truncate(w, psi, centre.to(w))
         w = w.unsqueeze(1).repeat(1, generator.n_latent, 1)
         direction = w - pivot
         norm = direction.flatten(1).norm(dim=1).clamp_min(1e-8).view(-1, 1, 1)
@@ -229,6 +232,7 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
     rng = torch.Generator().manual_seed(seed)
     losses: Dict[str, List[float]] = {}
     stopped = False
+    locality_centre: Optional[torch.Tensor] = None
     steps_run = 0
     bar = tqdm(range(cfg.steps), desc="tune", unit="step", disable=not progress)
     for step in bar:
@@ -246,7 +250,11 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
             stopped = True
             break
         if locality_every > 0 and step % locality_every == 0:
-            codes = locality_latents(generator, pivot, locality_samples, locality_alpha, locality_psi, rng)
+            if locality_centre is None:  # once per run: mean_latent(4096) for generators without latent_avg
+                with torch.no_grad():
+                    locality_centre = truncation_centre(generator)
+            codes = locality_latents(generator, pivot, locality_samples, locality_alpha, locality_psi, rng,
+                                     locality_centre)
             with torch.no_grad():
                 reference = render_with_noise(generator, codes, size)
             moved = render_with_noise(tuned, codes, size)

@@ -120,3 +120,31 @@ def test_bad_files(tmp_path):
         DirectionMatrix.load(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="NaN"):
         DirectionMatrix(3, 2, 4)(torch.tensor([[float("nan"), 0.0, 0.0]]))
+
+
+def test_no_global_rng_use(tmp_path):
+    DirectionMatrix(4, 2, 8, seed=5).save(tmp_path / "A.pt")
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    DirectionMatrix(4, 2, 8)
+    DirectionMatrix.load(tmp_path / "A.pt")
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(DirectionMatrix(4, 2, 8).linear.weight, DirectionMatrix(4, 2, 8).linear.weight)
+
+
+def test_ranges_with_sidecar_names(tmp_path):
+    import json
+
+    from directions import load_ranges_with_names
+
+    rows = list(LAYOUTS["bfm"])
+    ranges = np.array([[-40.0, 40.0], [-20.0, 20.0], [-20.0, 20.0]] + [[-1.0 - i, 1.0 + i] for i in range(10)])
+    save_ranges(tmp_path / "ranges.npy", ranges)
+    (tmp_path / "ranges.json").write_text(json.dumps({"rows": rows}))
+    array, names = load_ranges_with_names(tmp_path / "ranges.npy")
+    spec = spec_from_ranges("bfm", array, range_names=names)
+    assert spec.ranges["exp_9"] == (-10.0, 10.0)
+    (tmp_path / "ranges.json").unlink()
+    with pytest.raises(ValueError, match="no sidecar"):
+        load_ranges_with_names(tmp_path / "ranges.npy")

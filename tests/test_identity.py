@@ -239,3 +239,14 @@ def test_identity_loss_irse50_e4e_crop(irse50_file):
     with pytest.raises(ValueError, match="irse50_path"):
         IdentityLoss("irse50")
     assert isinstance(loss.net, IRSE50)
+
+
+def test_torch_alignment_fills_black_outside_the_image():
+    """The differentiable path pads with black (-1), like the numpy path, not with mid-grey (0)."""
+    from latentreenact.identity import ARCFACE_TEMPLATE, arcface_align_torch
+
+    image = torch.ones(1, 3, 60, 60)  # white
+    points = torch.as_tensor(np.asarray(ARCFACE_TEMPLATE, dtype=np.float32))[None] - 40  # crop = image shifted by 40
+    crop = arcface_align_torch(image, points, size=112)
+    assert torch.allclose(crop[0, :, 0, 0], torch.full((3,), -1.0))  # maps to (-40, -40): outside, black
+    assert torch.allclose(crop[0, :, 60, 60], torch.ones(3))  # maps to (20, 20): inside, white

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -134,11 +133,9 @@ def test_stats_smoke_default_generator(tmp_path: Path) -> None:
         find_bfm_dir()
     except FileNotFoundError as exc:
         pytest.skip(f"default generator or BFM files not installed: {exc}")
-    start = time.perf_counter()
     out = tmp_path / "ranges.npy"
     result = CliRunner().invoke(stats, ["-n", "2", "--batch-size", "2", "--no-progress", "-o", str(out)])
     assert result.exit_code == 0, result.output
     side = json.loads(sidecar_path(out).read_text())
     assert side["rows"] == ["yaw", "pitch", "roll"] + [f"exp_{i}" for i in range(10)]
     assert side["faces"] == 2 and side["backend"] == "bfm-fit" and np.load(out).shape == (13, 2)
-    assert time.perf_counter() - start < 60

