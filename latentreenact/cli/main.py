@@ -14,6 +14,7 @@ from .pose import pose
 from .sample import sample
 from .stats import stats
 from .train_heads import heads as train_heads
+from .train_net3d import net3d as train_net3d_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,10 +33,11 @@ cli.add_command(invert)
 
 @cli.group()
 def train() -> None:
-    """Fit or train model parts (e.g. MobileStyleGAN's level heads)."""
+    """Fit or train model parts (MobileStyleGAN's level heads, the Net3D regressor)."""
 
 
 train.add_command(train_heads)
+train.add_command(train_net3d_cmd)
 
 
 @cli.group()

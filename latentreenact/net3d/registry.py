@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+import os
+from typing import Any, Callable, Dict, Optional, Union
 
 from .base import NotTrainedError, PoseEstimator
 
@@ -21,22 +22,32 @@ def _deca(**kw: Any) -> PoseEstimator:
     return DecaEstimator(**kw)
 
 
-def _bfm_net(**kw: Any) -> PoseEstimator:
-    raise NotTrainedError("the 'bfm-net' backend (a learned, differentiable BFM regressor) is not trained yet; "
-                          "it will come with a later issue. Use 'bfm-fit' (landmark fit, not differentiable) "
-                          "or 'deca' (differentiable, needs DECA's files) for now")
+def _bfm_net(weights: Optional[Union[str, "os.PathLike[str]"]] = None, device: Any = None,
+             detector: Optional[str] = None, upsample: Optional[int] = None) -> PoseEstimator:
+    # detector/upsample: accepted for a uniform call with bfm-fit; aligned crops need no detection
+    if weights is None:
+        raise NotTrainedError("the 'bfm-net' backend (a learned, differentiable BFM regressor) is not trained yet: "
+                              "no default weights ship. Train them with "
+                              "`latentreenact net3d dataset -n N -o DATA` then "
+                              "`latentreenact train net3d --data DATA -o RUN` and pass "
+                              "weights='RUN/best.pt'; or use 'bfm-fit' (landmark fit, not differentiable) or "
+                              "'deca' (differentiable, needs DECA's files)")
+    from .regressor import BFMNetEstimator
+
+    return BFMNetEstimator(weights, device=device)
 
 
 #: name -> (builder, one-line description)
 BACKENDS: Dict[str, "tuple[Callable[..., PoseEstimator], str]"] = {
     "bfm-fit": (_bfm_fit, "dlib faces + 68 landmarks + batched BFM fit (offline; not differentiable)"),
     "deca": (_deca, "DECA coarse encoder + FLAME (user-supplied files; differentiable)"),
-    "bfm-net": (_bfm_net, "learned BFM regressor (not trained yet)"),
+    "bfm-net": (_bfm_net, "learned BFM regressor on aligned crops (weights=PATH; none ship yet; differentiable)"),
 }
 
 
 def get_estimator(name: str, **options: Any) -> PoseEstimator:
-    """Build the backend ``name`` with its options (e.g. ``device``, ``detector``, DECA's ``data_dir``)."""
+    """Build the backend ``name`` with its options (e.g. ``device``, ``detector``, DECA's ``data_dir``,
+    ``bfm-net``'s ``weights``)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown Net3D backend {name!r}; choose from {', '.join(BACKENDS)}")
     return BACKENDS[name][0](**options)

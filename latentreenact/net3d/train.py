@@ -1,0 +1,354 @@
+"""Training of the ``bfm-net`` regressor on a dataset written by :func:`~.dataset.build_dataset`.
+
+:func:`train_net3d` runs AdamW with a linear warm-up and cosine decay. The loss is an L1 on
+normalised targets (angles / ``angle_scale``, standardised identity and expression, landmarks
+in unit coordinates), weighted by ``loss_weights``. Augmentation keeps the labels consistent:
+horizontal flips (landmarks mirrored with :data:`~.flip.FLIP_PERMUTATION`, yaw and roll negated;
+identity/expression are not supervised on flipped rows), brightness/contrast jitter and
+occasional grayscale. Every ``val_every`` steps the model is scored on the deterministic
+validation split (mean |error| per angle in degrees, landmark NME in % of the inter-ocular
+distance, identity/expression MAE, the normalised loss), logged and appended to
+``out_dir/metrics.jsonl``; the lowest validation loss is exported to ``out_dir/best.pt``
+(:meth:`Net3DRegressor.save` format) and the final weights to ``out_dir/last.pt``.
+``out_dir/checkpoint.pt`` (model, optimiser, scheduler, step, data order and every RNG state)
+is written atomically every ``checkpoint_every`` steps and at the end; ``resume=True`` continues
+from it and gives bit-identical weights to an uninterrupted run on the same device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards
+from .flip import flip_angles, flip_landmarks
+from .regressor import Net3DRegressor
+
+__all__ = ["DEFAULT_LOSS_WEIGHTS", "TRAIN_STATE_FORMAT", "augment", "label_statistics", "train_net3d", "validate"]
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+TRAIN_STATE_FORMAT = "latentreenact.net3d-train-state"
+TRAIN_STATE_VERSION = 1
+DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"angles": 1.0, "identity": 0.5, "expression": 1.0, "landmarks": 10.0}
+LABEL_KEYS = ("angles", "identity", "expression", "landmarks")
+
+
+class _Reader:
+    """Batches of a :class:`Net3DShards` split, all shards memory-mapped at once."""
+
+    def __init__(self, shards: Net3DShards) -> None:
+        self.ds = shards
+        self._open: Dict[int, Dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def _shard(self, k: int) -> Dict[str, torch.Tensor]:
+        if k not in self._open:
+            path = self.ds.root / self.ds.manifest["shards"][k]["file"]
+            self._open[k] = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        return self._open[k]
+
+    def batch(self, items: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """uint8 images [B, 3, S, S] and float label tensors of the split's rows ``items``."""
+        images, labels = [], {k: [] for k in LABEL_KEYS}
+        for item in items.tolist():
+            shard, row = self._shard(int(self.ds._shard[item])), int(self.ds._row[item])
+            images.append(shard["images"][row])
+            for key in LABEL_KEYS:
+                labels[key].append(shard[key][row].float())
+        return torch.stack(images), {k: torch.stack(v) for k, v in labels.items()}
+
+    def column(self, key: str) -> torch.Tensor:
+        """One label field of every row of the split, in order."""
+        return torch.stack([self._shard(int(k))[key][int(r)].float() for k, r in zip(self.ds._shard, self.ds._row)])
+
+
+def label_statistics(reader: "_Reader") -> Dict[str, torch.Tensor]:
+    """Mean and std (floored at 1e-4) of the identity and expression labels of a split."""
+    stats = {}
+    for key in ("identity", "expression"):
+        values = reader.column(key).double()
+        stats[f"{key}_mean"] = values.mean(0).float()
+        stats[f"{key}_std"] = values.std(0, unbiased=False).clamp_min(1e-4).float()
+    return stats
+
+
+def augment(images: torch.Tensor, labels: Mapping[str, torch.Tensor], generator: torch.Generator,
+            flip_prob: float = 0.5) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], torch.Tensor]:
+    """Flip / colour-jitter a float [-1, 1] batch with consistent labels.
+
+    Returns (images, labels, ``shape_mask``): the mask is False on flipped rows, whose identity
+    and expression labels no longer describe the mirrored face. The number of random draws does
+    not depend on the data, so the generator's sequence is reproducible.
+    """
+    batch, width = images.shape[0], images.shape[-1]
+    flip = torch.rand(batch, generator=generator) < flip_prob
+    brightness = (torch.rand(batch, generator=generator) - 0.5) * 0.2
+    contrast = 0.8 + 0.4 * torch.rand(batch, generator=generator)
+    gray = torch.rand(batch, generator=generator) < 0.1
+    out = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    out = (out - mean) * contrast[:, None, None, None] + mean + brightness[:, None, None, None]
+    luma = (out * out.new_tensor([0.299, 0.587, 0.114])[None, :, None, None]).sum(1, keepdim=True)
+    out = torch.where(gray[:, None, None, None], luma.expand_as(out), out).clamp(-1.0, 1.0)
+    new = dict(labels)
+    new["landmarks"] = torch.where(flip[:, None, None], flip_landmarks(labels["landmarks"], width), labels["landmarks"])
+    new["angles"] = torch.where(flip[:, None], flip_angles(labels["angles"]), labels["angles"])
+    return out, new, ~flip
+
+
+def _loss(raw: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], weights: Mapping[str, float],
+          shape_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, Dict[str, float]]:
+    parts: Dict[str, torch.Tensor] = {}
+    for key in LABEL_KEYS:
+        err = (raw[key] - target[key]).abs().flatten(1).mean(1)
+        if key in ("identity", "expression") and shape_mask is not None:
+            m = shape_mask.to(err.dtype)
+            parts[key] = (err * m).sum() / m.sum().clamp_min(1.0)
+        else:
+            parts[key] = err.mean()
+    total = sum(weights[k] * parts[k] for k in LABEL_KEYS)
+    return total, {k: float(v.detach()) for k, v in parts.items()}
+
+
+@torch.no_grad()
+def validate(model: Net3DRegressor, reader: "_Reader", batch_size: int, device: torch.device,
+             loss_weights: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
+    """Metrics on a split in order: per-angle MAE (deg), landmark NME (% inter-ocular), id/exp MAE, loss."""
+    weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+    was_training = model.training
+    model.eval()
+    sums: Dict[str, float] = {}
+    n = len(reader)
+    for start in range(0, n, batch_size):
+        uint8, labels = reader.batch(torch.arange(start, min(start + batch_size, n)))
+        images = (uint8.float() / 127.5 - 1.0).to(device)
+        labels = {k: v.to(device) for k, v in labels.items()}
+        raw = model(images)
+        size = images.shape[-1]
+        pred = model.denormalise(raw, size, size)
+        loss, _ = _loss(raw, model.normalise_labels(labels, size, size), weights)
+        iod = (labels["landmarks"][:, LEFT_EYE_OUTER] - labels["landmarks"][:, RIGHT_EYE_OUTER]).norm(dim=-1)
+        nme = (pred["landmarks"] - labels["landmarks"]).norm(dim=-1).mean(1) / iod.clamp_min(1e-6) * 100.0
+        angle_err = (pred["angles"] - labels["angles"]).abs()
+        rows = images.shape[0]
+        batch_sums = {"angle_mae_yaw": angle_err[:, 0].sum(), "angle_mae_pitch": angle_err[:, 1].sum(),
+                      "angle_mae_roll": angle_err[:, 2].sum(), "landmark_nme_iod_percent": nme.sum(),
+                      "expression_mae": (pred["expression"] - labels["expression"]).abs().mean(1).sum(),
+                      "identity_mae": (pred["identity"] - labels["identity"]).abs().mean(1).sum(),
+                      "loss": loss * rows}
+        for key, value in batch_sums.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+    model.train(was_training)
+    metrics = {k: v / max(n, 1) for k, v in sums.items()}
+    metrics["angle_mae_mean"] = (metrics["angle_mae_yaw"] + metrics["angle_mae_pitch"] + metrics["angle_mae_roll"]) / 3
+    return metrics
+
+
+def _lr_lambda(steps: int) -> Callable[[int], float]:
+    warmup = max(1, min(500, steps // 20))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, steps - warmup)
+        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+    return factor
+
+
+def _rng_state(order: torch.Generator, aug: torch.Generator) -> Dict[str, Any]:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {"torch": torch.get_rng_state(), "order": order.get_state(), "aug": aug.get_state(),
+            "numpy": {"name": np_state[0], "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+                      "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+            "python": {"version": py_state[0], "state": torch.tensor(py_state[1], dtype=torch.int64),
+                       "gauss": py_state[2]},
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(state: Mapping[str, Any], order: torch.Generator, aug: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    order.set_state(state["order"])
+    aug.set_state(state["aug"])
+    npy = state["numpy"]
+    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["gauss"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _write_metrics(path: Path, record: Dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop records after ``step`` (written by the interrupted run past its last checkpoint)."""
+    if not path.is_file():
+        return
+    from ..fileio import atomic_path
+
+    keep = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+
+
+def _dataset_id(shards: Net3DShards) -> str:
+    import hashlib
+
+    digest = hashlib.sha256("".join(e["sha256"] for e in shards.manifest["shards"]).encode())
+    return digest.hexdigest()
+
+
+def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: int = 32, lr: float = 1e-3,
+                seed: int = 0, val_every: int = 1000, resume: bool = False, progress: bool = False,
+                device: Union[str, torch.device] = "cpu", *, checkpoint_every: Optional[int] = None,
+                model_config: Optional[Mapping[str, Any]] = None, weight_decay: float = 1e-4,
+                flip_prob: float = 0.5, loss_weights: Optional[Mapping[str, float]] = None,
+                val_fraction: float = 0.1, split_seed: int = 0, stop_after: Optional[int] = None) -> Dict[str, Any]:
+    """Train a :class:`Net3DRegressor` for ``steps`` steps; returns a summary (step, best/last metrics, paths).
+
+    ``val_every``: validation interval in steps; ``checkpoint_every``: training-state interval
+    (default ``val_every``); ``resume``: continue ``out_dir/checkpoint.pt`` (the run's settings
+    must match, else ValueError); ``val_fraction`` / ``split_seed``: the dataset split
+    (:class:`Net3DShards`); ``stop_after``: stop (with a checkpoint) once this many steps are
+    done, as an interruption would (for tests and time-boxed jobs).
+    """
+    from tqdm.auto import tqdm
+
+    from ..checkpoints.loading import read_torch_file
+    from ..fileio import atomic_path
+
+    if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
+        raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
+    checkpoint_every = int(checkpoint_every or val_every)
+    if checkpoint_every < 1:
+        raise ValueError("checkpoint_every must be >= 1")
+    weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+    device = torch.device(device)
+    out = Path(out_dir)
+    train_set = Net3DShards(data_dir, "train", val_fraction=val_fraction, seed=split_seed)
+    val_set = Net3DShards(data_dir, "val", val_fraction=val_fraction, seed=split_seed)
+    if len(train_set) < batch_size:
+        raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
+    if len(val_set) == 0:
+        raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
+    train_reader, val_reader = _Reader(train_set), _Reader(val_set)
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    model = Net3DRegressor(model_config)
+    run_config = {"data": _dataset_id(train_set), "steps": int(steps), "batch_size": int(batch_size),
+                  "lr": float(lr), "seed": int(seed), "model": model.config, "weight_decay": float(weight_decay),
+                  "flip_prob": float(flip_prob), "loss_weights": weights, "val_fraction": float(val_fraction),
+                  "split_seed": int(split_seed)}
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps))
+    order, aug = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
+    perm, pos, step = torch.zeros(0, dtype=torch.int64), 0, 0
+    running: List[float] = []
+    best: Dict[str, Any] = {"loss": None, "step": None, "metrics": {}}
+    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
+
+    if resume:
+        state = read_torch_file(ckpt_path) if ckpt_path.is_file() else None
+        if state is None:
+            raise FileNotFoundError(f"no training checkpoint to resume at {ckpt_path}")
+        if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT or \
+                state.get("format_version") != TRAIN_STATE_VERSION:
+            raise ValueError(f"{ckpt_path}: not a Net3D training checkpoint (version {TRAIN_STATE_VERSION})")
+        saved = state["config"]
+        differ = sorted(k for k in run_config if saved.get(k) != run_config[k])
+        if differ:
+            raise ValueError(f"{ckpt_path}: cannot resume a different run (changed: {', '.join(differ)}); "
+                             "use the same options and data or start afresh")
+        model.set_label_stats(state["label_stats"])
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        perm, pos, step = state["perm"], int(state["pos"]), int(state["step"])
+        best = {"loss": state["best"]["loss"], "step": state["best"]["step"], "metrics": dict(state["best"]["metrics"])}
+        _set_rng_state(state["rng"], order, aug)
+        running = [float(v) for v in state["running"]]
+        _truncate_metrics(metrics_path, step)
+        log.info("resuming at step %d of %d", step, steps)
+    else:
+        if ckpt_path.exists():
+            raise ValueError(f"{out} already holds a training run (checkpoint.pt); resume it or use another folder")
+        model.set_label_stats(label_statistics(train_reader))
+        out.mkdir(parents=True, exist_ok=True)
+        if metrics_path.exists():
+            metrics_path.unlink()
+
+    def save_state() -> None:
+        obj = {"format": TRAIN_STATE_FORMAT, "format_version": TRAIN_STATE_VERSION, "config": run_config,
+               "step": step, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+               "label_stats": model.label_stats, "optimizer": optimizer.state_dict(),
+               "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos, "best": best,
+               "running": list(running), "rng": _rng_state(order, aug)}
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(obj, tmp)
+
+    def run_validation() -> Dict[str, float]:
+        metrics = validate(model, val_reader, batch_size, device, weights)
+        _write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
+        log.info("step %d val: loss %.4f, |yaw| %.2f, |pitch| %.2f, |roll| %.2f deg, NME %.2f%%, exp MAE %.4f",
+                 step, metrics["loss"], metrics["angle_mae_yaw"], metrics["angle_mae_pitch"],
+                 metrics["angle_mae_roll"], metrics["landmark_nme_iod_percent"], metrics["expression_mae"])
+        if best["loss"] is None or metrics["loss"] < best["loss"]:
+            best.update(loss=metrics["loss"], step=step, metrics=metrics)
+            model.save(out / "best.pt", metrics={"step": step, **metrics})
+        return metrics
+
+    last_metrics: Dict[str, float] = dict(best["metrics"])
+    end = steps if stop_after is None else min(steps, int(stop_after))
+    model.train()
+    with tqdm(total=steps, initial=step, unit="step", desc="train net3d", disable=not progress) as bar:
+        while step < end:
+            if pos + batch_size > len(perm):
+                perm, pos = torch.randperm(len(train_reader), generator=order), 0
+            uint8, labels = train_reader.batch(perm[pos:pos + batch_size])
+            pos += batch_size
+            images, labels, shape_mask = augment(uint8.float() / 127.5 - 1.0, labels, aug, flip_prob)
+            images, shape_mask = images.to(device), shape_mask.to(device)
+            size = images.shape[-1]
+            target = model.normalise_labels({k: v.to(device) for k, v in labels.items()}, size, size)
+            loss, parts = _loss(model(images), target, weights, shape_mask)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{running[-1]:.4f}")
+            if step % val_every == 0 or step == steps:
+                _write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
+                                              "lr": scheduler.get_last_lr()[0], **parts})
+                running = []
+                last_metrics = run_validation()
+            if step % checkpoint_every == 0 or step == end:
+                save_state()
+    if step >= steps:
+        model.save(out / "last.pt", metrics={"step": step, **last_metrics})
+    return {"step": step, "complete": step >= steps, "best": best, "last_metrics": last_metrics,
+            "checkpoint": str(ckpt_path), "best_path": str(out / "best.pt"),
+            "last_path": str(out / "last.pt") if step >= steps else None}
