@@ -223,3 +223,20 @@ def test_train_net3d_command(data: Path, tmp_path: Path) -> None:
     assert "best step 2" in result.output and (tmp_path / "run" / "best.pt").is_file()
     again = CliRunner().invoke(net3d, args)
     assert again.exit_code == 5 and "already holds" in again.output
+
+
+def test_half_precision_export_roundtrip(tmp_path):
+    from latentreenact.net3d.regressor import Net3DRegressor
+
+    torch.manual_seed(0)
+    model = Net3DRegressor().eval()
+    full = model.save(tmp_path / "full.pt")
+    half = model.save(tmp_path / "half.pt", half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    again = Net3DRegressor.load(half)
+    assert all(p.dtype == torch.float32 for p in again.parameters())
+    x = torch.rand(2, 3, 128, 128) * 2 - 1
+    with torch.no_grad():
+        a, b = model(x), again(x)
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=5e-2, rtol=5e-2), key

@@ -172,11 +172,15 @@ class Net3DRegressor(nn.Module):
         """Angles (degrees), identity, expression and landmarks (px of ``images``), differentiable."""
         return self.denormalise(self(images), images.shape[-1], images.shape[-2])
 
-    def save(self, path: PathLike, metrics: Optional[Mapping[str, float]] = None) -> Path:
-        """Write the model atomically in the ``latentreenact.net3d-regressor`` format; returns the path."""
+    def save(self, path: PathLike, metrics: Optional[Mapping[str, float]] = None, half: bool = False) -> Path:
+        """Write the model atomically in the ``latentreenact.net3d-regressor`` format; returns the path.
+
+        ``half``: store floating-point tensors as float16 (half the size; ``load`` restores float32).
+        """
         from ..fileio import atomic_path
 
-        state = {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}
+        state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
+                 for k, v in self.state_dict().items()}
         obj = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": self.config, "state_dict": state,
                "metrics": {str(k): float(v) for k, v in (metrics or {}).items()}, "label_stats": self.label_stats}
         with atomic_path(path) as tmp:
