@@ -89,6 +89,20 @@ REGISTRY: Dict[str, ModelEntry] = {
                     "(about 23 dB PSNR at 256 px against the downscaled 1024 px render; see weights/MODEL_CARD.md)",
         config={"base": "mobilestylegan-ffhq"},
     ),
+    "net3d-bfm-net": ModelEntry(
+        name="net3d-bfm-net",
+        kind="net3d",
+        arch="bfm-net",
+        version="run 1 (latentreenact 0.1.0): 1,536 default-generator faces, 2,000 steps",
+        files=(ModelFile("net3d_bfm_net.pt", 7836943,
+                            "47f8904c8c670c96b96aa987bdf99824e24c5688f81944c7e518770d52d23485"),),
+        package=None,  # shipped inside latentreenact/weights
+        package_dir="weights",
+        install="reinstall latentreenact (the weights ship inside it)",
+        licence="research / non-commercial: trained on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
+        description="the bfm-net regressor: yaw/pitch/roll, BFM identity/expression and 68 landmarks from "
+                    "256 px FFHQ-aligned crops (see weights/NET3D_MODEL_CARD.md)",
+    ),
 }
 
 

@@ -117,9 +117,9 @@ def test_stats_command_resumes(generator, tmp_path: Path, monkeypatch) -> None:
     assert json.loads(sidecar_path(out).read_text())["failed_indices"] == side["failed_indices"]
 
 
-def test_stats_command_rejects_untrained_backend(tmp_path: Path) -> None:
-    result = CliRunner().invoke(stats, ["--backend", "bfm-net", "-o", str(tmp_path / "r.npy")])
-    assert result.exit_code == 2 and "not trained yet" in result.output
+def test_stats_command_rejects_unknown_backend(tmp_path: Path) -> None:
+    result = CliRunner().invoke(stats, ["--backend", "bfm-nope", "-o", str(tmp_path / "r.npy")])
+    assert result.exit_code == 2 and "bfm-nope" in result.output
 
 
 def test_stats_smoke_default_generator(tmp_path: Path) -> None:

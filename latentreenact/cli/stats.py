@@ -50,7 +50,7 @@ def stats(generator_path: str, num: int, seed: int, backend: str, truncation: fl
     to OUTPUT.state.json; --resume continues it exactly.
     """
     from .. import load_generator
-    from ..net3d import NotTrainedError, get_estimator
+    from ..net3d import get_estimator
     from ..net3d.ranges import collect_ranges, sidecar_path, state_path, write_ranges
 
     if output.suffix.lower() != ".npy":
@@ -59,10 +59,7 @@ def stats(generator_path: str, num: int, seed: int, backend: str, truncation: fl
     options = {"device": torch_device, "detector": detector}
     if backend == "deca" and deca_dir is not None:
         options["data_dir"] = deca_dir
-    try:
-        estimator = get_estimator(backend, **options)
-    except NotTrainedError as exc:
-        raise click.BadParameter(str(exc), param_hint="--backend") from exc
+    estimator = get_estimator(backend, **options)
     generator = load_generator(generator_path, device=torch_device)
     if size > generator.resolution:
         raise ValueError(f"--size {size} exceeds the generator's resolution ({generator.resolution} px)")

@@ -7,10 +7,10 @@ returns :class:`PoseParams`; ``PoseParams.to_vector(layout)`` builds the pose ve
 ``directions.pose_vector``. Importing this package loads no model.
 """
 
-from .base import ImageBatch, NotTrainedError, PoseEstimator
+from .base import ImageBatch, PoseEstimator
 from .params import MissingEntryError, PoseParams
 from .registry import BACKENDS, get_estimator
 from .regressor import BFMNetEstimator, Net3DRegressor
 
-__all__ = ["BACKENDS", "BFMNetEstimator", "ImageBatch", "MissingEntryError", "Net3DRegressor", "NotTrainedError",
+__all__ = ["BACKENDS", "BFMNetEstimator", "ImageBatch", "MissingEntryError", "Net3DRegressor",
            "PoseEstimator", "PoseParams", "get_estimator"]

@@ -17,16 +17,12 @@ import torch
 
 from .params import PoseParams
 
-__all__ = ["ImageBatch", "PoseEstimator", "NotTrainedError", "as_uint8_list", "check_missing", "check_tensor_images",
+__all__ = ["ImageBatch", "PoseEstimator", "as_uint8_list", "check_missing", "check_tensor_images",
            "detect_landmarks"]
 
 log = logging.getLogger(__name__)
 
 ImageBatch = Union[Sequence[np.ndarray], torch.Tensor]
-
-
-class NotTrainedError(NotImplementedError):
-    """A backend exists in the registry but its trained weights do not exist yet."""
 
 
 class PoseEstimator(abc.ABC):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, Optional, Union
 
-from .base import NotTrainedError, PoseEstimator
+from .base import PoseEstimator
 
 __all__ = ["BACKENDS", "get_estimator"]
 
@@ -24,16 +24,15 @@ def _deca(**kw: Any) -> PoseEstimator:
 
 def _bfm_net(weights: Optional[Union[str, "os.PathLike[str]"]] = None, device: Any = None,
              detector: Optional[str] = None, upsample: Optional[int] = None) -> PoseEstimator:
+    """``weights``: a regressor file; default: the shipped, checksummed ``net3d-bfm-net`` weights."""
     # detector/upsample: accepted for a uniform call with bfm-fit; aligned crops need no detection
-    if weights is None:
-        raise NotTrainedError("the 'bfm-net' backend (a learned, differentiable BFM regressor) is not trained yet: "
-                              "no default weights ship. Train them with "
-                              "`latentreenact net3d dataset -n N -o DATA` then "
-                              "`latentreenact train net3d --data DATA -o RUN` and pass "
-                              "weights='RUN/best.pt'; or use 'bfm-fit' (landmark fit, not differentiable) or "
-                              "'deca' (differentiable, needs DECA's files)")
     from .regressor import BFMNetEstimator
 
+    if weights is None:
+        from .. import zoo
+
+        entry = zoo.get_entry("net3d-bfm-net")
+        weights = zoo.resolve(entry.name) / entry.files[0].name
     return BFMNetEstimator(weights, device=device)
 
 
@@ -41,7 +40,8 @@ def _bfm_net(weights: Optional[Union[str, "os.PathLike[str]"]] = None, device: A
 BACKENDS: Dict[str, "tuple[Callable[..., PoseEstimator], str]"] = {
     "bfm-fit": (_bfm_fit, "dlib faces + 68 landmarks + batched BFM fit (offline; not differentiable)"),
     "deca": (_deca, "DECA coarse encoder + FLAME (user-supplied files; differentiable)"),
-    "bfm-net": (_bfm_net, "learned BFM regressor on aligned crops (weights=PATH; none ship yet; differentiable)"),
+    "bfm-net": (_bfm_net, "learned BFM regressor on FFHQ-aligned crops (shipped weights or weights=PATH; "
+                          "differentiable)"),
 }
 
 
