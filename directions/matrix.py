@@ -65,14 +65,10 @@ class DirectionMatrix(nn.Module):
     # ------------------------------------------------------------------ our format
     def save(self, path: PathLike) -> Path:
         """Write state dict + configuration atomically."""
-        from latentreenact.fileio import atomic_path
-
-        payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "k": self.k, "num_layers": self.num_layers,
-                   "style_dim": self.style_dim, "shift_scale": self.shift_scale, "config": self.config,
-                   "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}}
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-        return Path(path)
+        return _write(path, {"format": FORMAT, "format_version": FORMAT_VERSION, "k": self.k,
+                             "num_layers": self.num_layers, "style_dim": self.style_dim,
+                             "shift_scale": self.shift_scale, "config": self.config,
+                             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()}})
 
     @classmethod
     def load(cls, path: PathLike, device: Union[str, torch.device] = "cpu") -> "DirectionMatrix":
@@ -92,14 +88,10 @@ class DirectionMatrix(nn.Module):
     # ------------------------------------------------------------------ released layout
     def save_released(self, path: PathLike) -> Path:
         """Write the released ``A_matrix.pt`` layout (no configuration beyond its fields)."""
-        from latentreenact.fileio import atomic_path
-
-        payload = {"A_matrix": {f"linear.{k}": v.detach().cpu() for k, v in self.linear.state_dict().items()},
-                   "learned_directions": self.k, "shift_scale": self.shift_scale, "w_plus": True,
-                   "num_layers_shift": self.num_layers, "shift_dim": self.style_dim}
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
-        return Path(path)
+        return _write(path, {
+            "A_matrix": {f"linear.{k}": v.detach().cpu() for k, v in self.linear.state_dict().items()},
+            "learned_directions": self.k, "shift_scale": self.shift_scale, "w_plus": True,
+            "num_layers_shift": self.num_layers, "shift_dim": self.style_dim})
 
     @classmethod
     def load_released(cls, path: PathLike, device: Union[str, torch.device] = "cpu") -> "DirectionMatrix":
@@ -124,6 +116,15 @@ class DirectionMatrix(nn.Module):
                      config={"source": "released"})
         _load_strict(matrix, {k2[len("linear."):]: v for k2, v in state.items()}, source, module=matrix.linear)
         return matrix
+
+
+def _write(path: PathLike, payload: Dict[str, Any]) -> Path:
+    """``torch.save`` ``payload`` atomically to ``path``."""
+    from latentreenact.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
 
 
 def _format_error(message: str) -> Exception:
