@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from .errors import EXIT_BAD_INPUT, fail, reports_errors
-from .options import progress_option
+from .options import detector_option, progress_option
 
 log = logging.getLogger("latentreenact.cli.faces")
 
@@ -72,7 +72,7 @@ def align_one(path: Path, output: Path, size: int, mode: str, detector: str, ups
 @click.option("--size", type=click.IntRange(16, 4096), default=256, show_default=True, help="Crop size in pixels.")
 @click.option("--mode", type=click.Choice(["ffhq", "vox"]), default="ffhq", show_default=True,
               help="ffhq: eye/mouth quad (FFHQ-family generators); vox: landmark-box crop (VoxCeleb models).")
-@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True)
+@detector_option()
 @click.option("--upsample", type=click.IntRange(0, 4), default=1, show_default=True,
               help="Times the dlib detectors double the image (finds smaller faces, slower).")
 @click.option("--index", type=click.IntRange(min=0), default=None,

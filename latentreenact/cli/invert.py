@@ -22,7 +22,7 @@ import click
 import numpy as np
 
 from .errors import reports_errors
-from .options import device_option, parse_device, progress_option, seed_option
+from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
 log = logging.getLogger("latentreenact.cli.invert")
 
@@ -140,8 +140,7 @@ def write_outputs(output: Path, writers: Dict[str, Callable[[Path], Any]]) -> No
 
 @click.command()
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
-              help="Registered model name or generator checkpoint file.")
+@generator_option
 @click.option("--encoder", "encoder_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="e4e checkpoint: invert with the encoder instead of the projector.")
 @click.option("--tune", type=click.Choice(["released", "pti", "none"]), default="none", show_default=True,
@@ -157,9 +156,9 @@ def write_outputs(output: Path, writers: Dict[str, Callable[[Path], Any]]) -> No
 @click.option("--perceptual", type=click.Choice(["default", "sface", "none"]), default="default", show_default=True,
               help="Perceptual loss: default = SFace feature L1 (offline, not LPIPS) if installed, else none.")
 @click.option("--no-align", is_flag=True, help="IMAGE is already an aligned square face crop; skip detection.")
-@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True)
+@detector_option()
 @click.option("--save-generator/--no-save-generator", default=True, show_default=True,
-              help="With --tune, write generator_tuned.pt (StyleGAN2 generators only).")
+              help="With --tune, write generator_tuned.pt (state dict + config).")
 @seed_option
 @device_option
 @progress_option

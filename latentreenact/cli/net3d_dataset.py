@@ -7,12 +7,11 @@ from pathlib import Path
 import click
 
 from .errors import reports_errors
-from .options import device_option, parse_device, progress_option, seed_option
+from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
 
 @click.command("dataset")
-@click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
-              help="Registered model name or generator checkpoint file.")
+@generator_option
 @click.option("-n", "--num", type=click.IntRange(1, 100_000_000), required=True, help="Number of generated samples.")
 @seed_option
 @click.option("--size", type=click.IntRange(8, 4096), default=256, show_default=True,
@@ -24,8 +23,7 @@ from .options import device_option, parse_device, progress_option, seed_option
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--max-fit-error", type=click.FloatRange(0.0, None, min_open=True), default=0.05, show_default=True,
               help="Drop faces whose landmark-fit error exceeds this fraction of the inter-ocular distance.")
-@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True,
-              help="Face detector of the bfm-fit labeller.")
+@detector_option("Face detector of the bfm-fit labeller.")
 @click.option("--resume", is_flag=True, help="Continue the run recorded in OUTDIR/manifest.json.")
 @device_option
 @progress_option

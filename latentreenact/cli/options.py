@@ -22,3 +22,12 @@ device_option = click.option("--device", default="cpu", show_default=True,
 seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show progress bars on stderr.")
+generator_option = click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
+                                help="Registered model name or generator checkpoint file.")
+DETECTOR_CHOICES = ("hog", "mmod", "yunet")  # latentreenact.faces.DETECTORS, kept here so --help stays cheap
+
+
+def detector_option(help: str = "Face detector.") -> "click.decorators.FC":  # noqa: A002 - click's keyword
+    """The ``--detector`` option (default ``hog``) with a command-specific help text."""
+    return click.option("--detector", type=click.Choice(DETECTOR_CHOICES), default="hog", show_default=True,
+                        help=help)

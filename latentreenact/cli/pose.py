@@ -11,6 +11,7 @@ import click
 import numpy as np
 
 from .errors import reports_errors
+from .options import detector_option
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,7 @@ def _image_files(path: Path) -> List[Path]:
 @click.command("pose")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of text.")
-@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True,
-              help="Face detector.")
+@detector_option()
 @click.option("--index", "face_index", type=int, default=None,
               help="Only this face of each image (0 = largest); default: every face.")
 @click.option("--noise", type=click.FloatRange(min=1e-4, max=1.0), default=0.02, show_default=True,

@@ -7,12 +7,11 @@ from pathlib import Path
 import click
 
 from .errors import reports_errors
-from .options import device_option, parse_device, progress_option, seed_option
+from .options import device_option, generator_option, parse_device, progress_option, seed_option
 
 
 @click.command()
-@click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
-              help="Registered model name or generator checkpoint file.")
+@generator_option
 @click.option("-n", "--num", "num", type=click.IntRange(1, 1024), default=16, show_default=True,
               help="Number of samples.")
 @seed_option

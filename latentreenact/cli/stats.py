@@ -8,14 +8,13 @@ from typing import Optional
 import click
 
 from .errors import reports_errors
-from .options import device_option, parse_device, progress_option, seed_option
+from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
 BACKEND_NAMES = ("bfm-fit", "deca", "bfm-net")
 
 
 @click.command("stats")
-@click.option("--generator", "generator_path", default="mobilestylegan-ffhq", show_default=True,
-              help="Registered model name or generator checkpoint file.")
+@generator_option
 @click.option("-n", "--num", type=click.IntRange(1, 10_000_000), default=10000, show_default=True,
               help="Number of generated samples.")
 @seed_option
@@ -26,8 +25,7 @@ BACKEND_NAMES = ("bfm-fit", "deca", "bfm-net")
 @click.option("--size", type=click.IntRange(8, 4096), default=256, show_default=True,
               help="Render size in pixels (at most the generator's resolution).")
 @click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
-@click.option("--detector", type=click.Choice(["hog", "mmod", "yunet"]), default="hog", show_default=True,
-              help="Face detector used by the backend.")
+@detector_option("Face detector used by the backend.")
 @click.option("--deca-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with deca_model.tar, generic_model.pkl, landmark_embedding.npy "
                    "(default: $LATENTREENACT_DECA_DIR); --backend deca only.")
