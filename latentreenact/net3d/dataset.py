@@ -27,7 +27,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -330,3 +330,45 @@ class Net3DShards(torch.utils.data.Dataset):
         row = int(self._row[item])
         image = shard["images"][row].float() / 127.5 - 1.0
         return image, {name: shard[name][row].clone() for name in LABELS}
+
+
+class ShardReader:
+    """Batches of a :class:`Net3DShards` split by row number, all shards memory-mapped at once.
+
+    ``keys``: the fields returned besides the uint8 images (as float32, except ``z`` and ``index``
+    which keep their dtype).
+    """
+
+    def __init__(self, shards: Net3DShards, keys: Sequence[str] = ("angles", "identity", "expression", "landmarks")
+                 ) -> None:
+        self.ds = shards
+        self.keys = tuple(keys)
+        self._open: Dict[int, Dict[str, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def _shard(self, k: int) -> Dict[str, torch.Tensor]:
+        if k not in self._open:
+            path = self.ds.root / self.ds.manifest["shards"][k]["file"]
+            self._open[k] = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+        return self._open[k]
+
+    def _value(self, shard: Mapping[str, torch.Tensor], key: str, row: int) -> torch.Tensor:
+        value = shard[key][row]
+        return value if key in ("z", "index") else value.float()
+
+    def batch(self, items: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """uint8 images [B, 3, S, S] and the ``keys`` tensors of the split's rows ``items``."""
+        images, labels = [], {k: [] for k in self.keys}
+        for item in items.tolist():
+            shard = self._shard(int(self.ds._shard[item]))
+            row = int(self.ds._row[item])
+            images.append(shard["images"][row])
+            for key in self.keys:
+                labels[key].append(self._value(shard, key, row))
+        return torch.stack(images), {k: torch.stack(v) for k, v in labels.items()}
+
+    def column(self, key: str) -> torch.Tensor:
+        """One field of every row of the split, in order."""
+        return torch.stack([self._value(self._shard(int(k)), key, int(r)) for k, r in zip(self.ds._shard, self.ds._row)])

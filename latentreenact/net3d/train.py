@@ -17,18 +17,17 @@ from it and gives bit-identical weights to an uninterrupted run on the same devi
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import random
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
-from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards
+from ..trainstate import rng_state, set_rng_state, truncate_metrics, warmup_cosine, write_metrics
+from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader
 from .flip import flip_angles, flip_landmarks
 from .regressor import Net3DRegressor
 
@@ -38,43 +37,12 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 TRAIN_STATE_FORMAT = "latentreenact.net3d-train-state"
-TRAIN_STATE_VERSION = 1
+TRAIN_STATE_VERSION = 2  # 2: RNG states in trainstate.rng_state layout
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"angles": 1.0, "identity": 0.5, "expression": 1.0, "landmarks": 10.0}
 LABEL_KEYS = ("angles", "identity", "expression", "landmarks")
 
 
-class _Reader:
-    """Batches of a :class:`Net3DShards` split, all shards memory-mapped at once."""
-
-    def __init__(self, shards: Net3DShards) -> None:
-        self.ds = shards
-        self._open: Dict[int, Dict[str, torch.Tensor]] = {}
-
-    def __len__(self) -> int:
-        return len(self.ds)
-
-    def _shard(self, k: int) -> Dict[str, torch.Tensor]:
-        if k not in self._open:
-            path = self.ds.root / self.ds.manifest["shards"][k]["file"]
-            self._open[k] = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
-        return self._open[k]
-
-    def batch(self, items: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """uint8 images [B, 3, S, S] and float label tensors of the split's rows ``items``."""
-        images, labels = [], {k: [] for k in LABEL_KEYS}
-        for item in items.tolist():
-            shard, row = self._shard(int(self.ds._shard[item])), int(self.ds._row[item])
-            images.append(shard["images"][row])
-            for key in LABEL_KEYS:
-                labels[key].append(shard[key][row].float())
-        return torch.stack(images), {k: torch.stack(v) for k, v in labels.items()}
-
-    def column(self, key: str) -> torch.Tensor:
-        """One label field of every row of the split, in order."""
-        return torch.stack([self._shard(int(k))[key][int(r)].float() for k, r in zip(self.ds._shard, self.ds._row)])
-
-
-def label_statistics(reader: "_Reader") -> Dict[str, torch.Tensor]:
+def label_statistics(reader: ShardReader) -> Dict[str, torch.Tensor]:
     """Mean and std (floored at 1e-4) of the identity and expression labels of a split."""
     stats = {}
     for key in ("identity", "expression"):
@@ -123,7 +91,7 @@ def _loss(raw: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor], w
 
 
 @torch.no_grad()
-def validate(model: Net3DRegressor, reader: "_Reader", batch_size: int, device: torch.device,
+def validate(model: Net3DRegressor, reader: ShardReader, batch_size: int, device: torch.device,
              loss_weights: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
     """Metrics on a split in order: per-angle MAE (deg), landmark NME (% inter-ocular), id/exp MAE, loss."""
     weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
@@ -154,59 +122,6 @@ def validate(model: Net3DRegressor, reader: "_Reader", batch_size: int, device: 
     metrics = {k: v / max(n, 1) for k, v in sums.items()}
     metrics["angle_mae_mean"] = (metrics["angle_mae_yaw"] + metrics["angle_mae_pitch"] + metrics["angle_mae_roll"]) / 3
     return metrics
-
-
-def _lr_lambda(steps: int) -> Callable[[int], float]:
-    warmup = max(1, min(500, steps // 20))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        t = (step - warmup) / max(1, steps - warmup)
-        return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
-
-    return factor
-
-
-def _rng_state(order: torch.Generator, aug: torch.Generator) -> Dict[str, Any]:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return {"torch": torch.get_rng_state(), "order": order.get_state(), "aug": aug.get_state(),
-            "numpy": {"name": np_state[0], "keys": torch.from_numpy(np_state[1].astype(np.int64)),
-                      "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
-            "python": {"version": py_state[0], "state": torch.tensor(py_state[1], dtype=torch.int64),
-                       "gauss": py_state[2]},
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def _set_rng_state(state: Mapping[str, Any], order: torch.Generator, aug: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    order.set_state(state["order"])
-    aug.set_state(state["aug"])
-    npy = state["numpy"]
-    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
-                         npy["gauss"]))
-    py = state["python"]
-    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
-    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _write_metrics(path: Path, record: Dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop records after ``step`` (written by the interrupted run past its last checkpoint)."""
-    if not path.is_file():
-        return
-    from ..fileio import atomic_path
-
-    keep = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step]
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
 
 
 def _dataset_id(shards: Net3DShards) -> str:
@@ -249,7 +164,7 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
         raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
     if len(val_set) == 0:
         raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
-    train_reader, val_reader = _Reader(train_set), _Reader(val_set)
+    train_reader, val_reader = ShardReader(train_set), ShardReader(val_set)
 
     torch.manual_seed(seed)
     random.seed(seed)
@@ -261,7 +176,7 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
                   "split_seed": int(split_seed)}
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
     order, aug = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 1)
     perm, pos, step = torch.zeros(0, dtype=torch.int64), 0, 0
     running: List[float] = []
@@ -286,9 +201,9 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
         scheduler.load_state_dict(state["scheduler"])
         perm, pos, step = state["perm"], int(state["pos"]), int(state["step"])
         best = {"loss": state["best"]["loss"], "step": state["best"]["step"], "metrics": dict(state["best"]["metrics"])}
-        _set_rng_state(state["rng"], order, aug)
+        set_rng_state(state["rng"], order, aug)
         running = [float(v) for v in state["running"]]
-        _truncate_metrics(metrics_path, step)
+        truncate_metrics(metrics_path, step)
         log.info("resuming at step %d of %d", step, steps)
     else:
         if ckpt_path.exists():
@@ -303,13 +218,13 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
                "step": step, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
                "label_stats": model.label_stats, "optimizer": optimizer.state_dict(),
                "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos, "best": best,
-               "running": list(running), "rng": _rng_state(order, aug)}
+               "running": list(running), "rng": rng_state(order, aug)}
         with atomic_path(ckpt_path) as tmp:
             torch.save(obj, tmp)
 
     def run_validation() -> Dict[str, float]:
         metrics = validate(model, val_reader, batch_size, device, weights)
-        _write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
+        write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
         log.info("step %d val: loss %.4f, |yaw| %.2f, |pitch| %.2f, |roll| %.2f deg, NME %.2f%%, exp MAE %.4f",
                  step, metrics["loss"], metrics["angle_mae_yaw"], metrics["angle_mae_pitch"],
                  metrics["angle_mae_roll"], metrics["landmark_nme_iod_percent"], metrics["expression_mae"])
@@ -341,7 +256,7 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
             bar.update(1)
             bar.set_postfix(loss=f"{running[-1]:.4f}")
             if step % val_every == 0 or step == steps:
-                _write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
+                write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
                                               "lr": scheduler.get_last_lr()[0], **parts})
                 running = []
                 last_metrics = run_validation()

@@ -1,0 +1,78 @@
+"""Pieces shared by the trainers: every RNG state in a checkpoint, the metrics log, the LR schedule.
+
+A trainer that saves :func:`rng_state` with its model and optimiser and restores it with
+:func:`set_rng_state` continues bit-identically after an interruption (same device).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["rng_state", "set_rng_state", "truncate_metrics", "warmup_cosine", "write_metrics"]
+
+
+def rng_state(*generators: torch.Generator) -> Dict[str, Any]:
+    """Global torch / numpy / python / CUDA states plus those of ``generators`` (in order)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {"torch": torch.get_rng_state(), "generators": [g.get_state() for g in generators],
+            "numpy": {"name": np_state[0], "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+                      "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
+            "python": {"version": py_state[0], "state": torch.tensor(py_state[1], dtype=torch.int64),
+                       "gauss": py_state[2]},
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state: Mapping[str, Any], *generators: torch.Generator) -> None:
+    """Restore what :func:`rng_state` saved (the ``generators`` in the same order)."""
+    torch.set_rng_state(state["torch"])
+    saved: Sequence[torch.Tensor] = state["generators"]
+    if len(saved) != len(generators):
+        raise ValueError(f"the checkpoint holds {len(saved)} generator states, expected {len(generators)}")
+    for g, s in zip(generators, saved):
+        g.set_state(s)
+    npy = state["numpy"]
+    np.random.set_state((npy["name"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["gauss"]))
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def write_metrics(path: Path, record: Dict[str, Any]) -> None:
+    """Append one JSON line to ``path``."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop records after ``step`` (written by an interrupted run past its last checkpoint)."""
+    if not path.is_file():
+        return
+    from .fileio import atomic_path
+
+    keep = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
+
+
+def warmup_cosine(steps: int, floor: float = 0.01) -> Callable[[int], float]:
+    """LR factor: linear warm-up over min(500, steps/20) steps, then cosine decay to ``floor``."""
+    warmup = max(1, min(500, steps // 20))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, steps - warmup)
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+    return factor
