@@ -29,6 +29,7 @@ from latentreenact.checkpoints.loading import read_torch_file
 from latentreenact.checkpoints.strict import check_state_dict, summarise
 
 from .e4e import E4EEncoder, n_styles_for_size
+from .light_encoder import ENCODER_FORMAT, ENCODER_FORMAT_VERSION, LightEncoder
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +147,32 @@ def build_encoder(state_dict: Mapping[str, torch.Tensor], latent_avg: Optional[t
     return encoder
 
 
-def load_encoder(path: PathLike, device: Union[str, torch.device] = "cpu") -> E4EEncoder:
-    """Load an e4e encoder checkpoint into an eval-mode, frozen :class:`E4EEncoder` on ``device``.
+def build_light_encoder(obj: Mapping[str, Any], source: str) -> LightEncoder:
+    """A :class:`LightEncoder` from a file written by :func:`save_light_encoder` (float32, CPU)."""
+    if obj.get("format_version") != ENCODER_FORMAT_VERSION or not isinstance(obj.get("config"), Mapping) \
+            or not isinstance(obj.get("state_dict"), Mapping):
+        raise CheckpointFormatError(f"{source}: light-encoder file of an unsupported version "
+                                    f"{obj.get('format_version')!r} (this version reads {ENCODER_FORMAT_VERSION})")
+    try:
+        encoder = LightEncoder(obj["config"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointFormatError(f"{source}: bad light-encoder config: {exc}") from exc
+    expected = encoder.state_dict()
+    check_state_dict(expected, obj["state_dict"], source, "light encoder")
+    state = {}
+    for k, v in obj["state_dict"].items():
+        v = v.detach().to("cpu", expected[k].dtype)
+        if v.is_floating_point() and not _all_finite(v):
+            raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in {k}")
+        state[k] = v
+    encoder.load_state_dict(state, strict=True)
+    return encoder
+
+
+def load_encoder(path: PathLike, device: Union[str, torch.device] = "cpu") -> Union[E4EEncoder, LightEncoder]:
+    """Load an encoder into an eval-mode, frozen module on ``device``: e4e checkpoints give an
+    :class:`E4EEncoder`; our light encoders (a registered name such as ``"encoder-mobilestylegan-ffhq"``
+    or a file written by ``latentreenact train encoder``) give a :class:`LightEncoder`.
 
     Its ``forward`` maps [B, 3, 256, 256] RGB in [-1, 1] to W+ codes [B, n_styles, 512], including
     ``latent_avg`` when the file has one (``has_latent_avg``); for files without it (the ``{"e": ...}``
@@ -156,13 +181,23 @@ def load_encoder(path: PathLike, device: Union[str, torch.device] = "cpu") -> E4
     ``ValueError``) for unreadable, truncated, code-carrying or non-encoder files, and for weights
     whose keys or shapes do not fit (naming the missing/unexpected keys).
     """
+    from latentreenact import zoo
+
+    if zoo.is_registered(path):
+        entry = zoo.get_entry(str(path))
+        if entry.kind != "encoder":
+            raise ValueError(f"model {path!r} is a {entry.kind}, not an encoder")
+        path = zoo.resolve(str(path)) / entry.files[0].name
     file = Path(path).expanduser()
     if not file.exists():
-        raise FileNotFoundError(f"e4e encoder checkpoint not found: {file} (the official e4e_ffhq_encode.pt or "
+        raise FileNotFoundError(f"encoder checkpoint not found: {file} (the official e4e_ffhq_encode.pt or "
                                 f"a file with an 'e' encoder state_dict)")
     if file.is_dir():
         raise CheckpointFormatError(f"{file}: is a directory, expected an e4e encoder checkpoint file")
-    state, latent_avg, opts = extract_encoder(read_torch_file(file), str(file))
+    obj = read_torch_file(file)
+    if isinstance(obj, Mapping) and obj.get("format") == ENCODER_FORMAT:
+        return build_light_encoder(obj, str(file)).to(device).eval().requires_grad_(False)
+    state, latent_avg, opts = extract_encoder(obj, str(file))
     encoder = build_encoder(state, latent_avg, opts, str(file))
     log.debug("loaded e4e encoder (%d styles, latent_avg %s) from %s", encoder.n_styles,
               "included" if encoder.has_latent_avg else "absent", file)

@@ -13,6 +13,7 @@ from .net3d_dataset import dataset as net3d_dataset
 from .pose import pose
 from .sample import sample
 from .stats import stats
+from .train_encoder import encoder as train_encoder_cmd
 from .train_heads import heads as train_heads
 from .train_net3d import net3d as train_net3d_cmd
 
@@ -33,11 +34,12 @@ cli.add_command(invert)
 
 @cli.group()
 def train() -> None:
-    """Fit or train model parts (MobileStyleGAN's level heads, the Net3D regressor)."""
+    """Fit or train model parts (MobileStyleGAN's level heads, the Net3D regressor, the encoder, A)."""
 
 
 train.add_command(train_heads)
 train.add_command(train_net3d_cmd)
+train.add_command(train_encoder_cmd)
 
 
 @cli.group()

@@ -1,0 +1,289 @@
+"""Training a :class:`~inversion.light_encoder.LightEncoder` on (w, G(w)) pairs with known latents.
+
+Data: a ``latentreenact net3d dataset`` folder (uint8 renders + the z of each sample). Each
+target W+ is ``truncate(mapping(z), psi)`` around the generator's truncation centre, with the
+psi and seed recorded in the dataset's manifest, broadcast to every layer.
+
+Loss per step (weights in :data:`DEFAULT_LOSS_WEIGHTS`, e4e's FFHQ values for the image terms):
+- ``latent``: MSE between predicted and true W+;
+- ``delta``: e4e's delta regulariser, the mean L2 norm of the per-layer deltas;
+- on the first ``image_batch`` rows, every ``image_every`` steps: the generator renders the
+  predicted and the true W+ at ``image_size`` px (MobileStyleGAN's fitted heads when the
+  generator has them) and ``l2`` (pixel MSE), ``identity`` (1 - SFace cosine) and ``perceptual``
+  (the offline SFace feature loss, see :mod:`inversion.losses`) compare the two renders. Both
+  sides go through the same renderer, so the heads' own error is not learned into the codes.
+The generator and the loss networks are frozen; only the encoder trains (AdamW, warm-up + cosine).
+
+Every ``val_every`` steps the validation split is scored (latent MSE, image MSE and SFace
+similarity between the renders) and appended to ``out_dir/metrics.jsonl``; the best model
+goes to ``out_dir/best.pt``, the last to ``out_dir/last.pt``; ``out_dir/checkpoint.pt`` holds
+the full training state and ``resume=True`` continues it bit-identically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from latentreenact.net3d.dataset import Net3DShards, ShardReader
+from latentreenact.trainstate import rng_state, set_rng_state, truncate_metrics, warmup_cosine, write_metrics
+
+from .light_encoder import LightEncoder, save_light_encoder
+
+__all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "target_wplus", "train_encoder"]
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+ENCODER_TRAIN_FORMAT = "latentreenact.encoder-train-state"
+ENCODER_TRAIN_VERSION = 1
+DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"latent": 1.0, "delta": 2e-4, "l2": 1.0, "identity": 0.1,
+                                          "perceptual": 0.8}
+
+
+@torch.no_grad()
+def target_wplus(generator: Any, z: torch.Tensor, truncation: float, centre: Optional[torch.Tensor]) -> torch.Tensor:
+    """The W+ [B, n_latent, D] the dataset rendered from ``z``: mapping, truncation, broadcast."""
+    w = generator.mapping(z.to(generator.device, torch.float32))
+    if centre is not None and truncation != 1:
+        w = generator.truncate(w, truncation, centre)
+    return w[:, None].expand(-1, generator.n_latent, -1).contiguous()
+
+
+def _inputs(uint8: torch.Tensor, size: int, device: torch.device) -> torch.Tensor:
+    x = uint8.to(device).float() / 127.5 - 1.0
+    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+
+
+class _ImageLosses:
+    """Pixel MSE, identity and perceptual distances between renders of predicted and true W+."""
+
+    def __init__(self, generator: Any, size: int, identity: Any, perceptual: Any) -> None:
+        self.generator, self.size, self.identity, self.perceptual = generator, size, identity, perceptual
+
+    def render(self, wplus: torch.Tensor) -> torch.Tensor:
+        from latentreenact.sampling import render
+
+        return render(self.generator, wplus, self.size, noise_mode="const")
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
+        with torch.no_grad():
+            ref = self.render(target)
+        out = self.render(pred)
+        parts = {"l2": F.mse_loss(out, ref)}
+        if self.identity is not None:
+            parts["identity"] = self.identity(out, ref).mean()
+        if self.perceptual is not None:
+            parts["perceptual"] = self.perceptual(out, ref).mean()
+        return parts
+
+
+@torch.no_grad()
+def _validate(encoder: LightEncoder, reader: ShardReader, targets: torch.Tensor, images: Optional[_ImageLosses],
+              batch_size: int, device: torch.device, n_image: int) -> Dict[str, float]:
+    was_training = encoder.training
+    encoder.eval()
+    sums: Dict[str, float] = {"latent_mse": 0.0}
+    n = len(reader)
+    image_rows = 0
+    for start in range(0, n, batch_size):
+        rows = torch.arange(start, min(start + batch_size, n))
+        uint8, _ = reader.batch(rows)
+        pred = encoder(_inputs(uint8, encoder.input_size, device))
+        target = targets[rows].to(device)
+        sums["latent_mse"] += float(F.mse_loss(pred, target, reduction="none").mean(dim=(1, 2)).sum())
+        if images is not None and image_rows < n_image:
+            k = min(len(rows), n_image - image_rows)
+            out, ref = images.render(pred[:k]), images.render(target[:k])
+            sums["image_mse"] = sums.get("image_mse", 0.0) + float(F.mse_loss(out, ref, reduction="none")
+                                                                   .mean(dim=(1, 2, 3)).sum())
+            if images.identity is not None:
+                sums["identity_similarity"] = sums.get("identity_similarity", 0.0) + \
+                    float((1.0 - images.identity(out, ref)).sum())
+            image_rows += k
+    encoder.train(was_training)
+    metrics = {"latent_mse": sums.pop("latent_mse") / max(n, 1)}
+    metrics.update({k: v / max(image_rows, 1) for k, v in sums.items()})
+    return metrics
+
+
+def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: int = 16,
+                  lr: float = 5e-4, seed: int = 0, val_every: int = 500, resume: bool = False,
+                  progress: bool = False, device: Union[str, torch.device] = "cpu", *,
+                  generator_id: str = "", model_config: Optional[Mapping[str, Any]] = None,
+                  loss_weights: Optional[Mapping[str, float]] = None, image_batch: int = 4, image_every: int = 1,
+                  image_size: int = 128, identity: Any = "default", perceptual: Any = "default",
+                  weight_decay: float = 1e-4, val_fraction: float = 0.1, split_seed: int = 0, n_val_images: int = 32,
+                  clip_grad_norm: Optional[float] = 1.0, checkpoint_every: Optional[int] = None,
+                  stop_after: Optional[int] = None) -> Dict[str, Any]:
+    """Train an encoder for ``generator`` on ``data_dir``; returns a summary (step, best/last metrics, paths).
+
+    ``image_batch = 0`` or ``image_every = 0`` switches the image losses off (latent regression
+    only); ``identity`` / ``perceptual``: ``"default"``, ``"none"`` or a callable (see
+    :func:`inversion.losses.resolve_loss`). ``resume`` continues ``out_dir/checkpoint.pt`` (the
+    settings must match). ``clip_grad_norm``: the gradient-norm clip (None: off); the sporadic
+    image-loss steps otherwise kick Adam off course. ``stop_after`` stops early with a checkpoint, as an interruption would.
+    """
+    from tqdm.auto import tqdm
+
+    from latentreenact.checkpoints.loading import read_torch_file
+    from latentreenact.fileio import atomic_path
+    from latentreenact.sampling import truncation_centre
+
+    from .losses import resolve_loss
+
+    if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
+        raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
+    if image_batch < 0 or image_every < 0 or image_batch > batch_size:
+        raise ValueError(f"image_batch must be in [0, batch_size={batch_size}] and image_every >= 0")
+    checkpoint_every = int(checkpoint_every or val_every)
+    weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+    unknown = sorted(set(weights) - set(DEFAULT_LOSS_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown loss weights {unknown}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}")
+    device = torch.device(device)
+    out = Path(out_dir)
+    train_set = Net3DShards(data_dir, "train", val_fraction=val_fraction, seed=split_seed)
+    val_set = Net3DShards(data_dir, "val", val_fraction=val_fraction, seed=split_seed)
+    if len(train_set) < batch_size:
+        raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
+    if len(val_set) == 0:
+        raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
+    data_cfg = train_set.manifest["config"]
+    if int(data_cfg["style_dim"]) != generator.style_dim:
+        raise ValueError(f"{data_dir}: latents of dimension {data_cfg['style_dim']}, the generator takes "
+                         f"{generator.style_dim}")
+    train_reader, val_reader = ShardReader(train_set, ("z",)), ShardReader(val_set, ("z",))
+
+    generator = generator.to(device).eval().requires_grad_(False)
+    psi = float(data_cfg["truncation"])
+    centre = truncation_centre(generator, seed=int(data_cfg["seed"])).to(device) if psi != 1 else None
+    train_targets = torch.cat([target_wplus(generator, z, psi, centre).cpu()
+                               for z in train_reader.column("z").split(256)])
+    val_targets = torch.cat([target_wplus(generator, z, psi, centre).cpu() for z in val_reader.column("z").split(256)])
+
+    image_size = min(int(image_size), int(generator.resolution))
+    use_images = image_batch > 0 and image_every > 0
+    image_losses = None
+    if use_images or n_val_images > 0:
+        id_fn = resolve_loss(identity, "identity", device) if weights["identity"] > 0 else None
+        pc_fn = resolve_loss(perceptual, "perceptual", device) if weights["perceptual"] > 0 else None
+        image_losses = _ImageLosses(generator, image_size, id_fn, pc_fn)
+
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    cfg = {**dict(model_config or {}), "n_styles": generator.n_latent, "style_dim": generator.style_dim}
+    encoder = LightEncoder(cfg)
+    encoder.set_latent_avg(centre if centre is not None else truncation_centre(generator, seed=int(data_cfg["seed"])))
+    encoder.to(device)
+    run_config = {"data": [e["sha256"] for e in train_set.manifest["shards"]], "steps": int(steps),
+                  "batch_size": int(batch_size), "lr": float(lr), "seed": int(seed), "model": encoder.config,
+                  "loss_weights": weights, "image_batch": int(image_batch), "image_every": int(image_every),
+                  "image_size": int(image_size), "weight_decay": float(weight_decay), "clip_grad_norm": clip_grad_norm,
+                  "val_fraction": float(val_fraction), "split_seed": int(split_seed), "generator": generator_id}
+    optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
+    order = torch.Generator().manual_seed(seed)
+    perm, pos, step = torch.zeros(0, dtype=torch.int64), 0, 0
+    running: List[float] = []
+    best: Dict[str, Any] = {"loss": None, "step": None, "metrics": {}}
+    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
+    meta = {"generator": generator_id, "data": str(data_dir), "truncation": psi, "train_samples": len(train_set),
+            "val_samples": len(val_set), "loss_weights": weights}
+
+    if resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"no training checkpoint to resume at {ckpt_path}")
+        state = read_torch_file(ckpt_path)
+        if not isinstance(state, dict) or state.get("format") != ENCODER_TRAIN_FORMAT or \
+                state.get("format_version") != ENCODER_TRAIN_VERSION:
+            raise ValueError(f"{ckpt_path}: not an encoder training checkpoint (version {ENCODER_TRAIN_VERSION})")
+        differ = sorted(k for k in run_config if state["config"].get(k) != run_config[k])
+        if differ:
+            raise ValueError(f"{ckpt_path}: cannot resume a different run (changed: {', '.join(differ)}); "
+                             "use the same options and data or start afresh")
+        encoder.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        perm, pos, step = state["perm"], int(state["pos"]), int(state["step"])
+        best = {"loss": state["best"]["loss"], "step": state["best"]["step"], "metrics": dict(state["best"]["metrics"])}
+        set_rng_state(state["rng"], order)
+        running = [float(v) for v in state["running"]]
+        truncate_metrics(metrics_path, step)
+        log.info("resuming encoder training at step %d of %d", step, steps)
+    else:
+        if ckpt_path.exists():
+            raise ValueError(f"{out} already holds a training run (checkpoint.pt); resume it or use another folder")
+        out.mkdir(parents=True, exist_ok=True)
+        if metrics_path.exists():
+            metrics_path.unlink()
+
+    def save_state() -> None:
+        obj = {"format": ENCODER_TRAIN_FORMAT, "format_version": ENCODER_TRAIN_VERSION, "config": run_config,
+               "step": step, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos,
+               "best": best, "running": list(running), "rng": rng_state(order)}
+        with atomic_path(ckpt_path) as tmp:
+            torch.save(obj, tmp)
+
+    def run_validation() -> Dict[str, float]:
+        metrics = _validate(encoder, val_reader, val_targets, image_losses, batch_size, device, n_val_images)
+        write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
+        log.info("step %d val: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        if best["loss"] is None or metrics["latent_mse"] < best["loss"]:
+            best.update(loss=metrics["latent_mse"], step=step, metrics=metrics)
+            save_light_encoder(out / "best.pt", encoder, metadata={**meta, "step": step, **metrics})
+        return metrics
+
+    last_metrics: Dict[str, float] = dict(best["metrics"])
+    end = steps if stop_after is None else min(steps, int(stop_after))
+    encoder.train()
+    with tqdm(total=steps, initial=step, unit="step", desc="train encoder", disable=not progress) as bar:
+        while step < end:
+            if pos + batch_size > len(perm):
+                perm, pos = torch.randperm(len(train_reader), generator=order), 0
+            rows = perm[pos:pos + batch_size]
+            pos += batch_size
+            uint8, _ = train_reader.batch(rows)
+            target = train_targets[rows].to(device)
+            h = encoder.features(_inputs(uint8, encoder.input_size, device))
+            w0 = encoder.w0(h)[:, None]
+            deltas = encoder.deltas(h).view(-1, encoder.n_styles - 1, encoder.style_dim)
+            pred = torch.cat([w0, w0 + deltas], 1) + encoder.latent_avg
+            parts: Dict[str, torch.Tensor] = {"latent": F.mse_loss(pred, target),
+                                              "delta": deltas.norm(dim=-1).mean()}
+            if use_images and step % image_every == 0 and image_losses is not None:
+                parts.update(image_losses(pred[:image_batch], target[:image_batch]))
+            loss = sum(weights[k] * v for k, v in parts.items())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(encoder.parameters(), clip_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            running.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{running[-1]:.4f}", latent=f"{float(parts['latent'].detach()):.4f}")
+            if step % val_every == 0 or step == steps:
+                write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
+                                             "lr": scheduler.get_last_lr()[0],
+                                             **{k: float(v.detach()) for k, v in parts.items()}})
+                running = []
+                last_metrics = run_validation()
+            if step % checkpoint_every == 0 or step == end:
+                save_state()
+    if step >= steps:
+        save_light_encoder(out / "last.pt", encoder, metadata={**meta, "step": step, **last_metrics})
+    return {"step": step, "complete": step >= steps, "best": best, "last_metrics": last_metrics,
+            "checkpoint": str(ckpt_path), "best_path": str(out / "best.pt"),
+            "last_path": str(out / "last.pt") if step >= steps else None}
+
