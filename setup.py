@@ -26,6 +26,7 @@ setup(
         "scipy>=1.10",
         "onnx>=1.15",          # reads the SFace / YuNet graphs into PyTorch modules
         "dlib-bin>=19.24",     # face detection, 68 landmarks, descriptor (prebuilt dlib wheel)
+        "imageio-ffmpeg>=0.5",
     ],
     extras_require={
         "test": ["pytest>=7", "onnxruntime>=1.16"],  # onnxruntime: cross-check of our ONNX import

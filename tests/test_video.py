@@ -1,0 +1,266 @@
+"""Streaming video I/O (latentreenact.video) on small clips made with imageio-ffmpeg in tmp dirs."""
+
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+
+from latentreenact.video import (VideoError, VideoInfo, VideoWriter, is_video_path,  # noqa: E402
+                                 iter_frames, probe_video, write_gif, write_video)
+
+FPS = 12.5
+N = 10
+H, W = 32, 48
+
+
+def make_frames(n=N, h=H, w=W):
+    """Flat background with a flat-coloured square moving right."""
+    frames = []
+    for i in range(n):
+        frame = np.empty((h, w, 3), np.uint8)
+        frame[:] = (40, 90, 150)
+        x = 2 + 2 * i
+        frame[h // 4:h // 4 + 12, x:x + 12] = (230, 40, 70)
+        frames.append(frame)
+    return frames
+
+
+def encode(path, frames, fps=FPS, extra=()):
+    """Encode with imageio-ffmpeg directly (independent of the code under test)."""
+    h, w = frames[0].shape[:2]
+    gen = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, quality=None, macro_block_size=1,
+                                      ffmpeg_log_level="error", output_params=["-crf", "10", *extra])
+    gen.send(None)
+    for frame in frames:
+        gen.send(frame)
+    gen.close()
+    return Path(path)
+
+
+def mean_abs_diff(a, b):
+    return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+def ffmpeg_children():
+    """ffmpeg processes (zombies included) whose parent is this test process."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(ppid) == os.getpid() and "ffmpeg" in comm:
+            found.append((int(pid), state))
+    return found
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    root = tmp_path_factory.mktemp("media")
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+
+    def sine(name, seconds):
+        path = root / name
+        subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i",
+                        f"sine=frequency=440:duration={seconds}", "-c:a", "aac", str(path)],
+                       check=True, stdin=subprocess.DEVNULL)
+        return path
+
+    return {"frames": make_frames(), "clip": encode(root / "clip.mp4", make_frames()),
+            "long_audio": sine("long.m4a", 1), "short_audio": sine("short.m4a", 0.3)}
+
+
+def test_is_video_path():
+    assert is_video_path("a/b.MP4") and is_video_path("x.webm") and is_video_path(Path("y.gif"))
+    assert not is_video_path("a.png") and not is_video_path("mp4") and not is_video_path("a.mp4.txt")
+
+
+def test_probe_video(media):
+    info = probe_video(media["clip"])
+    assert isinstance(info, VideoInfo)
+    assert info.fps == pytest.approx(FPS) and info.size == (W, H) and info.n_frames == N
+    assert info.duration == pytest.approx(N / FPS, abs=0.05)
+    assert info.has_audio is False
+
+
+def test_iter_frames_streams_decoded_frames(media):
+    frames = list(iter_frames(media["clip"]))
+    assert len(frames) == N
+    for got, want in zip(frames, media["frames"]):
+        assert got.dtype == np.uint8 and got.shape == (H, W, 3) and got.flags.writeable
+        assert mean_abs_diff(got, want) < 6
+    assert len(list(iter_frames(media["clip"], max_frames=3))) == 3
+    with pytest.raises(ValueError):
+        iter_frames(media["clip"], max_frames=0)
+
+
+def test_write_video_round_trip(media, tmp_path):
+    out = tmp_path / "out.mp4"
+    assert write_video(out, iter(media["frames"]), FPS) == N
+    info = probe_video(out)
+    assert info.fps == pytest.approx(FPS) and info.size == (W, H) and info.n_frames == N
+    assert not info.has_audio
+    back = list(iter_frames(out))
+    assert len(back) == N
+    assert max(mean_abs_diff(a, b) for a, b in zip(back, media["frames"])) < 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+@pytest.mark.parametrize("source", ["long_audio", "short_audio"])
+def test_audio_is_carried(media, tmp_path, source):
+    out = tmp_path / "talk.mp4"
+    with VideoWriter(out, FPS, audio_from=media[source]) as writer:
+        for frame in media["frames"]:
+            writer.write(frame)
+    info = probe_video(out)
+    assert info.has_audio and info.n_frames == N and info.size == (W, H)
+    assert info.duration == pytest.approx(N / FPS, abs=0.1)  # longer audio is cut to the video
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.mp4"]  # no temporary files left
+
+
+def test_audio_from_video_with_and_without_audio(media, tmp_path):
+    with_audio = tmp_path / "with_audio.mp4"
+    write_video(with_audio, media["frames"], FPS, audio_from=media["long_audio"])
+    again = tmp_path / "again.mp4"
+    write_video(again, media["frames"][:5], FPS, audio_from=with_audio)
+    assert probe_video(again).has_audio and probe_video(again).n_frames == 5
+    silent = tmp_path / "silent.mp4"
+    write_video(silent, media["frames"], FPS, audio_from=media["clip"])  # source has no audio
+    assert not probe_video(silent).has_audio and probe_video(silent).n_frames == N
+    with pytest.raises(FileNotFoundError):
+        VideoWriter(tmp_path / "x.mp4", FPS, audio_from=tmp_path / "missing.m4a")
+
+
+def test_odd_frame_size_is_padded(tmp_path):
+    frames = make_frames(n=4, h=31, w=45)
+    out = tmp_path / "odd.mp4"
+    assert write_video(out, frames, FPS) == 4
+    assert probe_video(out).size == (46, 32)
+    back = list(iter_frames(out))
+    assert len(back) == 4 and back[0].shape == (32, 46, 3)
+    for got, want in zip(back, frames):
+        assert mean_abs_diff(got[:31, :45], want) < 6
+        assert mean_abs_diff(got[31, :45], want[30]) < 10  # padding repeats the edge
+        assert mean_abs_diff(got[:31, 45], want[:, 44]) < 10
+
+
+def test_early_close_stops_ffmpeg(media):
+    start = time.monotonic()
+    frames = iter_frames(media["clip"])
+    first = next(frames)
+    assert first.shape == (H, W, 3)
+    frames.close()
+    for frame in iter_frames(media["clip"]):
+        break
+    del frame
+    assert time.monotonic() - start < 5
+    if os.path.isdir("/proc"):
+        deadline = time.monotonic() + 3
+        while ffmpeg_children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ffmpeg_children() == []
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        probe_video(tmp_path / "nope.mp4")
+    with pytest.raises(FileNotFoundError):
+        iter_frames(tmp_path / "nope.mp4")
+
+
+def test_corrupt_and_empty_files(tmp_path):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    for path in (corrupt, empty):
+        with pytest.raises(VideoError, match=path.name):
+            probe_video(path)
+        with pytest.raises(VideoError):
+            list(iter_frames(path))
+
+
+def test_audio_only_file_is_not_a_video(media):
+    with pytest.raises(VideoError, match="no video stream"):
+        probe_video(media["long_audio"])
+
+
+@pytest.mark.parametrize("faststart", [False, True], ids=["index-at-end", "index-first"])
+def test_truncated_file(tmp_path, caplog, faststart):
+    noise = list(np.random.default_rng(1).integers(0, 256, (20, 64, 64, 3), dtype=np.uint8))
+    full = encode(tmp_path / "full.mp4", noise, extra=["-movflags", "+faststart"] if faststart else [])
+    truncated = tmp_path / "truncated.mp4"
+    data = full.read_bytes()
+    truncated.write_bytes(data[:int(len(data) * 0.4)])
+    caplog.set_level(logging.WARNING, logger="latentreenact.video")
+    try:
+        frames = list(iter_frames(truncated))
+    except VideoError:
+        return  # unreadable (e.g. the mp4 index was at the end): fine
+    assert 0 < len(frames) < 20
+    assert all(f.shape == (64, 64, 3) for f in frames)
+    assert any(r.levelno == logging.WARNING for r in caplog.records)
+
+
+@pytest.mark.parametrize("with_audio", [False, True])
+def test_exception_in_writer_leaves_nothing(media, tmp_path, with_audio):
+    out_dir = tmp_path / "out"
+    target = out_dir / "result.mp4"
+    with pytest.raises(RuntimeError, match="boom"):
+        with VideoWriter(target, FPS, audio_from=media["long_audio"] if with_audio else None) as writer:
+            for frame in media["frames"][:3]:
+                writer.write(frame)
+            raise RuntimeError("boom")
+    assert not target.exists()
+    assert list(out_dir.iterdir()) == []  # no .part files either
+
+
+def test_zero_frames_is_an_error(media, tmp_path):
+    target = tmp_path / "out" / "empty.mp4"
+    with pytest.raises(VideoError, match="no frames"):
+        with VideoWriter(target, FPS, audio_from=media["long_audio"]):
+            pass
+    with pytest.raises(VideoError):
+        write_video(target, [], FPS)
+    assert list(target.parent.iterdir()) == []
+
+
+def test_bad_frames_are_rejected(media, tmp_path):
+    target = tmp_path / "out" / "bad.mp4"
+    with pytest.raises(ValueError, match="uint8"):
+        write_video(target, [np.zeros((H, W, 3), np.float32)], FPS)
+    with pytest.raises(ValueError, match="differs"):
+        write_video(target, [media["frames"][0], media["frames"][0][:, :20]], FPS)
+    with pytest.raises(ValueError, match="differs"):
+        with VideoWriter(target, FPS, size=(64, 64)) as writer:
+            writer.write(media["frames"][0])
+    assert list(target.parent.iterdir()) == []
+    with pytest.raises(ValueError):
+        VideoWriter(target, fps=0)
+
+
+def test_path_with_colon(media, tmp_path):
+    out = tmp_path / "take:1.mp4"  # ffmpeg would read "take:" as a protocol
+    write_video(out, media["frames"][:3], FPS)
+    assert len(list(iter_frames(out))) == 3
+
+
+def test_write_gif(media, tmp_path):
+    out = tmp_path / "anim.gif"
+    assert write_gif(out, iter(media["frames"]), FPS) == N
+    info = probe_video(out)
+    assert info.size == (W, H) and info.n_frames == N
+    back = list(iter_frames(out))
+    assert max(mean_abs_diff(a, b) for a, b in zip(back, media["frames"])) < 6
+    assert write_video(tmp_path / "via_write_video.gif", media["frames"][:2], FPS) == 2
+    with pytest.raises(VideoError):
+        write_gif(tmp_path / "none.gif", [], FPS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.gif", "via_write_video.gif"]
