@@ -1,0 +1,84 @@
+"""``latentreenact train directions``: train the direction matrix A (paper §3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import click
+
+from .errors import reports_errors
+from .options import device_option, parse_device, progress_option, seed_option
+
+
+def _weights(pairs: Tuple[str, ...]) -> dict:
+    out = {}
+    for item in pairs:
+        name, sep, value = item.partition("=")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--loss-weight")
+    return out
+
+
+@click.command("directions")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run folder (checkpoint.pt, metrics.jsonl, eval_*.png grids, A.pt).")
+@click.option("--generator", "generator_path", default="mobilestylegan-ffhq-heads", show_default=True,
+              help="Registered name or checkpoint; the -heads variant renders 256 px fast.")
+@click.option("--ranges", "ranges_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Ranges file of the pose vector (`latentreenact stats --backend bfm-net`, with its .json).")
+@click.option("--mode", type=click.Choice(["synthetic", "real", "real+synthetic", "paired"]), default="synthetic",
+              show_default=True)
+@click.option("--bank", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Latent bank {'wplus', 'group'[, 'images']} of inverted real frames (real / paired modes).")
+@click.option("--init-from-data", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Start from the ridge regression of latents on pose vectors over this `net3d dataset` folder.")
+@click.option("--steps", type=click.IntRange(1, None), required=True)
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=12, show_default=True)
+@click.option("--lr", type=click.FloatRange(0.0, None, min_open=True), default=1e-4, show_default=True)
+@click.option("--render-size", type=click.IntRange(16, 1024), default=256, show_default=True)
+@click.option("--loss-weight", "loss_weights", multiple=True, metavar="NAME=VALUE",
+              help="Override a loss weight (shape, eye, mouth, identity, perceptual, pixel); repeatable.")
+@click.option("--eval-every", type=click.IntRange(1, None), default=500, show_default=True)
+@click.option("--n-eval", type=click.IntRange(1, None), default=16, show_default=True)
+@seed_option
+@click.option("--resume", is_flag=True, help="Continue the run in OUTPUT/checkpoint.pt (same options).")
+@device_option
+@progress_option
+@reports_errors
+def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, bank: Optional[Path],
+               init_from_data: Optional[Path], steps: int, batch_size: int, lr: float, render_size: int,
+               loss_weights: Tuple[str, ...], eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
+               progress: bool) -> None:
+    """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
+    losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
+    from directions.components import build_components
+    from directions.init import labelled_latents, regression_init
+    from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
+
+    from ..checkpoints.loading import load_generator
+
+    torch_device = parse_device(device)
+    weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
+    cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,
+                           loss_weights=weights, eval_every=eval_every, n_eval=n_eval, seed=seed)
+    cfg.check()
+    generator = load_generator(generator_path, device=torch_device)
+    comp = build_components(generator, str(ranges_path), device=torch_device,
+                            identity="sface" if weights["identity"] > 0 else "none",
+                            perceptual="default" if weights["perceptual"] > 0 else "none")
+    init = None
+    if init_from_data is not None:
+        w, p = labelled_latents(generator, comp.estimator, str(init_from_data))
+        init = regression_init(w, p, comp.spec, cfg.num_layers)
+    result = train_directions(comp, output, cfg, resume=resume, bank=LatentBank.load(bank) if bank else None,
+                              init=init, progress=progress,
+                              matrix_config={"generator": generator_path.replace("-heads", ""),
+                                             "backend": "bfm-net"})
+    last = result["last_eval"]
+    click.echo(f"step {result['step']}: pose error {last.get('pose_error', float('nan')):.2f} deg, identity "
+               f"similarity {last.get('identity_similarity', float('nan')):.3f}; A: {result.get('matrix')}", err=True)

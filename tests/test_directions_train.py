@@ -1,0 +1,150 @@
+"""The A trainer: targets, 3D losses, gradient isolation, modes, exact resume, regression init."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from directions.init import regression_init
+from directions.losses import EYE_PAIRS, ShapeLosses, pair_distances
+from directions.matrix import DirectionMatrix
+from directions.pose_vector import LAYOUTS, PoseVectorSpec
+from directions.train import Components, DirectionsConfig, LatentBank, shift_targets, train_directions
+from helpers import tiny_generator
+from latentreenact.net3d.params import PoseParams
+
+NAMES = LAYOUTS["bfm"]
+SPEC = PoseVectorSpec(NAMES, {n: (-1.0, 1.0) for n in NAMES[3:]})
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class FakeEstimator(torch.nn.Module):
+    """A fixed random linear read-out of 4x4 thumbnails: differentiable, deterministic, with identity."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(7)
+        self.proj = torch.nn.Parameter(torch.randn(48, 3 + 10 + 40 + 136, generator=g) * 0.5)
+
+    def forward(self, images: torch.Tensor) -> PoseParams:
+        feats = F.adaptive_avg_pool2d(images, 4).flatten(1) @ self.proj
+        angles, expression, identity, lmk = feats.split([3, 10, 40, 136], 1)
+        return PoseParams(angles=angles * 20, expression=expression, landmarks=lmk.reshape(-1, 68, 2),
+                          identity=identity, backend="fake")
+
+
+@pytest.fixture(scope="module")
+def shape_losses():
+    from latentreenact.shape3d import LinearShapeModel
+
+    return ShapeLosses(LinearShapeModel.load(), dense=False)
+
+
+@pytest.fixture()
+def comp(shape_losses):
+    G = tiny_generator(size=16, style_dim=8)
+    return Components(G, FakeEstimator(), shape_losses, SPEC, "bfm",
+                      identity=lambda x, y: (x - y).square().mean(dim=(1, 2, 3)), perceptual=None)
+
+
+def _cfg(**kw) -> DirectionsConfig:
+    opts = dict(steps=6, batch_size=4, lr=1e-2, render_size=16, num_layers=4, eval_every=3, n_eval=4, seed=2)
+    opts.update(kw)
+    return DirectionsConfig(**opts)
+
+
+def test_shift_targets_single_attribute_rows() -> None:
+    g = torch.Generator().manual_seed(0)
+    p_s, p_t = torch.randn(6, 13) * 3, torch.randn(6, 13) * 3
+    dp, p_gt = shift_targets(SPEC, p_s, p_t, 3, g)
+    q_s, q_t, q_gt = SPEC.rescale(p_s), SPEC.rescale(p_t), SPEC.rescale(p_gt)
+    assert torch.allclose(dp, q_gt - q_s, atol=1e-5)
+    for row in range(3):  # exactly one entry changed, to a value in [-a, a]
+        changed = torch.nonzero((q_gt[row] - q_s[row]).abs() > 1e-5)[:, 0]
+        assert len(changed) == 1 and abs(float(q_gt[row, changed[0]])) <= 6.0
+    assert torch.allclose(q_gt[3:], q_t[3:], atol=1e-5)
+
+
+def test_shape_losses_closed_forms(shape_losses) -> None:
+    ident, expr = torch.randn(2, 40) * 1e5, torch.randn(2, 10)
+    a0 = torch.zeros(2, 3)
+    a1 = torch.tensor([[30.0, 0, 0], [0, 10.0, -5.0]])
+    same = shape_losses((ident, expr, a0), (ident, expr, a0))
+    assert all(float(v.abs().max()) == 0 for v in same.values())
+    turned = shape_losses((ident, expr, a1), (ident, expr, a0))
+    # a rotation changes the posed shape but not distances between landmarks
+    assert float(turned["shape"].min()) > 1e-3
+    assert float(turned["eye"].max()) < 1e-4 and float(turned["mouth"].max()) < 1e-4
+    pts = torch.zeros(1, 68, 2)
+    pts[0, 39] = torch.tensor([3.0, 4.0])
+    assert float(pair_distances(pts, EYE_PAIRS)[0, 0]) == pytest.approx(5.0)
+
+
+def test_training_moves_only_A_and_writes_outputs(comp, tmp_path: Path) -> None:
+    before = {k: v.clone() for k, v in comp.generator.state_dict().items()}
+    est_before = comp.estimator.proj.detach().clone()
+    result = train_directions(comp, tmp_path / "run", _cfg())
+    assert all(torch.equal(before[k], v) for k, v in comp.generator.state_dict().items())
+    assert torch.equal(est_before, comp.estimator.proj)
+    assert all(p.grad is None for p in comp.generator.parameters())
+    assert comp.estimator.proj.grad is None
+    A = DirectionMatrix.load(result["matrix"])
+    assert A.k == 13 and A.num_layers == 4 and A.config["layout"] == "bfm"
+    assert float(A.linear.bias.detach().abs().max()) > 0  # the bias trains too
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r["split"] == "eval"]
+    assert [r["step"] for r in evals] == [0, 3, 6]
+    assert {"pose_error", "yaw_error", "expression_error", "identity_similarity"} <= set(evals[-1])
+    assert (tmp_path / "run" / "eval_000006.png").is_file()
+
+
+def test_resume_is_bit_identical(comp, tmp_path: Path) -> None:
+    train_directions(comp, tmp_path / "full", _cfg(checkpoint_every=2))
+    train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2), stop_after=4)
+    assert not (tmp_path / "cut" / "A.pt").exists()
+    train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2), resume=True)
+    a = DirectionMatrix.load(tmp_path / "full" / "A.pt").state_dict()
+    b = DirectionMatrix.load(tmp_path / "cut" / "A.pt").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "cut" / "metrics.jsonl").read_text()
+    with pytest.raises(ValueError, match="changed: lr"):
+        train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2, lr=1.0), resume=True)
+
+
+def test_real_and_paired_modes(comp, tmp_path: Path) -> None:
+    G = comp.generator
+    w = G.mapping(torch.randn(6, 8, generator=torch.Generator().manual_seed(1)))
+    bank = LatentBank(w[:, None].repeat(1, G.n_latent, 1).detach(), torch.tensor([0, 0, 0, 1, 1, 2]))
+    for mode in ("real", "real+synthetic", "paired"):
+        res = train_directions(comp, tmp_path / mode, _cfg(mode=mode, steps=2, eval_every=2), bank=bank)
+        assert res["complete"]
+    with pytest.raises(ValueError, match="latent bank"):
+        train_directions(comp, tmp_path / "nobank", _cfg(mode="real"))
+    lonely = LatentBank(bank.wplus[:2], torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="two or more frames"):
+        train_directions(comp, tmp_path / "lonely", _cfg(mode="paired", steps=1), bank=lonely)
+
+
+def test_regression_init_recovers_planted_directions() -> None:
+    g = torch.Generator().manual_seed(0)
+    spec = PoseVectorSpec(NAMES, {n: (-2.0, 2.0) for n in NAMES[3:]})
+    p = torch.randn(500, 13, generator=g) * torch.tensor([20.0, 10, 10] + [1.0] * 10)
+    B = torch.randn(13, 8, generator=g)
+    w = 0.3 + spec.rescale(p) @ B + 0.01 * torch.randn(500, 8, generator=g)
+    A = regression_init(w, p, spec, num_layers=3, ridge=1e-6)
+    assert torch.allclose(A.linear.weight[:8].T, B, atol=0.01)
+    assert torch.equal(A.linear.weight[:8], A.linear.weight[16:])
+    assert float(A.linear.bias.abs().max()) == 0.0
+    with pytest.raises(ValueError, match="NaN"):
+        regression_init(w * float("nan"), p, spec)
