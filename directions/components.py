@@ -14,13 +14,25 @@ __all__ = ["build_components", "spec_from_matrix"]
 
 
 def spec_from_matrix(matrix: Any) -> PoseVectorSpec:
-    """The pose-vector spec stored in a trained matrix's config (``names`` and ``ranges``)."""
-    cfg = matrix.config
-    if "names" not in cfg or "ranges" not in cfg:
-        raise ValueError("this direction matrix carries no pose-vector layout/ranges (e.g. a released A_matrix.pt); "
-                         "build the spec with spec_from_ranges(layout, ranges)")
-    names = tuple(cfg["names"])
-    return spec_from_ranges(names, np.asarray(cfg["ranges"], dtype=np.float64), names, matrix.shift_scale)
+    """The pose-vector spec stored with a direction matrix: ``config["layout"]`` (a layout name or
+    entry names) and ``config["ranges"]`` ([lo, hi] per entry; ignored for angles)."""
+    from .pose_vector import ANGLE_SCALES, LAYOUTS
+
+    config = matrix.config
+    if "layout" not in config or "ranges" not in config:
+        raise ValueError("the direction matrix's config has no 'layout'/'ranges' (e.g. a released A_matrix.pt); "
+                         "pass spec=spec_from_ranges(layout, ranges) to the Reenactor")
+    layout = config["layout"]
+    names = LAYOUTS.get(layout) if isinstance(layout, str) else tuple(layout)
+    if names is None:
+        raise ValueError(f"unknown pose-vector layout {layout!r} in the direction matrix's config")
+    ranges = list(config["ranges"])
+    if len(ranges) != len(names) or len(names) != matrix.k:
+        raise ValueError(f"the direction matrix (k={matrix.k}) has {len(ranges)} ranges for the {len(names)} entries "
+                         f"of layout {layout!r}")
+    rows = [(-ANGLE_SCALES[n], ANGLE_SCALES[n]) if n in ANGLE_SCALES else tuple(map(float, r))
+            for n, r in zip(names, ranges)]
+    return spec_from_ranges(names, np.asarray(rows, dtype=np.float64), names, shift_scale=matrix.shift_scale)
 
 
 def build_components(generator: Any, ranges: Union[str, np.ndarray], estimator: str = "bfm-net",

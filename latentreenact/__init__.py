@@ -15,6 +15,7 @@ _LAZY = {
     "save_generator": ("latentreenact.checkpoints.loading", "save_generator"),
     "StyleGAN2Generator": ("latentreenact.models.stylegan2", "StyleGAN2Generator"),
     "StyleGAN2Discriminator": ("latentreenact.models.discriminator", "StyleGAN2Discriminator"),
+    "Reenactor": ("latentreenact.reenactor", "Reenactor"),
 }
 
 __all__ = ["__version__", *_LAZY]

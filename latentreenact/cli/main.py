@@ -7,12 +7,15 @@ import logging
 import click
 
 from .. import __version__
+from .edit import edit
 from .faces import faces
 from .invert import invert
 from .net3d_dataset import dataset as net3d_dataset
 from .pose import pose
+from .reenact import reenact
 from .sample import sample
 from .stats import stats
+from .train_directions import directions as train_directions_cmd
 from .train_encoder import encoder as train_encoder_cmd
 from .train_heads import heads as train_heads
 from .train_net3d import net3d as train_net3d_cmd
@@ -30,6 +33,8 @@ def cli(verbose: int) -> None:
 cli.add_command(sample)
 cli.add_command(stats)
 cli.add_command(invert)
+cli.add_command(reenact)
+cli.add_command(edit)
 
 
 @cli.group()
@@ -40,6 +45,7 @@ def train() -> None:
 train.add_command(train_heads)
 train.add_command(train_net3d_cmd)
 train.add_command(train_encoder_cmd)
+train.add_command(train_directions_cmd)
 
 
 @cli.group()

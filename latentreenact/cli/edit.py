@@ -1,0 +1,123 @@
+"""``latentreenact edit``: change the head pose / expression of a source face with the direction matrix.
+
+Angles are in degrees and expressions in the pose vector's raw units; values are added to the
+source's (default) or set (``--absolute``). One edit writes an image; ``--sweep NAME:START:STOP:N``
+(repeatable) renders N values of one entry: a PNG/JPEG grid (one row per sweep) or a GIF
+(each sweep forwards and back).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import click
+
+from .errors import reports_errors
+from .options import detector_option, device_option, progress_option, seed_option
+from .reenact import check_source, load_source, model_options, source_options
+
+_SWEEP = re.compile(r"^(yaw|pitch|roll|jaw|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
+
+
+def parse_expression(values: Tuple[str, ...]) -> Dict[int, float]:
+    """``("0=1.5", "3=-2")`` -> ``{0: 1.5, 3: -2.0}``."""
+    out: Dict[int, float] = {}
+    for item in values:
+        index, sep, value = item.partition("=")
+        try:
+            out[int(index)] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: expected INDEX=VALUE, e.g. 0=1.5", param_hint="--exp") from None
+        if not sep:
+            raise click.BadParameter(f"{item!r}: expected INDEX=VALUE, e.g. 0=1.5", param_hint="--exp")
+    return out
+
+
+def parse_sweep(text: str) -> Tuple[str, List[float]]:
+    """``yaw:-30:30:7`` -> ``("yaw", [-30, -20, ..., 30])``; ``exp_0`` / ``exp0`` name expressions."""
+    import numpy as np
+
+    match = _SWEEP.match(text.strip())
+    start, stop, count = 0.0, 0.0, 0
+    if match is not None:
+        try:
+            start, stop, count = float(match.group(3)), float(match.group(4)), int(match.group(5))
+        except ValueError:
+            count = 0
+    if count < 1 or not np.isfinite([start, stop]).all():
+        raise click.BadParameter(f"{text!r}: expected NAME:START:STOP:N with NAME yaw, pitch, roll, jaw or exp_I "
+                                 f"and N >= 1, e.g. yaw:-30:30:7", param_hint="--sweep")
+    name = f"exp_{match.group(2)}" if match.group(2) is not None else match.group(1)
+    return name, [float(v) for v in np.linspace(start, stop, count)]
+
+
+def _edit_args(fixed: Dict[str, Any], name: Optional[str] = None, value: float = 0.0) -> Dict[str, Any]:
+    """Keyword arguments of ``Reenactor.edit`` with entry ``name`` (if any) set to ``value``."""
+    args = {**fixed, "expression": dict(fixed["expression"])}
+    if name is not None:
+        if name.startswith("exp_"):
+            args["expression"][int(name[4:])] = value
+        else:
+            args[name] = value
+    return args
+
+
+@click.command()
+@source_options
+@click.option("--yaw", type=float, default=None, help="Yaw in degrees (added, or set with --absolute).")
+@click.option("--pitch", type=float, default=None, help="Pitch in degrees.")
+@click.option("--roll", type=float, default=None, help="Roll in degrees (layouts with roll).")
+@click.option("--jaw", type=float, default=None, help="Jaw (DECA layouts only).")
+@click.option("--exp", "expression", multiple=True, metavar="I=V", help="Expression coefficient I (repeatable).")
+@click.option("--sweep", "sweeps", multiple=True, metavar="NAME:START:STOP:N",
+              help="Render N values of one entry (repeatable): a grid image, or the frames of a GIF.")
+@click.option("--absolute", is_flag=True, help="Set the given values instead of adding them to the source's.")
+@click.option("--paste-back/--no-paste-back", default=False, show_default=True,
+              help="Paste the edited face back into the source photo (else output the aligned face).")
+@click.option("--fps", type=click.FloatRange(0.1, 100), default=8.0, show_default=True, help="GIF frame rate.")
+@model_options
+@detector_option()
+@device_option
+@seed_option
+@progress_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Output image (.png, .jpg) or, with --sweep, .gif.")
+@reports_errors
+def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
+         pitch: Optional[float], roll: Optional[float], jaw: Optional[float], expression: Tuple[str, ...],
+         sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
+         truncation: Optional[float], detector: str, device: str, seed: int, progress: bool, output: Path) -> None:
+    """Edit the head pose and expression of the face in --source."""
+    import numpy as np
+
+    from ..images import image_format, make_grid, save_image
+    from ..video import write_gif
+
+    parsed = [parse_sweep(s) for s in sweeps]
+    gif = output.suffix.lower() == ".gif"
+    if gif and not parsed:
+        raise click.BadParameter("a GIF needs at least one --sweep", param_hint="-o")
+    if not gif:
+        image_format(output)
+    fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
+             "absolute": absolute, "paste_back": paste_back}
+    check_source(source)
+    reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
+                                 no_align, progress)
+    if not parsed:
+        save_image(reenactor.edit(src, **fixed), output)
+        click.echo(f"edited {source} -> {output}", err=True)
+        return
+    rows = [[reenactor.edit(src, **_edit_args(fixed, name, v)) for v in values] for name, values in parsed]
+    if gif:
+        frames = [f for row in rows for f in row + row[-2:0:-1]]  # each sweep forwards and back
+        write_gif(output, frames, fps)
+    else:
+        columns = max(len(row) for row in rows)
+        blank = np.zeros_like(rows[0][0])
+        tiles = [f for row in rows for f in row + [blank] * (columns - len(row))]
+        save_image(make_grid(np.stack(tiles), columns=columns), output)
+    click.echo(f"rendered {sum(map(len, rows))} edit(s) of {source} "
+               f"({', '.join(f'{n} {v[0]:g}..{v[-1]:g}' for n, v in parsed)}) -> {output}", err=True)

@@ -1,0 +1,145 @@
+"""``latentreenact reenact``: move a source face with the pose and expression of driving images or a video.
+
+Driving a video writes a video (``.mp4`` etc. with the driving clip's audio, or ``.gif``) at the
+clip's frame rate. Driving one image writes an image file, or ``OUT/<driving name>.png`` when OUT
+is a directory; a folder (or several images) writes one image per driving image into the
+directory OUT. Outputs are written atomically; a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from .errors import reports_errors
+from .options import detector_option, device_option, parse_device, progress_option, seed_option
+
+
+def model_options(func: Any) -> Any:
+    """``--model``, ``--exact``, ``--truncation``: shared by ``reenact`` and ``edit``."""
+    func = click.option("--truncation", type=float, default=None,
+                        help="Compat setting: render centre + psi*(w - centre) after the shift (the official "
+                             "renders use 0.7). Default: off.")(func)
+    func = click.option("--exact", is_flag=True,
+                        help="With --model default: render with the exact 1024 px generator (slow) instead of the "
+                             "fast fitted 256 px heads.")(func)
+    return click.option("--model", default="default", show_default=True,
+                        help="'default' (registered models) or a directory with reenactor.json / generator.pt, "
+                             "encoder.pt, directions.pt.")(func)
+
+
+def source_options(func: Any) -> Any:
+    """``--source``, ``--tune``, ``--tune-steps``, ``--no-align``: shared by ``reenact`` and ``edit``."""
+    func = click.option("--no-align", is_flag=True,
+                        help="Inputs are already FFHQ-aligned square face crops: skip face detection.")(func)
+    func = click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
+                        help="Tuning steps (default: the preset's).")(func)
+    func = click.option("--tune", type=click.Choice(["none", "released", "pti"]), default="none", show_default=True,
+                        help="Tune a copy of the generator on the source (pivotal tuning preset).")(func)
+    return click.option("--source", "source", type=click.Path(path_type=Path), required=True,
+                        help="Source face image.")(func)
+
+
+def check_source(source: Path) -> None:
+    """``FileNotFoundError`` (exit 3) for a missing source image, before any model is loaded."""
+    if not source.is_file():
+        raise FileNotFoundError(f"source image not found: {source}")
+
+
+def load_source(source: Path, model: str, exact: bool, truncation: Optional[float], device: str, seed: int,
+                detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
+    """Load the reenactor and invert the source: ``(reenactor, source)``."""
+    from ..faces import read_image
+    from ..reenactor import Reenactor
+
+    photo = read_image(source)  # unreadable images fail before the models load
+    overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
+    reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
+    src = reenactor.invert(photo, tune=None if tune == "none" else tune, align=not no_align, tune_steps=tune_steps,
+                           progress=progress, name=str(source))
+    return reenactor, src
+
+
+@click.command()
+@source_options
+@click.option("--driving", type=click.Path(path_type=Path), required=True,
+              help="Driving video, image, or folder of images.")
+@click.option("--relative/--absolute", default=True, show_default=True,
+              help="Relative: a video or folder moves the source by the motion relative to its first frame with a "
+                   "face (a single image: relative to the source). Absolute: every frame's pose against the source.")
+@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
+              help="Exponential moving average of the driving pose, in [0, 1) (0 = off). Default: 0.5 for videos, "
+                   "0 for images.")
+@click.option("--paste-back/--no-paste-back", default=True, show_default=True,
+              help="Paste the reenacted face back into the source photo (else output the aligned face).")
+@click.option("--side-by-side/--no-side-by-side", default=False, show_default=True,
+              help="Output [driving frame | result].")
+@model_options
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
+              help="Frames per Net3D / generator pass.")
+@detector_option()
+@device_option
+@seed_option
+@progress_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Video (for a driving video), image file or directory (for images / a folder).")
+@reports_errors
+def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
+            smoothing: Optional[float], paste_back: bool, side_by_side: bool, model: str, exact: bool,
+            truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int, progress: bool,
+            output: Path) -> None:
+    """Reenact the face in --source with the pose and expression of --driving."""
+    from ..images import image_format
+    from ..reenact_video import DEFAULT_SMOOTHING, driving_kind, folder_images
+    from ..video import is_video_path
+
+    start = time.perf_counter()
+    check_source(source)
+    if not driving.exists():
+        raise FileNotFoundError(f"driving input not found: {driving}")
+    kind = driving_kind(driving)
+    if kind == "video":
+        if not is_video_path(output):
+            raise click.BadParameter(f"{output}: a driving video needs a video output (.mp4, .gif, ...)",
+                                     param_hint="-o")
+    else:
+        many = driving.is_dir()
+        if many:
+            folder_images(driving)  # empty folder: exit 5 before any model loads
+        if output.suffix and not output.is_dir():
+            if many:
+                raise click.BadParameter(f"{output}: a driving folder needs an output directory", param_hint="-o")
+            image_format(output)
+    reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
+                                 no_align, progress)
+    if kind == "video":
+        summary = reenactor.reenact_video(src, driving, output, paste_back=paste_back,
+                                          smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
+                                          side_by_side=side_by_side, relative=relative, align=not no_align,
+                                          batch_size=batch_size, progress=progress)
+        frames, missing = summary.frames, summary.frames_without_face
+    else:
+        result = reenactor.reenact_images(src, driving, relative=relative, align=not no_align,
+                                          smoothing=smoothing or 0.0, paste_back=paste_back,
+                                          side_by_side=side_by_side, batch_size=batch_size, progress=progress)
+        write_images(result.frames, result.names, output)
+        frames, missing = len(result.frames), len(result.frames_without_face)
+    seconds = time.perf_counter() - start
+    click.echo(f"reenacted {frames} frame(s), {missing} without a face, {seconds / max(frames, 1):.3f} s/frame "
+               f"({seconds:.1f} s in all) -> {output}", err=True)
+
+
+def write_images(frames: list, names: list, output: Path) -> None:
+    """One image to a file OUT, or ``OUT/<name>.png`` per frame (staged: all or nothing)."""
+    from ..images import save_image
+    from .invert import write_outputs
+
+    if output.suffix and not output.is_dir():
+        save_image(frames[0], output)
+        return
+    stems = [Path(n).stem for n in names]
+    files = [f"{s}.png" if stems.count(s) == 1 else f"{n}.png" for s, n in zip(stems, names)]
+    write_outputs(output, {name: (lambda p, f=f: save_image(f, p)) for name, f in zip(files, frames)})

@@ -1,0 +1,307 @@
+"""Driving sequences for :class:`~latentreenact.reenactor.Reenactor`: driving inputs (images, folders,
+videos), pose tracks (gap filling, smoothing, Δp), composing output frames, and the streamed video path.
+
+Frames without a face (no detection, or Net3D reports none) take the pose of the previous frame
+with a face (leading ones: the first frame with a face); they are counted and logged, never fatal
+unless no frame has a face (``NoFaceError``). ``smoothing`` is the factor a of an exponential
+moving average of the raw pose vector, ``s_t = a * s_(t-1) + (1 - a) * p_t`` (0 = off; the video
+default 0.5 damps Net3D's frame-to-frame jitter at the cost of about one frame of lag).
+
+The video path runs in two streamed passes over the driving clip: (1) detect, align and measure
+every frame (one Net3D pass per ``batch_size`` frames; only the pose vectors are kept), (2) decode
+again, render the shifted latents ``batch_size`` at a time (one generator pass per frame), compose
+and encode. Nothing but the pose vectors is held for the whole clip.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from .reenactor import Reenactor, Source
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+DEFAULT_SMOOTHING = 0.5
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class PoseTrack:
+    """Driving poses: ``p`` [N, k] raw (gaps filled, smoothed), ``found`` [N], ``dp`` [N, k] rescaled Δp."""
+
+    p: torch.Tensor
+    found: torch.Tensor
+    dp: torch.Tensor
+
+    @property
+    def missing(self) -> List[int]:
+        """Indices of the frames without a face."""
+        return [int(i) for i in torch.nonzero(~self.found).flatten()]
+
+
+@dataclass
+class ImageReenactment:
+    """Result of reenacting from driving images: ``frames`` (uint8), their ``names``, and the indices of
+    the driving images without a face (their pose came from a neighbour)."""
+
+    frames: List[np.ndarray]
+    names: List[str]
+    frames_without_face: List[int] = field(default_factory=list)
+
+
+@dataclass
+class VideoSummary:
+    """What :func:`reenact_video` did."""
+
+    output: Path
+    frames: int
+    frames_without_face: int
+    fps: float
+    seconds: float
+    seconds_per_frame: float
+    missing_frames: List[int] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One-line human summary."""
+        return (f"{self.frames} frames ({self.frames_without_face} without a face) at {self.fps:.3g} fps, "
+                f"{self.seconds_per_frame:.3f} s/frame, {self.seconds:.1f} s in all -> {self.output}")
+
+
+# ----------------------------------------------------------------------------------------- inputs
+
+def is_image_path(path: PathLike) -> bool:
+    """Whether ``path`` has an image suffix (:data:`IMAGE_SUFFIXES`)."""
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def driving_kind(driving: Any) -> str:
+    """``"video"`` for a path with a video suffix, else ``"images"``."""
+    from .video import is_video_path
+
+    if isinstance(driving, (str, os.PathLike)) and not Path(driving).is_dir() and is_video_path(driving):
+        return "video"
+    return "images"
+
+
+def folder_images(folder: PathLike) -> List[Path]:
+    """The image files of a folder, sorted by name; ``ValueError`` when there are none."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+    if not files:
+        raise ValueError(f"driving folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def load_driving_images(driving: Any) -> Tuple[List[np.ndarray], List[str], bool]:
+    """(images, names, single) for a path, an array ([H, W, 3] or [N, H, W, 3]), a list of them or a folder."""
+    from .faces import as_rgb_uint8, read_image
+
+    if isinstance(driving, (str, os.PathLike)):
+        path = Path(driving)
+        if path.is_dir():
+            files = folder_images(path)
+            return [read_image(f) for f in files], [f.name for f in files], False
+        return [read_image(path)], [path.name], True
+    if isinstance(driving, np.ndarray):
+        if driving.ndim == 4:
+            driving = list(driving)
+        else:
+            return [as_rgb_uint8(driving, name="driving")], ["driving"], True
+    items = list(driving)
+    if not items:
+        raise ValueError("no driving images given (empty list)")
+    images, names = [], []
+    for i, item in enumerate(items):
+        if isinstance(item, (str, os.PathLike)):
+            images.append(read_image(item))
+            names.append(Path(item).name)
+        else:
+            images.append(as_rgb_uint8(item, name=f"driving[{i}]"))
+            names.append(f"driving[{i}]")
+    return images, names, False
+
+
+# ----------------------------------------------------------------------------------------- pose tracks
+
+def fill_missing(p: torch.Tensor, found: torch.Tensor, what: str = "the driving frames") -> torch.Tensor:
+    """Rows without a face take the previous found row (leading ones: the first found row)."""
+    from .faces import NoFaceError
+
+    hits = torch.nonzero(found).flatten()
+    if len(hits) == 0:
+        raise NoFaceError(f"no face found in any of {what} ({len(found)}); use a clip with a visible face, "
+                          f"or align=False / --no-align for already aligned crops")
+    out = p.clone()
+    last = out[hits[0]]
+    for i in range(len(out)):
+        if found[i]:
+            last = out[i]
+        else:
+            out[i] = last
+    return out
+
+
+def smooth(p: torch.Tensor, factor: float) -> torch.Tensor:
+    """Exponential moving average along frames: ``s_t = factor * s_(t-1) + (1 - factor) * p_t``."""
+    if not 0.0 <= factor < 1.0:
+        raise ValueError(f"smoothing must be in [0, 1), got {factor}")
+    if factor == 0.0:
+        return p
+    out = p.clone()
+    for i in range(1, len(out)):
+        out[i] = factor * out[i - 1] + (1.0 - factor) * p[i]
+    return out
+
+
+def pose_track(reenactor: "Reenactor", src: "Source", p: torch.Tensor, found: torch.Tensor, *, relative: bool,
+               sequence: bool, smoothing: float, what: str) -> PoseTrack:
+    """Fill, smooth and turn driving poses into Δp: relative sequences against the first frame with a face,
+    otherwise (absolute, or a single image) against the source (see :mod:`latentreenact.reenactor`)."""
+    filled = smooth(fill_missing(p, found, what), smoothing)
+    if relative and sequence:
+        reference = filled[int(torch.nonzero(found).flatten()[0])][None]
+    else:
+        reference = src.p.detach().float().cpu()
+    dp = reenactor.spec.rescale(filled) - reenactor.spec.rescale(reference)
+    return PoseTrack(p=filled, found=found.clone(), dp=dp)
+
+
+def _log_missing(track: PoseTrack, what: str) -> None:
+    missing = track.missing
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        log.warning("%d of %d %s had no face (%s); their pose was taken from the neighbouring frames",
+                    len(missing), len(track.found), what, shown)
+
+
+# ----------------------------------------------------------------------------------------- frames
+
+def compose(src: "Source", face: np.ndarray, paste_back: bool = False, driving: Optional[np.ndarray] = None,
+            side_by_side: bool = False) -> np.ndarray:
+    """An output frame: the rendered face, or it pasted back into the source photo; with ``side_by_side``,
+    ``[driving frame resized to the same height | output]``."""
+    from .faces import paste_back as paste
+
+    out = paste(src.image, face, src.transform, transform_size=src.crop.shape[0]) if paste_back else face
+    if side_by_side and driving is not None:
+        from PIL import Image
+
+        h, w = driving.shape[:2]
+        width = max(1, round(w * out.shape[0] / h))
+        left = np.asarray(Image.fromarray(driving).resize((width, out.shape[0]), Image.BILINEAR))
+        out = np.concatenate([left, out], axis=1)
+    return out
+
+
+def _rendered(reenactor: "Reenactor", src: "Source", frames: Iterator[np.ndarray], dp: torch.Tensor, *,
+              paste_back: bool, side_by_side: bool, batch_size: int, progress: bool) -> Iterator[np.ndarray]:
+    """Render ``dp[i]`` for each driving frame ``i`` (``batch_size`` per generator pass) and compose."""
+    from tqdm.auto import tqdm
+
+    from .images import to_uint8
+
+    def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
+        faces = to_uint8(reenactor.render(src, reenactor.shift(src, dp[start:start + len(batch)])))
+        for face, frame in zip(faces, batch):
+            yield compose(src, face, paste_back, frame, side_by_side)
+
+    batch: List[np.ndarray] = []
+    count = 0
+    bar = tqdm(total=len(dp), desc="rendering", unit="frame", disable=not progress)
+    try:
+        for frame in frames:
+            if count + len(batch) >= len(dp):
+                log.warning("the driving clip decoded more frames the second time; ignoring the extra ones")
+                break
+            batch.append(frame)
+            if len(batch) == batch_size:
+                yield from flush(batch, count)
+                count += len(batch)
+                bar.update(len(batch))
+                batch = []
+        if batch:
+            yield from flush(batch, count)
+            count += len(batch)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    if count < len(dp):
+        log.warning("the driving clip decoded %d frames the second time, %d the first", count, len(dp))
+
+
+def reenact_images(reenactor: "Reenactor", src: "Source", driving: Any, *, relative: bool = True,
+                   align: bool = True, smoothing: float = 0.0, paste_back: bool = False, side_by_side: bool = False,
+                   batch_size: int = 8, progress: bool = False) -> ImageReenactment:
+    """Reenact the source from driving images. A single image without a face raises ``NoFaceError``;
+    in a list or folder such images take a neighbour's pose and are reported."""
+    from .faces import NoFaceError
+
+    images, names, single = load_driving_images(driving)
+    p, found = reenactor.measure(images, align=align, batch_size=batch_size, progress=progress)
+    if single and not bool(found[0]):
+        raise NoFaceError(f"no face found in the driving image {names[0]}")
+    track = pose_track(reenactor, src, p, found, relative=relative, sequence=not single, smoothing=smoothing,
+                       what="the driving images")
+    _log_missing(track, "driving images")
+    frames = list(_rendered(reenactor, src, iter(images), track.dp, paste_back=paste_back,
+                            side_by_side=side_by_side, batch_size=batch_size, progress=progress))
+    return ImageReenactment(frames=frames, names=names, frames_without_face=track.missing)
+
+
+def video_frames(reenactor: "Reenactor", src: "Source", video: Path, *, relative: bool = True, align: bool = True,
+                 smoothing: float = DEFAULT_SMOOTHING, paste_back: bool = False, side_by_side: bool = False,
+                 batch_size: int = 8, progress: bool = False) -> Tuple[PoseTrack, Iterator[np.ndarray]]:
+    """Measure the whole clip now (pass 1), then return the track and a lazy iterator of output frames (pass 2)."""
+    from .video import iter_frames, probe_video
+
+    info = probe_video(video)
+    p, found = reenactor.measure(iter_frames(video), align=align, batch_size=batch_size, progress=progress,
+                                 total=info.n_frames)
+    track = pose_track(reenactor, src, p, found, relative=relative, sequence=True, smoothing=smoothing,
+                       what=f"the frames of {video}")
+    _log_missing(track, f"frames of {video}")
+    return track, _rendered(reenactor, src, iter_frames(video), track.dp, paste_back=paste_back,
+                            side_by_side=side_by_side, batch_size=batch_size, progress=progress)
+
+
+def reenact_video(reenactor: "Reenactor", src: "Source", video: PathLike, output: PathLike, *,
+                  paste_back: bool = False, smoothing: float = DEFAULT_SMOOTHING, side_by_side: bool = False,
+                  relative: bool = True, align: bool = True, batch_size: int = 8,
+                  progress: bool = False) -> VideoSummary:
+    """Reenact the source from a driving video into ``output`` at the clip's frame rate: a video file with
+    the clip's audio, or a GIF (no audio). Streamed; the file appears only when complete."""
+    from .video import VideoWriter, is_video_path, probe_video, write_gif
+
+    start = time.perf_counter()
+    video, output = Path(video), Path(output)
+    if not is_video_path(output):
+        raise ValueError(f"output {output} must be a video file (.mp4, .gif, ...)")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    fps = probe_video(video).fps
+    track, frames = video_frames(reenactor, src, video, relative=relative, align=align, smoothing=smoothing,
+                                 paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
+                                 progress=progress)
+    if output.suffix.lower() == ".gif":
+        written = write_gif(output, frames, fps)
+    else:
+        with VideoWriter(output, fps, audio_from=video) as writer:
+            for frame in frames:
+                writer.write(frame)
+        written = writer.frames_written
+    seconds = time.perf_counter() - start
+    summary = VideoSummary(output=output, frames=written, frames_without_face=len(track.missing), fps=fps,
+                           seconds=seconds, seconds_per_frame=seconds / max(written, 1),
+                           missing_frames=track.missing)
+    log.info("reenacted %s", summary.line())
+    return summary

@@ -1,0 +1,476 @@
+"""The reenactment API: ``Reenactor`` (invert a source face, reenact it from driving faces, edit it).
+
+Data flow (DESIGN §2): source photo -> FFHQ crop -> encoder -> W+ (optionally a tuned generator
+copy) and Net3D -> p_s; driving face -> crop -> Net3D -> p_t; Δp = rescale(p_t) - rescale(p_ref);
+W+ layers 0..L-1 += A Δp; the generator renders the source identity in the driving pose.
+
+Which reference ``p_ref`` is used:
+
+- ``relative=True`` (default): a *sequence* (a video, a list or a folder of images) moves the
+  source by the motion relative to the first driving frame with a face (the paper's relative
+  reenactment: Δp_t = rescale(p_t) - rescale(p_first)); a *single* driving image uses the source,
+  Δp = rescale(p_t) - rescale(p_s).
+- ``relative=False`` (absolute): Δp = rescale(p_t) - rescale(p_s) for every frame.
+
+The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
+(the official renders' "compat" setting, DESIGN §7) every latent is rendered as
+``centre + psi * (w - centre)`` after the shift, around a stored (seeded) truncation centre.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from directions import DirectionMatrix, PoseVectorSpec
+
+    from .reenact_video import ImageReenactment, VideoSummary
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+ImageInput = Union[np.ndarray, PathLike]
+
+#: FFHQ alignment size of source and driving crops (the Net3D input size)
+ALIGN_SIZE = 256
+DEFAULT_RENDER_SIZE = 256
+MODEL_FILE = "reenactor.json"
+#: the parts of ``from_pretrained("default")`` (registered names; ``exact=True`` swaps in the exact generator)
+DEFAULT_MODEL: Dict[str, Any] = {"generator": "mobilestylegan-ffhq-heads", "encoder": "encoder-mobilestylegan-ffhq",
+                                 "estimator": "bfm-net", "directions": "directions-mobilestylegan-ffhq"}
+EXACT_GENERATORS = {"mobilestylegan-ffhq-heads": "mobilestylegan-ffhq"}
+#: what a model directory holds when its reenactor.json does not say otherwise
+DIRECTORY_DEFAULTS: Dict[str, Any] = {"generator": "generator.pt", "encoder": "encoder.pt",
+                                      "directions": "directions.pt", "estimator": "bfm-net"}
+SETTINGS = ("render_size", "truncation", "align_size")
+PART_KINDS = {"generator": "generator", "encoder": "encoder", "directions": "directions"}
+
+
+# ----------------------------------------------------------------------------------------- source
+
+@dataclass
+class Source:
+    """An inverted source face.
+
+    ``crop``: the aligned uint8 crop [S, S, 3] (S = the reenactor's ``align_size``); ``wplus``
+    [1, L, D]; ``p`` [1, k]: the raw pose vector (degrees, coefficients); ``generator``: a tuned
+    copy, or the reenactor's shared generator; ``transform``: 3x3 crop->photo transform (for
+    paste-back); ``image``: the source photo (uint8 [H, W, 3]).
+    """
+
+    crop: np.ndarray
+    wplus: torch.Tensor
+    p: torch.Tensor
+    generator: Any
+    transform: np.ndarray
+    image: np.ndarray
+    name: str = "source"
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.wplus.ndim != 3 or self.wplus.shape[0] != 1:
+            raise ValueError(f"{self.name}: W+ must be [1, n_latent, style_dim], got {tuple(self.wplus.shape)}")
+        if self.p.ndim != 2 or self.p.shape[0] != 1:
+            raise ValueError(f"{self.name}: the pose vector p must be [1, k], got {tuple(self.p.shape)}")
+        if not torch.isfinite(self.wplus).all():
+            raise ValueError(f"{self.name}: W+ contains NaN or Inf; invert the source again")
+        if not torch.isfinite(self.p).all():
+            raise ValueError(f"{self.name}: the pose vector contains NaN or Inf (no usable face?)")
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+def _locate(part: str, value: str, root: Optional[Path]) -> Union[Path, str]:
+    """A part as a file of the model directory, or a registered name of the right kind."""
+    from . import zoo
+
+    if root is not None and (root / value).is_file():
+        return root / value
+    if zoo.is_registered(value):
+        kind = zoo.get_entry(value).kind
+        if kind != PART_KINDS[part]:
+            raise ValueError(f"{part} {value!r} is a registered {kind}, not a {PART_KINDS[part]}")
+        return value
+    if value == DEFAULT_MODEL[part]:
+        raise zoo.ModelNotFoundError(f"the default {part} {value!r} is not installed (not in this version's model "
+                                     f"registry); install a latentreenact release that ships it, or use a model "
+                                     f"directory (--model DIR) holding {DIRECTORY_DEFAULTS[part]}")
+    where = f"no file {root / value} and " if root is not None else ""
+    raise FileNotFoundError(f"{part} {value!r}: {where}no registered model of that name "
+                            f"(registered: {', '.join(sorted(zoo.list_models()))})")
+
+
+def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "cpu",
+               exact: bool = False) -> Dict[str, Any]:
+    """Build the parts of a reenactor: ``"default"`` (registered names, :data:`DEFAULT_MODEL`) or a
+    directory with ``reenactor.json`` naming each part (a file in the directory or a registered
+    name; missing entries default to :data:`DIRECTORY_DEFAULTS`) and optional settings
+    (``render_size``, ``truncation``, ``align_size``). Returns keyword arguments for :class:`Reenactor`.
+    """
+    from directions import DirectionMatrix
+    from inversion import load_encoder
+
+    from . import zoo
+    from .checkpoints.errors import CheckpointFormatError
+    from .checkpoints.loading import load_generator
+    from .net3d import get_estimator
+
+    root: Optional[Path] = None
+    if str(model) == "default":
+        spec: Dict[str, Any] = dict(DEFAULT_MODEL)
+    else:
+        root = Path(model).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"model {str(model)!r} is neither 'default' nor a directory")
+        spec = dict(DIRECTORY_DEFAULTS)
+        if (root / MODEL_FILE).is_file():
+            try:
+                spec.update(json.loads((root / MODEL_FILE).read_text()))
+            except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+                raise CheckpointFormatError(f"{root / MODEL_FILE}: not a JSON object ({exc})") from exc
+    unknown = sorted(set(spec) - set(DIRECTORY_DEFAULTS) - set(SETTINGS))
+    if unknown:
+        raise CheckpointFormatError(f"{root / MODEL_FILE if root else 'model'}: unknown entries {unknown}")
+    if exact:
+        spec["generator"] = EXACT_GENERATORS.get(spec["generator"], spec["generator"])
+    located = {part: _locate(part, str(spec[part]), root) for part in PART_KINDS}  # all checked before loading
+
+    directions_path = located["directions"]
+    if isinstance(directions_path, str):
+        entry = zoo.get_entry(directions_path)
+        directions_path = zoo.resolve(entry.name) / entry.files[0].name
+    estimator_spec = spec["estimator"]
+    options: Dict[str, Any] = {}
+    if isinstance(estimator_spec, Mapping):
+        options = {k: v for k, v in estimator_spec.items() if k != "backend"}
+        estimator_spec = estimator_spec.get("backend")
+        if root is not None and isinstance(options.get("weights"), str) and (root / options["weights"]).is_file():
+            options["weights"] = root / options["weights"]
+    if not isinstance(estimator_spec, str):
+        raise CheckpointFormatError(f"estimator must be a backend name or {{'backend': ..., ...}}, "
+                                    f"got {estimator_spec!r}")
+    parts = {"generator": load_generator(located["generator"], device=device),
+             "encoder": load_encoder(located["encoder"], device=device),
+             "estimator": get_estimator(estimator_spec, device=device, **options),
+             "directions": DirectionMatrix.load(directions_path, device=device)}
+    settings = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
+    log.info("reenactor parts from %s: %s", model, {k: str(v) for k, v in located.items()})
+    return {**parts, **settings}
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 square image resized to ``size`` px (Lanczos)."""
+    if image.shape[:2] == (size, size):
+        return image
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.LANCZOS))
+
+
+def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
+    from .faces import as_rgb_uint8, read_image
+
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image), str(image)
+    return as_rgb_uint8(image, name=name), name
+
+
+def _finite_check(tensor: torch.Tensor, what: str) -> torch.Tensor:
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{what} contains NaN or Inf")
+    return tensor
+
+
+# ----------------------------------------------------------------------------------------- reenactor
+
+class Reenactor:
+    """Invert a source face, reenact it from driving faces, or edit its pose and expression.
+
+    ``generator``: any generator of the protocol; ``encoder``: an e4e-style encoder (``None``: the
+    slow optimisation projector); ``estimator``: a Net3D backend taking aligned crops;
+    ``directions``: the matrix A (its ``config`` gives the pose-vector layout and ranges unless
+    ``spec`` is passed). ``render_size`` defaults to min(256, generator resolution);
+    ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
+    ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
+    face detector for ``align=True`` inputs.
+    """
+
+    def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: "DirectionMatrix", *,
+                 render_size: Optional[int] = None, truncation: Optional[float] = None, align_size: int = ALIGN_SIZE,
+                 spec: Optional["PoseVectorSpec"] = None, seed: int = 0, detector: str = "hog") -> None:
+        self.generator, self.encoder, self.estimator = generator, encoder, estimator
+        self.device = generator.device
+        self.directions = directions.to(self.device).eval().requires_grad_(False)
+        self.spec = spec if spec is not None else _spec_from_matrix(directions)
+        self.seed, self.detector, self.align_size = int(seed), detector, int(align_size)
+        resolution = int(generator.resolution)
+        self.render_size = int(render_size) if render_size else min(DEFAULT_RENDER_SIZE, resolution)
+        if not 1 <= self.render_size <= resolution:
+            raise ValueError(f"render_size must be in [1, {resolution}] for this generator, got {render_size}")
+        if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
+            raise ValueError(f"truncation psi must be a positive number or None, got {truncation}")
+        self.truncation = truncation
+        if self.spec.k != directions.k:
+            raise ValueError(f"the pose vector has {self.spec.k} entries but the direction matrix takes {directions.k}")
+        if directions.style_dim != generator.style_dim or directions.num_layers > generator.n_latent:
+            raise ValueError(f"the direction matrix (L={directions.num_layers}, style_dim={directions.style_dim}) "
+                             f"does not fit the generator (n_latent={generator.n_latent}, "
+                             f"style_dim={generator.style_dim})")
+        if encoder is not None and encoder.n_styles != generator.n_latent:
+            raise ValueError(f"the encoder predicts {encoder.n_styles} styles but the generator takes "
+                             f"{generator.n_latent}; use an encoder trained for this generator")
+        backend = directions.config.get("backend")
+        if backend and getattr(estimator, "name", backend) != backend:
+            log.warning("the direction matrix was trained with Net3D backend %r but the estimator is %r",
+                        backend, getattr(estimator, "name", "?"))
+        self._centre: Optional[torch.Tensor] = None
+
+    @classmethod
+    def from_pretrained(cls, model: PathLike = "default", device: Union[str, torch.device] = "cpu", seed: int = 0,
+                        exact: bool = False, **overrides: Any) -> "Reenactor":
+        """A reenactor from ``"default"`` (registered models; ``exact=True`` renders with the exact
+        1024 px generator instead of the fast 256 px heads) or a model directory (see :func:`load_parts`).
+        ``overrides``: constructor arguments (e.g. ``truncation=0.7``)."""
+        return cls(**{**load_parts(model, device, exact), "seed": seed, **overrides})
+
+    # ------------------------------------------------------------------ latents and rendering
+    def truncation_centre(self) -> torch.Tensor:
+        """The stored truncation centre [1, D] (the generator's average w, or a seeded mean)."""
+        if self._centre is None:
+            from .sampling import truncation_centre
+
+            with torch.no_grad():
+                self._centre = truncation_centre(self.generator, seed=self.seed).to(self.device)
+        return self._centre
+
+    def shift(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
+        """The source's W+ moved by Δp [B, k] (rescaled): [B, n_latent, D]."""
+        self._check_source(src)
+        dp = _finite_check(torch.as_tensor(dp, dtype=torch.float32).to(self.device), "Δp")
+        if dp.ndim != 2 or dp.shape[1] != self.spec.k:
+            raise ValueError(f"Δp must be [B, {self.spec.k}], got {tuple(dp.shape)}")
+        with torch.no_grad():
+            return self.directions.shift(src.wplus.to(self.device).expand(dp.shape[0], -1, -1), dp)
+
+    def render(self, src: Source, wplus: torch.Tensor) -> torch.Tensor:
+        """Render W+ [B, L, D] with the source's generator at ``render_size``: [B, 3, S, S] in [-1, 1]."""
+        from .sampling import render
+
+        _finite_check(wplus, "W+")
+        with torch.no_grad():
+            if self.truncation is not None:
+                wplus = self.generator.truncate(wplus, self.truncation, self.truncation_centre())
+            return render(src.generator, wplus.to(self.device), self.render_size, noise_mode="const")
+
+    def render_source(self, src: Source) -> np.ndarray:
+        """The source's reconstruction (no shift) as uint8 [S, S, 3]."""
+        from .images import to_uint8
+
+        return to_uint8(self.render(src, src.wplus))[0]
+
+    def _check_source(self, src: Source) -> None:
+        if tuple(src.wplus.shape[1:]) != (self.generator.n_latent, self.generator.style_dim):
+            raise ValueError(f"{src.name}: W+ {tuple(src.wplus.shape)} does not fit the generator "
+                             f"[1, {self.generator.n_latent}, {self.generator.style_dim}]")
+        if src.p.shape[1] != self.spec.k:
+            raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the layout {self.spec.k}")
+        _finite_check(src.wplus, f"{src.name}: W+")
+
+    # ------------------------------------------------------------------ faces and pose
+    def crop(self, image: np.ndarray, align: bool = True, name: str = "input") -> Tuple[np.ndarray, np.ndarray]:
+        """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
+        none); ``align=False``: the image is already an aligned square crop and is only resized."""
+        from .faces import align_ffhq, find_face
+        from .faces.quad_crop import rescale_transform
+
+        if not align:
+            h, w = image.shape[:2]
+            if h != w:
+                raise ValueError(f"{name}: align=False needs square, already aligned face crops, got {w}x{h}")
+            return resize_square(image, self.align_size), rescale_transform(np.eye(3), h, self.align_size)
+        face = find_face(image, detector=self.detector, name=name)
+        aligned = align_ffhq(image, face.landmarks, size=self.align_size)
+        return aligned.crop, aligned.transform
+
+    def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
+        """:meth:`crop` of a driving frame, or None when it has no usable face."""
+        from .faces import NoFaceError, as_rgb_uint8
+
+        frame = as_rgb_uint8(frame, name=name)
+        if not align:
+            return self.crop(frame, False, name)[0]
+        try:
+            return self.crop(frame, True, name)[0]
+        except (NoFaceError, ValueError) as exc:  # no face, or landmarks too degenerate to align
+            log.debug("%s: %s", name, exc)
+            return None
+
+    def pose(self, crops: Sequence[np.ndarray]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Raw pose vectors of aligned crops: (p [N, k] on CPU, found [N] bool); rows not found hold NaN."""
+        from .images import from_uint8
+
+        with torch.no_grad():
+            params = self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device), missing="mask")
+            p = params.to_vector(self.spec.names).detach().float().cpu()
+        found = params.found.detach().cpu().bool() & torch.isfinite(p).all(1)
+        return torch.where(found[:, None], p, torch.full_like(p, math.nan)), found
+
+    def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
+                progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Raw pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops):
+        (p [N, k], found [N]); frames without a face get NaN rows and ``found`` False."""
+        from tqdm.auto import tqdm
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        rows: List[torch.Tensor] = []
+        found: List[torch.Tensor] = []
+        pending: List[Tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            p, ok = self.pose([c for _, c in pending])
+            for (index, _), row, hit in zip(pending, p, ok):
+                rows[index], found[index] = row, hit
+            pending.clear()
+
+        for i, frame in enumerate(tqdm(frames, desc="measuring", unit="frame", total=total, disable=not progress)):
+            crop = self.driving_crop(frame, align, name=f"frame {i}")
+            rows.append(torch.full((self.spec.k,), math.nan))
+            found.append(torch.tensor(False))
+            if crop is not None:
+                pending.append((i, crop))
+            if len(pending) == batch_size:
+                flush()
+        if pending:
+            flush()
+        if not rows:
+            raise ValueError("no driving frames given")
+        return torch.stack(rows), torch.stack(found)
+
+    # ------------------------------------------------------------------ inversion
+    def invert(self, image: ImageInput, tune: Optional[str] = None, align: bool = True, *,
+               tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
+               progress: bool = False, name: Optional[str] = None) -> Source:
+        """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
+        Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
+        ``align=False``: ``image`` is already an aligned square crop (no detection)."""
+        from .cli.invert import invert_aligned
+        from .faces import NoFaceError
+        from .images import from_uint8
+
+        photo, label = _as_image(image, name or "source")
+        crop, transform = self.crop(photo, align, label)
+        wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
+                                        steps=projector_steps, perceptual=perceptual, seed=self.seed,
+                                        progress=progress)
+        wplus = _finite_check(wplus.detach(), f"{label}: the inverted W+")
+        if wplus.shape[2] != self.generator.style_dim:
+            raise ValueError(f"the encoder predicts {wplus.shape[2]}-d styles; the generator takes "
+                             f"{self.generator.style_dim}")
+        p, found = self.pose([crop])
+        if not bool(found[0]):
+            raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
+        generator = self.generator
+        if tune not in (None, "none"):
+            from inversion import tune as run_tuning
+
+            target = from_uint8(resize_square(crop, self.render_size), self.device)
+            result = run_tuning(self.generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
+                                seed=self.seed, progress=progress)
+            generator = result.generator.eval().requires_grad_(False)
+            info = {**info, "tune": tune, "tune_steps_run": result.steps_run}
+        return Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
+                      name=label, info=info)
+
+    # ------------------------------------------------------------------ editing
+    def edit_delta(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
+                   roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
+                   jaw: Optional[float] = None, absolute: bool = False) -> torch.Tensor:
+        """Δp [1, k] for an edit: angles in degrees, expressions (``{index: value}``) in raw units;
+        added to the source's values (default) or set (``absolute=True``); None leaves an entry as is."""
+        values: Dict[str, float] = {k: float(v) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
+                                                               ("jaw", jaw)) if v is not None}
+        values.update({f"exp_{int(i)}": float(v) for i, v in (expression or {}).items()})
+        unknown = [n for n in values if n not in self.spec.names]
+        if unknown:
+            raise ValueError(f"entries {unknown} are not in this model's pose vector ({', '.join(self.spec.names)})")
+        if not all(math.isfinite(v) for v in values.values()):
+            raise ValueError(f"edit values must be finite, got {values}")
+        target = src.p.detach().float().cpu().clone()
+        for name, value in values.items():
+            i = self.spec.names.index(name)
+            target[0, i] = value if absolute else target[0, i] + value
+        return self.spec.delta(src.p.detach().float().cpu(), target)
+
+    def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
+        """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`)."""
+        return self.shift(src, self.edit_delta(src, **edit))
+
+    def edit(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
+             roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
+             jaw: Optional[float] = None, absolute: bool = False, paste_back: bool = False) -> np.ndarray:
+        """The source with its pose / expression edited (see :meth:`edit_delta`): uint8 [S, S, 3], or
+        the source photo with the edited face pasted back."""
+        from .images import to_uint8
+        from .reenact_video import compose
+
+        wplus = self.edit_latent(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
+                                 absolute=absolute)
+        return compose(src, to_uint8(self.render(src, wplus))[0], paste_back=paste_back)
+
+    # ------------------------------------------------------------------ reenactment
+    def reenact_images(self, src: Source, driving: Any, *, relative: bool = True, align: bool = True,
+                       smoothing: float = 0.0, paste_back: bool = False, side_by_side: bool = False,
+                       batch_size: int = 8, progress: bool = False) -> "ImageReenactment":
+        """Reenact from driving images (a path, an array, a list of them or a folder): frames, names
+        and the frames without a face (see :func:`latentreenact.reenact_video.reenact_images`)."""
+        from .reenact_video import reenact_images
+
+        return reenact_images(self, src, driving, relative=relative, align=align, smoothing=smoothing,
+                              paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
+                              progress=progress)
+
+    def reenact(self, src: Source, driving: Any, *, relative: bool = True, align: bool = True,
+                smoothing: Optional[float] = None, paste_back: bool = False, side_by_side: bool = False,
+                batch_size: int = 8, progress: bool = False) -> List[np.ndarray]:
+        """Reenacted uint8 frames for driving images (path, array, list, folder) or a video path (all its
+        frames are returned in memory: use :meth:`reenact_video` for long clips). ``smoothing``: EMA
+        factor of the driving pose (None: 0.5 for videos, 0 for images)."""
+        from .reenact_video import DEFAULT_SMOOTHING, driving_kind, video_frames
+
+        if driving_kind(driving) == "video":
+            return list(video_frames(self, src, Path(driving), relative=relative, align=align,
+                                     smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
+                                     paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
+                                     progress=progress)[1])
+        return self.reenact_images(src, driving, relative=relative, align=align, smoothing=smoothing or 0.0,
+                                   paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
+                                   progress=progress).frames
+
+    def reenact_video(self, src: Source, video: PathLike, output: PathLike, *, paste_back: bool = False,
+                      smoothing: float = 0.5, side_by_side: bool = False, relative: bool = True, align: bool = True,
+                      batch_size: int = 8, progress: bool = False) -> "VideoSummary":
+        """Reenact from a driving video into ``output`` (.mp4 etc. with the driving clip's audio, or .gif),
+        streamed and written atomically (see :func:`latentreenact.reenact_video.reenact_video`)."""
+        from .reenact_video import reenact_video
+
+        return reenact_video(self, src, video, output, paste_back=paste_back, smoothing=smoothing,
+                             side_by_side=side_by_side, relative=relative, align=align, batch_size=batch_size,
+                             progress=progress)
+
+
+def _spec_from_matrix(matrix: Any) -> Any:
+    from directions.components import spec_from_matrix
+
+    return spec_from_matrix(matrix)

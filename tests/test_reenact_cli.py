@@ -1,0 +1,135 @@
+"""``latentreenact reenact`` and ``latentreenact edit`` (click commands, tested directly) on a tiny model
+directory (16 px generator, tiny light encoder, tiny bfm-net regressor, small direction matrix)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from fixtures.face_photos import single_thread
+from latentreenact.cli.edit import edit, parse_sweep
+from latentreenact.cli.errors import EXIT_BAD_CHECKPOINT, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
+from latentreenact.cli.reenact import reenact
+from test_reenactor import SIZE, face, tiny_reenactor, write_model_dir
+
+_threads = pytest.fixture(scope="module", autouse=True)(single_thread)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A model directory, a source image and a folder of three driving images."""
+    root = tmp_path_factory.mktemp("cli")
+    r = tiny_reenactor()
+    model = write_model_dir(root / "model", r)
+    Image.fromarray(face(r.generator, 3)).save(root / "source.png")
+    (root / "driving").mkdir()
+    for i in range(3):
+        Image.fromarray(face(r.generator, 40 + i)).save(root / "driving" / f"d{i}.png")
+    return root, model
+
+
+def run(command, args):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(command, [str(a) for a in args])
+
+
+def test_missing_source_exits_3(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, _ = files
+    result = run(reenact, ["--source", tmp_path / "nope.png", "--driving", root / "driving", "-o", tmp_path / "out"])
+    assert result.exit_code == EXIT_NOT_FOUND and "source image not found" in result.output
+    result = run(edit, ["--source", tmp_path / "nope.png", "--yaw", "10", "-o", tmp_path / "e.png"])
+    assert result.exit_code == EXIT_NOT_FOUND
+    result = run(reenact, ["--source", root / "source.png", "--driving", tmp_path / "none.mp4", "-o",
+                           tmp_path / "o.mp4"])
+    assert result.exit_code == EXIT_NOT_FOUND and "driving input not found" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_driving_folder_exits_5(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, model = files
+    (tmp_path / "empty").mkdir()
+    result = run(reenact, ["--source", root / "source.png", "--driving", tmp_path / "empty", "--model", model,
+                           "--no-align", "-o", tmp_path / "out"])
+    assert result.exit_code == EXIT_BAD_INPUT and "no images" in result.output
+    assert result.output.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
+def test_missing_default_model_and_bad_checkpoint(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from latentreenact import zoo
+
+    root, model = files
+    args = ["--source", root / "source.png", "--driving", root / "driving" / "d0.png", "-o", tmp_path / "o.png"]
+    if not zoo.is_registered("encoder-mobilestylegan-ffhq"):
+        result = run(reenact, args)
+        assert result.exit_code == EXIT_NOT_FOUND and "encoder-mobilestylegan-ffhq" in result.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("generator.pt", "encoder.pt", "net3d.pt", "reenactor.json"):
+        (broken / name).write_bytes((model / name).read_bytes())
+    (broken / "directions.pt").write_bytes(b"not a checkpoint")
+    result = run(reenact, args[:-2] + ["--model", broken, "--no-align", "-o", tmp_path / "o.png"])
+    assert result.exit_code == EXIT_BAD_CHECKPOINT and "directions.pt" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]
+
+
+def test_reenact_folder_image_and_video(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from latentreenact.video import probe_video, write_video
+
+    root, model = files
+    common = ["--source", root / "source.png", "--model", model, "--no-align", "--no-progress"]
+    result = run(reenact, common + ["--driving", root / "driving", "-o", tmp_path / "frames"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["d0.png", "d1.png", "d2.png"]
+    assert "3 frame(s), 0 without a face" in result.output and "s/frame" in result.output
+    result = run(reenact, common + ["--driving", root / "driving" / "d1.png", "--no-paste-back", "--side-by-side",
+                                    "-o", tmp_path / "one.png"])
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(tmp_path / "one.png")).shape == (SIZE, 2 * SIZE, 3)
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, [np.asarray(Image.open(root / "driving" / f"d{i % 3}.png")) for i in range(5)], 12)
+    result = run(reenact, common + ["--driving", clip, "--batch-size", "2", "-o", tmp_path / "out.mp4"])
+    assert result.exit_code == 0, result.output
+    info = probe_video(tmp_path / "out.mp4")
+    assert info.n_frames == 5 and info.fps == pytest.approx(12)
+    result = run(reenact, common + ["--driving", clip, "-o", tmp_path / "bad.png"])
+    assert result.exit_code == EXIT_USAGE and not (tmp_path / "bad.png").exists()
+
+
+def test_edit_single_and_sweeps(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, model = files
+    common = ["--source", root / "source.png", "--model", model, "--no-align", "--no-progress"]
+    result = run(edit, common + ["--yaw", "20", "--exp", "0=1.5", "-o", tmp_path / "e.png"])
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(tmp_path / "e.png")).shape == (SIZE, SIZE, 3)
+    result = run(edit, common + ["--sweep", "yaw:-30:30:3", "--sweep", "exp_1:-1:1:2", "-o", tmp_path / "grid.png"])
+    assert result.exit_code == 0, result.output
+    assert np.asarray(Image.open(tmp_path / "grid.png")).shape == (2 * SIZE + 6, 3 * SIZE + 8, 3)
+    result = run(edit, common + ["--sweep", "pitch:-10:10:4", "-o", tmp_path / "s.gif"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "s.gif").n_frames == 6  # forwards and back
+    result = run(edit, common + ["--jaw", "1", "-o", tmp_path / "jaw.png"])
+    assert result.exit_code == EXIT_BAD_INPUT and "jaw" in result.output
+    for bad in (["--sweep", "yaw:1:2"], ["--exp", "x"], ["-o", tmp_path / "nosweep.gif"]):
+        result = run(edit, common + (bad if "-o" in bad else bad + ["-o", tmp_path / "x.png"]))
+        assert result.exit_code == EXIT_USAGE, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "grid.png", "s.gif"]
+
+
+def test_parse_sweep() -> None:
+    assert parse_sweep("yaw:-30:30:7") == ("yaw", [-30.0, -20.0, -10.0, 0.0, 10.0, 20.0, 30.0])
+    assert parse_sweep("exp3:0:1:2") == ("exp_3", [0.0, 1.0])
+
+
+def test_bad_inputs_exit_5(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, model = files
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x01 not a video" * 50)
+    result = run(reenact, ["--source", root / "source.png", "--driving", corrupt, "--model", model, "--no-align",
+                           "--no-progress", "-o", tmp_path / "out.mp4"])
+    assert result.exit_code == EXIT_BAD_INPUT and "corrupt.mp4" in result.output
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / "blank.png")
+    result = run(edit, ["--source", tmp_path / "blank.png", "--model", model, "--yaw", "5", "--no-progress",
+                        "-o", tmp_path / "e.png"])
+    assert result.exit_code == EXIT_BAD_INPUT and "no face" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.png", "corrupt.mp4"]
