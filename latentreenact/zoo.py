@@ -103,6 +103,35 @@ REGISTRY: Dict[str, ModelEntry] = {
         description="the bfm-net regressor: yaw/pitch/roll, BFM identity/expression and 68 landmarks from "
                     "256 px FFHQ-aligned crops (see weights/NET3D_MODEL_CARD.md)",
     ),
+    "encoder-mobilestylegan-ffhq": ModelEntry(
+        name="encoder-mobilestylegan-ffhq",
+        kind="encoder",
+        arch="light-encoder",
+        version="run 1 (latentreenact 0.1.0): 1,603 default-generator pairs, step 1,000",
+        files=(ModelFile("encoder_mobilestylegan_ffhq.pt", 16340320,
+                         "8d555595c3ac086851bac5f6590bd757a1020b07b1bbee9d0fb5304e78b825b5"),),
+        package=None,  # shipped inside latentreenact/weights
+        package_dir="weights",
+        install="reinstall latentreenact (the weights ship inside it)",
+        licence="research / non-commercial: trained on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
+        description="light W+ encoder (8.1 M parameters, 128 px input) for mobilestylegan-ffhq: a coarse "
+                    "first guess for the projector / tuning (see weights/ENCODER_MODEL_CARD.md)",
+    ),
+    "directions-mobilestylegan-ffhq": ModelEntry(
+        name="directions-mobilestylegan-ffhq",
+        kind="directions",
+        arch="direction-matrix",
+        version="regression init 1 (latentreenact 0.1.0): 1,792 default-generator faces labelled by bfm-net",
+        files=(ModelFile("directions_mobilestylegan_ffhq.pt", 232133,
+                         "3961eb564b1c90d090357619f10eb6dd02ca5ff5b370d69708e1567b1f36d5ee"),),
+        package=None,  # shipped inside latentreenact/weights
+        package_dir="weights",
+        install="reinstall latentreenact (the weights ship inside it)",
+        licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
+        description="A for mobilestylegan-ffhq with the bfm-net pose vector (yaw, pitch, roll, 10 BFM expressions): "
+                    "the ridge-regression starting point of the trainer, no gradient steps yet "
+                    "(see weights/DIRECTIONS_MODEL_CARD.md)",
+    ),
 }
 
 

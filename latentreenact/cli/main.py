@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from .edit import edit
+from .eval_directions import directions as eval_directions_cmd
 from .faces import faces
 from .invert import invert
 from .net3d_dataset import dataset as net3d_dataset
@@ -56,3 +57,11 @@ def net3d() -> None:
 net3d.add_command(net3d_dataset)
 cli.add_command(faces)
 faces.add_command(pose)
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Evaluate trained parts on held-out data."""
+
+
+eval_group.add_command(eval_directions_cmd)
