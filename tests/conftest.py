@@ -25,3 +25,14 @@ def face_photos_dir(tmp_path_factory) -> Path:
     from fixtures.face_photos import write_photos
 
     return write_photos(tmp_path_factory.mktemp("face_photos"))
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny convolutions run much faster on one thread than on two contended ones."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

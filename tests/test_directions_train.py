@@ -21,12 +21,7 @@ NAMES = LAYOUTS["bfm"]
 SPEC = PoseVectorSpec(NAMES, {n: (-1.0, 1.0) for n in NAMES[3:]})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class FakeEstimator(torch.nn.Module):

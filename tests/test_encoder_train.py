@@ -24,13 +24,7 @@ TINY = {"input_size": 16, "widths": [8], "hidden": 16}
 PSI = 0.7
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run much faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _write_pairs(root: Path, generator, n: int = 48, shard_size: int = 24) -> Path:

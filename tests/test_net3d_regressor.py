@@ -80,13 +80,7 @@ def _write_dataset(root: Path, n: int = 40, shard_size: int = 20, seed: int = 0)
     return root
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run ~10x faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
