@@ -122,7 +122,7 @@ def test_latent_avg_of_the_wrong_generator_is_refused(seeded_state):
 
 
 def test_missing_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="e4e encoder checkpoint not found"):
+    with pytest.raises(FileNotFoundError, match="encoder checkpoint not found"):
         load_encoder(tmp_path / "nope.pt")
 
 
