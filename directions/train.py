@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentreenact.trainstate import rng_state, set_rng_state, truncate_metrics, write_metrics
+from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, write_metrics
 
 from .matrix import DirectionMatrix
 from .pose_vector import PoseVectorSpec
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 TRAIN_FORMAT = "latentreenact.directions-train-state"
-TRAIN_VERSION = 1
+TRAIN_VERSION = 2  # 2: the run settings stored flat under "config"
 MODES = ("synthetic", "real", "real+synthetic", "paired")
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"shape": 1.0, "eye": 1.0, "mouth": 1.0, "identity": 10.0,
                                           "perceptual": 10.0, "pixel": 1.0}
@@ -248,8 +248,6 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
     """
     from tqdm.auto import tqdm
 
-    from latentreenact.checkpoints.loading import read_torch_file
-    from latentreenact.fileio import atomic_path
     from latentreenact.sampling import truncation_centre
 
     from .evaluate import evaluate_pairs, make_eval_pairs
@@ -278,41 +276,24 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
     A.to(device)
     optimizer = torch.optim.Adam(A.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     data_g = torch.Generator().manual_seed(cfg.seed)
-    run_key = {"cfg": asdict(cfg), "k": k, "init": None if init is None else float(init.linear.weight.sum())}
+    run_config = {**asdict(cfg), "k": k}
     step = 0
     running: List[Dict[str, float]] = []
     ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
-    if resume:
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"no training checkpoint to resume at {ckpt_path}")
-        state = read_torch_file(ckpt_path)
-        if not isinstance(state, dict) or state.get("format") != TRAIN_FORMAT or state.get("format_version") != TRAIN_VERSION:
-            raise ValueError(f"{ckpt_path}: not a directions training checkpoint (version {TRAIN_VERSION})")
-        saved = state["key"]
-        if saved["cfg"] != run_key["cfg"] or saved["k"] != k:
-            differ = sorted(n for n in run_key["cfg"] if saved["cfg"].get(n) != run_key["cfg"][n])
-            raise ValueError(f"{ckpt_path}: cannot resume a different run (changed: {', '.join(differ) or 'k'})")
+    state = start_run(out, resume, TRAIN_FORMAT, TRAIN_VERSION, run_config, "a directions")
+    if state is not None:
         A.load_state_dict(state["A"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
         set_rng_state(state["rng"], data_g)
         running = [dict(r) for r in state["running"]]
-        truncate_metrics(metrics_path, step)
-    else:
-        if ckpt_path.exists():
-            raise ValueError(f"{out} already holds a training run (checkpoint.pt); resume it or use another folder")
-        out.mkdir(parents=True, exist_ok=True)
-        if metrics_path.exists():
-            metrics_path.unlink()
 
     eval_set = make_eval_pairs(G, cfg.n_eval, seed=cfg.seed + 104729, truncation=cfg.truncation, centre=centre)
 
     def save_state() -> None:
-        obj = {"format": TRAIN_FORMAT, "format_version": TRAIN_VERSION, "key": run_key, "step": step,
-               "A": {n: v.detach().cpu().clone() for n, v in A.state_dict().items()},
-               "optimizer": optimizer.state_dict(), "rng": rng_state(data_g), "running": list(running)}
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(obj, tmp)
+        save_run_state(out, TRAIN_FORMAT, TRAIN_VERSION, run_config, {
+            "step": step, "A": {n: v.detach().cpu().clone() for n, v in A.state_dict().items()},
+            "optimizer": optimizer.state_dict(), "rng": rng_state(data_g), "running": list(running)})
 
     def run_eval() -> Dict[str, float]:
         metrics, rows = evaluate_pairs(comp, A, eval_set, cfg.render_size, batch_size=cfg.batch_size,

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
-from latentreenact.trainstate import rng_state, set_rng_state, truncate_metrics, warmup_cosine, write_metrics
+from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, warmup_cosine, write_metrics
 
 from .light_encoder import LightEncoder, save_light_encoder
 
@@ -133,8 +133,6 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     """
     from tqdm.auto import tqdm
 
-    from latentreenact.checkpoints.loading import read_torch_file
-    from latentreenact.fileio import atomic_path
     from latentreenact.sampling import truncation_centre
 
     from .losses import resolve_loss
@@ -199,17 +197,8 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     meta = {"generator": generator_id, "data": str(data_dir), "truncation": psi, "train_samples": len(train_set),
             "val_samples": len(val_set), "loss_weights": weights}
 
-    if resume:
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"no training checkpoint to resume at {ckpt_path}")
-        state = read_torch_file(ckpt_path)
-        if not isinstance(state, dict) or state.get("format") != ENCODER_TRAIN_FORMAT or \
-                state.get("format_version") != ENCODER_TRAIN_VERSION:
-            raise ValueError(f"{ckpt_path}: not an encoder training checkpoint (version {ENCODER_TRAIN_VERSION})")
-        differ = sorted(k for k in run_config if state["config"].get(k) != run_config[k])
-        if differ:
-            raise ValueError(f"{ckpt_path}: cannot resume a different run (changed: {', '.join(differ)}); "
-                             "use the same options and data or start afresh")
+    state = start_run(out, resume, ENCODER_TRAIN_FORMAT, ENCODER_TRAIN_VERSION, run_config, "an encoder")
+    if state is not None:
         encoder.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -217,22 +206,13 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
         best = {"loss": state["best"]["loss"], "step": state["best"]["step"], "metrics": dict(state["best"]["metrics"])}
         set_rng_state(state["rng"], order)
         running = [float(v) for v in state["running"]]
-        truncate_metrics(metrics_path, step)
         log.info("resuming encoder training at step %d of %d", step, steps)
-    else:
-        if ckpt_path.exists():
-            raise ValueError(f"{out} already holds a training run (checkpoint.pt); resume it or use another folder")
-        out.mkdir(parents=True, exist_ok=True)
-        if metrics_path.exists():
-            metrics_path.unlink()
 
     def save_state() -> None:
-        obj = {"format": ENCODER_TRAIN_FORMAT, "format_version": ENCODER_TRAIN_VERSION, "config": run_config,
-               "step": step, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
-               "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos,
-               "best": best, "running": list(running), "rng": rng_state(order)}
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(obj, tmp)
+        save_run_state(out, ENCODER_TRAIN_FORMAT, ENCODER_TRAIN_VERSION, run_config, {
+            "step": step, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos,
+            "best": best, "running": list(running), "rng": rng_state(order)})
 
     def run_validation() -> Dict[str, float]:
         metrics = _validate(encoder, val_reader, val_targets, image_losses, batch_size, device, n_val_images)
@@ -254,10 +234,8 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
             pos += batch_size
             uint8, _ = train_reader.batch(rows)
             target = train_targets[rows].to(device)
-            h = encoder.features(_inputs(uint8, encoder.input_size, device))
-            w0 = encoder.w0(h)[:, None]
-            deltas = encoder.deltas(h).view(-1, encoder.n_styles - 1, encoder.style_dim)
-            pred = torch.cat([w0, w0 + deltas], 1) + encoder.latent_avg
+            offsets, deltas = encoder.offsets_and_deltas(_inputs(uint8, encoder.input_size, device))
+            pred = offsets + encoder.latent_avg
             parts: Dict[str, torch.Tensor] = {"latent": F.mse_loss(pred, target),
                                               "delta": deltas.norm(dim=-1).mean()}
             if use_images and step % image_every == 0 and image_losses is not None:

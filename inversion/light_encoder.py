@@ -97,21 +97,17 @@ class LightEncoder(nn.Module):
                 taps.append(h.mean(dim=(2, 3)))
         return self.mlp(torch.cat(taps, 1))
 
-    def offsets(self, x: torch.Tensor) -> torch.Tensor:
-        """``codes - latent_avg``: [B, n_styles, style_dim] (row 0 is w_0, row i is w_0 + d_i)."""
+    def offsets_and_deltas(self, x: torch.Tensor) -> "tuple[torch.Tensor, torch.Tensor]":
+        """``(codes - latent_avg, deltas)``: [B, n_styles, style_dim] (row 0 is w_0, row i is
+        w_0 + d_i) and the per-layer deltas [B, n_styles - 1, style_dim] (e4e's regulariser input)."""
         h = self.features(x)
         w0 = self.w0(h)[:, None]
         deltas = self.deltas(h).view(-1, self.n_styles - 1, self.style_dim)
-        return torch.cat([w0, w0 + deltas], 1)
+        return torch.cat([w0, w0 + deltas], 1), deltas
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """W+ codes [B, n_styles, style_dim]."""
-        return self.offsets(x) + self.latent_avg
-
-    def delta_norms(self, x: torch.Tensor) -> torch.Tensor:
-        """e4e's delta regulariser input: the L2 norm of each delta, [B, n_styles - 1]."""
-        return self.deltas(self.features(x)).view(-1, self.n_styles - 1, self.style_dim).norm(dim=-1)
-
+        return self.offsets_and_deltas(x)[0] + self.latent_avg
 
 def save_light_encoder(path: PathLike, encoder: LightEncoder, half: bool = False,
                        metadata: Optional[Mapping[str, Any]] = None) -> Path:

@@ -15,7 +15,8 @@ from typing import Any, Callable, Dict, Mapping, Sequence
 import numpy as np
 import torch
 
-__all__ = ["rng_state", "set_rng_state", "truncate_metrics", "warmup_cosine", "write_metrics"]
+__all__ = ["rng_state", "save_run_state", "set_rng_state", "start_run", "truncate_metrics", "warmup_cosine",
+           "write_metrics"]
 
 
 def rng_state(*generators: torch.Generator) -> Dict[str, Any]:
@@ -76,3 +77,41 @@ def warmup_cosine(steps: int, floor: float = 0.01) -> Callable[[int], float]:
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
 
     return factor
+
+
+def start_run(out: Path, resume: bool, fmt: str, version: int, config: Mapping[str, Any],
+              what: str) -> "Dict[str, Any] | None":
+    """Open a trainer's run folder. ``resume``: read ``out/checkpoint.pt``, check its format,
+    version and that every ``config`` item is unchanged, drop metric records past its step and
+    return it. Otherwise refuse a folder that already holds a run, create it, clear its metrics
+    log and return None. ``what`` names the trainer in error messages."""
+    ckpt, metrics = out / "checkpoint.pt", out / "metrics.jsonl"
+    if resume:
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"no training checkpoint to resume at {ckpt}")
+        from .checkpoints.loading import read_torch_file
+
+        state = read_torch_file(ckpt)
+        if not isinstance(state, dict) or state.get("format") != fmt or state.get("format_version") != version:
+            raise ValueError(f"{ckpt}: not {what} training checkpoint (version {version})")
+        saved = state["config"]
+        differ = sorted(k for k in config if saved.get(k) != config[k])
+        if differ:
+            raise ValueError(f"{ckpt}: cannot resume a different run (changed: {', '.join(differ)}); "
+                             "use the same options and data or start afresh")
+        truncate_metrics(metrics, int(state["step"]))
+        return state
+    if ckpt.exists():
+        raise ValueError(f"{out} already holds a training run (checkpoint.pt); resume it or use another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if metrics.exists():
+        metrics.unlink()
+    return None
+
+
+def save_run_state(out: Path, fmt: str, version: int, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
+    """Write ``out/checkpoint.pt`` atomically: format, version, config and the trainer's ``state``."""
+    from .fileio import atomic_path
+
+    with atomic_path(out / "checkpoint.pt") as tmp:
+        torch.save({"format": fmt, "format_version": version, "config": dict(config), **state}, tmp)

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..trainstate import rng_state, set_rng_state, truncate_metrics, warmup_cosine, write_metrics
+from ..trainstate import rng_state, save_run_state, set_rng_state, start_run, warmup_cosine, write_metrics
 from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader
 from .flip import flip_angles, flip_landmarks
 from .regressor import Net3DRegressor
@@ -147,9 +147,6 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     """
     from tqdm.auto import tqdm
 
-    from ..checkpoints.loading import read_torch_file
-    from ..fileio import atomic_path
-
     if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
         raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
     checkpoint_every = int(checkpoint_every or val_every)
@@ -183,18 +180,8 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     best: Dict[str, Any] = {"loss": None, "step": None, "metrics": {}}
     ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
 
-    if resume:
-        state = read_torch_file(ckpt_path) if ckpt_path.is_file() else None
-        if state is None:
-            raise FileNotFoundError(f"no training checkpoint to resume at {ckpt_path}")
-        if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT or \
-                state.get("format_version") != TRAIN_STATE_VERSION:
-            raise ValueError(f"{ckpt_path}: not a Net3D training checkpoint (version {TRAIN_STATE_VERSION})")
-        saved = state["config"]
-        differ = sorted(k for k in run_config if saved.get(k) != run_config[k])
-        if differ:
-            raise ValueError(f"{ckpt_path}: cannot resume a different run (changed: {', '.join(differ)}); "
-                             "use the same options and data or start afresh")
+    state = start_run(out, resume, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION, run_config, "a Net3D")
+    if state is not None:
         model.set_label_stats(state["label_stats"])
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -203,24 +190,16 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
         best = {"loss": state["best"]["loss"], "step": state["best"]["step"], "metrics": dict(state["best"]["metrics"])}
         set_rng_state(state["rng"], order, aug)
         running = [float(v) for v in state["running"]]
-        truncate_metrics(metrics_path, step)
         log.info("resuming at step %d of %d", step, steps)
     else:
-        if ckpt_path.exists():
-            raise ValueError(f"{out} already holds a training run (checkpoint.pt); resume it or use another folder")
         model.set_label_stats(label_statistics(train_reader))
-        out.mkdir(parents=True, exist_ok=True)
-        if metrics_path.exists():
-            metrics_path.unlink()
 
     def save_state() -> None:
-        obj = {"format": TRAIN_STATE_FORMAT, "format_version": TRAIN_STATE_VERSION, "config": run_config,
-               "step": step, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-               "label_stats": model.label_stats, "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos, "best": best,
-               "running": list(running), "rng": rng_state(order, aug)}
-        with atomic_path(ckpt_path) as tmp:
-            torch.save(obj, tmp)
+        save_run_state(out, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION, run_config, {
+            "step": step, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "label_stats": model.label_stats, "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos, "best": best,
+            "running": list(running), "rng": rng_state(order, aug)})
 
     def run_validation() -> Dict[str, float]:
         metrics = validate(model, val_reader, batch_size, device, weights)
