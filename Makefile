@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out
 
-.PHONY: install demo test bench clean
+.PHONY: install demo serve test bench clean
 
 install: $(STAMP)
 
@@ -19,8 +19,15 @@ $(STAMP): setup.py requirements-data.txt
 	$(PIP) install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main job: reenact the bundled source photo with the bundled 3 s driving clip on the default models.
+EXAMPLES := latentreenact/examples
 demo: $(STAMP)
-	$(VENV)/bin/latentreenact sample --generator mobilestylegan-ffhq -n 16 --seed 0 --truncation 0.7 -o $(OUT)/grid.png
+	$(VENV)/bin/latentreenact reenact --source $(EXAMPLES)/astronaut.jpg --driving $(EXAMPLES)/smile.mp4 \
+		--side-by-side --seed 0 -o $(OUT)/reenacted.mp4
+
+# The Gradio app on http://127.0.0.1:7860 (Ctrl+C stops it).
+serve: $(STAMP)
+	$(VENV)/bin/latentreenact demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -13,7 +13,7 @@ setup(
                                     "directions", "demo"]),
     package_data={
         "stylegan2_ops": ["csrc/*.cpp", "csrc/*.cu", "csrc/*.h"],
-        "latentreenact": ["weights/*.pt", "weights/*.md"],
+        "latentreenact": ["weights/*.pt", "weights/*.md", "examples/*.jpg", "examples/*.mp4", "examples/*.md"],
     },
     install_requires=[
         "torch>=2.1",
@@ -29,7 +29,9 @@ setup(
         "imageio-ffmpeg>=0.5",
     ],
     extras_require={
-        "test": ["pytest>=7", "onnxruntime>=1.16"],  # onnxruntime: cross-check of our ONNX import
+        # onnxruntime: cross-check of our ONNX import; gradio + selenium: the demo's client and browser tests
+        "test": ["pytest>=7", "onnxruntime>=1.16", "gradio>=6.0", "gradio_client>=2.0", "selenium>=4.20"],
+        "demo": ["gradio>=6.0"],
         # optional: cross-checks the MobileStyleGAN port against the OpenVINO runtime
         "openvino": ["openvino>=2024.0"],
     },

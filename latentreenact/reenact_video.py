@@ -260,26 +260,32 @@ def reenact_images(reenactor: "Reenactor", src: "Source", driving: Any, *, relat
 
 def video_frames(reenactor: "Reenactor", src: "Source", video: Path, *, relative: bool = True, align: bool = True,
                  smoothing: float = DEFAULT_SMOOTHING, paste_back: bool = False, side_by_side: bool = False,
-                 batch_size: int = 8, progress: bool = False) -> Tuple[PoseTrack, Iterator[np.ndarray]]:
-    """Measure the whole clip now (pass 1), then return the track and a lazy iterator of output frames (pass 2)."""
+                 batch_size: int = 8, progress: bool = False,
+                 max_frames: Optional[int] = None) -> Tuple[PoseTrack, Iterator[np.ndarray]]:
+    """Measure the clip (its first ``max_frames`` frames if given) now (pass 1), then return the track
+    and a lazy iterator of output frames (pass 2)."""
     from .video import iter_frames, probe_video
 
+    if max_frames is not None and max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
     info = probe_video(video)
-    p, found = reenactor.measure(iter_frames(video), align=align, batch_size=batch_size, progress=progress,
-                                 total=info.n_frames)
+    total = info.n_frames if max_frames is None or info.n_frames is None else min(info.n_frames, max_frames)
+    p, found = reenactor.measure(iter_frames(video, max_frames), align=align, batch_size=batch_size,
+                                 progress=progress, total=total)
     track = pose_track(reenactor, src, p, found, relative=relative, sequence=True, smoothing=smoothing,
                        what=f"the frames of {video}")
     _log_missing(track, f"frames of {video}")
-    return track, _rendered(reenactor, src, iter_frames(video), track.dp, paste_back=paste_back,
+    return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, paste_back=paste_back,
                             side_by_side=side_by_side, batch_size=batch_size, progress=progress)
 
 
 def reenact_video(reenactor: "Reenactor", src: "Source", video: PathLike, output: PathLike, *,
                   paste_back: bool = False, smoothing: float = DEFAULT_SMOOTHING, side_by_side: bool = False,
                   relative: bool = True, align: bool = True, batch_size: int = 8,
-                  progress: bool = False) -> VideoSummary:
-    """Reenact the source from a driving video into ``output`` at the clip's frame rate: a video file with
-    the clip's audio, or a GIF (no audio). Streamed; the file appears only when complete."""
+                  progress: bool = False, max_frames: Optional[int] = None) -> VideoSummary:
+    """Reenact the source from a driving video (its first ``max_frames`` frames if given) into
+    ``output`` at the clip's frame rate: a video file with the clip's audio (cut to the frames
+    written), or a GIF (no audio). Streamed; the file appears only when complete."""
     from .video import VideoWriter, is_video_path, probe_video, write_gif
 
     start = time.perf_counter()
@@ -291,7 +297,7 @@ def reenact_video(reenactor: "Reenactor", src: "Source", video: PathLike, output
     fps = probe_video(video).fps
     track, frames = video_frames(reenactor, src, video, relative=relative, align=align, smoothing=smoothing,
                                  paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
-                                 progress=progress)
+                                 progress=progress, max_frames=max_frames)
     if output.suffix.lower() == ".gif":
         written = write_gif(output, frames, fps)
     else:

@@ -460,14 +460,15 @@ class Reenactor:
 
     def reenact_video(self, src: Source, video: PathLike, output: PathLike, *, paste_back: bool = False,
                       smoothing: float = 0.5, side_by_side: bool = False, relative: bool = True, align: bool = True,
-                      batch_size: int = 8, progress: bool = False) -> "VideoSummary":
-        """Reenact from a driving video into ``output`` (.mp4 etc. with the driving clip's audio, or .gif),
-        streamed and written atomically (see :func:`latentreenact.reenact_video.reenact_video`)."""
+                      batch_size: int = 8, progress: bool = False, max_frames: Optional[int] = None) -> "VideoSummary":
+        """Reenact from a driving video (its first ``max_frames`` frames if given) into ``output`` (.mp4
+        etc. with the driving clip's audio, or .gif), streamed and written atomically (see
+        :func:`latentreenact.reenact_video.reenact_video`)."""
         from .reenact_video import reenact_video
 
         return reenact_video(self, src, video, output, paste_back=paste_back, smoothing=smoothing,
                              side_by_side=side_by_side, relative=relative, align=align, batch_size=batch_size,
-                             progress=progress)
+                             progress=progress, max_frames=max_frames)
 
 
 def _spec_from_matrix(matrix: Any) -> Any:

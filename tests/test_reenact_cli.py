@@ -12,7 +12,7 @@ from fixtures.face_photos import single_thread
 from latentreenact.cli.edit import edit, parse_sweep
 from latentreenact.cli.errors import EXIT_BAD_CHECKPOINT, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
 from latentreenact.cli.reenact import reenact
-from test_reenactor import SIZE, face, tiny_reenactor, write_model_dir
+from tiny_reenactor import SIZE, face, tiny_reenactor, write_model_dir
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
 
@@ -92,6 +92,9 @@ def test_reenact_folder_image_and_video(files, tmp_path) -> None:  # type: ignor
     assert result.exit_code == 0, result.output
     info = probe_video(tmp_path / "out.mp4")
     assert info.n_frames == 5 and info.fps == pytest.approx(12)
+    result = run(reenact, common + ["--driving", clip, "--max-frames", "3", "-o", tmp_path / "cut.mp4"])
+    assert result.exit_code == 0 and "3 frame(s)" in result.output, result.output
+    assert probe_video(tmp_path / "cut.mp4").n_frames == 3
     result = run(reenact, common + ["--driving", clip, "-o", tmp_path / "bad.png"])
     assert result.exit_code == EXIT_USAGE and not (tmp_path / "bad.png").exists()
 

@@ -7,85 +7,16 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from fixtures.face_photos import single_thread
-from helpers import tiny_generator
 from latentreenact.images import to_uint8
+from tiny_reenactor import RANGES, SIZE, face, tiny_directions, tiny_reenactor, write_model_dir
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
-
-SIZE = 16
-RANGES = [[-40, 40], [-20, 20], [-20, 20]] + [[-2.0, 2.0]] * 10
-
-
-class FakeEstimator:
-    """Deterministic, differentiable pose from image statistics: angles from the mean colour channels,
-    expressions from the mean grey level of 10 horizontal bands; near-black images have no face."""
-
-    name = "fake"
-    differentiable = True
-
-    def estimate(self, images, missing="raise"):  # type: ignore[no-untyped-def]
-        from latentreenact.net3d.params import PoseParams
-
-        x = images.float()
-        angles = 30.0 * x.mean(dim=(2, 3))
-        expression = 2.0 * F.adaptive_avg_pool2d(x.mean(1, keepdim=True), (10, 1)).flatten(1)
-        found = x.mean(dim=(1, 2, 3)) > -0.9
-        if missing == "raise" and not found.all():
-            raise ValueError("no face")
-        angles = torch.where(found[:, None], angles, torch.nan)
-        expression = torch.where(found[:, None], expression, torch.nan)
-        return PoseParams(angles=angles, expression=expression, landmarks=torch.zeros(len(x), 68, 2),
-                          backend=self.name, found=found)
-
-
-def tiny_encoder(generator, seed: int = 0):  # type: ignore[no-untyped-def]
-    from inversion.light_encoder import LightEncoder
-
-    encoder = LightEncoder({"input_size": 16, "widths": [8], "hidden": 16, "n_styles": generator.n_latent,
-                            "style_dim": generator.style_dim})
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in encoder.parameters():
-            p.copy_(0.3 * torch.randn(p.shape, generator=g))
-        encoder.set_latent_avg(generator.mean_latent(256, seed=0))
-    return encoder.eval()
-
-
-def tiny_directions(bias: float = 0.0):  # type: ignore[no-untyped-def]
-    from directions import DirectionMatrix
-
-    matrix = DirectionMatrix(13, num_layers=4, style_dim=8, seed=1,
-                             config={"layout": "bfm", "ranges": RANGES, "backend": "fake", "generator": "tiny"})
-    with torch.no_grad():
-        matrix.linear.weight.mul_(10.0)  # visible shifts in a tiny generator
-        matrix.linear.bias.fill_(bias)
-    return matrix
-
-
-def tiny_reenactor(**kw):  # type: ignore[no-untyped-def]
-    from latentreenact.reenactor import Reenactor
-
-    g = tiny_generator(size=SIZE, style_dim=8)
-    return Reenactor(g, tiny_encoder(g), FakeEstimator(), tiny_directions(kw.pop("bias", 0.0)),
-                     render_size=SIZE, align_size=SIZE, **kw)
-
-
-def face(generator, seed: int, size: int = SIZE) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """A generated uint8 face crop of ``size`` px."""
-    with torch.no_grad():
-        w = generator.mapping(torch.randn(1, generator.style_dim, generator=torch.Generator().manual_seed(seed)))
-        image = generator.synthesis(w[:, None].repeat(1, generator.n_latent, 1))
-        if size != image.shape[-1]:
-            image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
-    return to_uint8(image)[0]
 
 
 @pytest.fixture(scope="module")
@@ -315,24 +246,6 @@ def test_video_failures_leave_nothing(setup, clip, tmp_path, monkeypatch) -> Non
 
 
 # ----------------------------------------------------------------------------------------- loading
-
-def write_model_dir(folder: Path, reenactor, json_extra=None) -> Path:  # type: ignore[no-untyped-def]
-    """A model directory: generator.pt, encoder.pt, directions.pt, a tiny bfm-net regressor and reenactor.json."""
-    from inversion.light_encoder import save_light_encoder
-    from latentreenact.checkpoints.loading import save_generator
-    from latentreenact.net3d.regressor import Net3DRegressor
-
-    folder.mkdir(parents=True, exist_ok=True)
-    save_generator(reenactor.generator, folder / "generator.pt")
-    save_light_encoder(folder / "encoder.pt", reenactor.encoder)
-    reenactor.directions.save(folder / "directions.pt")
-    torch.manual_seed(0)
-    Net3DRegressor({"input_size": 16, "widths": [4], "blocks": [1], "pool": 1, "hidden": 8}).save(folder / "net3d.pt")
-    spec = {"estimator": {"backend": "bfm-net", "weights": "net3d.pt"}, "render_size": SIZE, "align_size": SIZE,
-            **(json_extra or {})}
-    (folder / "reenactor.json").write_text(json.dumps(spec))
-    return folder
-
 
 def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from latentreenact import Reenactor, zoo

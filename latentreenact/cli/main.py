@@ -7,6 +7,7 @@ import logging
 import click
 
 from .. import __version__
+from .demo import demo
 from .edit import edit
 from .eval_directions import directions as eval_directions_cmd
 from .faces import faces
@@ -36,6 +37,7 @@ cli.add_command(stats)
 cli.add_command(invert)
 cli.add_command(reenact)
 cli.add_command(edit)
+cli.add_command(demo)
 
 
 @cli.group()

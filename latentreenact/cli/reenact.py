@@ -77,6 +77,8 @@ def load_source(source: Path, model: str, exact: bool, truncation: Optional[floa
               help="Paste the reenacted face back into the source photo (else output the aligned face).")
 @click.option("--side-by-side/--no-side-by-side", default=False, show_default=True,
               help="Output [driving frame | result].")
+@click.option("--max-frames", type=click.IntRange(1), default=None,
+              help="Use only the first N frames of a driving video (default: all).")
 @model_options
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
               help="Frames per Net3D / generator pass.")
@@ -88,7 +90,8 @@ def load_source(source: Path, model: str, exact: bool, truncation: Optional[floa
               help="Video (for a driving video), image file or directory (for images / a folder).")
 @reports_errors
 def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
-            smoothing: Optional[float], paste_back: bool, side_by_side: bool, model: str, exact: bool,
+            smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
+            exact: bool,
             truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int, progress: bool,
             output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
@@ -119,7 +122,7 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
         summary = reenactor.reenact_video(src, driving, output, paste_back=paste_back,
                                           smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
                                           side_by_side=side_by_side, relative=relative, align=not no_align,
-                                          batch_size=batch_size, progress=progress)
+                                          batch_size=batch_size, progress=progress, max_frames=max_frames)
         frames, missing = summary.frames, summary.frames_without_face
     else:
         result = reenactor.reenact_images(src, driving, relative=relative, align=not no_align,

@@ -1,0 +1,177 @@
+"""The Gradio app of ``latentreenact demo``: a Reenact tab (source and driving uploads with bundled
+examples, aligned-crop preview, options, progress, result and side-by-side videos) and an Edit tab
+(yaw / pitch / roll / expression sliders with Reset). The work is done by :class:`demo.session.DemoSession`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .session import TUNE_PRESETS, DemoSession
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+log = logging.getLogger(__name__)
+
+#: exceptions whose message is shown to the user as is (bad input, no face, unreadable video, ...)
+USER_ERRORS = (ValueError, FileNotFoundError)
+ANGLE_SLIDERS = (("yaw", 30.0), ("pitch", 20.0), ("roll", 20.0))
+TUNE_INFO = ("Pivotal tuning fits a copy of the generator to the source: better likeness, but it costs one "
+             "generator forward + backward pass per step (the 'released' preset runs 200 steps, 'pti' 350): "
+             "minutes on a CPU, seconds on a GPU. The source is inverted once and cached.")
+INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverted into the generator's latent "
+         "space and moved along learned directions (Δw = A·Δp) by the driving face's head pose and expression.")
+
+
+def _user_error(exc: BaseException) -> "gr.Error":
+    import gradio as gr
+
+    log.info("request failed: %s", exc, exc_info=True)
+    return gr.Error(str(exc) or type(exc).__name__)
+
+
+def _steps(value: Optional[float]) -> Optional[int]:
+    """The tuning-steps slider: 0 means the preset's own count."""
+    return None if not value else int(value)
+
+
+def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
+    """The Blocks app over ``session`` (models are loaded now, to size the expression sliders)."""
+    import gradio as gr
+
+    from latentreenact.examples import example_path
+
+    expression_names = session.expression_names()
+    limits = session.limits
+
+    def preview(image: Optional[str]) -> Optional[np.ndarray]:
+        if not image:
+            return None
+        try:
+            return session.preview(image)
+        except USER_ERRORS as exc:
+            raise _user_error(exc) from exc
+
+    def reenact(image: Optional[str], driving: Optional[str], tune: str, tune_steps: float, mode: str,
+                smoothing: float, paste_back: bool,
+                progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
+        try:
+            progress(0.0, desc="inverting the source")
+            result = session.reenact(image, driving, tune=tune, tune_steps=_steps(tune_steps),
+                                     relative=mode == "relative", smoothing=smoothing, paste_back=paste_back,
+                                     progress=True)
+        except USER_ERRORS as exc:
+            raise _user_error(exc) from exc
+        for note in result.notes:
+            gr.Warning(note)
+        return str(result.video), str(result.side_by_side), result.summary
+
+    def edit(image: Optional[str], tune: str, tune_steps: float, paste_back: bool, yaw: float, pitch: float,
+             roll: float, *expression: float) -> Optional[np.ndarray]:
+        if not image:
+            return None
+        try:
+            return session.edit(image, yaw, pitch, roll, dict(zip(expression_names, expression)), tune=tune,
+                                tune_steps=_steps(tune_steps), paste_back=paste_back)
+        except USER_ERRORS as exc:
+            raise _user_error(exc) from exc
+
+    with gr.Blocks(title="latentreenact demo", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.Markdown(INTRO)
+        with gr.Tab("Reenact", id="reenact"):
+            with gr.Row():
+                with gr.Column():
+                    source = gr.Image(type="filepath", image_mode=None, label="Source face", elem_id="source",
+                                      sources=["upload", "clipboard"])
+                    crop = gr.Image(label="Aligned crop (what the encoder sees)", interactive=False,
+                                    elem_id="crop", height=192)
+                with gr.Column():
+                    driving = gr.Video(label=f"Driving video (first {limits.max_frames} frames are used)",
+                                       elem_id="driving", sources=["upload"])
+                with gr.Column():
+                    tune, tune_steps = _tuning_controls(gr, limits.max_tune_steps, "reenact")
+                    mode = gr.Radio(["relative", "absolute"], value="relative", label="Pose reference",
+                                    info="relative: motion since the clip's first face; absolute: the driving "
+                                         "pose itself")
+                    smoothing = gr.Slider(0.0, 0.95, value=0.5, step=0.05, label="Temporal smoothing",
+                                          info="exponential moving average of the driving pose (0 = off)")
+                    paste_back = gr.Checkbox(True, label="Paste the face back into the source photo")
+                    run = gr.Button("Reenact", variant="primary", elem_id="run")
+            if examples:
+                with gr.Row():
+                    gr.Examples([[str(example_path("astronaut")), str(example_path("smile"))]],
+                                inputs=[source, driving], label="Examples (source, driving)",
+                                elem_id="examples")
+            status = gr.Markdown(elem_id="status")
+            with gr.Row():
+                result = gr.Video(label="Result", elem_id="result", interactive=False)
+                pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
+        with gr.Tab("Edit", id="edit"):
+            with gr.Row():
+                with gr.Column():
+                    edit_source = gr.Image(type="filepath", image_mode=None, label="Source face",
+                                           elem_id="edit_source", sources=["upload", "clipboard"])
+                    if examples:
+                        gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples")
+                    edit_tune, edit_steps = _tuning_controls(gr, limits.max_tune_steps, "edit")
+                    edit_paste = gr.Checkbox(False, label="Paste the face back into the source photo")
+                with gr.Column():
+                    sliders = [gr.Slider(-bound, bound, value=0.0, step=1.0, label=f"{name} (degrees)",
+                                         elem_id=f"edit_{name}") for name, bound in ANGLE_SLIDERS]
+                    with gr.Accordion("Expression", open=False):
+                        sliders += [_expression_slider(gr, session, name) for name in expression_names]
+                    with gr.Row():
+                        apply = gr.Button("Apply", variant="primary", elem_id="edit_apply")
+                        reset = gr.Button("Reset", elem_id="edit_reset")
+                with gr.Column():
+                    edited = gr.Image(label="Edited", interactive=False, elem_id="edited")
+
+        source.change(preview, inputs=source, outputs=crop, api_name="preview")
+        run.click(reenact, inputs=[source, driving, tune, tune_steps, mode, smoothing, paste_back],
+                  outputs=[result, pair, status], api_name="reenact")
+        edit_inputs = [edit_source, edit_tune, edit_steps, edit_paste, *sliders]
+        apply.click(edit, inputs=edit_inputs, outputs=edited, api_name="edit")
+        # the same edit on slider release, new source and reset: not separate API endpoints
+        hidden: Dict[str, Any] = {"api_visibility": "private"}
+        for slider in sliders:
+            slider.release(edit, inputs=edit_inputs, outputs=edited, **hidden)
+        edit_source.change(edit, inputs=edit_inputs, outputs=edited, **hidden)
+        reset.click(lambda: [0.0] * len(sliders), outputs=sliders, **hidden).then(
+            edit, inputs=edit_inputs, outputs=edited, **hidden)
+    return app
+
+
+def _tuning_controls(gr: Any, max_steps: int, key: str) -> Tuple[Any, Any]:
+    with gr.Group():
+        tune = gr.Radio(list(TUNE_PRESETS), value="none", label="Pivotal tuning", info=TUNE_INFO,
+                        elem_id=f"{key}_tune")
+        steps = gr.Slider(0, max_steps, value=0, step=10, label="Tuning steps (0 = the preset's own)",
+                          elem_id=f"{key}_tune_steps")
+    return tune, steps
+
+
+def _expression_slider(gr: Any, session: DemoSession, name: str) -> Any:
+    low, high = session.expression_range(name)
+    half = max(abs(high - low) / 2.0, 1e-3)
+    return gr.Slider(-half, half, value=0.0, step=half / 50.0, label=f"{name} (raw units, added)", elem_id=f"edit_{name}")
+
+
+def launch(session: DemoSession, host: str = "127.0.0.1", port: Optional[int] = None, examples: bool = True,
+           block: bool = True, quiet: bool = False) -> Tuple[Any, str]:
+    """Build and serve the app (queue: one model job at a time, 16 waiting); returns (app, local URL).
+    ``block=False`` returns at once (the server runs in a thread; ``app.close()`` stops it)."""
+    from latentreenact.examples import example_path
+
+    app = build_app(session, examples=examples)
+    app.queue(default_concurrency_limit=1, max_size=16)
+    allowed: List[str] = [str(Path(example_path("astronaut")).parent), str(session.workdir)]
+    kwargs: Dict[str, Any] = dict(server_name=host, server_port=port, max_file_size=f"{session.limits.max_upload_mb}mb",
+                                  allowed_paths=allowed, show_error=True, ssr_mode=False, quiet=quiet,
+                                  prevent_thread_lock=not block, share=False, inbrowser=False)
+    _, url, _ = app.launch(**kwargs)
+    return app, url

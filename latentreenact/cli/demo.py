@@ -1,0 +1,64 @@
+"""``latentreenact demo``: serve the Gradio app (``demo/``) on the local machine."""
+
+from __future__ import annotations
+
+import functools
+from typing import Optional
+
+import click
+
+from .errors import fail, reports_errors
+from .options import detector_option, device_option, parse_device, seed_option
+from .reenact import model_options
+
+EXIT_MISSING_EXTRA = 6  # an optional dependency (here Gradio) is not installed
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 exposes the demo to your network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=7860, show_default=True,
+              help="Port (0: any free port).")
+@click.option("--max-frames", type=click.IntRange(1), default=300, show_default=True,
+              help="Driving frames used per request (longer clips are cut, with a notice).")
+@click.option("--max-upload-mb", type=click.IntRange(1), default=50, show_default=True, help="Largest upload.")
+@click.option("--max-tune-steps", type=click.IntRange(1), default=400, show_default=True,
+              help="Largest tuning step count a user may ask for.")
+@click.option("--examples/--no-examples", default=True, show_default=True,
+              help="Offer the bundled example source and driving clip.")
+@model_options
+@detector_option()
+@device_option
+@seed_option
+@reports_errors
+def demo(host: str, port: int, max_frames: int, max_upload_mb: int, max_tune_steps: int, examples: bool,
+         model: str, exact: bool, truncation: Optional[float], detector: str, device: str, seed: int) -> None:
+    """Serve the Gradio demo (reenact and edit tabs) until interrupted."""
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:  # checked before the models load
+        fail("the demo needs Gradio: pip install 'latentreenact[demo]'", EXIT_MISSING_EXTRA)
+    from demo.app import launch
+    from demo.session import DemoLimits, DemoSession
+
+    from ..reenactor import Reenactor
+
+    overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
+    factory = functools.partial(Reenactor.from_pretrained, model, device=parse_device(device), seed=seed,
+                                exact=exact, **overrides)
+    session = DemoSession(factory, DemoLimits(max_upload_mb=max_upload_mb, max_frames=max_frames,
+                                              max_tune_steps=max_tune_steps))
+    try:
+        click.echo("loading the models ...", err=True)
+        _, url = launch(session, host=host, port=port, examples=examples, block=False, quiet=True)
+        click.echo(f"latentreenact demo at {url} (Ctrl+C stops it)", err=True)
+        _wait_forever()
+    finally:
+        session.close()
+
+
+def _wait_forever() -> None:
+    import time
+
+    while True:
+        time.sleep(3600)

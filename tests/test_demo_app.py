@@ -1,0 +1,120 @@
+"""The Gradio demo served for real on 127.0.0.1 with the default models: a ``gradio_client`` test of its
+API and a headless Chromium test (Debian ``chromium`` + ``chromium-driver``, driven by Selenium) that
+loads the page, runs the bundled example and saves a screenshot.
+
+Without Chromium the browser test is skipped, unless ``LATENTREENACT_REQUIRE_BROWSER=1`` (set by
+``.ci/run``, which installs it) makes it fail instead. ``LATENTREENACT_SCREENSHOT_DIR`` keeps a copy of
+the screenshot."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gradio", reason="the demo tests need the 'demo' extra (gradio)")
+
+from demo.session import DemoLimits, DemoSession  # noqa: E402
+from latentreenact.examples import example_path  # noqa: E402
+from latentreenact.video import probe_video  # noqa: E402
+
+MAX_FRAMES = 8
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The app on a free local port: (session, url)."""
+    import functools
+
+    from demo.app import launch
+    from latentreenact.reenactor import Reenactor
+
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    session = DemoSession(functools.partial(Reenactor.from_pretrained, "default"),
+                          DemoLimits(max_frames=MAX_FRAMES), workdir=tmp_path_factory.mktemp("demo"))
+    app, url = launch(session, host="127.0.0.1", port=None, block=False, quiet=True)
+    assert url.startswith("http://127.0.0.1:")
+    yield session, url
+    app.close()
+    session.close()
+
+
+def test_gradio_client(served) -> None:  # type: ignore[no-untyped-def]
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    _, url = served
+    client = Client(url, verbose=False)
+    assert {"/preview", "/reenact", "/edit"} <= set(client.view_api(print_info=False,
+                                                                     return_format="dict")["named_endpoints"])
+    source, driving = handle_file(str(example_path("astronaut"))), handle_file(str(example_path("smile")))
+    crop = np.asarray(Image.open(client.predict(source, api_name="/preview")))
+    assert crop.shape[:2] == (256, 256)
+    video, pair, status = client.predict(source, driving, "none", 0, "relative", 0.5, True, api_name="/reenact")
+    assert f"{MAX_FRAMES} frames, 0 without a face" in status
+    info = probe_video(video)
+    assert info.n_frames == MAX_FRAMES and info.has_audio and info.size == (320, 320)
+    assert probe_video(pair).size[0] > 320
+    with pytest.raises(AppError, match="upload a driving video first"):
+        client.predict(source, None, "none", 0, "relative", 0.5, True, api_name="/reenact")
+    sliders = [0.0] * 13  # yaw, pitch, roll, 10 expressions
+    still = np.asarray(Image.open(client.predict(source, "none", 0, False, *sliders, api_name="/edit")))
+    turned = np.asarray(Image.open(client.predict(source, "none", 0, False, 20.0, *sliders[1:], api_name="/edit")))
+    assert still.shape == turned.shape == (256, 256, 3)
+    assert np.abs(still.astype(int) - turned).mean() > 2.0
+
+
+def _browser_or_skip() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).is_file()]
+    if importlib.util.find_spec("selenium") is None:
+        missing.append("the selenium package")
+    if missing:
+        message = f"headless browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
+        if os.environ.get("LATENTREENACT_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, url = served
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,1400", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        driver.get(url)
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: "latentreenact" in d.title)
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#examples [data-testid='dataset-cell-0-0']")).click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#crop img"))  # the preview ran
+        driver.find_element(By.ID, "run").click()
+        WebDriverWait(driver, 300).until(lambda d: "frames" in d.find_element(By.ID, "status").text)
+        assert f"{MAX_FRAMES} frames" in driver.find_element(By.ID, "status").text
+        src = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#result video").get_attribute("src"))
+        assert src and "reenacted.mp4" in src
+        shot = tmp_path / "demo.png"
+        assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        keep = os.environ.get("LATENTREENACT_SCREENSHOT_DIR")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(keep) / "demo.png")
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
