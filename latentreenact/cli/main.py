@@ -10,6 +10,7 @@ from .. import __version__
 from .demo import demo
 from .edit import edit
 from .eval_directions import directions as eval_directions_cmd
+from .eval_reenact import reenact as eval_reenact_cmd
 from .faces import faces
 from .invert import invert
 from .net3d_dataset import dataset as net3d_dataset
@@ -67,3 +68,4 @@ def eval_group() -> None:
 
 
 eval_group.add_command(eval_directions_cmd)
+eval_group.add_command(eval_reenact_cmd)
