@@ -406,7 +406,7 @@ class Reenactor:
         if unknown:
             raise ValueError(f"entries {unknown} are not in this model's pose vector ({', '.join(self.spec.names)})")
         if not all(math.isfinite(v) for v in values.values()):
-            raise ValueError(f"edit values must be finite, got {values}")
+            raise ValueError(f"edit values must be finite (not NaN or Inf), got {values}")
         target = src.p.detach().float().cpu().clone()
         for name, value in values.items():
             i = self.spec.names.index(name)

@@ -172,7 +172,8 @@ def test_demo_command_without_gradio(monkeypatch) -> None:  # type: ignore[no-un
 
     from click.testing import CliRunner
 
-    from latentreenact.cli.demo import EXIT_MISSING_EXTRA, demo
+    from latentreenact.cli.demo import demo
+    from latentreenact.cli.errors import EXIT_MISSING_EXTRA
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))

@@ -106,6 +106,8 @@ def _single_latent_avg(latent_avg: torch.Tensor, style_dim: int, source: str) ->
     flat = latent_avg.reshape(-1, latent_avg.shape[-1]).float()
     if flat.shape[-1] != style_dim:
         raise CheckpointFormatError(f"{source}: latent_avg has width {flat.shape[-1]}, expected {style_dim}")
+    if not torch.isfinite(flat).all():
+        raise CheckpointFormatError(f"{source}: non-finite values (NaN/Inf) in latent_avg")
     if flat.shape[0] > 1 and not torch.allclose(flat, flat[:1].expand_as(flat)):
         log.info("%s: per-layer latent_avg rows differ; not used as the generator's truncation centre", source)
         return None

@@ -7,11 +7,10 @@ from typing import Optional
 
 import click
 
-from .errors import fail, reports_errors
+from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import detector_option, device_option, parse_device, seed_option
 from .reenact import model_options
 
-EXIT_MISSING_EXTRA = 6  # an optional dependency (here Gradio) is not installed
 
 
 @click.command()

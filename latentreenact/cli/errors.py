@@ -18,6 +18,8 @@ EXIT_USAGE = 2          # click's own code for bad options
 EXIT_NOT_FOUND = 3      # an input file or model is missing
 EXIT_BAD_CHECKPOINT = 4  # a model file that cannot be read or does not fit
 EXIT_BAD_INPUT = 5      # an input that is readable but unusable (bad values, NaN, ...)
+EXIT_MISSING_EXTRA = 6  # an optional dependency (e.g. Gradio for ``demo``) is not installed
+EXIT_IO = 7             # a file could not be written or read (permissions, a full disk, a path through a file)
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("latentreenact.cli")
@@ -42,6 +44,8 @@ def reports_errors(func: F) -> F:
             fail(str(exc), EXIT_BAD_CHECKPOINT)
         except ValueError as exc:
             fail(str(exc), EXIT_BAD_INPUT)
+        except OSError as exc:  # after FileNotFoundError: permissions, disk full, existing files in the way
+            fail(str(exc) or type(exc).__name__, EXIT_IO)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
 

@@ -97,7 +97,7 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
     """Reenact the face in --source with the pose and expression of --driving."""
     from ..images import image_format
     from ..reenact_video import DEFAULT_SMOOTHING, driving_kind, folder_images
-    from ..video import is_video_path
+    from ..video import is_video_path, probe_video
 
     start = time.perf_counter()
     check_source(source)
@@ -108,6 +108,7 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
         if not is_video_path(output):
             raise click.BadParameter(f"{output}: a driving video needs a video output (.mp4, .gif, ...)",
                                      param_hint="-o")
+        probe_video(driving)  # an unreadable clip fails (exit 5) before any model loads
     else:
         many = driving.is_dir()
         if many:

@@ -15,6 +15,9 @@ from .types import Face, FaceIndexError, NoFaceError
 log = logging.getLogger(__name__)
 
 DETECTORS = ("hog", "mmod", "yunet")
+#: dlib's MMOD network fails (or corrupts memory) on images whose shorter side, after upsampling,
+#: is below about 10 px; no face it can detect fits in less than this many pixels anyway
+MMOD_MIN_SIDE = 32
 
 
 def _sorted(faces: List[Face]) -> List[Face]:
@@ -41,8 +44,11 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *,
         faces = [Face((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
                  for r, s in zip(rects, scores)]
     elif detector == "mmod":
-        faces = [Face((float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
-                      float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
+        if min(rgb.shape[:2]) * 2 ** int(upsample) < MMOD_MIN_SIDE:
+            faces = []  # too small to hold a face (and too small for dlib's network)
+        else:
+            faces = [Face((float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
+                          float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
     else:
         from .yunet import detect_yunet
 

@@ -47,7 +47,11 @@ def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
 
 
 def read_image(path: Union[str, Path]) -> np.ndarray:
-    """Read an image file as uint8 RGB [H, W, 3] (EXIF orientation applied; 16-bit and alpha by the rule above)."""
+    """Read an image file as uint8 RGB [H, W, 3] (EXIF orientation applied; 16-bit and alpha by the rule above).
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for one that
+    is not an image, is corrupt or truncated, or whose header claims more pixels than PIL's
+    decompression-bomb limit (checked before any pixel is decoded)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
@@ -63,6 +67,6 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
                 array = np.asarray(image)
             else:
                 array = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from exc
     return as_rgb_uint8(array, name=str(path))

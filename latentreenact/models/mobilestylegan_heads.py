@@ -53,7 +53,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..fileio import atomic_path
-from .mobilestylegan import MobileStyleGAN, MobileSynthesis, WaveletHead, split_bands
+from .mobilestylegan import MobileStyleGAN, MobileSynthesis, WaveletHead
 
 logger = logging.getLogger(__name__)
 
