@@ -64,3 +64,13 @@ def image_format(path: PathLike) -> str:
     if fmt is None:
         raise ValueError(f"cannot write images with suffix {suffix!r} ({path}); use .png or .jpg")
     return fmt
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """A uint8 [H, W, 3] image resized to ``size`` x ``size`` (Lanczos); a copy when already that size
+    and read-only (so callers may write into the result)."""
+    if image.shape[:2] == (size, size):
+        return image if image.flags.writeable else image.copy()
+    from PIL import Image
+
+    return np.array(Image.fromarray(image).resize((size, size), Image.LANCZOS))

@@ -169,15 +169,6 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
 
 # ----------------------------------------------------------------------------------------- helpers
 
-def resize_square(image: np.ndarray, size: int) -> np.ndarray:
-    """A uint8 square image resized to ``size`` px (Lanczos)."""
-    if image.shape[:2] == (size, size):
-        return image
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.LANCZOS))
-
-
 def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
     from .faces import as_rgb_uint8, read_image
 
@@ -298,6 +289,8 @@ class Reenactor:
             h, w = image.shape[:2]
             if h != w:
                 raise ValueError(f"{name}: align=False needs square, already aligned face crops, got {w}x{h}")
+            from .images import resize_square
+
             return resize_square(image, self.align_size), rescale_transform(np.eye(3), h, self.align_size)
         face = find_face(image, detector=self.detector, name=name)
         aligned = align_ffhq(image, face.landmarks, size=self.align_size)
@@ -365,9 +358,9 @@ class Reenactor:
         """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
         Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
         ``align=False``: ``image`` is already an aligned square crop (no detection)."""
-        from .cli.invert import invert_aligned
+        from inversion.invert import invert_aligned
         from .faces import NoFaceError
-        from .images import from_uint8
+        from .images import from_uint8, resize_square
 
         photo, label = _as_image(image, name or "source")
         crop, transform = self.crop(photo, align, label)

@@ -10,9 +10,10 @@ from PIL import Image
 
 from fixtures.face_photos import photo, single_thread
 from helpers import tiny_generator
+from inversion.invert import invert_aligned
 from latentreenact.checkpoints.loading import load_generator, save_generator
 from latentreenact.cli.errors import EXIT_BAD_INPUT
-from latentreenact.cli.invert import (aligned_face, can_save_generator, invert, invert_aligned, work_size,
+from latentreenact.cli.invert import (aligned_face, can_save_generator, invert, work_size,
                                       write_outputs)
 from latentreenact.images import from_uint8, to_uint8
 

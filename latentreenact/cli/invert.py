@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 import click
 import numpy as np
@@ -28,8 +28,8 @@ log = logging.getLogger("latentreenact.cli.invert")
 
 LATENT_FORMAT = "latentreenact.latent"
 LATENT_FORMAT_VERSION = 1
-DEFAULT_PROJECTOR_STEPS = 200
 MAX_WORK_SIZE = 256
+DEFAULT_PROJECTOR_STEPS = 200  # the --steps default; inversion.invert.invert_aligned has the same default
 
 
 def work_size(generator: Any, size: Optional[int] = None) -> int:
@@ -40,15 +40,6 @@ def work_size(generator: Any, size: Optional[int] = None) -> int:
     return size
 
 
-def resize_uint8(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize a uint8 [H, W, 3] image to ``size`` x ``size`` (Lanczos)."""
-    if image.shape[:2] == (size, size):
-        return image if image.flags.writeable else image.copy()
-    from PIL import Image
-
-    return np.array(Image.fromarray(image).resize((size, size), Image.LANCZOS))
-
-
 def aligned_face(image: np.ndarray, size: int, align: bool = True, detector: str = "hog",
                  landmarks: Optional[np.ndarray] = None, name: str = "input") -> np.ndarray:
     """The FFHQ-aligned ``size`` px crop of the largest face (``NoFaceError`` if none), or, with
@@ -57,48 +48,14 @@ def aligned_face(image: np.ndarray, size: int, align: bool = True, detector: str
         h, w = image.shape[:2]
         if h != w:
             raise ValueError(f"{name}: --no-align needs a square, already aligned face image, got {w}x{h}")
-        return resize_uint8(image, size)
+        from ..images import resize_square
+
+        return resize_square(image, size)
     from ..faces import align_ffhq, find_face
 
     if landmarks is None:
         landmarks = find_face(image, detector=detector, name=name).landmarks
     return align_ffhq(image, landmarks, size=size).crop
-
-
-def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: Any = None,
-                   steps: int = DEFAULT_PROJECTOR_STEPS, w_plus: bool = False, perceptual: Any = "default",
-                   seed: int = 0, progress: bool = False) -> Tuple[Any, Any, Dict[str, Any]]:
-    """Invert an aligned uint8 face: ``(wplus [1, L, D], reconstruction [1, 3, S, S], info)``.
-
-    With ``encoder`` (e4e) one forward pass at its input size (the generator's average w is added
-    when the encoder has no ``latent_avg``); otherwise :func:`inversion.projector.project` for
-    ``steps`` steps at ``size`` px, from the average w, in W (or W+ with ``w_plus``).
-    """
-    import torch
-
-    from ..images import from_uint8
-    from ..sampling import truncation_centre
-
-    device = generator.device
-    target = from_uint8(resize_uint8(aligned, size), device)
-    if encoder is not None:
-        if encoder.n_styles != generator.n_latent:
-            raise ValueError(f"the encoder predicts {encoder.n_styles} styles but the generator takes "
-                             f"{generator.n_latent}; use an encoder trained for this generator")
-        with torch.no_grad():
-            codes = encoder(from_uint8(resize_uint8(aligned, encoder.input_size), device))
-            if not encoder.has_latent_avg:
-                codes = codes + truncation_centre(generator).to(codes).unsqueeze(1)
-            from inversion.projector import render_with_noise
-
-            image = render_with_noise(generator, codes, size)
-        return codes, image, {"method": "e4e"}
-    from inversion.projector import project
-
-    result = project(generator, target, steps=steps, w_plus=w_plus, perceptual=perceptual, seed=seed,
-                     progress=progress)
-    return result.wplus, result.image, {"method": "projector", "steps": steps, "space": "wplus" if w_plus else "w",
-                                        "final_losses": {k: v[-1] for k, v in result.losses.items()}}
 
 
 def can_save_generator(generator: Any) -> bool:
@@ -184,6 +141,10 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
                          f"StyleGAN2 and MobileStyleGAN); rerun with --no-save-generator or --tune none")
     size = work_size(generator, size)
     encoder = None
+    from inversion.invert import invert_aligned
+
+    from ..images import resize_square
+
     if encoder_path is not None:
         from inversion import load_encoder
 
@@ -194,13 +155,13 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
                                         w_plus=space == "wplus", perceptual=perceptual, seed=seed, progress=progress)
     from ..images import from_uint8
 
-    target = from_uint8(resize_uint8(aligned, size), torch_device)
+    target = from_uint8(resize_square(aligned, size), torch_device)
     metadata: Dict[str, Any] = {
         "source": str(image), "generator": str(generator_path), "generator_resolution": int(generator.resolution),
         "n_latent": int(generator.n_latent), "style_dim": int(generator.style_dim), "size": size, "seed": seed,
         "aligned": not no_align, "perceptual": perceptual, "tune": tune,
         "mse": float(torch.nn.functional.mse_loss(recon, target)), **info}
-    tiles = [resize_uint8(aligned, size), to_uint8(recon)[0]]
+    tiles = [resize_square(aligned, size), to_uint8(recon)[0]]
     tuned = None
     if tune != "none":
         from inversion.projector import render_with_noise

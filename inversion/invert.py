@@ -1,0 +1,45 @@
+"""Invert an aligned face crop: one encoder pass, or the optimisation projector."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+DEFAULT_PROJECTOR_STEPS = 200
+
+
+def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: Any = None,
+                   steps: int = DEFAULT_PROJECTOR_STEPS, w_plus: bool = False, perceptual: Any = "default",
+                   seed: int = 0, progress: bool = False) -> Tuple[Any, Any, Dict[str, Any]]:
+    """Invert an aligned uint8 face: ``(wplus [1, L, D], reconstruction [1, 3, S, S], info)``.
+
+    With ``encoder`` (e4e) one forward pass at its input size (the generator's average w is added
+    when the encoder has no ``latent_avg``); otherwise :func:`inversion.projector.project` for
+    ``steps`` steps at ``size`` px, from the average w, in W (or W+ with ``w_plus``).
+    """
+    import torch
+
+    from latentreenact.images import from_uint8, resize_square
+    from latentreenact.sampling import truncation_centre
+
+    device = generator.device
+    target = from_uint8(resize_square(aligned, size), device)
+    if encoder is not None:
+        if encoder.n_styles != generator.n_latent:
+            raise ValueError(f"the encoder predicts {encoder.n_styles} styles but the generator takes "
+                             f"{generator.n_latent}; use an encoder trained for this generator")
+        with torch.no_grad():
+            codes = encoder(from_uint8(resize_square(aligned, encoder.input_size), device))
+            if not encoder.has_latent_avg:
+                codes = codes + truncation_centre(generator).to(codes).unsqueeze(1)
+            from .projector import render_with_noise
+
+            image = render_with_noise(generator, codes, size)
+        return codes, image, {"method": "e4e"}
+    from .projector import project
+
+    result = project(generator, target, steps=steps, w_plus=w_plus, perceptual=perceptual, seed=seed,
+                     progress=progress)
+    return result.wplus, result.image, {"method": "projector", "steps": steps, "space": "wplus" if w_plus else "w",
+                                        "final_losses": {k: v[-1] for k, v in result.losses.items()}}
