@@ -1,0 +1,106 @@
+"""The parts of a :class:`~latentreenact.reenactor.Reenactor`: the default model (registered names) or a
+model directory (``reenactor.json`` naming a generator, encoder, Net3D estimator and direction matrix,
+each a file in the directory or a registered name, plus optional settings)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+import torch
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+MODEL_FILE = "reenactor.json"
+#: the parts of ``from_pretrained("default")`` (registered names; ``exact=True`` swaps in the exact generator)
+DEFAULT_MODEL: Dict[str, Any] = {"generator": "mobilestylegan-ffhq-heads", "encoder": "encoder-mobilestylegan-ffhq",
+                                 "estimator": "bfm-net", "directions": "directions-mobilestylegan-ffhq"}
+EXACT_GENERATORS = {"mobilestylegan-ffhq-heads": "mobilestylegan-ffhq"}
+#: what a model directory holds when its reenactor.json does not say otherwise
+DIRECTORY_DEFAULTS: Dict[str, Any] = {"generator": "generator.pt", "encoder": "encoder.pt",
+                                      "directions": "directions.pt", "estimator": "bfm-net"}
+SETTINGS = ("render_size", "truncation", "align_size")
+PART_KINDS = {"generator": "generator", "encoder": "encoder", "directions": "directions"}
+
+
+def _locate(part: str, value: str, root: Optional[Path]) -> Union[Path, str]:
+    """A part as a file of the model directory, or a registered name of the right kind."""
+    from . import zoo
+
+    if root is not None and (root / value).is_file():
+        return root / value
+    if zoo.is_registered(value):
+        kind = zoo.get_entry(value).kind
+        if kind != PART_KINDS[part]:
+            raise ValueError(f"{part} {value!r} is a registered {kind}, not a {PART_KINDS[part]}")
+        return value
+    if value == DEFAULT_MODEL[part]:
+        raise zoo.ModelNotFoundError(f"the default {part} {value!r} is not installed (not in this version's model "
+                                     f"registry); install a latentreenact release that ships it, or use a model "
+                                     f"directory (--model DIR) holding {DIRECTORY_DEFAULTS[part]}")
+    where = f"no file {root / value} and " if root is not None else ""
+    raise FileNotFoundError(f"{part} {value!r}: {where}no registered model of that name "
+                            f"(registered: {', '.join(sorted(zoo.list_models()))})")
+
+
+def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "cpu",
+               exact: bool = False) -> Dict[str, Any]:
+    """Build the parts of a reenactor: ``"default"`` (registered names, :data:`DEFAULT_MODEL`) or a
+    directory with ``reenactor.json`` naming each part (a file in the directory or a registered
+    name; missing entries default to :data:`DIRECTORY_DEFAULTS`) and optional settings
+    (``render_size``, ``truncation``, ``align_size``). Returns keyword arguments for :class:`Reenactor`.
+    """
+    from directions import DirectionMatrix
+    from inversion import load_encoder
+
+    from . import zoo
+    from .checkpoints.errors import CheckpointFormatError
+    from .checkpoints.loading import load_generator
+    from .net3d import get_estimator
+
+    root: Optional[Path] = None
+    if str(model) == "default":
+        spec: Dict[str, Any] = dict(DEFAULT_MODEL)
+    else:
+        root = Path(model).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"model {str(model)!r} is neither 'default' nor a directory")
+        spec = dict(DIRECTORY_DEFAULTS)
+        if (root / MODEL_FILE).is_file():
+            try:
+                spec.update(json.loads((root / MODEL_FILE).read_text()))
+            except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+                raise CheckpointFormatError(f"{root / MODEL_FILE}: not a JSON object ({exc})") from exc
+    unknown = sorted(set(spec) - set(DIRECTORY_DEFAULTS) - set(SETTINGS))
+    if unknown:
+        raise CheckpointFormatError(f"{root / MODEL_FILE if root else 'model'}: unknown entries {unknown}")
+    if exact:
+        spec["generator"] = EXACT_GENERATORS.get(spec["generator"], spec["generator"])
+    located = {part: _locate(part, str(spec[part]), root) for part in PART_KINDS}  # all checked before loading
+
+    directions_path = located["directions"]
+    if isinstance(directions_path, str):
+        entry = zoo.get_entry(directions_path)
+        directions_path = zoo.resolve(entry.name) / entry.files[0].name
+    estimator_spec = spec["estimator"]
+    options: Dict[str, Any] = {}
+    if isinstance(estimator_spec, Mapping):
+        options = {k: v for k, v in estimator_spec.items() if k != "backend"}
+        estimator_spec = estimator_spec.get("backend")
+        if root is not None and isinstance(options.get("weights"), str) and (root / options["weights"]).is_file():
+            options["weights"] = root / options["weights"]
+    if not isinstance(estimator_spec, str):
+        raise CheckpointFormatError(f"estimator must be a backend name or {{'backend': ..., ...}}, "
+                                    f"got {estimator_spec!r}")
+    parts = {"generator": load_generator(located["generator"], device=device),
+             "encoder": load_encoder(located["encoder"], device=device),
+             "estimator": get_estimator(estimator_spec, device=device, **options),
+             "directions": DirectionMatrix.load(directions_path, device=device)}
+    settings = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
+    log.info("reenactor parts from %s: %s", model, {k: str(v) for k, v in located.items()})
+    return {**parts, **settings}
