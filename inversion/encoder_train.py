@@ -114,6 +114,21 @@ def _validate(encoder: LightEncoder, reader: ShardReader, targets: torch.Tensor,
     return metrics
 
 
+def _load_init(encoder: LightEncoder, path: PathLike) -> str:
+    """Copy a saved light encoder's weights into ``encoder`` (same config required); returns the
+    file's sha256 (recorded in the run's settings, so a resume must start from the same file)."""
+    import hashlib
+
+    from .loading import load_encoder
+
+    init = load_encoder(path)
+    if not isinstance(init, LightEncoder) or init.config != encoder.config:
+        got = init.config if isinstance(init, LightEncoder) else type(init).__name__
+        raise ValueError(f"init_from {path}: a light encoder with config {encoder.config} is needed, got {got}")
+    encoder.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init.state_dict().items()})
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else str(path)
+
+
 def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: int = 16,
                   lr: float = 5e-4, seed: int = 0, val_every: int = 500, resume: bool = False,
                   progress: bool = False, device: Union[str, torch.device] = "cpu", *,
@@ -122,7 +137,7 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
                   image_size: int = 128, identity: Any = "default", perceptual: Any = "default",
                   weight_decay: float = 1e-4, val_fraction: float = 0.1, split_seed: int = 0, n_val_images: int = 32,
                   clip_grad_norm: Optional[float] = 1.0, checkpoint_every: Optional[int] = None,
-                  stop_after: Optional[int] = None) -> Dict[str, Any]:
+                  stop_after: Optional[int] = None, init_from: Optional[PathLike] = None) -> Dict[str, Any]:
     """Train an encoder for ``generator`` on ``data_dir``; returns a summary (step, best/last metrics, paths).
 
     ``image_batch = 0`` or ``image_every = 0`` switches the image losses off (latent regression
@@ -130,6 +145,8 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     :func:`inversion.losses.resolve_loss`). ``resume`` continues ``out_dir/checkpoint.pt`` (the
     settings must match). ``clip_grad_norm``: the gradient-norm clip (None: off); the sporadic
     image-loss steps otherwise kick Adam off course. ``stop_after`` stops early with a checkpoint, as an interruption would.
+    ``init_from``: start from the weights of a trained light encoder of the same architecture (e.g. a
+    latent-only run's ``best.pt``, to fine-tune it with the image losses); the optimiser starts fresh.
     """
     from tqdm.auto import tqdm
 
@@ -181,12 +198,16 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     cfg = {**dict(model_config or {}), "n_styles": generator.n_latent, "style_dim": generator.style_dim}
     encoder = LightEncoder(cfg)
     encoder.set_latent_avg(centre if centre is not None else truncation_centre(generator, seed=int(data_cfg["seed"])))
+    init_id = None
+    if init_from is not None:
+        init_id = _load_init(encoder, init_from)
     encoder.to(device)
     run_config = {"data": [e["sha256"] for e in train_set.manifest["shards"]], "steps": int(steps),
                   "batch_size": int(batch_size), "lr": float(lr), "seed": int(seed), "model": encoder.config,
                   "loss_weights": weights, "image_batch": int(image_batch), "image_every": int(image_every),
                   "image_size": int(image_size), "weight_decay": float(weight_decay), "clip_grad_norm": clip_grad_norm,
-                  "val_fraction": float(val_fraction), "split_seed": int(split_seed), "generator": generator_id}
+                  "val_fraction": float(val_fraction), "split_seed": int(split_seed), "generator": generator_id,
+                  **({"init": init_id} if init_id is not None else {})}
     optimizer = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(steps))
     order = torch.Generator().manual_seed(seed)

@@ -95,7 +95,7 @@ def start_run(out: Path, resume: bool, fmt: str, version: int, config: Mapping[s
         if not isinstance(state, dict) or state.get("format") != fmt or state.get("format_version") != version:
             raise ValueError(f"{ckpt}: not {what} training checkpoint (version {version})")
         saved = state["config"]
-        differ = sorted(k for k in config if saved.get(k) != config[k])
+        differ = sorted(k for k in set(config) | set(saved) if saved.get(k) != config.get(k))
         if differ:
             raise ValueError(f"{ckpt}: cannot resume a different run (changed: {', '.join(differ)}); "
                              "use the same options and data or start afresh")

@@ -161,3 +161,19 @@ def test_train_encoder_command(gen, data: Path, tmp_path: Path) -> None:
     assert load_encoder(tmp_path / "run" / "last.pt").input_size == 64
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 5 and "resume" in again.output
+
+
+def test_init_from_starts_from_trained_weights(gen, data: Path, tmp_path: Path) -> None:
+    first = _train(gen, data, tmp_path / "a", 6)
+    start = torch.load(first["last_path"], weights_only=True)["state_dict"]
+    tuned = _train(gen, data, tmp_path / "b", 1, lr=1e-12, init_from=first["last_path"])
+    after = torch.load(tuned["last_path"], weights_only=True)["state_dict"]
+    names = [n for n, _ in LightEncoder({**TINY, "n_styles": gen.n_latent, "style_dim": 8}).named_parameters()]
+    # one step at lr 1e-12 leaves the parameters where init_from put them (BatchNorm buffers do move)
+    assert all(torch.allclose(after[n], start[n], atol=1e-6) for n in names)
+    fresh = torch.load(_train(gen, data, tmp_path / "c", 1, lr=1e-12)["last_path"], weights_only=True)["state_dict"]
+    assert any(not torch.allclose(fresh[n], start[n], atol=1e-3) for n in names)
+    with pytest.raises(ValueError, match="changed: init"):
+        _train(gen, data, tmp_path / "b", 1, lr=1e-12, resume=True)
+    with pytest.raises(ValueError, match="light encoder with config"):
+        _train(gen, data, tmp_path / "d", 1, init_from=first["last_path"], model_config={**TINY, "hidden": 24})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -31,13 +32,16 @@ from .options import device_option, generator_option, parse_device, progress_opt
               help="Render size for the image losses.")
 @click.option("--input-size", type=click.Choice(["64", "128", "256"]), default="128", show_default=True,
               help="Encoder input size (the aligned crop is resized to it).")
+@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Start from a trained light encoder of the same architecture (e.g. a latent-only run's "
+                   "best.pt, or 'encoder-mobilestylegan-ffhq') to fine-tune it.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUTPUT/checkpoint.pt (same options).")
 @device_option
 @progress_option
 @reports_errors
 def encoder(data_dir: Path, output: Path, generator_path: str, steps: int, batch_size: int, lr: float, seed: int,
-            val_every: int, image_batch: int, image_every: int, image_size: int, input_size: str, resume: bool,
-            device: str, progress: bool) -> None:
+            val_every: int, image_batch: int, image_every: int, image_size: int, input_size: str,
+            init_from: Optional[Path], resume: bool, device: str, progress: bool) -> None:
     """Train a light encoder (images -> W+) on (w, G(w)) pairs from DATA.
 
     Loss: latent MSE, e4e's delta regulariser, and on IMAGE_BATCH rows every IMAGE_EVERY steps
@@ -58,7 +62,8 @@ def encoder(data_dir: Path, output: Path, generator_path: str, steps: int, batch
     summary = train_encoder(generator, data_dir, output, steps, batch_size=batch_size, lr=lr, seed=seed,
                             val_every=val_every, resume=resume, progress=progress, device=torch_device,
                             generator_id=str(generator_path), model_config={"input_size": size, "widths": widths},
-                            image_batch=min(image_batch, batch_size), image_every=image_every, image_size=image_size)
+                            image_batch=min(image_batch, batch_size), image_every=image_every, image_size=image_size,
+                            init_from=init_from)
     best = summary["best"]
     if best["metrics"]:
         detail = ", ".join(f"{k} {v:.4f}" for k, v in best["metrics"].items())
