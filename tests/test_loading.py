@@ -1,9 +1,6 @@
 """load_generator / save_generator: formats, architecture inference and error reporting."""
 
-import io
 import os
-import pickle
-import zipfile
 
 import pytest
 import torch

@@ -12,7 +12,7 @@ from fixtures.face_photos import single_thread
 from latentreenact.cli.edit import edit, parse_sweep
 from latentreenact.cli.errors import EXIT_BAD_CHECKPOINT, EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
 from latentreenact.cli.reenact import reenact
-from tiny_reenactor import SIZE, face, tiny_reenactor, write_model_dir
+from tiny_reenactor import SIZE, face, model_files
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
 
@@ -21,9 +21,7 @@ _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
 def files(tmp_path_factory):  # type: ignore[no-untyped-def]
     """A model directory, a source image and a folder of three driving images."""
     root = tmp_path_factory.mktemp("cli")
-    r = tiny_reenactor()
-    model = write_model_dir(root / "model", r)
-    Image.fromarray(face(r.generator, 3)).save(root / "source.png")
+    r, model = model_files(root)
     (root / "driving").mkdir()
     for i in range(3):
         Image.fromarray(face(r.generator, 40 + i)).save(root / "driving" / f"d{i}.png")

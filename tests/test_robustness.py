@@ -41,7 +41,7 @@ from latentreenact.cli.invert import invert
 from latentreenact.cli.reenact import reenact
 from latentreenact.faces import NoFaceError, find_face, read_image
 from latentreenact.video import VideoError, iter_frames, probe_video, write_video
-from tiny_reenactor import SIZE, face, tiny_reenactor, write_model_dir
+from tiny_reenactor import SIZE, face, model_files, tiny_reenactor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -124,9 +124,7 @@ def tiny():  # type: ignore[no-untyped-def]
 def files(tmp_path_factory):  # type: ignore[no-untyped-def]
     """A model directory (tiny bfm-net Net3D), a 16 px source image and one driving image."""
     root = tmp_path_factory.mktemp("robust")
-    r = tiny_reenactor()
-    model = write_model_dir(root / "model", r)
-    Image.fromarray(face(r.generator, 3)).save(root / "source.png")
+    r, model = model_files(root)
     Image.fromarray(face(r.generator, 41)).save(root / "driving.png")
     return root, model
 

@@ -97,3 +97,13 @@ def write_model_dir(folder: Path, reenactor, json_extra=None) -> Path:  # type: 
             **(json_extra or {})}
     (folder / "reenactor.json").write_text(json.dumps(spec))
     return folder
+
+
+def model_files(root: Path):  # type: ignore[no-untyped-def]
+    """A tiny reenactor, its model directory ``root/model`` and ``root/source.png``: (reenactor, model dir)."""
+    from PIL import Image
+
+    r = tiny_reenactor()
+    model = write_model_dir(root / "model", r)
+    Image.fromarray(face(r.generator, 3)).save(root / "source.png")
+    return r, model
