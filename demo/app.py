@@ -117,7 +117,8 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
                     edit_source = gr.Image(type="filepath", image_mode=None, label="Source face",
                                            elem_id="edit_source", sources=["upload", "clipboard"])
                     if examples:
-                        gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples")
+                        gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples",
+                                    elem_id="edit_examples")
                     edit_tune, edit_steps = _tuning_controls(gr, limits.max_tune_steps, "edit")
                     edit_paste = gr.Checkbox(False, label="Paste the face back into the source photo")
                 with gr.Column():

@@ -1,6 +1,7 @@
 """The Gradio demo served for real on 127.0.0.1 with the default models: a ``gradio_client`` test of its
 API and a headless Chromium test (Debian ``chromium`` + ``chromium-driver``, driven by Selenium) that
-loads the page, runs the bundled example and saves a screenshot.
+loads the page, sees an input error shown in the page, runs the bundled example, saves a screenshot,
+and edits the example source in the Edit tab (Apply, Reset).
 
 Without Chromium the browser test is skipped, unless ``LATENTREENACT_REQUIRE_BROWSER=1`` (set by
 ``.ci/run``, which installs it) makes it fail instead. ``LATENTREENACT_SCREENSHOT_DIR`` keeps a copy of
@@ -102,6 +103,8 @@ def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-
         driver.get(url)
         wait = WebDriverWait(driver, 60)
         wait.until(lambda d: "latentreenact" in d.title)
+        wait.until(lambda d: d.find_element(By.ID, "run")).click()  # nothing uploaded: the error is shown
+        wait.until(lambda d: "upload a driving video first" in d.page_source)
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#examples [data-testid='dataset-cell-0-0']")).click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#crop img"))  # the preview ran
         driver.find_element(By.ID, "run").click()
@@ -111,10 +114,24 @@ def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-
         assert src and "reenacted.mp4" in src
         shot = tmp_path / "demo.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+        # the Edit tab: example source, yaw 20 + Apply changes the image, Reset zeroes the sliders
+        next(t for t in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if t.text.strip() == "Edit").click()
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#edit_examples button.gallery-item")).click()
+        first = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#edited img").get_attribute("src"))
+        yaw = driver.find_element(By.CSS_SELECTOR, "#edit_yaw input[type='number']")
+        yaw.clear()
+        yaw.send_keys("20")
+        driver.find_element(By.ID, "edit_apply").click()
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#edited img").get_attribute("src") != first)
+        driver.find_element(By.ID, "edit_reset").click()
+        wait.until(lambda d: float(d.find_element(By.CSS_SELECTOR, "#edit_yaw input[type='number']")
+                                   .get_attribute("value")) == 0.0)
+        driver.save_screenshot(str(tmp_path / "edit.png"))
         keep = os.environ.get("LATENTREENACT_SCREENSHOT_DIR")
         if keep:
             Path(keep).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(keep) / "demo.png")
+            shutil.copy(tmp_path / "edit.png", Path(keep) / "demo_edit.png")
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
