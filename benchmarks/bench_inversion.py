@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16, help="held-out generated faces (encoder only)")
     parser.add_argument("--tune-samples", type=int, default=2, help="of which also tuned")
     parser.add_argument("--seed", type=int, default=12345, help="z seed of the generated faces")
+    parser.add_argument("--encoder", default=None, help="an encoder file or registered name (default: the default model's)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -57,6 +58,10 @@ def main() -> None:
 
     device = torch.device(args.device)
     reenactor = Reenactor.from_pretrained("default", device=device, seed=0)
+    if args.encoder is not None:
+        from inversion import load_encoder
+
+        reenactor.encoder = load_encoder(args.encoder, device=device)
     identity = IdentityFeatures(device=device)
     tune = None if args.tune == "none" else args.tune
 
@@ -90,7 +95,7 @@ def main() -> None:
             image = to_uint8(render(g, w, reenactor.render_size, noise_mode="const"))[0]
         held.append(run(f"generated {i}", image, False, i < args.tune_samples, w))
     keys = ["encode_s", "encoder_identity", "encoder_l2", "latent_mse", "tune_s", "tuned_identity", "tuned_l2"]
-    result = {"device": str(device), "machine": platform.machine(), "torch": torch.__version__,
+    result = {"encoder": args.encoder or "default", "device": str(device), "machine": platform.machine(), "torch": torch.__version__,
               "threads": torch.get_num_threads(), "tune": args.tune, "tune_steps": args.tune_steps,
               "real": real, "generated": held,
               "summary": {group: {k: summarise(rows, k) for k in keys}
