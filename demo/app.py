@@ -21,9 +21,11 @@ log = logging.getLogger(__name__)
 #: exceptions whose message is shown to the user as is (bad input, no face, unreadable video, ...)
 USER_ERRORS = (ValueError, FileNotFoundError)
 ANGLE_SLIDERS = (("yaw", 30.0), ("pitch", 20.0), ("roll", 20.0))
-TUNE_INFO = ("Pivotal tuning fits a copy of the generator to the source: better likeness, but it costs one "
-             "generator forward + backward pass per step (the 'released' preset runs 200 steps, 'pti' 350): "
-             "minutes on a CPU, seconds on a GPU. The source is inverted once and cached.")
+DEFAULT_TUNE = "released"
+TUNE_INFO = ("Pivotal tuning fits a copy of the generator to the source, so that the face is the source person "
+             "(without it the encoder's coarse guess is a look-alike at best). It costs one generator forward + "
+             "backward pass per step: the 'released' preset runs 200 steps (about 90 s on 2 CPU cores, seconds "
+             "on a GPU), 'pti' 350. Each source is tuned once and cached.")
 INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverted into the generator's latent "
          "space and moved along learned directions (Δw = A·Δp) by the driving face's head pose and expression.")
 
@@ -72,12 +74,14 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
         return str(result.video), str(result.side_by_side), result.summary
 
     def edit(image: Optional[str], tune: str, tune_steps: float, paste_back: bool, yaw: float, pitch: float,
-             roll: float, *expression: float) -> Optional[np.ndarray]:
+             roll: float, progress: gr.Progress = gr.Progress(track_tqdm=True),
+             *expression: float) -> Optional[np.ndarray]:
+        # progress comes before *expression: Gradio only looks for gr.Progress among positional parameters
         if not image:
             return None
         try:
             return session.edit(image, yaw, pitch, roll, dict(zip(expression_names, expression)), tune=tune,
-                                tune_steps=_steps(tune_steps), paste_back=paste_back)
+                                tune_steps=_steps(tune_steps), paste_back=paste_back, progress=True)
         except USER_ERRORS as exc:
             raise _user_error(exc) from exc
 
@@ -149,7 +153,7 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
 
 def _tuning_controls(gr: Any, max_steps: int, key: str) -> Tuple[Any, Any]:
     with gr.Group():
-        tune = gr.Radio(list(TUNE_PRESETS), value="none", label="Pivotal tuning", info=TUNE_INFO,
+        tune = gr.Radio(list(TUNE_PRESETS), value=DEFAULT_TUNE, label="Pivotal tuning", info=TUNE_INFO,
                         elem_id=f"{key}_tune")
         steps = gr.Slider(0, max_steps, value=0, step=10, label="Tuning steps (0 = the preset's own)",
                           elem_id=f"{key}_tune_steps")

@@ -83,6 +83,15 @@ def _browser_or_skip() -> None:
         pytest.skip(message)
 
 
+def choose(driver, radio_id: str, value: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the option ``value`` of the Gradio radio group ``radio_id``."""
+    from selenium.webdriver.common.by import By
+
+    labels = driver.find_elements(By.CSS_SELECTOR, f"#{radio_id} label")
+    next(label for label in labels if label.text.strip() == value).click()
+    assert driver.find_element(By.CSS_SELECTOR, f"#{radio_id} input[value='{value}']").is_selected()
+
+
 def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _browser_or_skip()
     from selenium import webdriver
@@ -104,6 +113,7 @@ def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-
         wait = WebDriverWait(driver, 60)
         wait.until(lambda d: "latentreenact" in d.title)
         wait.until(lambda d: d.find_element(By.ID, "run")).click()  # nothing uploaded: the error is shown
+        choose(driver, "reenact_tune", "none")  # tuning (the UI default) would take minutes on a CPU
         wait.until(lambda d: "upload a driving video first" in d.page_source)
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#examples [data-testid='dataset-cell-0-0']")).click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#crop img"))  # the preview ran
@@ -116,6 +126,8 @@ def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
         # the Edit tab: example source, yaw 20 + Apply changes the image, Reset zeroes the sliders
         next(t for t in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if t.text.strip() == "Edit").click()
+        wait.until(lambda d: d.find_element(By.ID, "edit_tune").is_displayed())
+        choose(driver, "edit_tune", "none")
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#edit_examples button.gallery-item")).click()
         first = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#edited img").get_attribute("src"))
         yaw = driver.find_element(By.CSS_SELECTOR, "#edit_yaw input[type='number']")
