@@ -104,7 +104,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for group, rows in (("real photos", real), ("generated", held)):
         s = result["summary"][group]
-        cells = [f"{s[k]:.3f}" if s[k] is not None else "–" for k in keys]
+        cells = [f"{s[k]:.4g}" if s[k] is not None else "–" for k in keys]
         print(f"| {group} | {len(rows)} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -107,15 +107,16 @@ REGISTRY: Dict[str, ModelEntry] = {
         name="encoder-mobilestylegan-ffhq",
         kind="encoder",
         arch="light-encoder",
-        version="run 1 (latentreenact 0.1.0): 1,603 default-generator pairs, step 1,000",
-        files=(ModelFile("encoder_mobilestylegan_ffhq.pt", 16340320,
-                         "8d555595c3ac086851bac5f6590bd757a1020b07b1bbee9d0fb5304e78b825b5"),),
+        version="run 2 (latentreenact 0.1.0): 1,603 default-generator pairs, 2,500 latent-only steps + 300 with "
+                "image losses",
+        files=(ModelFile("encoder_mobilestylegan_ffhq.pt", 16340512,
+                         "182b1853df6f2250199483b396b68ac2df6f240f271464970764ef3734e35bc8"),),
         package=None,  # shipped inside latentreenact/weights
         package_dir="weights",
         install="reinstall latentreenact (the weights ship inside it)",
         licence="research / non-commercial: trained on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
         description="light W+ encoder (8.1 M parameters, 128 px input) for mobilestylegan-ffhq: a coarse "
-                    "first guess for the projector / tuning (see weights/ENCODER_MODEL_CARD.md)",
+                    "first guess for tuning on real photos (see weights/ENCODER_MODEL_CARD.md)",
     ),
     "directions-mobilestylegan-ffhq": ModelEntry(
         name="directions-mobilestylegan-ffhq",
