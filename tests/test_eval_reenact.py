@@ -106,7 +106,15 @@ def test_evaluate_and_report(clips_dir, reenactor, scorer, tmp_path) -> None:  #
     from latentreenact.evaluation.runner import evaluate, write_report
 
     clips = clips_from_videos(video_files(clips_dir), 2, _align(reenactor), ("self", "cross"), seed=0)
-    result = evaluate(clips, [ReenactorMethod(reenactor), IdentityBaseline()], scorer)
+    ours = ReenactorMethod(reenactor)
+    calls = []
+    invert = reenactor.invert
+    reenactor.invert = lambda *a, **k: calls.append(k["name"]) or invert(*a, **k)
+    try:
+        result = evaluate(clips, [ours, IdentityBaseline()], scorer)
+    finally:
+        del reenactor.invert
+    assert len(calls) == 2  # two distinct sources over four clips: each inverted once
     assert len(result.rows) == 2 * 4 * 2  # 2 methods x 4 clips x 2 frames
     ident = [e for e in result.summary if e["method"].startswith("identity")]
     assert {e["mode"] for e in ident} == {"self", "cross"}

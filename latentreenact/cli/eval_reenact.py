@@ -79,7 +79,8 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
     chosen = []
     for name in methods:
         if name == "ours":
-            chosen.append(ReenactorMethod(reenactor, tune=None if tune == "none" else tune))
+            label = "ours (latentreenact)" if tune == "none" else f"ours (latentreenact, tuned: {tune})"
+            chosen.append(ReenactorMethod(reenactor, name=label, tune=None if tune == "none" else tune))
         elif name == "identity":
             chosen.append(IdentityBaseline())
         else:

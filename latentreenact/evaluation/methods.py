@@ -9,7 +9,7 @@ frame, at the clip's crop size, uint8 RGB. Motion is relative to the clip's refe
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -80,20 +80,32 @@ class WarpBaseline:
 
 
 class ReenactorMethod:
-    """Ours: invert the source crop (no re-alignment), Net3D on the reference and driving crops,
-    Δp relative to the reference, one generator pass per frame (``batch_size`` at a time)."""
+    """Ours: invert the source crop (no re-alignment; each distinct source once, so the self and cross
+    clips of a video share one inversion and tuning), Net3D on the reference and driving crops, Δp
+    relative to the reference, one generator pass per frame (``batch_size`` at a time)."""
 
     def __init__(self, reenactor: "Reenactor", name: str = "ours (latentreenact)", batch_size: int = 8,
                  tune: Optional[str] = None, tune_steps: Optional[int] = None) -> None:
         self.reenactor, self.name, self.batch_size = reenactor, name, int(batch_size)
         self.tune, self.tune_steps = tune, tune_steps
+        self._sources: Dict[str, Any] = {}
+
+    def source(self, crop: np.ndarray, name: str) -> Any:
+        """The inverted (and tuned) source crop, cached by its pixels."""
+        import hashlib
+
+        key = hashlib.sha1(np.ascontiguousarray(crop).tobytes()).hexdigest()
+        if key not in self._sources:
+            self._sources[key] = self.reenactor.invert(crop, align=False, tune=self.tune, tune_steps=self.tune_steps,
+                                                       name=name)
+        return self._sources[key]
 
     def __call__(self, clip: EvalClip) -> List[np.ndarray]:
         from ..images import to_uint8
         from ..reenact_video import fill_missing
 
         r = self.reenactor
-        src = r.invert(clip.source, align=False, tune=self.tune, tune_steps=self.tune_steps, name=clip.name)
+        src = self.source(clip.source, clip.name)
         p, found = r.pose([clip.reference] + list(clip.driving))
         p = fill_missing(p, found, what=f"the frames of {clip.name}")
         dp = r.spec.delta(p[:1].expand(len(p) - 1, -1), p[1:])
