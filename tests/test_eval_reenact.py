@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from latentreenact.examples import example_path
@@ -175,3 +176,37 @@ def test_pairs_csv(reenactor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     clips = pair_clips(tmp_path / "pairs.csv", _align(reenactor))
     assert [c.mode for c in clips] == ["self", "cross"]
     np.testing.assert_array_equal(clips[0].reference, clips[0].source)
+
+
+class _MeanStd(torch.nn.Module):
+    """A stand-in for stylegan2-ada's TorchScript Inception: per-channel mean and std of [0, 255] images."""
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)
+
+
+def test_cli_with_user_supplied_networks(clips_dir, reenactor, golden_dir, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--identity-weights (IR-SE50, official layout), --lpips-backbone and --fid-features end to end."""
+    from golden_weights import rebuild_from_manifest
+    from latentreenact.cli.eval_reenact import reenact
+    from test_perceptual import random_backbone
+
+    vectors = torch.load(golden_dir / "e4e" / "irse50_vectors.pt", map_location="cpu", weights_only=True)
+    torch.save(rebuild_from_manifest(golden_dir / "e4e" / "irse50_manifest.json", int(vectors["seed"])),
+               tmp_path / "model_ir_se50.pth")
+    torch.save(random_backbone("alex", 7), tmp_path / "alexnet.pth")
+    torch.jit.script(_MeanStd()).save(str(tmp_path / "inception.pt"))
+    model = write_model_dir(tmp_path / "model", reenactor, json_extra={"align_size": 128})
+    out = tmp_path / "out"
+    result = CliRunner().invoke(reenact, [str(clips_dir), "-o", str(out), "--frames", "2", "--model", str(model),
+                                          "--methods", "identity", "--identity-weights", str(tmp_path / "model_ir_se50.pth"),
+                                          "--lpips-backbone", str(tmp_path / "alexnet.pth"),
+                                          "--fid-features", str(tmp_path / "inception.pt"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["identity"] == "identity-embedding (ir-se50)" and summary["meta"]["lpips"]
+    self_row = next(e for e in summary["summary"] if e["mode"] == "self")
+    assert self_row["lpips"] is not None and self_row["lpips"] > 0 and self_row["fid"] is not None
+    assert abs(self_row["csim_source"] - 1.0) < 1e-6  # identity baseline under IR-SE50 too
+    table = (out / "summary.md").read_text()
+    assert "LPIPS" in table and "FID" in table
