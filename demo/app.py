@@ -24,7 +24,7 @@ ANGLE_SLIDERS = (("yaw", 30.0), ("pitch", 20.0), ("roll", 20.0))
 DEFAULT_TUNE = "released"
 TUNE_INFO = ("Pivotal tuning fits a copy of the generator to the source, so that the face is the source person "
              "(without it the encoder's coarse guess is a look-alike at best). It costs one generator forward + "
-             "backward pass per step: the 'released' preset runs 200 steps (about 90 s on 2 CPU cores, seconds "
+             "backward pass per step: the 'released' preset runs 200 steps (about 60 s on 2 CPU cores, seconds "
              "on a GPU), 'pti' 350. Each source is tuned once and cached.")
 INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverted into the generator's latent "
          "space and moved along learned directions (Δw = A·Δp) by the driving face's head pose and expression.")

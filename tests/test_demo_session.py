@@ -50,6 +50,7 @@ def test_reenact_writes_result_and_side_by_side(session) -> None:  # type: ignor
     assert np.abs(first_pair[:, -320:] - first).mean() < 6.0  # the right half is the result (codec noise aside)
     face_only = session.reenact(str(SOURCE), str(DRIVING), paste_back=False)
     assert probe_video(face_only.video).size == (SIZE, SIZE)
+    assert "source inverted in" in result.summary and "source inverted earlier (cached)" in face_only.summary
     assert face_only.video.parent != result.video.parent  # one folder per request
 
 
