@@ -119,6 +119,8 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
             image_format(output)
     reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
                                  no_align, progress)
+    setup = time.perf_counter() - start
+    start = time.perf_counter()
     if kind == "video":
         summary = reenactor.reenact_video(src, driving, output, paste_back=paste_back,
                                           smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
@@ -132,8 +134,9 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
         write_images(result.frames, result.names, output)
         frames, missing = len(result.frames), len(result.frames_without_face)
     seconds = time.perf_counter() - start
+    what = "loading the models and inverting" + (" and tuning" if tune != "none" else "")
     click.echo(f"reenacted {frames} frame(s), {missing} without a face, {seconds / max(frames, 1):.3f} s/frame "
-               f"({seconds:.1f} s in all) -> {output}", err=True)
+               f"({seconds:.1f} s for the frames, {setup:.1f} s {what} the source) -> {output}", err=True)
 
 
 def write_images(frames: list, names: list, output: Path) -> None:
