@@ -8,7 +8,6 @@ Model work is serialised by a lock, so concurrent requests queue instead of shar
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -60,12 +59,6 @@ class ReenactResult:
     frames_without_face: int
     seconds_per_frame: float
     notes: List[str] = field(default_factory=list)
-
-
-def _image_key(image: np.ndarray) -> str:
-    digest = hashlib.sha1(np.ascontiguousarray(image).tobytes())
-    digest.update(repr(image.shape).encode())
-    return digest.hexdigest()
 
 
 class DemoSession:
@@ -163,7 +156,9 @@ class DemoSession:
         if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
             raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
         photo = self.load_image(image)
-        key = (_image_key(photo), tune, None if tune == "none" or tune_steps is None else int(tune_steps))
+        from latentreenact.images import array_key
+
+        key = (array_key(photo), tune, None if tune == "none" or tune_steps is None else int(tune_steps))
         with self._lock:
             if key in self._sources:
                 self._sources.move_to_end(key)

@@ -74,3 +74,12 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
     return np.array(Image.fromarray(image).resize((size, size), Image.LANCZOS))
+
+
+def array_key(image: np.ndarray) -> str:
+    """A content key of an array (sha1 of its shape and bytes): the cache key of inverted sources."""
+    import hashlib
+
+    digest = hashlib.sha1(np.ascontiguousarray(image).tobytes())
+    digest.update(repr(image.shape).encode())
+    return digest.hexdigest()

@@ -25,23 +25,15 @@ LandmarkFn = Callable[[np.ndarray], Optional[np.ndarray]]
 
 def dlib_landmarks(detector: str = "hog") -> LandmarkFn:
     """68 landmarks [68, 2] of the largest face in a crop, or None when no face is found."""
-    def landmarks(crop: np.ndarray) -> Optional[np.ndarray]:
-        from ..faces import NoFaceError, find_face
+    from .scoring import dlib_face
 
-        try:
-            return find_face(crop, detector=detector, name="crop").landmarks
-        except NoFaceError:
-            return None
+    face = dlib_face(detector)
+
+    def landmarks(crop: np.ndarray) -> Optional[np.ndarray]:
+        found = face(crop)
+        return None if found is None else found.landmarks
 
     return landmarks
-
-
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    if image.shape[0] == size and image.shape[1] == size:
-        return image
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.LANCZOS))
 
 
 class IdentityBaseline:
@@ -92,26 +84,27 @@ class ReenactorMethod:
 
     def source(self, crop: np.ndarray, name: str) -> Any:
         """The inverted (and tuned) source crop, cached by its pixels."""
-        import hashlib
+        from ..images import array_key
 
-        key = hashlib.sha1(np.ascontiguousarray(crop).tobytes()).hexdigest()
+        key = array_key(crop)
         if key not in self._sources:
             self._sources[key] = self.reenactor.invert(crop, align=False, tune=self.tune, tune_steps=self.tune_steps,
                                                        name=name)
         return self._sources[key]
 
     def __call__(self, clip: EvalClip) -> List[np.ndarray]:
-        from ..images import to_uint8
-        from ..reenact_video import fill_missing
+        from ..images import resize_square, to_uint8
+        from ..reenact_video import pose_track
 
         r = self.reenactor
         src = self.source(clip.source, clip.name)
         p, found = r.pose([clip.reference] + list(clip.driving))
-        p = fill_missing(p, found, what=f"the frames of {clip.name}")
-        dp = r.spec.delta(p[:1].expand(len(p) - 1, -1), p[1:])
+        track = pose_track(r, src, p, found, relative=True, sequence=True, smoothing=0.0,
+                           what=f"the frames of {clip.name}")
+        dp = track.dp[1:]  # row 0 is the reference itself
         size = clip.source.shape[0]
         outputs: List[np.ndarray] = []
         for start in range(0, len(dp), self.batch_size):
             faces = to_uint8(r.render(src, r.shift(src, dp[start:start + self.batch_size])))
-            outputs += [_resize(face, size) for face in faces]
+            outputs += [resize_square(face, size) for face in faces]
         return outputs
