@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from inversion.encoder_train import target_wplus, train_encoder
 from inversion.light_encoder import LightEncoder, save_light_encoder
 from latentreenact.checkpoints.errors import CheckpointFormatError
 from latentreenact.images import to_uint8
-from latentreenact.net3d.dataset import MANIFEST_FORMAT, MANIFEST_NAME, shard_name
+from latentreenact.net3d.dataset import DROP_REASONS, MANIFEST_FORMAT, MANIFEST_NAME, write_shard
 from latentreenact.sampling import truncation_centre
 
 TINY = {"input_size": 16, "widths": [8], "hidden": 16}
@@ -42,12 +40,7 @@ def _write_pairs(root: Path, generator, n: int = 48, shard_size: int = 24) -> Pa
         shard = {"images": images.permute(0, 3, 1, 2).contiguous(), "index": torch.arange(start, stop), "z": z,
                  "angles": torch.zeros(m, 3), "identity": torch.zeros(m, 40), "expression": torch.zeros(m, 10),
                  "landmarks": torch.zeros(m, 68, 2)}
-        buffer = io.BytesIO()
-        torch.save(shard, buffer)
-        (root / shard_name(k)).write_bytes(buffer.getvalue())
-        shards.append({"file": shard_name(k), "start": start, "stop": stop, "count": m,
-                       "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-                       "dropped": {"not_found": [], "nonfinite": [], "fit_error": []}})
+        shards.append(write_shard(root, k, shard, start, stop, {r: [] for r in DROP_REASONS}))
     config = {"n": n, "seed": 0, "truncation": PSI, "style_dim": generator.style_dim, "size": generator.resolution}
     manifest = {"format": MANIFEST_FORMAT, "format_version": 1, "config": config, "n_requested": n,
                 "n_processed": n, "n_kept": n, "complete": True, "shards": shards}

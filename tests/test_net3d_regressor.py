@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from click.testing import CliRunner
 
 from latentreenact.checkpoints.errors import CheckpointFormatError
 from latentreenact.net3d import get_estimator
-from latentreenact.net3d.dataset import MANIFEST_FORMAT, MANIFEST_NAME, shard_name
+from latentreenact.net3d.dataset import DROP_REASONS, MANIFEST_FORMAT, MANIFEST_NAME, write_shard
 from latentreenact.net3d.flip import FLIP_PERMUTATION, flip_angles, flip_landmarks
 from latentreenact.net3d.regressor import Net3DRegressor, from_unit, to_unit
 from latentreenact.net3d.train import augment, train_net3d
@@ -68,12 +66,7 @@ def _write_dataset(root: Path, n: int = 40, shard_size: int = 20, seed: int = 0)
                  "angles": angles, "identity": identity, "expression": expression, "landmarks": landmarks,
                  "detected_landmarks": landmarks.clone(), "scale": torch.ones(m), "translation": torch.zeros(m, 2),
                  "fit_error": torch.zeros(m), "fit_error_iod": torch.zeros(m)}
-        buffer = io.BytesIO()
-        torch.save(shard, buffer)
-        (root / shard_name(k)).write_bytes(buffer.getvalue())
-        shards.append({"file": shard_name(k), "start": start, "stop": stop, "count": m,
-                       "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
-                       "dropped": {"not_found": [], "nonfinite": [], "fit_error": []}})
+        shards.append(write_shard(root, k, shard, start, stop, {r: [] for r in DROP_REASONS}))
     manifest = {"format": MANIFEST_FORMAT, "format_version": 1, "config": {"n": n}, "n_requested": n,
                 "n_processed": n, "n_kept": n, "complete": True, "shards": shards}
     (root / MANIFEST_NAME).write_text(json.dumps(manifest), encoding="utf-8")

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from ..fileio import atomic_path
 from .base import PoseEstimator
 
 __all__ = ["DROP_REASONS", "FIELDS", "MANIFEST_FORMAT", "MANIFEST_NAME", "Net3DShards", "build_dataset",
@@ -67,6 +68,19 @@ LABELS: Tuple[str, ...] = tuple(k for k in FIELDS if k not in ("images", "z"))
 def shard_name(k: int) -> str:
     """File name of shard ``k``: ``shard_00000.pt``."""
     return f"shard_{k:05d}.pt"
+
+
+def write_shard(out_dir: PathLike, k: int, shard: Mapping[str, torch.Tensor], start: int, stop: int,
+                dropped: Dict[str, List[int]]) -> Dict[str, Any]:
+    """Write shard ``k`` (samples ``start``..``stop``, ``FIELDS`` columns) atomically; return its manifest
+    entry (file, start, stop, count, sha256 of the bytes, dropped sample indices by reason)."""
+    path = Path(out_dir) / shard_name(k)
+    buffer = io.BytesIO()  # not torch.save(path): the zip records the (random) temporary file name
+    torch.save(shard, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return {"file": path.name, "start": start, "stop": stop, "count": int(shard["index"].shape[0]),
+            "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "dropped": dropped}
 
 
 def _sha256(path: Path) -> str:
@@ -180,7 +194,6 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
     """
     from tqdm.auto import tqdm
 
-    from ..fileio import atomic_path
     from ..images import to_uint8
     from ..sampling import render, truncation_centre
     from .ranges import _write_json
@@ -244,14 +257,9 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
                 parts.append(part)
                 bar.update(b1 - b0)
             shard = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
-            count = int(shard["index"].shape[0])
-            path = out / shard_name(k)
-            buffer = io.BytesIO()  # not torch.save(path): the zip records the (random) temporary file name
-            torch.save(shard, buffer)
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(buffer.getvalue())
-            manifest["shards"].append({"file": path.name, "start": start, "stop": stop, "count": count,
-                                       "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "dropped": dropped})
+            entry = write_shard(out, k, shard, start, stop, dropped)
+            count = entry["count"]
+            manifest["shards"].append(entry)
             manifest["n_processed"] = stop
             manifest["n_kept"] += count
             for reason, rows in dropped.items():
