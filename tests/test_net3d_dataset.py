@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from helpers import tiny_generator
+from helpers import InterruptibleEstimator, tiny_generator
 from latentreenact.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from latentreenact.cli.net3d_dataset import dataset as dataset_command
 from latentreenact.net3d import PoseEstimator, PoseParams
@@ -18,21 +18,14 @@ from latentreenact.net3d.dataset import (DROP_REASONS, FIELDS, MANIFEST_NAME, Ne
                                          load_manifest, split_mask)
 
 
-class FakeEstimator(PoseEstimator):
+class FakeEstimator(InterruptibleEstimator, PoseEstimator):
     """Labels computed from the pixels; some images "have no face", some fit badly.
 
-    ``interrupt_at``: raise KeyboardInterrupt on that call (1-based) to simulate a killed run.
+    ``interrupt_at``: raise KeyboardInterrupt on that call (1-based) to simulate a killed run
+    (``helpers.InterruptibleEstimator``).
     """
 
-    name = "fake"
-
-    def __init__(self, interrupt_at: int = 0, **_: object) -> None:
-        self.calls, self.interrupt_at = 0, interrupt_at
-
-    def estimate(self, images, missing="raise"):
-        self.calls += 1
-        if self.calls == self.interrupt_at:
-            raise KeyboardInterrupt
+    def labels(self, images):
         x = torch.from_numpy(np.stack(images)).double()  # uint8 [B, S, S, 3] as given by build_dataset
         b, s = x.shape[0], x.shape[1]
         key = x.sum(dim=(1, 2, 3)).long()

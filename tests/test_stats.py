@@ -10,28 +10,21 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from helpers import tiny_generator
+from helpers import InterruptibleEstimator, tiny_generator
 from latentreenact.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 from latentreenact.cli.stats import stats
 from latentreenact.net3d import PoseEstimator, PoseParams
 from latentreenact.net3d.ranges import collect_ranges, sidecar_path, state_path
 
 
-class FakeEstimator(PoseEstimator):
+class FakeEstimator(InterruptibleEstimator, PoseEstimator):
     """Deterministic numbers from the pixels; about a quarter of the images "have no face".
 
-    ``interrupt_at``: raise KeyboardInterrupt on that call (1-based) to simulate a killed run.
+    ``interrupt_at``: raise KeyboardInterrupt on that call (1-based) to simulate a killed run
+    (``helpers.InterruptibleEstimator``).
     """
 
-    name = "fake"
-
-    def __init__(self, interrupt_at: int = 0, **_: object) -> None:
-        self.calls, self.interrupt_at = 0, interrupt_at
-
-    def estimate(self, images, missing="raise"):
-        self.calls += 1
-        if self.calls == self.interrupt_at:
-            raise KeyboardInterrupt
+    def labels(self, images):
         x = images.double()
         b = x.shape[0]
         mean, std = x.mean(dim=(1, 2, 3)), x.std(dim=(1, 2, 3))
