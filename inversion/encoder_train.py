@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
-from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, warmup_cosine, write_metrics
+from latentreenact.trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
+                                      write_metrics)
 
 from .light_encoder import LightEncoder, save_light_encoder
 
@@ -249,10 +250,7 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     encoder.train()
     with tqdm(total=steps, initial=step, unit="step", desc="train encoder", disable=not progress) as bar:
         while step < end:
-            if pos + batch_size > len(perm):
-                perm, pos = torch.randperm(len(train_reader), generator=order), 0
-            rows = perm[pos:pos + batch_size]
-            pos += batch_size
+            rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
             uint8, _ = train_reader.batch(rows)
             target = train_targets[rows].to(device)
             offsets, deltas = encoder.offsets_and_deltas(_inputs(uint8, encoder.input_size, device))

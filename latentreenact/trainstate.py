@@ -10,7 +10,7 @@ import json
 import math
 import random
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Sequence
+from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -115,3 +115,13 @@ def save_run_state(out: Path, fmt: str, version: int, config: Mapping[str, Any],
 
     with atomic_path(out / "checkpoint.pt") as tmp:
         torch.save({"format": fmt, "format_version": version, "config": dict(config), **state}, tmp)
+
+
+def take_batch(perm: torch.Tensor, pos: int, n: int, batch_size: int,
+               generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor, int]:
+    """The next ``batch_size`` rows of a shuffled pass over ``n`` samples: ``(rows, perm, pos)``; a new
+    permutation (from ``generator``) starts when the current one has too few rows left. ``perm`` and
+    ``pos`` are part of a trainer's checkpoint, so a resumed run draws the same batches."""
+    if pos + batch_size > len(perm):
+        perm, pos = torch.randperm(n, generator=generator), 0
+    return perm[pos:pos + batch_size], perm, pos + batch_size

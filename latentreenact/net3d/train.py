@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..trainstate import rng_state, save_run_state, set_rng_state, start_run, warmup_cosine, write_metrics
+from ..trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
+                          write_metrics)
 from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader
 from .flip import flip_angles, flip_landmarks
 from .regressor import Net3DRegressor
@@ -217,10 +218,8 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     model.train()
     with tqdm(total=steps, initial=step, unit="step", desc="train net3d", disable=not progress) as bar:
         while step < end:
-            if pos + batch_size > len(perm):
-                perm, pos = torch.randperm(len(train_reader), generator=order), 0
-            uint8, labels = train_reader.batch(perm[pos:pos + batch_size])
-            pos += batch_size
+            rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
+            uint8, labels = train_reader.batch(rows)
             images, labels, shape_mask = augment(uint8.float() / 127.5 - 1.0, labels, aug, flip_prob)
             images, shape_mask = images.to(device), shape_mask.to(device)
             size = images.shape[-1]
