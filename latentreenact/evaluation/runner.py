@@ -48,17 +48,18 @@ def evaluate(clips: Sequence[EvalClip], methods: Sequence[Any], scorer: Scorer, 
     features: Dict[Tuple[str, str], Dict[str, List[np.ndarray]]] = {}
     real: Dict[str, Dict[str, List[np.ndarray]]] = {}
     for clip in tqdm(clips, desc="evaluating", unit="clip", disable=not progress):
-        reference_frames = clip.targets if clip.targets is not None else clip.driving
-        for key, value in scorer.set_features(reference_frames).items():
+        ref = scorer.reference(clip)  # measured once, shared by every method
+        for key, value in ref.real_features.items():
             real.setdefault(clip.mode, {}).setdefault(key, []).append(value)
         for method in methods:
             outputs = method(clip)
-            scores = scorer.frame_scores(clip, outputs)
+            output_features = scorer.set_features(outputs)
+            scores = scorer.frame_scores(clip, outputs, ref, output_embeddings=output_features["ifd"])
             for i, frame_id in enumerate(clip.frame_ids):
                 row: Dict[str, Any] = {"mode": clip.mode, "method": method.name, "clip": clip.name, "frame": frame_id}
                 row.update({k: float(scores[k][i]) for k in FRAME_METRICS})
                 result.rows.append(row)
-            for key, value in scorer.set_features(outputs).items():
+            for key, value in output_features.items():
                 features.setdefault((clip.mode, method.name), {}).setdefault(key, []).append(value)
     for (mode, name), feats in features.items():
         rows = [r for r in result.rows if r["mode"] == mode and r["method"] == name]

@@ -20,7 +20,8 @@ frames in cross mode): ``ifd`` on identity embeddings (an identity-embedding FrÃ
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,6 +36,18 @@ DistanceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 FRAME_METRICS = ("csim_source", "csim_target", "l1", "perceptual", "lpips", "nme", "pose_l1", "yaw_l1", "pitch_l1",
                  "roll_l1", "expression_l1")
 ANGLES = ("yaw", "pitch", "roll")
+
+
+@dataclass
+class ClipReference:
+    """What a clip's scores compare against, measured once for all methods: the real frames' set
+    features (ground truth in self mode, driving frames in cross mode), the source's identity
+    embedding, the driving frames' raw pose vectors and, in self mode, the ground truth's faces."""
+
+    real_features: Dict[str, np.ndarray]
+    source_embedding: np.ndarray
+    driving_pose: np.ndarray
+    target_faces: Optional[List[Optional["Face"]]] = None
 
 
 def dlib_face(detector: str = "hog") -> FaceFn:
@@ -98,29 +111,41 @@ class Scorer:
                 out.append(fn(x, y).detach().float().cpu().numpy().reshape(-1))
         return np.concatenate(out).astype(np.float64)
 
-    def _nme(self, outputs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> np.ndarray:
+    def _nme(self, outputs: Sequence[np.ndarray], target_faces: Sequence[Optional["Face"]]) -> np.ndarray:
         from ..metrics import nme
 
         values = _nan(len(outputs))
-        for i, (out, target) in enumerate(zip(outputs, targets)):
-            a, b = self.face(out), self.face(target)
+        for i, (out, b) in enumerate(zip(outputs, target_faces)):
+            a = self.face(out)
             if a is None or b is None or a.landmarks is None or b.landmarks is None:
                 continue
             values[i] = nme(a.landmarks[None], b.landmarks[None], np.asarray([b.box], np.float64))[0]
         return values
 
     # ------------------------------------------------------------------ scores
-    def frame_scores(self, clip: EvalClip, outputs: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
-        """Every per-frame metric of ``outputs`` (one per driving frame): name -> [N]."""
+    def reference(self, clip: EvalClip) -> ClipReference:
+        """The per-clip measurements every method's scores share (see :class:`ClipReference`). In self
+        mode the real frames are the targets, whose identity features also give ``csim_target``."""
+        real = clip.targets if clip.targets is not None else clip.driving
+        return ClipReference(real_features=self.set_features(real),
+                             source_embedding=self.identity(clip.source[None]),
+                             driving_pose=self.pose(clip.driving),
+                             target_faces=None if clip.targets is None else [self.face(t) for t in clip.targets])
+
+    def frame_scores(self, clip: EvalClip, outputs: Sequence[np.ndarray], ref: Optional[ClipReference] = None,
+                     output_embeddings: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+        """Every per-frame metric of ``outputs`` (one per driving frame): name -> [N]. ``ref`` (from
+        :meth:`reference`) and the outputs' identity embeddings are computed here when not given."""
         from ..metrics import csim, expression_l1, per_angle_l1
 
         n = len(outputs)
         if n != len(clip.driving):
             raise ValueError(f"{clip.name}: {n} outputs for {len(clip.driving)} driving frames")
-        emb_out, emb_src = self.identity(np.stack(outputs)), self.identity(clip.source[None])
+        ref = ref if ref is not None else self.reference(clip)
+        emb_out = output_embeddings if output_embeddings is not None else self.identity(np.stack(outputs))
         scores: Dict[str, np.ndarray] = {name: _nan(n) for name in FRAME_METRICS}
-        scores["csim_source"] = csim(emb_out, np.repeat(emb_src, n, axis=0))
-        p_out, p_drv = self.pose(outputs), self.pose(clip.driving)
+        scores["csim_source"] = csim(emb_out, np.repeat(ref.source_embedding, n, axis=0))
+        p_out, p_drv = self.pose(outputs), ref.driving_pose
         ok = np.isfinite(p_out).all(1) & np.isfinite(p_drv).all(1)
         if ok.any():
             angles = per_angle_l1(p_out[ok, :3], p_drv[ok, :3])
@@ -131,11 +156,12 @@ class Scorer:
                 scores["expression_l1"][ok] = expression_l1(p_out[ok, 3:], p_drv[ok, 3:])
         if clip.targets is not None:
             targets = clip.targets
-            scores["csim_target"] = csim(emb_out, self.identity(np.stack(targets)))
+            scores["csim_target"] = csim(emb_out, ref.real_features["ifd"])
             scores["l1"] = np.array([np.abs(o.astype(np.float64) - t).mean() / 255.0 for o, t in zip(outputs, targets)])
             scores["perceptual"] = self._distance(self.perceptual, outputs, targets)
             scores["lpips"] = self._distance(self.lpips, outputs, targets)
-            scores["nme"] = self._nme(outputs, targets)
+            faces = ref.target_faces if ref.target_faces is not None else [self.face(t) for t in targets]
+            scores["nme"] = self._nme(outputs, faces)
         return scores
 
     def set_features(self, crops: Sequence[np.ndarray]) -> Dict[str, np.ndarray]:
