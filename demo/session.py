@@ -22,6 +22,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from latentreenact.reenactor import Reenactor, Source
+    from latentreenact.video import VideoInfo
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,9 @@ class DemoSession:
                 self._sources.popitem(last=False)
             return src, False
 
-    def check_driving(self, driving: Optional[PathLike]) -> Tuple[Path, List[str]]:
-        """The driving clip's path and notes (e.g. that it will be cut to ``max_frames``)."""
+    def check_driving(self, driving: Optional[PathLike]) -> Tuple[Path, "VideoInfo", List[str]]:
+        """The driving clip's path, what ``probe_video`` learnt of it, and notes (e.g. that it will be
+        cut to ``max_frames``)."""
         from latentreenact.video import is_video_path, probe_video
 
         if driving is None or not str(driving):
@@ -188,7 +190,7 @@ class DemoSession:
         if info.n_frames is not None and info.n_frames > self.limits.max_frames:
             notes.append(f"the driving clip has {info.n_frames} frames; only the first {self.limits.max_frames} "
                          f"were used (the demo's limit)")
-        return path, notes
+        return path, info, notes
 
     # ------------------------------------------------------------------ work
     def reenact(self, image: Union[None, np.ndarray, PathLike], driving: Optional[PathLike], *, tune: str = "none",
@@ -197,18 +199,18 @@ class DemoSession:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
         [driving | result] video, both at the clip's frame rate."""
         from latentreenact.reenact_video import video_frames
-        from latentreenact.video import VideoWriter, probe_video
+        from latentreenact.video import VideoWriter
 
         if not 0.0 <= float(smoothing) < 1.0:
             raise DemoInputError(f"smoothing must be in [0, 1), got {smoothing}")
-        path, notes = self.check_driving(driving)
+        path, info, notes = self.check_driving(driving)
         with self._lock:
             start = time.perf_counter()
             src, cached = self._source(image, tune, tune_steps, progress)
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
             out_dir = self._new_output_dir()
-            fps = probe_video(path).fps
+            fps = info.fps
             track, frames = video_frames(self.reenactor, src, path, relative=relative, smoothing=float(smoothing),
                                          paste_back=paste_back, side_by_side=True, progress=progress,
                                          max_frames=self.limits.max_frames)
