@@ -29,7 +29,7 @@ def scores(identity: Any, recon: np.ndarray, crop: np.ndarray) -> Dict[str, floa
     from latentreenact.metrics import csim
 
     emb = identity(np.stack([recon, crop]))
-    l2 = float(((recon.astype(np.float64) - crop) / 255.0).__pow__(2).mean())
+    l2 = float((((recon.astype(np.float64) - crop) / 255.0) ** 2).mean())
     return {"identity": float(csim(emb[:1], emb[1:])[0]), "l2": l2}
 
 
