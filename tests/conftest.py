@@ -1,18 +1,18 @@
-"""Shared fixtures: paths to the team's golden files."""
+"""Shared fixtures: the golden reference files (``tests/golden``) and test photos."""
 
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT.parent / "shared" / "golden"
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
-    """``../shared/golden`` beside the project root (required: CI provides it)."""
+    """``tests/golden``: reference outputs of the public implementations (see its README)."""
     if not GOLDEN.is_dir():
-        pytest.fail(f"golden reference files not found at {GOLDEN}: the tests need ../shared/golden")
+        pytest.fail(f"golden reference files not found at {GOLDEN}; they are part of the repository")
     return GOLDEN
 
 

@@ -1,4 +1,4 @@
-"""Rebuild the seeded weights described by a golden manifest (``shared/golden/README.md``, e4e section)."""
+"""Rebuild the seeded weights described by a golden manifest (``tests/golden/README.md``, e4e section)."""
 
 from __future__ import annotations
 

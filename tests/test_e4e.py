@@ -1,6 +1,6 @@
 """e4e encoder: golden codes from the published implementation, both checkpoint layouts, error cases.
 
-The seeded weights are rebuilt from ``shared/golden/e4e/e4e_manifest.json`` (about 209M parameters,
+The seeded weights are rebuilt from ``tests/golden/e4e/e4e_manifest.json`` (about 209M parameters,
 ~0.8 GB): they are built and written once per module; everything else uses small files.
 """
 
