@@ -171,13 +171,13 @@ def _class_name(path: str) -> str:
     return "Module"
 
 
-def _attributes(path: str, tensors: Mapping[str, torch.Tensor]) -> Dict[str, Any]:
-    """A few of the plain attributes the real modules carry (never needed by a reader)."""
+def _attributes(path: str, tensors: Mapping[str, torch.Tensor], conv_clamp: Optional[float] = None) -> Dict[str, Any]:
+    """Plain attributes the real modules carry; readers need only the layers' ``conv_clamp``."""
     leaf = path.rsplit(".", 1)[-1]
     if path == "":
         return {"z_dim": 0, "c_dim": 0, "img_channels": 3, "_init_kwargs": EasyDict(
             mapping_kwargs=EasyDict(num_layers=8), synthesis_kwargs=EasyDict(
-                channel_base=32768, channel_max=512, num_fp16_res=4, conv_clamp=256))}
+                channel_base=32768, channel_max=512, num_fp16_res=4, conv_clamp=conv_clamp))}
     if leaf == "synthesis":
         res = sorted({int(m.group(1)) for k in tensors for m in [re.match(r"synthesis\.b(\d+)\.", k)] if m})
         return {"img_channels": 3, "block_resolutions": res, "num_fp16_res": 0}
@@ -186,7 +186,9 @@ def _attributes(path: str, tensors: Mapping[str, torch.Tensor]) -> Dict[str, Any
                 "channels_last": False, "num_conv": 0, "num_torgb": 0}
     if leaf in ("conv0", "conv1"):
         return {"up": 2 if leaf == "conv0" else 1, "use_noise": True, "activation": "lrelu",
-                "conv_clamp": None, "padding": 1, "act_gain": math.sqrt(2.0)}
+                "conv_clamp": conv_clamp, "padding": 1, "act_gain": math.sqrt(2.0)}
+    if leaf == "torgb":
+        return {"conv_clamp": conv_clamp, "weight_gain": 1.0}
     if leaf == "affine" or re.fullmatch(r"fc\d+", leaf):
         return {"activation": "linear", "lr_multiplier": 1.0, "weight_gain": 0.125, "bias_gain": 1.0}
     if leaf == "mapping":
@@ -216,7 +218,8 @@ def _module_dict(
 
 
 def persistent_tree(
-    flat: Mapping[str, torch.Tensor], module_src: str = DEFAULT_MODULE_SRC, root_class: Optional[str] = None
+    flat: Mapping[str, torch.Tensor], module_src: str = DEFAULT_MODULE_SRC, root_class: Optional[str] = None,
+    conv_clamp: Optional[float] = None,
 ) -> Any:
     """Nest flat ``state_dict`` names into persistent objects (one per module)."""
     tree: Dict[str, Any] = {"tensors": OrderedDict(), "children": OrderedDict()}
@@ -240,7 +243,7 @@ def persistent_tree(
         )
         class_name = root_class if (path == "" and root_class) else _class_name(path)
         meta = dict(type="class", version=6, module_src=module_src, class_name=class_name,
-                    state=_module_dict(params, buffers, modules, _attributes(path, flat)))
+                    state=_module_dict(params, buffers, modules, _attributes(path, flat, conv_clamp)))
         return _Persistent(meta)
 
     return build(tree, "")
@@ -253,6 +256,7 @@ def write_ada_pkl(
     module_src: str = DEFAULT_MODULE_SRC,
     protocol: int = 4,
     extra_entries: Optional[Mapping[str, Any]] = None,
+    conv_clamp: Optional[float] = None,
 ) -> Path:
     """Write a network pickle from flat ada ``G_ema`` names (``None``: no ``G_ema`` entry).
 
@@ -273,7 +277,7 @@ def write_ada_pkl(
             module_src, root_class="Discriminator",
         )
     if g_ema is not None:
-        data["G_ema"] = persistent_tree(g_ema, module_src)
+        data["G_ema"] = persistent_tree(g_ema, module_src, conv_clamp=conv_clamp)
     if extra_classes:
         data["augment_pipe"] = persistent_tree({"p": torch.tensor(0.25), "Hz_geom": torch.randn(12)},
                                                module_src, root_class="AugmentPipe")
@@ -302,7 +306,10 @@ def write_stylegan2_ada_pkl(
     extra_classes: bool = True,
     module_src: str = DEFAULT_MODULE_SRC,
     protocol: int = 4,
+    conv_clamp: Optional[float] = None,
 ) -> Path:
-    """Write a rosinality ``g_ema`` state dict (+ ``w_avg``) as an official ada network pickle."""
+    """Write a rosinality ``g_ema`` state dict (+ ``w_avg``) as an official ada network pickle.
+
+    ``conv_clamp`` is stored on every synthesis layer, as stylegan2-ada's training code does."""
     return write_ada_pkl(path, rosinality_to_ada(g_ema_state_dict, w_avg), extra_classes=extra_classes,
-                         module_src=module_src, protocol=protocol)
+                         module_src=module_src, protocol=protocol, conv_clamp=conv_clamp)

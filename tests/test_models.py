@@ -53,7 +53,8 @@ def test_truncation_psi_zero_gives_centre_image():
         img, lat = g([torch.randn(2, g.style_dim)], truncation=0.0, truncation_latent=centre,
                      randomize_noise=False, return_latents=True)
     assert torch.allclose(lat, centre[:, None].expand_as(lat))
-    assert torch.allclose(img[0], img[1])
+    # Same latent in both rows; batched CPU kernels are not bit-identical per row, so compare to 1e-5.
+    assert (img[0] - img[1]).abs().max().item() <= 1e-5
 
 
 def test_truncation_needs_centre_and_bad_shapes_rejected():

@@ -91,3 +91,28 @@ def test_batch_one_matches_batched(generator, vectors):
     with torch.no_grad():
         single = generator.synthesis(vectors["wplus"][:1], noise_mode="const")
     assert close(single, vectors["img_wplus"][:1])
+
+
+def test_strict_load_state_dict_of_the_common_port(golden_dir, vectors):
+    """The common port's state dicts have no ``latent_avg``: a strict load still works."""
+    from latentreenact.models.stylegan2 import StyleGAN2Generator
+
+    ckpt = torch.load(golden_dir / "stylegan2_64" / "generator.pt", map_location="cpu", weights_only=False)
+    state = ckpt["g_ema"]
+    assert "latent_avg" not in state
+    reference = load_generator(golden_dir / "stylegan2_64" / "generator.pt")
+    g = StyleGAN2Generator(**reference.config)
+    g.set_latent_avg(torch.ones(g.style_dim))
+    result = g.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert not g.has_latent_avg and torch.count_nonzero(g.latent_avg) == 0
+    with torch.no_grad():
+        img = g.eval()([vectors["wplus"]], input_is_latent=True, randomize_noise=False)[0]
+    assert close(img, vectors["img_wplus"])
+    # A state dict that carries latent_avg loads it; a wrong key is still an error.
+    g.load_state_dict({**state, "latent_avg": torch.full((g.style_dim,), 0.5)}, strict=True)
+    assert torch.allclose(g.latent_avg, torch.full((g.style_dim,), 0.5))
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        g.load_state_dict({**state, "bogus": torch.zeros(1)}, strict=True)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        g.load_state_dict({k: v for k, v in state.items() if k != "input.input"}, strict=True)

@@ -69,7 +69,8 @@ def read_generator_file(path: Path) -> Tuple[Dict[str, torch.Tensor], Optional[t
         from .nvidia_pkl import read_stylegan2_ada_pkl
 
         nv = read_stylegan2_ada_pkl(path)
-        return dict(nv["state_dict"]), nv.get("latent_avg"), {"source": "stylegan2-ada-pkl"}
+        return dict(nv["state_dict"]), nv.get("latent_avg"), {"source": "stylegan2-ada-pkl",
+                                                              "conv_clamp": nv["meta"].get("conv_clamp")}
     return extract_generator(read_torch_file(path), str(path))
 
 
@@ -115,9 +116,14 @@ def _single_latent_avg(latent_avg: torch.Tensor, style_dim: int, source: str) ->
 
 
 def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[torch.Tensor],
-                    config: Optional[Mapping[str, Any]] = None, source: str = "checkpoint") -> StyleGAN2Generator:
-    """Build a StyleGAN2 generator and load ``state_dict`` with strict key checking."""
+                    config: Optional[Mapping[str, Any]] = None, source: str = "checkpoint",
+                    conv_clamp: Optional[float] = None) -> StyleGAN2Generator:
+    """Build a StyleGAN2 generator and load ``state_dict`` with strict key checking.
+
+    ``conv_clamp``: stylegan2-ada's activation clamp, when the file carries one."""
     cfg = dict(config) if config is not None else infer_stylegan2_config(state_dict, source)
+    if conv_clamp is not None:
+        cfg["conv_clamp"] = conv_clamp
     cfg["channels"] = {int(k): int(v) for k, v in cfg["channels"].items()}
     generator = StyleGAN2Generator(**cfg)
     expected = generator.state_dict()
@@ -153,7 +159,7 @@ def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> 
     if arch == "mobilestylegan":
         generator: GeneratorBase = build_mobilestylegan(state_dict, info["config"], str(file))
     elif arch == "stylegan2":
-        generator = build_generator(state_dict, latent_avg, info.get("config"), str(file))
+        generator = build_generator(state_dict, latent_avg, info.get("config"), str(file), info.get("conv_clamp"))
     else:
         raise CheckpointFormatError(f"{file}: architecture {arch!r} is not supported by this reader")
     log.debug("loaded %s generator from %s", info["source"], file)

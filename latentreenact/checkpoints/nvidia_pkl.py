@@ -4,7 +4,8 @@ The pickle is a dict ``{"G", "D", "G_ema", "augment_pipe", "training_set_kwargs"
 ``G_ema`` is used. It is unpickled with :mod:`.restricted_pickle` (the embedded source code is
 never executed), flattened to ``state_dict``-style names (``mapping.fc0.weight``,
 ``synthesis.b8.conv0.affine.weight``, ...) and converted to rosinality's ``g_ema`` layout
-(DESIGN.md section 4.1).
+(docs/architecture.md, generator formats). The activation clamp (``conv_clamp``) is read from the
+synthesis layers' pickled attributes and returned in ``meta``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from .errors import CheckpointFormatError
 from .restricted_pickle import OpaqueObject, PathLike, PersistentRecord, restricted_load_path
 
-__all__ = ["ada_state_to_rosinality", "collect_module_tensors", "read_stylegan2_ada_pkl"]
+__all__ = ["ada_state_to_rosinality", "collect_module_tensors", "read_conv_clamp", "read_stylegan2_ada_pkl"]
 
 SOURCE = "stylegan2-ada-pkl"
 
@@ -73,6 +74,37 @@ def collect_module_tensors(module: Any, where: str = "G_ema") -> Dict[str, torch
 
     visit(module, "", 0)
     return out
+
+
+def read_conv_clamp(g_ema: Any) -> Optional[float]:
+    """The ``conv_clamp`` of the synthesis layers (``None``: no clamp); one value for all layers.
+
+    stylegan2-ada passes one ``conv_clamp`` to every ``SynthesisLayer`` and ``ToRGBLayer``;
+    a pickle whose layers disagree is refused rather than silently rendered wrong."""
+    values = {}
+
+    def visit(obj: Any, name: str, depth: int) -> None:
+        state = _module_state(obj)
+        if state is None or depth > _MAX_DEPTH:
+            return
+        leaf = name.rsplit(".", 1)[-1]
+        if name.startswith("synthesis.b") and leaf in ("conv0", "conv1", "torgb"):
+            clamp = state.get("conv_clamp")
+            if clamp is not None and (isinstance(clamp, bool) or not isinstance(clamp, (int, float))
+                                      or not math.isfinite(clamp) or clamp <= 0):
+                raise CheckpointFormatError(f"G_ema {name}.conv_clamp is {clamp!r}, expected a positive number or None")
+            values[name] = None if clamp is None else float(clamp)
+        for key, child in (state.get("_modules") or {}).items():
+            if child is not None:
+                visit(child, f"{name}.{key}" if name else str(key), depth + 1)
+
+    visit(g_ema, "", 0)
+    distinct = set(values.values())
+    if len(distinct) > 1:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(values.items())[:6])
+        raise CheckpointFormatError(f"G_ema synthesis layers have different conv_clamp values ({shown}); "
+                                    "only one clamp for all layers is supported")
+    return distinct.pop() if distinct else None
 
 
 def _expect(tensors: Mapping[str, torch.Tensor], key: str, shape: Tuple[int, ...]) -> torch.Tensor:
@@ -239,7 +271,7 @@ def read_stylegan2_ada_pkl(path: PathLike) -> Dict[str, Any]:
     """Read ``G_ema`` of a stylegan2-ada-pytorch ``.pkl`` as a rosinality ``g_ema`` state dict.
 
     Returns ``{"state_dict": {key: tensor}, "latent_avg": tensor [style_dim] or None,
-    "meta": {"resolution", "style_dim", "n_mlp", "channels": {res: ch}, "source"}}``. The
+    "meta": {"resolution", "style_dim", "n_mlp", "channels": {res: ch}, "source", "conv_clamp"}}``. The
     pickle's embedded source code is never executed. Raises ``CheckpointFormatError``.
     """
     data = restricted_load_path(path)
@@ -255,6 +287,7 @@ def read_stylegan2_ada_pkl(path: PathLike) -> Dict[str, Any]:
     try:
         tensors = collect_module_tensors(data["G_ema"], where="G_ema")
         result = ada_state_to_rosinality(tensors, source=SOURCE)
+        result["meta"]["conv_clamp"] = read_conv_clamp(data["G_ema"])
     except CheckpointFormatError as exc:
         raise CheckpointFormatError(f"{path}: {exc}") from exc
     return result

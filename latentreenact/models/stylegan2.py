@@ -25,11 +25,14 @@ class StyleGAN2Generator(GeneratorBase):
     stock table for ``channel_multiplier``. With the ``"default"`` formulation activations are
     kept channels-last (about 2x faster convolutions on CPU); see ``set_formulation``. W+ index use: conv1 <- 0, to_rgb1 <- 1, then for
     k = 0..: convs[2k] <- 2k+1, convs[2k+1] <- 2k+2, to_rgbs[k] <- 2k+3.
+    ``conv_clamp`` is stylegan2-ada's activation clamp (256 in many published configs): every
+    convolution's activated output and every ToRGB output (before the skip sum) is clamped to
+    ``[-conv_clamp, conv_clamp]``; ``None`` (rosinality's generators) clamps nothing.
     """
 
     def __init__(self, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
                  channels: Optional[Mapping[int, int]] = None, blur_taps: Sequence[float] = DEFAULT_BLUR,
-                 lr_mlp: float = 0.01):
+                 lr_mlp: float = 0.01, conv_clamp: Optional[float] = None):
         super().__init__()
         self.formulation = "default"
         log_size = int(math.log2(size))
@@ -43,11 +46,15 @@ class StyleGAN2Generator(GeneratorBase):
         self.channels = {2 ** i: table[2 ** i] for i in range(2, log_size + 1)}
         self.blur_taps = tuple(blur_taps)
         self.lr_mlp = lr_mlp
+        if conv_clamp is not None and not conv_clamp > 0:
+            raise ValueError(f"conv_clamp must be positive or None, got {conv_clamp}")
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        clamp = self.conv_clamp
         self.style = nn.Sequential(PixelNorm(), *[
             EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation="fused_lrelu") for _ in range(n_mlp)])
         self.input = ConstantInput(self.channels[4])
-        self.conv1 = StyledConv(self.channels[4], self.channels[4], 3, style_dim, blur_taps=blur_taps)
-        self.to_rgb1 = ToRGB(self.channels[4], style_dim, upsample=False, blur_taps=blur_taps)
+        self.conv1 = StyledConv(self.channels[4], self.channels[4], 3, style_dim, blur_taps=blur_taps, conv_clamp=clamp)
+        self.to_rgb1 = ToRGB(self.channels[4], style_dim, upsample=False, blur_taps=blur_taps, clamp=clamp)
         self.log_size = log_size
         self.num_layers = (log_size - 2) * 2 + 1
         self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
@@ -58,9 +65,10 @@ class StyleGAN2Generator(GeneratorBase):
         in_ch = self.channels[4]
         for i in range(3, log_size + 1):
             out_ch = self.channels[2 ** i]
-            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, blur_taps=blur_taps))
-            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, blur_taps=blur_taps))
-            self.to_rgbs.append(ToRGB(out_ch, style_dim, blur_taps=blur_taps))
+            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, blur_taps=blur_taps,
+                                         conv_clamp=clamp))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, blur_taps=blur_taps, conv_clamp=clamp))
+            self.to_rgbs.append(ToRGB(out_ch, style_dim, blur_taps=blur_taps, clamp=clamp))
             in_ch = out_ch
         self.n_latent = log_size * 2 - 2
         self.register_buffer("latent_avg", torch.zeros(style_dim))
@@ -76,7 +84,23 @@ class StyleGAN2Generator(GeneratorBase):
         """Constructor arguments (JSON-serialisable) that rebuild this architecture."""
         return {"size": self.size, "style_dim": self.style_dim, "n_mlp": self.n_mlp,
                 "channels": {str(k): v for k, v in self.channels.items()},
-                "blur_taps": list(self.blur_taps), "lr_mlp": self.lr_mlp}
+                "blur_taps": list(self.blur_taps), "lr_mlp": self.lr_mlp, "conv_clamp": self.conv_clamp}
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """``latent_avg`` is optional: the common port's state dicts have no such key.
+
+        Without it the buffer is zeroed and ``has_latent_avg`` is False (truncation then needs an
+        explicit centre), so ``load_state_dict(sd, strict=True)`` accepts those state dicts."""
+        key = prefix + "latent_avg"
+        present = key in state_dict
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+        if not present:
+            if key in missing_keys:
+                missing_keys.remove(key)
+            self.latent_avg.zero_()
+            self.has_latent_avg = False
 
     def set_latent_avg(self, latent_avg: torch.Tensor) -> None:
         """Store the checkpoint's average w (used as the default truncation centre)."""

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylegan2_ops import fused_leaky_relu, upfirdn2d
+from stylegan2_ops import fused_bias_act, fused_leaky_relu, upfirdn2d
 from stylegan2_ops.reference import fused_leaky_relu_reference, upfirdn2d_reference
 
 FORMULATIONS = ("default", "reference")
@@ -112,18 +112,25 @@ class EqualConv2d(nn.Module):
 
 
 class FusedLeakyReLU(nn.Module):
-    """Bias + leaky ReLU(0.2) * sqrt(2) with a learned per-channel bias."""
+    """Bias + leaky ReLU(0.2) * sqrt(2) with a learned per-channel bias.
 
-    def __init__(self, channels: int, negative_slope: float = 0.2, scale: float = 2 ** 0.5):
+    ``clamp`` (stylegan2-ada's ``conv_clamp``) limits the output to ``[-clamp, clamp]`` after the
+    gain, as the reference ``bias_act`` does; ``None`` leaves it unclamped."""
+
+    def __init__(self, channels: int, negative_slope: float = 0.2, scale: float = 2 ** 0.5,
+                 clamp: Optional[float] = None):
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
         self.negative_slope, self.scale = negative_slope, scale
+        self.clamp = clamp
         self.formulation = "default"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.formulation == "reference":
-            return fused_leaky_relu_reference(x, self.bias, self.negative_slope, self.scale)
-        return fused_leaky_relu(x, self.bias, self.negative_slope, self.scale)
+            out = fused_leaky_relu_reference(x, self.bias, self.negative_slope, self.scale)
+            return out if self.clamp is None else out.clamp(-self.clamp, self.clamp)
+        return fused_bias_act(x, self.bias, dim=1, act="lrelu", alpha=self.negative_slope, gain=self.scale,
+                              clamp=self.clamp)
 
 
 class ModulatedConv2d(Resampling):
@@ -227,11 +234,11 @@ class StyledConv(nn.Module):
     """ModulatedConv2d + noise + bias/leaky ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, upsample: bool = False,
-                 blur_taps: Sequence[float] = DEFAULT_BLUR):
+                 blur_taps: Sequence[float] = DEFAULT_BLUR, conv_clamp: Optional[float] = None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, upsample=upsample, blur_taps=blur_taps)
         self.noise = NoiseInjection()
-        self.activate = FusedLeakyReLU(out_ch)
+        self.activate = FusedLeakyReLU(out_ch, clamp=conv_clamp)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: Optional[torch.Tensor] = None,
                 noise_mode: str = "random", generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -242,17 +249,24 @@ class StyledConv(nn.Module):
 
 
 class ToRGB(nn.Module):
-    """1x1 modulated conv (no demodulation) to RGB, plus the upsampled skip image."""
+    """1x1 modulated conv (no demodulation) to RGB, plus the upsampled skip image.
 
-    def __init__(self, in_ch: int, style_dim: int, upsample: bool = True, blur_taps: Sequence[float] = DEFAULT_BLUR):
+    ``clamp`` (stylegan2-ada's ``conv_clamp``) limits this layer's own output, before the skip
+    image is added, as the reference ``ToRGBLayer`` does."""
+
+    def __init__(self, in_ch: int, style_dim: int, upsample: bool = True, blur_taps: Sequence[float] = DEFAULT_BLUR,
+                 clamp: Optional[float] = None):
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_taps)
         self.conv = ModulatedConv2d(in_ch, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.clamp = clamp
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, skip: Optional[torch.Tensor] = None) -> torch.Tensor:
         out = self.conv(x, style) + self.bias
+        if self.clamp is not None:
+            out = out.clamp(-self.clamp, self.clamp)
         if skip is not None:
             out = out + self.upsample(skip)
         return out
