@@ -144,13 +144,20 @@ def check_parity(device: torch.device) -> Dict[str, Any]:
     vectors = torch.load(GOLDEN / "stylegan2_64" / "vectors.pt", map_location="cpu", weights_only=True)
     g = load_generator(GOLDEN / "stylegan2_64" / "generator.pt", device=device)
     g.requires_grad_(False)
-    wplus = vectors["wplus"].to(device).requires_grad_(True)
-    img = g.synthesis(wplus, noise_mode="const")
-    (grad,) = torch.autograd.grad((img * vectors["grad_R"].to(device)).sum(), wplus)
-    summary["generator_64px"] = {
-        "image_vs_golden": max_err(img, vectors["img_wplus"]),
-        "grad_wplus_vs_golden_relative": max_err(grad, vectors["grad_wplus"]) / float(vectors["grad_wplus"].abs().max()),
-        "tolerances": {"image": 1e-4, "grad_relative": 1e-3}}
+    flags = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    for label, tf32 in (("generator_64px", False), ("generator_64px_tf32_default", flags[0])):
+        # Convolutions in TF32 (PyTorch's cuDNN default on Ampere and later) round to 10-bit
+        # mantissas: exactness is checked in full float32, the default is reported beside it.
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32, tf32
+        wplus = vectors["wplus"].to(device).requires_grad_(True)
+        img = g.synthesis(wplus, noise_mode="const")
+        (grad,) = torch.autograd.grad((img * vectors["grad_R"].to(device)).sum(), wplus)
+        summary[label] = {
+            "tf32": tf32,
+            "image_vs_golden": max_err(img, vectors["img_wplus"]),
+            "grad_wplus_vs_golden_relative": max_err(grad, vectors["grad_wplus"]) / float(vectors["grad_wplus"].abs().max()),
+            "tolerances": {"image": 1e-4, "grad_relative": 1e-3}}
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
     ok = (summary["generator_64px"]["image_vs_golden"] <= 1e-4
           and summary["generator_64px"]["grad_wplus_vs_golden_relative"] <= 1e-3
           and summary["upfirdn2d"]["forward_vs_golden"] <= 1e-4 and summary["fused_leaky_relu"]["forward_vs_golden"] <= 1e-4)
@@ -159,10 +166,12 @@ def check_parity(device: torch.device) -> Dict[str, Any]:
 
 
 def run_pytest() -> Dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_ops_cuda.py"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider",
+                           "tests/test_ops_cuda.py"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
-    return {"returncode": proc.returncode, "summary": lines[-1] if lines else "", "tail": lines[-15:]}
+    errors = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    return {"returncode": proc.returncode, "summary": lines[-1] if lines else "", "tail": lines[-25:],
+            "stderr_tail": errors[-25:], "pass": proc.returncode == 0}
 
 
 def time_generator(device: torch.device, repeats: int) -> Dict[str, Any]:
@@ -194,7 +203,8 @@ def time_generator(device: torch.device, repeats: int) -> Dict[str, Any]:
         row["images_per_s_cuda"] = batch / row["forward_s_cuda"]
         row["max_abs_diff_cuda_vs_torch"] = max_err(outputs["cuda"], outputs["torch"])
         rows.append(row)
-    return {"model": "StyleGAN2 256 px, channel multiplier 2, random weights", "rows": rows}
+    return {"model": "StyleGAN2 256 px, channel multiplier 2, random weights", "rows": rows,
+            "tf32_convolutions": torch.backends.cudnn.allow_tf32}
 
 
 def default_parts(device: torch.device) -> Tuple[Dict[str, Any], str]:
