@@ -31,7 +31,6 @@ import importlib.util
 import json
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -46,26 +45,19 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_reenact  # noqa: E402  (the benchmarks' shared timer)
+from bench_reenact import sync  # noqa: E402
+
 GOLDEN = ROOT / "tests" / "golden"
 
 
 # ----------------------------------------------------------------------------- helpers
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def median_seconds(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn`` after ``warmup`` untimed calls (``bench_reenact``'s timer)."""
     for _ in range(warmup):
         fn()
-    times: List[float] = []
-    for _ in range(repeats):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return bench_reenact.median_seconds(fn, repeats, device)
 
 
 def section(results: Dict[str, Any], name: str, fn: Callable[[], Any]) -> None:
