@@ -7,7 +7,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import torch
 
-from .pose_vector import PoseVectorSpec, load_ranges_with_names, spec_from_ranges
+from latentreenact.net3d.pose_vector import PoseVectorSpec, load_ranges_with_names, spec_from_ranges
 from .train import Components
 
 __all__ = ["build_components", "spec_from_matrix"]
@@ -16,7 +16,7 @@ __all__ = ["build_components", "spec_from_matrix"]
 def spec_from_matrix(matrix: Any) -> PoseVectorSpec:
     """The pose-vector spec stored with a direction matrix: ``config["layout"]`` (a layout name or
     entry names) and ``config["ranges"]`` ([lo, hi] per entry; ignored for angles)."""
-    from .pose_vector import ANGLE_SCALES, LAYOUTS
+    from latentreenact.net3d.pose_vector import ANGLE_SCALES, LAYOUTS
 
     config = matrix.config
     if "layout" not in config or "ranges" not in config:
@@ -46,7 +46,7 @@ def build_components(generator: Any, ranges: Union[str, np.ndarray], estimator: 
     from latentreenact.shape3d import LinearShapeModel
 
     from .losses import ShapeLosses
-    from .pose_vector import LAYOUTS
+    from latentreenact.net3d.pose_vector import LAYOUTS
 
     if isinstance(ranges, np.ndarray):
         spec = spec_from_ranges("bfm", ranges, LAYOUTS["bfm"])

@@ -17,6 +17,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import torch
 
+from latentreenact.sampling import sample_wplus
+
 from .matrix import DirectionMatrix
 
 __all__ = ["EvalPairs", "evaluate_pairs", "make_eval_pairs"]
@@ -36,7 +38,6 @@ class EvalPairs:
 def make_eval_pairs(generator: Any, n: int, seed: int, truncation: float = 0.7,
                     centre: Optional[torch.Tensor] = None) -> EvalPairs:
     """``n`` seeded synthetic pairs (independent of any training stream)."""
-    from .train import sample_wplus
 
     g = torch.Generator().manual_seed(seed)
     return EvalPairs(sample_wplus(generator, n, g, truncation, centre), sample_wplus(generator, n, g, truncation, centre))

@@ -31,10 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentreenact.sampling import sample_wplus
 from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, write_metrics
 
 from .matrix import DirectionMatrix
-from .pose_vector import PoseVectorSpec
+from latentreenact.net3d.pose_vector import PoseVectorSpec
 
 __all__ = ["DEFAULT_LOSS_WEIGHTS", "MODES", "DirectionsConfig", "Components", "LatentBank", "train_directions"]
 
@@ -139,17 +140,6 @@ class Components:
         if params.identity is None:
             raise ValueError("the A trainer needs an estimator that returns identity coefficients")
         return params.to_vector(self.layout), (params.identity, params.expression, params.angles)
-
-
-def sample_wplus(generator: Any, n: int, g: torch.Generator, truncation: float, centre: Optional[torch.Tensor]
-                 ) -> torch.Tensor:
-    """``n`` W+ codes from z ~ N(0, I) drawn from ``g`` (mapping, truncation around ``centre``)."""
-    z = torch.randn(n, generator.style_dim, generator=g).to(generator.device)
-    with torch.no_grad():
-        w = generator.mapping(z)
-        if centre is not None and truncation != 1:
-            w = generator.truncate(w, truncation, centre)
-    return w[:, None].expand(-1, generator.n_latent, -1).contiguous()
 
 
 def shift_targets(spec: PoseVectorSpec, p_s: torch.Tensor, p_t: torch.Tensor, n_single: int, g: torch.Generator

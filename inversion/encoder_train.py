@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -33,12 +34,21 @@ import torch
 import torch.nn.functional as F
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
+from latentreenact.sampling import wplus_from_z
 from latentreenact.trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
                                       write_metrics)
 
 from .light_encoder import LightEncoder, save_light_encoder
 
-__all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "target_wplus", "train_encoder"]
+__all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "train_encoder"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "target_wplus":
+        warnings.warn("inversion.encoder_train.target_wplus is latentreenact.sampling.wplus_from_z",
+                      DeprecationWarning, stacklevel=2)
+        return wplus_from_z
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +57,6 @@ ENCODER_TRAIN_FORMAT = "latentreenact.encoder-train-state"
 ENCODER_TRAIN_VERSION = 1
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"latent": 1.0, "delta": 2e-4, "l2": 1.0, "identity": 0.1,
                                           "perceptual": 0.8}
-
-
-@torch.no_grad()
-def target_wplus(generator: Any, z: torch.Tensor, truncation: float, centre: Optional[torch.Tensor]) -> torch.Tensor:
-    """The W+ [B, n_latent, D] the dataset rendered from ``z``: mapping, truncation, broadcast."""
-    w = generator.mapping(z.to(generator.device, torch.float32))
-    if centre is not None and truncation != 1:
-        w = generator.truncate(w, truncation, centre)
-    return w[:, None].expand(-1, generator.n_latent, -1).contiguous()
 
 
 def _inputs(uint8: torch.Tensor, size: int, device: torch.device) -> torch.Tensor:
@@ -181,9 +182,9 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     generator = generator.to(device).eval().requires_grad_(False)
     psi = float(data_cfg["truncation"])
     centre = truncation_centre(generator, seed=int(data_cfg["seed"])).to(device) if psi != 1 else None
-    train_targets = torch.cat([target_wplus(generator, z, psi, centre).cpu()
+    train_targets = torch.cat([wplus_from_z(generator, z, psi, centre).cpu()
                                for z in train_reader.column("z").split(256)])
-    val_targets = torch.cat([target_wplus(generator, z, psi, centre).cpu() for z in val_reader.column("z").split(256)])
+    val_targets = torch.cat([wplus_from_z(generator, z, psi, centre).cpu() for z in val_reader.column("z").split(256)])
 
     image_size = min(int(image_size), int(generator.resolution))
     use_images = image_batch > 0 and image_every > 0

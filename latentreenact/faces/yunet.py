@@ -26,7 +26,7 @@ STRIDES = (8, 16, 32)
 @functools.lru_cache(maxsize=None)
 def yunet_model() -> Any:
     """The imported YuNet graph (``OnnxGraphModule``, eval mode, no gradients)."""
-    from ..identity.onnx_import import import_onnx
+    from ..checkpoints.onnx_import import import_onnx
 
     model = import_onnx(onnx_model_path("yunet")).eval()
     for p in model.parameters():

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .onnx_import import OnnxGraphModule, import_onnx
+from ..checkpoints.onnx_import import OnnxGraphModule, import_onnx
 
 INPUT_SIZE = 112
 EMBEDDING_DIM = 128

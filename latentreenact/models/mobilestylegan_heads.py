@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +53,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..fileio import atomic_path
-from .mobilestylegan import MobileStyleGAN, MobileSynthesis, WaveletHead
+from .mobilestylegan_layers import MobileSynthesis, WaveletHead
+
+if TYPE_CHECKING:
+    from .mobilestylegan import MobileStyleGAN
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Backends (``get_estimator(name)``): ``bfm-fit`` (dlib landmarks + BFM fit), ``de
 encoder + FLAME, user-supplied files) and ``bfm-net`` (the learned regressor of
 :mod:`.regressor` on aligned crops; needs ``weights=PATH``: no default weights ship yet). Each
 returns :class:`PoseParams`; ``PoseParams.to_vector(layout)`` builds the pose vector p of
-``directions.pose_vector``. Importing this package loads no model.
+``latentreenact.net3d.pose_vector``. Importing this package loads no model.
 """
 
 from .base import ImageBatch, PoseEstimator

@@ -195,7 +195,7 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
     from tqdm.auto import tqdm
 
     from ..images import to_uint8
-    from ..sampling import render, truncation_centre
+    from ..sampling import render, truncation_centre, wplus_from_z
     from .ranges import _write_json
 
     if n < 1 or shard_size < 1 or batch_size < 1:
@@ -222,7 +222,6 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
             raise ValueError(f"{out} already holds a dataset ({MANIFEST_NAME}); resume it or use another folder")
         manifest = _new_manifest(run_config)
     z_all = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
-    device = next(generator.parameters()).device
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     timing = manifest["timing"]
     with tqdm(total=n, initial=manifest["n_processed"], unit="img", desc="net3d dataset",
@@ -238,11 +237,7 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
                 t0 = time.perf_counter()
                 z = z_all[b0:b1]
                 with torch.inference_mode():
-                    w = generator.mapping(z.to(device))
-                    if centre is not None:
-                        w = generator.truncate(w, truncation, centre)
-                    images = to_uint8(render(generator, w.unsqueeze(1).repeat(1, generator.n_latent, 1), size,
-                                             "const"))
+                    images = to_uint8(render(generator, wplus_from_z(generator, z, truncation, centre), size, "const"))
                 t1 = time.perf_counter()
                 fields, keep, reasons = _label(estimator, images, max_fit_error)
                 timing["render_seconds"] += t1 - t0

@@ -90,8 +90,8 @@ class PoseParams:
         raise MissingEntryError(f"unknown pose-vector entry {name!r} (expected yaw, pitch, roll, jaw or exp_<i>)")
 
     def to_vector(self, layout: Union[str, Sequence[str]]) -> torch.Tensor:
-        """p as [B, k] for a layout: a name of ``directions.pose_vector.LAYOUTS`` or entry names."""
-        from directions.pose_vector import LAYOUTS
+        """p as [B, k] for a layout: a name of ``latentreenact.net3d.pose_vector.LAYOUTS`` or entry names."""
+        from .pose_vector import LAYOUTS
 
         if isinstance(layout, str):
             if layout not in LAYOUTS:

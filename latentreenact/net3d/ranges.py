@@ -138,7 +138,7 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
     """
     from tqdm.auto import tqdm
 
-    from ..sampling import render, truncation_centre
+    from ..sampling import render, truncation_centre, wplus_from_z
 
     if num < 1 or batch_size < 1 or checkpoint_every < 1:
         raise ValueError("num, batch_size and checkpoint_every must be >= 1")
@@ -158,7 +158,6 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
     else:
         stats = RangeStats(config=run_config)
     z_all = torch.randn(num, generator.style_dim, generator=torch.Generator().manual_seed(seed))
-    device = next(generator.parameters()).device
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     batches = 0
     with tqdm(total=num, initial=stats.next_index, unit="img", desc="stats", disable=not progress) as bar:
@@ -166,10 +165,7 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
             start = stats.next_index
             stop = min(start + batch_size, num)
             with torch.inference_mode():
-                w = generator.mapping(z_all[start:stop].to(device))
-                if centre is not None:
-                    w = generator.truncate(w, truncation, centre)
-                images = render(generator, w.unsqueeze(1).repeat(1, generator.n_latent, 1), size, "const")
+                images = render(generator, wplus_from_z(generator, z_all[start:stop], truncation, centre), size, "const")
                 params = estimator.estimate(images, missing="mask")
             values = params.range_vector().detach().to(torch.float64).cpu().numpy()
             ok = params.found.cpu().numpy() & np.isfinite(values).all(axis=1)
@@ -188,7 +184,7 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
 
 def write_ranges(stats: RangeStats, output: PathLike) -> Path:
     """Write ``output`` (float64 [n, 2] .npy) and its sidecar JSON (row names, counts, config)."""
-    from directions.pose_vector import save_ranges
+    from .pose_vector import save_ranges
 
     ranges = stats.ranges()
     flat = [n for n, (lo, hi) in zip(stats.names, ranges) if not hi > lo]
