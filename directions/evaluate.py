@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 import torch
+from tqdm.auto import tqdm
 
 from latentreenact.sampling import sample_wplus
 
@@ -48,8 +49,6 @@ def evaluate_pairs(comp: Any, A: DirectionMatrix, pairs: EvalPairs, size: int, b
                    return_images: int = 0, progress: bool = False
                    ) -> Tuple[Dict[str, float], Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(metrics, (sources, targets, reenacted) of the first ``return_images`` pairs)."""
-    from tqdm.auto import tqdm
-
     spec, names = comp.spec, comp.spec.names
     angle_cols = [i for i, n in enumerate(names) if n in ("yaw", "pitch", "roll")]
     exp_cols = [i for i, n in enumerate(names) if n not in ("yaw", "pitch", "roll")]

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import torch
 
-from .matrix import DirectionMatrix
+from latentreenact.net3d.dataset import Net3DShards, ShardReader
 from latentreenact.net3d.pose_vector import PoseVectorSpec
+from latentreenact.sampling import truncation_centre, wplus_from_z
+
+from .matrix import DirectionMatrix
 
 __all__ = ["regression_init"]
 
@@ -43,9 +46,6 @@ def labelled_latents(generator: "object", estimator: "object", data_dir: str, la
                      batch_size: int = 64) -> "tuple[torch.Tensor, torch.Tensor]":
     """(w [N, D], p [N, k]) over a ``net3d dataset`` folder: each sample's w from its z (the folder's
     truncation and seed) and p measured by ``estimator`` on its image."""
-    from latentreenact.net3d.dataset import Net3DShards, ShardReader
-    from latentreenact.sampling import truncation_centre, wplus_from_z
-
     ds = Net3DShards(data_dir, "all")
     cfg = ds.manifest["config"]
     psi = float(cfg["truncation"])

@@ -12,6 +12,8 @@ from typing import Sequence, Tuple
 import torch
 from torch import nn
 
+from latentreenact.shape3d.rotations import rotation_from_euler
+
 __all__ = ["EYE_PAIRS", "MOUTH_PAIRS", "ShapeLosses", "pair_distances"]
 
 EYE_PAIRS: Tuple[Tuple[int, int], ...] = ((36, 39), (37, 41), (38, 40), (42, 45), (43, 47), (44, 46))
@@ -45,8 +47,6 @@ class ShapeLosses(nn.Module):
     def posed(self, identity: torch.Tensor, expression: torch.Tensor, angles: torch.Tensor,
               dense: bool) -> torch.Tensor:
         """Rotated vertices [B, V, 3] (dense) or landmarks [B, 68, 3], in units of the model scale."""
-        from latentreenact.shape3d.rotations import rotation_from_euler
-
         verts = self.shape_model.vertices(identity, expression) if dense else self.shape_model(identity, expression)
         rot = rotation_from_euler(angles[:, 0], angles[:, 1], angles[:, 2]).to(verts.dtype)
         return torch.einsum("bij,bvj->bvi", rot, verts) / self.scale

@@ -30,12 +30,17 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
 
-from latentreenact.sampling import sample_wplus
+from latentreenact.fileio import atomic_path, read_torch_file
+from latentreenact.images import to_uint8
+from latentreenact.net3d.pose_vector import PoseVectorSpec
+from latentreenact.sampling import render, sample_wplus, truncation_centre
 from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, write_metrics
 
+from .evaluate import evaluate_pairs, make_eval_pairs
 from .matrix import DirectionMatrix
-from latentreenact.net3d.pose_vector import PoseVectorSpec
 
 __all__ = ["DEFAULT_LOSS_WEIGHTS", "MODES", "DirectionsConfig", "Components", "LatentBank", "train_directions"]
 
@@ -93,8 +98,6 @@ class LatentBank:
     @classmethod
     def load(cls, path: PathLike) -> "LatentBank":
         """Read ``{"wplus", "group"[, "images"]}`` (weights-only torch file)."""
-        from latentreenact.checkpoints.loading import read_torch_file
-
         obj = read_torch_file(Path(path))
         if not isinstance(obj, Mapping) or "wplus" not in obj:
             raise ValueError(f"{path}: not a latent bank (expected a dict with 'wplus' [N, L, D] and 'group' [N])")
@@ -130,8 +133,6 @@ class Components:
 
     def render(self, wplus: torch.Tensor, size: int) -> torch.Tensor:
         """Render W+ at ``size`` px (fitted heads when the generator has them)."""
-        from latentreenact.sampling import render
-
         return render(self.generator, wplus, size, noise_mode="const")
 
     def measure(self, images: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -215,11 +216,6 @@ def _bank_batch(bank: LatentBank, n: int, g: torch.Generator, paired: bool
 
 def _grid(comp: Components, rows: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], path: Path) -> None:
     """source | target | reenacted, one pair per row, as a PNG (atomic)."""
-    from PIL import Image
-
-    from latentreenact.fileio import atomic_path
-    from latentreenact.images import to_uint8
-
     tiles = [to_uint8(x) for x in rows]  # each [n, S, S, 3]
     grid = np.concatenate([np.concatenate(list(t), 0) for t in tiles], 1)
     with atomic_path(path) as tmp:
@@ -236,12 +232,6 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
     ``init``: a starting matrix (e.g. :func:`directions.init.regression_init`); default N(0, 0.03)
     from ``cfg.seed``. ``bank``: needed by the real and paired modes.
     """
-    from tqdm.auto import tqdm
-
-    from latentreenact.sampling import truncation_centre
-
-    from .evaluate import evaluate_pairs, make_eval_pairs
-
     cfg.check()
     if cfg.mode != "synthetic" and bank is None:
         raise ValueError(f"mode {cfg.mode!r} needs a latent bank of inverted real frames")

@@ -22,6 +22,7 @@ the full training state and ``resume=True`` continues it bit-identically.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -32,13 +33,16 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
-from latentreenact.sampling import wplus_from_z
+from latentreenact.sampling import render, truncation_centre, wplus_from_z
 from latentreenact.trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
                                       write_metrics)
 
 from .light_encoder import LightEncoder, save_light_encoder
+from .loading import load_encoder
+from .losses import resolve_loss
 
 __all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "train_encoder"]
 
@@ -71,8 +75,6 @@ class _ImageLosses:
         self.generator, self.size, self.identity, self.perceptual = generator, size, identity, perceptual
 
     def render(self, wplus: torch.Tensor) -> torch.Tensor:
-        from latentreenact.sampling import render
-
         return render(self.generator, wplus, self.size, noise_mode="const")
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -119,10 +121,6 @@ def _validate(encoder: LightEncoder, reader: ShardReader, targets: torch.Tensor,
 def _load_init(encoder: LightEncoder, path: PathLike) -> str:
     """Copy a saved light encoder's weights into ``encoder`` (same config required); returns the
     file's sha256 (recorded in the run's settings, so a resume must start from the same file)."""
-    import hashlib
-
-    from .loading import load_encoder
-
     init = load_encoder(path)
     if not isinstance(init, LightEncoder) or init.config != encoder.config:
         got = init.config if isinstance(init, LightEncoder) else type(init).__name__
@@ -150,12 +148,6 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     ``init_from``: start from the weights of a trained light encoder of the same architecture (e.g. a
     latent-only run's ``best.pt``, to fine-tune it with the image losses); the optimiser starts fresh.
     """
-    from tqdm.auto import tqdm
-
-    from latentreenact.sampling import truncation_centre
-
-    from .losses import resolve_loss
-
     if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
         raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
     if image_batch < 0 or image_every < 0 or image_batch > batch_size:

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Any, Dict, Tuple
 
 import numpy as np
+import torch
+
+from latentreenact.images import from_uint8, resize_square
+from latentreenact.sampling import truncation_centre
+
+from .projector import project, render_with_noise
 
 DEFAULT_PROJECTOR_STEPS = 200
 
@@ -18,11 +24,6 @@ def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: A
     when the encoder has no ``latent_avg``); otherwise :func:`inversion.projector.project` for
     ``steps`` steps at ``size`` px, from the average w, in W (or W+ with ``w_plus``).
     """
-    import torch
-
-    from latentreenact.images import from_uint8, resize_square
-    from latentreenact.sampling import truncation_centre
-
     device = generator.device
     target = from_uint8(resize_square(aligned, size), device)
     if encoder is not None:
@@ -33,11 +34,9 @@ def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: A
             codes = encoder(from_uint8(resize_square(aligned, encoder.input_size), device))
             if not encoder.has_latent_avg:
                 codes = codes + truncation_centre(generator).to(codes).unsqueeze(1)
-            from .projector import render_with_noise
 
             image = render_with_noise(generator, codes, size)
         return codes, image, {"method": "e4e"}
-    from .projector import project
 
     result = project(generator, target, steps=steps, w_plus=w_plus, perceptual=perceptual, seed=seed,
                      progress=progress)

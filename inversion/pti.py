@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentreenact.models.base import GeneratorBase
+from latentreenact.models.stylegan2 import StyleGAN2Generator
 from latentreenact.sampling import truncation_centre
 
 from .losses import LossSpec, resolve_loss, scalar_loss
@@ -153,8 +154,6 @@ def locality_latents(generator: GeneratorBase, pivot: torch.Tensor, n: int, alph
 def uses_equalized_lr(generator: GeneratorBase) -> bool:
     """Whether the generator stores its weights at unit scale with a runtime multiplier (StyleGAN2's
     equalized learning rate), the setting the presets' learning rates were chosen for."""
-    from latentreenact.models.stylegan2 import StyleGAN2Generator
-
     return isinstance(generator, StyleGAN2Generator)
 
 

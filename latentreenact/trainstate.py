@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
 import numpy as np
 import torch
 
+from .fileio import atomic_path, read_torch_file
+
 __all__ = ["rng_state", "save_run_state", "set_rng_state", "start_run", "truncate_metrics", "warmup_cosine",
            "write_metrics"]
 
@@ -58,7 +60,6 @@ def truncate_metrics(path: Path, step: int) -> None:
     """Drop records after ``step`` (written by an interrupted run past its last checkpoint)."""
     if not path.is_file():
         return
-    from .fileio import atomic_path
 
     keep = [line for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and json.loads(line).get("step", 0) <= step]
@@ -89,7 +90,6 @@ def start_run(out: Path, resume: bool, fmt: str, version: int, config: Mapping[s
     if resume:
         if not ckpt.is_file():
             raise FileNotFoundError(f"no training checkpoint to resume at {ckpt}")
-        from .checkpoints.loading import read_torch_file
 
         state = read_torch_file(ckpt)
         if not isinstance(state, dict) or state.get("format") != fmt or state.get("format_version") != version:
@@ -111,8 +111,6 @@ def start_run(out: Path, resume: bool, fmt: str, version: int, config: Mapping[s
 
 def save_run_state(out: Path, fmt: str, version: int, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
     """Write ``out/checkpoint.pt`` atomically: format, version, config and the trainer's ``state``."""
-    from .fileio import atomic_path
-
     with atomic_path(out / "checkpoint.pt") as tmp:
         torch.save({"format": fmt, "format_version": version, "config": dict(config), **state}, tmp)
 

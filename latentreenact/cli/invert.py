@@ -20,7 +20,19 @@ from typing import Any, Callable, Dict, Optional
 
 import click
 import numpy as np
+import torch
 
+from inversion import load_encoder
+from inversion.invert import invert_aligned
+from inversion.projector import render_with_noise
+from inversion.pti import tune as run_tuning
+
+from .. import load_generator
+from ..checkpoints.loading import save_generator as write_generator
+from ..faces import align_ffhq, find_face, read_image
+from ..images import from_uint8, make_grid, resize_square, save_image, to_uint8
+from ..models.mobilestylegan import MobileStyleGAN
+from ..models.stylegan2 import StyleGAN2Generator
 from .errors import reports_errors
 from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -48,10 +60,8 @@ def aligned_face(image: np.ndarray, size: int, align: bool = True, detector: str
         h, w = image.shape[:2]
         if h != w:
             raise ValueError(f"{name}: --no-align needs a square, already aligned face image, got {w}x{h}")
-        from ..images import resize_square
 
         return resize_square(image, size)
-    from ..faces import align_ffhq, find_face
 
     if landmarks is None:
         landmarks = find_face(image, detector=detector, name=name).landmarks
@@ -60,9 +70,6 @@ def aligned_face(image: np.ndarray, size: int, align: bool = True, detector: str
 
 def can_save_generator(generator: Any) -> bool:
     """Whether ``save_generator`` can write this generator (StyleGAN2 and MobileStyleGAN)."""
-    from ..models.mobilestylegan import MobileStyleGAN
-    from ..models.stylegan2 import StyleGAN2Generator
-
     return isinstance(generator, (StyleGAN2Generator, MobileStyleGAN))
 
 
@@ -126,12 +133,6 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
            tune_steps: Optional[int], space: str, size: Optional[int], perceptual: str, no_align: bool, detector: str,
            save_generator: bool, seed: int, device: str, progress: bool, output: Path) -> None:
     """Invert the face in IMAGE into the generator's W+ space (and optionally tune the generator)."""
-    import torch
-
-    from .. import load_generator
-    from ..faces import find_face, read_image
-    from ..images import make_grid, save_image, to_uint8
-
     photo = read_image(image)
     landmarks = None if no_align else find_face(photo, detector=detector, name=str(image)).landmarks
     torch_device = parse_device(device)
@@ -141,19 +142,13 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
                          f"StyleGAN2 and MobileStyleGAN); rerun with --no-save-generator or --tune none")
     size = work_size(generator, size)
     encoder = None
-    from inversion.invert import invert_aligned
-
-    from ..images import resize_square
 
     if encoder_path is not None:
-        from inversion import load_encoder
-
         encoder = load_encoder(encoder_path, device=torch_device).eval()
     crop_size = encoder.input_size if encoder is not None else size
     aligned = aligned_face(photo, crop_size, align=not no_align, landmarks=landmarks, name=str(image))
     wplus, recon, info = invert_aligned(generator, aligned, size, encoder=encoder, steps=steps,
                                         w_plus=space == "wplus", perceptual=perceptual, seed=seed, progress=progress)
-    from ..images import from_uint8
 
     target = from_uint8(resize_square(aligned, size), torch_device)
     metadata: Dict[str, Any] = {
@@ -164,9 +159,6 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
     tiles = [resize_square(aligned, size), to_uint8(recon)[0]]
     tuned = None
     if tune != "none":
-        from inversion.projector import render_with_noise
-        from inversion.pti import tune as run_tuning
-
         result = run_tuning(generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
                             seed=seed, progress=progress)
         tuned = result.generator
@@ -187,8 +179,6 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
     if tuned is not None:
         writers["tuned.png"] = lambda p: save_image(tiles[2], p)
         if save_generator:
-            from ..checkpoints.loading import save_generator as write_generator
-
             writers["generator_tuned.pt"] = lambda p: write_generator(tuned, p)
     write_outputs(output, writers)
     summary = f"mse {metadata['mse']:.4f}" + (f", tuned {metadata['mse_tuned']:.4f}" if tuned is not None else "")

@@ -11,6 +11,7 @@ from .dlib_models import hog_detector, mmod_detector
 from .image_input import as_rgb_uint8
 from .landmarks import landmarks_68
 from .types import Face, FaceIndexError, NoFaceError
+from .yunet import detect_yunet
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,6 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *,
             faces = [Face((float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
                           float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
     else:
-        from .yunet import detect_yunet
-
         faces = detect_yunet(rgb)
     log.debug("%s: %d face(s) with %s", name, len(faces), detector)
     return _sorted(faces)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 ImageLike = Union[np.ndarray, str, Path]
 
@@ -52,8 +53,6 @@ def read_image(path: Union[str, Path]) -> np.ndarray:
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for one that
     is not an image, is corrupt or truncated, or whose header claims more pixels than PIL's
     decompression-bomb limit (checked before any pixel is decoded)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")

@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from .pose_vector import LAYOUTS
+
 __all__ = ["PoseParams", "MissingEntryError"]
 
 ANGLE_NAMES: Tuple[str, ...] = ("yaw", "pitch", "roll")
@@ -91,8 +93,6 @@ class PoseParams:
 
     def to_vector(self, layout: Union[str, Sequence[str]]) -> torch.Tensor:
         """p as [B, k] for a layout: a name of ``latentreenact.net3d.pose_vector.LAYOUTS`` or entry names."""
-        from .pose_vector import LAYOUTS
-
         if isinstance(layout, str):
             if layout not in LAYOUTS:
                 raise ValueError(f"unknown pose-vector layout {layout!r}; choose from {', '.join(LAYOUTS)}")

@@ -7,12 +7,15 @@ samples goes to ``[-a, a]``. Only differences of rescaled vectors are fed to the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from latentreenact.fileio import atomic_path
 
 SHIFT_SCALE = 6.0
 ANGLE_SCALES: Dict[str, float] = {"yaw": 40.0, "pitch": 20.0, "roll": 20.0}
@@ -111,8 +114,6 @@ def load_ranges_with_names(path: Union[str, Path]) -> Tuple[np.ndarray, Tuple[st
     array = load_ranges(path)
     sidecar = Path(path).with_suffix(".json")
     if sidecar.is_file():
-        import json
-
         rows = tuple(json.loads(sidecar.read_text()).get("rows", ()))
         if len(rows) != array.shape[0]:
             raise ValueError(f"{sidecar} names {len(rows)} rows but {path} has {array.shape[0]}")
@@ -133,8 +134,6 @@ def load_ranges(path: Union[str, Path]) -> np.ndarray:
 
 def save_ranges(path: Union[str, Path], ranges: np.ndarray) -> Path:
     """Write a ranges file (float64 [n, 2] ``.npy``) atomically."""
-    from latentreenact.fileio import atomic_path
-
     array = np.asarray(ranges, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != 2:
         raise ValueError(f"ranges must be [n, 2], got {array.shape}")

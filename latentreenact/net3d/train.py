@@ -17,6 +17,7 @@ from it and gives bit-identical weights to an uninterrupted run on the same devi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -25,9 +26,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from ..trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
-                          write_metrics)
+from ..trainstate import rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine, write_metrics
 from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader
 from .flip import flip_angles, flip_landmarks
 from .regressor import Net3DRegressor
@@ -126,8 +127,6 @@ def validate(model: Net3DRegressor, reader: ShardReader, batch_size: int, device
 
 
 def _dataset_id(shards: Net3DShards) -> str:
-    import hashlib
-
     digest = hashlib.sha256("".join(e["sha256"] for e in shards.manifest["shards"]).encode())
     return digest.hexdigest()
 
@@ -146,8 +145,6 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     (:class:`Net3DShards`); ``stop_after``: stop (with a checkpoint) once this many steps are
     done, as an interruption would (for tests and time-boxed jobs).
     """
-    from tqdm.auto import tqdm
-
     if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
         raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
     checkpoint_every = int(checkpoint_every or val_every)

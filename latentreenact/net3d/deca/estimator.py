@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from ...faces import NoFaceError
+from ...shape3d.rotations import euler_from_rotation
 from ..base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, check_tensor_images, detect_landmarks
 from ..params import PoseParams
 from .crop import apply_transform, crop_from_landmarks, crop_full_image, normalized_to_crop_pixels, warp_to_crop
@@ -131,8 +133,6 @@ class DecaEstimator(PoseEstimator):
             sizes = [im.shape[:2] for im in rgb]
         transforms, found = self._transforms(sizes, rgb, landmarks)
         if missing == "raise" and not bool(found.all()):
-            from ...faces import NoFaceError
-
             raise NoFaceError(f"no usable face in image(s) {torch.nonzero(~found).flatten().tolist()} "
                               f"(detector {self.detector})")
         idx = torch.nonzero(found).flatten()
@@ -168,8 +168,6 @@ class DecaEstimator(PoseEstimator):
 
 
 def _euler(rotation: torch.Tensor) -> torch.Tensor:
-    from ...shape3d.rotations import euler_from_rotation
-
     return euler_from_rotation(rotation)
 
 
