@@ -1,7 +1,7 @@
-"""The 3D losses of the A trainer (DESIGN §8): shape L1 on posed vertices, eye and mouth distances.
+"""The 3D losses of the A trainer (docs/architecture.md §8): shape L1 on posed vertices, eye and mouth distances.
 
 Shapes come from the linear 3D model of Eq. 1 (BFM: identity + expression coefficients), rotated
-by yaw/pitch/roll (degrees, DESIGN §6) and divided by the model's own scale (the RMS radius of
+by yaw/pitch/roll (degrees, docs/architecture.md §6) and divided by the model's own scale (the RMS radius of
 the mean landmarks), so the losses are unit-free and of order 0.01-0.1.
 """
 

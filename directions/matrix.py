@@ -1,4 +1,4 @@
-"""The direction matrix A: Δw = A Δp, added to the first L layers of W+ (DESIGN §7).
+"""The direction matrix A: Δw = A Δp, added to the first L layers of W+ (docs/architecture.md §7).
 
 Two file formats: ours (``save``/``load``: config inside, written atomically) and the released
 ``A_matrix.pt`` layout (``save_released``/``load_released``).

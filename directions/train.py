@@ -1,4 +1,4 @@
-"""Training the direction matrix A (paper §3, DESIGN §8).
+"""Training the direction matrix A (paper §3, docs/architecture.md §8).
 
 One step (batch B):
 1. source / target W+: random latents (``synthetic``), codes from a latent bank of inverted real
@@ -31,13 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm.auto import tqdm
 
 from latentreenact.fileio import atomic_path, read_torch_file
 from latentreenact.images import to_uint8
 from latentreenact.net3d.pose_vector import PoseVectorSpec
 from latentreenact.sampling import render, sample_wplus, truncation_centre
-from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, write_metrics
+from latentreenact.trainstate import TrainLoop, rng_state, save_run_state, set_rng_state, start_run, write_metrics
 
 from .evaluate import evaluate_pairs, make_eval_pairs
 from .matrix import DirectionMatrix
@@ -222,6 +221,26 @@ def _grid(comp: Components, rows: Tuple[torch.Tensor, torch.Tensor, torch.Tensor
         Image.fromarray(grid).save(tmp)
 
 
+def _batch_latents(G: Any, cfg: DirectionsConfig, bank: Optional[LatentBank], data_g: torch.Generator,
+                   centre: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """One batch's source and target W+ (and, in paired mode, the target frames at ``render_size``)."""
+    device = G.device
+    if cfg.mode == "synthetic":
+        w_s = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
+        w_t = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
+        return w_s, w_t, None
+    if cfg.mode == "real+synthetic":
+        half = cfg.batch_size // 2
+        bs, bt, _ = _bank_batch(bank, cfg.batch_size - half, data_g, False)
+        w_s = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bs.to(device)])
+        w_t = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bt.to(device)])
+        return w_s, w_t, None
+    w_s, w_t, images = _bank_batch(bank, cfg.batch_size, data_g, cfg.mode == "paired")
+    if images is not None:
+        images = F.interpolate(images.to(device).float() / 127.5 - 1, size=(cfg.render_size,) * 2, mode="area")
+    return w_s.to(device), w_t.to(device), images
+
+
 def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig, *, resume: bool = False,
                      bank: Optional[LatentBank] = None, init: Optional[DirectionMatrix] = None,
                      matrix_config: Optional[Mapping[str, Any]] = None, progress: bool = False,
@@ -270,12 +289,12 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
 
     eval_set = make_eval_pairs(G, cfg.n_eval, seed=cfg.seed + 104729, truncation=cfg.truncation, centre=centre)
 
-    def save_state() -> None:
+    def save_state(at: int) -> None:
         save_run_state(out, TRAIN_FORMAT, TRAIN_VERSION, run_config, {
-            "step": step, "A": {n: v.detach().cpu().clone() for n, v in A.state_dict().items()},
+            "step": at, "A": {n: v.detach().cpu().clone() for n, v in A.state_dict().items()},
             "optimizer": optimizer.state_dict(), "rng": rng_state(data_g), "running": list(running)})
 
-    def run_eval() -> Dict[str, float]:
+    def run_eval(step: int) -> Dict[str, float]:
         metrics, rows = evaluate_pairs(comp, A, eval_set, cfg.render_size, batch_size=cfg.batch_size,
                                        return_images=4)
         write_metrics(metrics_path, {"step": step, "split": "eval", **metrics})
@@ -284,44 +303,30 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
         return metrics
 
     n_single = int(round(cfg.single_attribute * cfg.batch_size))
-    end = cfg.steps if stop_after is None else min(cfg.steps, int(stop_after))
-    every = int(cfg.checkpoint_every or cfg.eval_every)
     last: Dict[str, float] = {}
     if step == 0 and not resume:
-        last = run_eval()
-    with tqdm(total=cfg.steps, initial=step, unit="step", desc="train directions", disable=not progress) as bar:
-        while step < end:
-            images = None
-            if cfg.mode == "synthetic":
-                w_s = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
-                w_t = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
-            elif cfg.mode == "real+synthetic":
-                half = cfg.batch_size // 2
-                bs, bt, _ = _bank_batch(bank, cfg.batch_size - half, data_g, False)
-                w_s = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bs.to(device)])
-                w_t = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bt.to(device)])
-            else:
-                w_s, w_t, images = _bank_batch(bank, cfg.batch_size, data_g, cfg.mode == "paired")
-                w_s, w_t = w_s.to(device), w_t.to(device)
-                if images is not None:
-                    images = F.interpolate(images.to(device).float() / 127.5 - 1, size=(cfg.render_size,) * 2,
-                                           mode="area")
-            parts = train_step_losses(comp, A, w_s, w_t, n_single, data_g, cfg, images)
-            loss = sum(weights[n] * v for n, v in parts.items())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            running.append({n: float(v.detach()) for n, v in parts.items()})
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                mean = {n: float(np.mean([r[n] for r in running])) for n in running[0]}
-                write_metrics(metrics_path, {"step": step, "split": "train", **mean})
-                running = []
-                last = run_eval()
-            if step % every == 0 or step == end:
-                save_state()
+        last = run_eval(step)
+
+    def train_step() -> Dict[str, str]:
+        w_s, w_t, images = _batch_latents(G, cfg, bank, data_g, centre)
+        parts = train_step_losses(comp, A, w_s, w_t, n_single, data_g, cfg, images)
+        loss = sum(weights[n] * v for n, v in parts.items())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append({n: float(v.detach()) for n, v in parts.items()})
+        return {"loss": f"{float(loss.detach()):.4f}"}
+
+    def evaluate(at: int) -> None:
+        nonlocal last
+        mean = {n: float(np.mean([r[n] for r in running])) for n in running[0]}
+        write_metrics(metrics_path, {"step": at, "split": "train", **mean})
+        running.clear()
+        last = run_eval(at)
+
+    loop = TrainLoop(cfg.steps, cfg.eval_every, int(cfg.checkpoint_every or cfg.eval_every), "train directions",
+                     stop_after, progress)
+    step = loop.run(step, train_step, evaluate, save_state)
     result = {"step": step, "complete": step >= cfg.steps, "last_eval": last, "checkpoint": str(ckpt_path)}
     if step >= cfg.steps:
         A.config["train"]["final_eval"] = last

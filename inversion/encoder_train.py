@@ -33,12 +33,11 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
 from latentreenact.sampling import render, truncation_centre, wplus_from_z
-from latentreenact.trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
-                                      write_metrics)
+from latentreenact.trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, take_batch,
+                                      warmup_cosine, write_metrics)
 
 from .light_encoder import LightEncoder, save_light_encoder
 from .loading import load_encoder
@@ -223,13 +222,13 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
         running = [float(v) for v in state["running"]]
         log.info("resuming encoder training at step %d of %d", step, steps)
 
-    def save_state() -> None:
+    def save_state(at: int) -> None:
         save_run_state(out, ENCODER_TRAIN_FORMAT, ENCODER_TRAIN_VERSION, run_config, {
-            "step": step, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+            "step": at, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos,
             "best": best, "running": list(running), "rng": rng_state(order)})
 
-    def run_validation() -> Dict[str, float]:
+    def run_validation(step: int) -> Dict[str, float]:
         metrics = _validate(encoder, val_reader, val_targets, image_losses, batch_size, device, n_val_images)
         write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
         log.info("step %d val: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -239,38 +238,42 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
         return metrics
 
     last_metrics: Dict[str, float] = dict(best["metrics"])
-    end = steps if stop_after is None else min(steps, int(stop_after))
+    latest: Dict[str, float] = {}
+    at_step = [step]  # the step being made (the image losses run on every image_every-th)
+
+    def train_step() -> Dict[str, str]:
+        nonlocal perm, pos
+        rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
+        uint8, _ = train_reader.batch(rows)
+        target = train_targets[rows].to(device)
+        offsets, deltas = encoder.offsets_and_deltas(_inputs(uint8, encoder.input_size, device))
+        pred = offsets + encoder.latent_avg
+        parts: Dict[str, torch.Tensor] = {"latent": F.mse_loss(pred, target), "delta": deltas.norm(dim=-1).mean()}
+        if use_images and at_step[0] % image_every == 0 and image_losses is not None:
+            parts.update(image_losses(pred[:image_batch], target[:image_batch]))
+        loss = sum(weights[k] * v for k, v in parts.items())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), clip_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        at_step[0] += 1
+        running.append(float(loss.detach()))
+        latest.clear()
+        latest.update({k: float(v.detach()) for k, v in parts.items()})
+        return {"loss": f"{running[-1]:.4f}", "latent": f"{latest['latent']:.4f}"}
+
+    def evaluate(at: int) -> None:
+        nonlocal last_metrics
+        write_metrics(metrics_path, {"step": at, "split": "train", "loss": float(np.mean(running)),
+                                     "lr": scheduler.get_last_lr()[0], **latest})
+        running.clear()
+        last_metrics = run_validation(at)
+
     encoder.train()
-    with tqdm(total=steps, initial=step, unit="step", desc="train encoder", disable=not progress) as bar:
-        while step < end:
-            rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
-            uint8, _ = train_reader.batch(rows)
-            target = train_targets[rows].to(device)
-            offsets, deltas = encoder.offsets_and_deltas(_inputs(uint8, encoder.input_size, device))
-            pred = offsets + encoder.latent_avg
-            parts: Dict[str, torch.Tensor] = {"latent": F.mse_loss(pred, target),
-                                              "delta": deltas.norm(dim=-1).mean()}
-            if use_images and step % image_every == 0 and image_losses is not None:
-                parts.update(image_losses(pred[:image_batch], target[:image_batch]))
-            loss = sum(weights[k] * v for k, v in parts.items())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_grad_norm:
-                torch.nn.utils.clip_grad_norm_(encoder.parameters(), clip_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{running[-1]:.4f}", latent=f"{float(parts['latent'].detach()):.4f}")
-            if step % val_every == 0 or step == steps:
-                write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
-                                             "lr": scheduler.get_last_lr()[0],
-                                             **{k: float(v.detach()) for k, v in parts.items()}})
-                running = []
-                last_metrics = run_validation()
-            if step % checkpoint_every == 0 or step == end:
-                save_state()
+    loop = TrainLoop(steps, val_every, checkpoint_every, "train encoder", stop_after, progress)
+    step = loop.run(step, train_step, evaluate, save_state)
     if step >= steps:
         save_light_encoder(out / "last.pt", encoder, metadata={**meta, "step": step, **last_metrics})
     return {"step": step, "complete": step >= steps, "best": best, "last_metrics": last_metrics,

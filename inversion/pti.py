@@ -14,7 +14,7 @@ tuned and the original generator's renders there.
 
 Presets (:data:`PRESETS`):
 
-- ``"released"`` (the paper's released inference code, DESIGN §8): 200 steps, lr 3e-3, only the
+- ``"released"`` (the paper's released inference code, docs/architecture.md §8): 200 steps, lr 3e-3, only the
   StyleGAN2 ``convs`` whose output resolution is 32..256 px (``convs.4`` .. ``convs.11``: the two
   convs of each of the 32, 64, 128 and 256 px blocks; weights, modulation, noise strength and
   bias; no ToRGB, no mapping), loss ``100 * MSE + perceptual``, no early stop. For MobileStyleGAN

@@ -1,6 +1,6 @@
 """The reenactment API: ``Reenactor`` (invert a source face, reenact it from driving faces, edit it).
 
-Data flow (DESIGN §2): source photo -> FFHQ crop -> encoder -> W+ (optionally a tuned generator
+Data flow (docs/architecture.md §2): source photo -> FFHQ crop -> encoder -> W+ (optionally a tuned generator
 copy) and Net3D -> p_s; driving face -> crop -> Net3D -> p_t; Δp = rescale(p_t) - rescale(p_ref);
 W+ layers 0..L-1 += A Δp; the generator renders the source identity in the driving pose.
 
@@ -13,7 +13,7 @@ Which reference ``p_ref`` is used:
 - ``relative=False`` (absolute): Δp = rescale(p_t) - rescale(p_s) for every frame.
 
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
-(the official renders' "compat" setting, DESIGN §7) every latent is rendered as
+(the official renders' "compat" setting, docs/architecture.md §7) every latent is rendered as
 ``centre + psi * (w - centre)`` after the shift, around a stored (seeded) truncation centre.
 """
 
@@ -34,8 +34,7 @@ from directions.matrix import spec_from_matrix
 from inversion import tune as run_tuning
 from inversion.invert import invert_aligned
 
-from .faces import NoFaceError, align_ffhq, as_rgb_uint8, find_face, read_image
-from .faces.quad_crop import rescale_transform
+from .faces import NoFaceError, as_rgb_uint8, face_crop, read_image
 from .images import from_uint8, resize_square, to_uint8
 from .model_parts import load_parts
 from .reenact_video import (ImageReenactment, ReenactOptions, VideoSummary, compose, driving_kind, reenact_images,
@@ -193,14 +192,7 @@ class Reenactor:
     def crop(self, image: np.ndarray, align: bool = True, name: str = "input") -> Tuple[np.ndarray, np.ndarray]:
         """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
         none); ``align=False``: the image is already an aligned square crop and is only resized."""
-        if not align:
-            h, w = image.shape[:2]
-            if h != w:
-                raise ValueError(f"{name}: align=False needs square, already aligned face crops, got {w}x{h}")
-
-            return resize_square(image, self.align_size), rescale_transform(np.eye(3), h, self.align_size)
-        face = find_face(image, detector=self.detector, name=name)
-        aligned = align_ffhq(image, face.landmarks, size=self.align_size)
+        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name)
         return aligned.crop, aligned.transform
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import load_generator
+from ..checkpoints.loading import load_generator
 from ..net3d import get_estimator
 from ..net3d.dataset import build_dataset
 from .errors import reports_errors

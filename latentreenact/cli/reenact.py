@@ -15,12 +15,12 @@ from typing import Any, Optional
 import click
 
 from ..faces import read_image
+from ..fileio import write_outputs
 from ..images import image_format, save_image
 from ..reenact_video import ReenactOptions, driving_kind, folder_images
 from ..reenactor import Reenactor
 from ..video import is_video_path, probe_video
 from .errors import reports_errors
-from .invert import write_outputs
 from .options import detector_option, device_option, parse_device, progress_option, seed_option
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import load_generator
+from ..checkpoints.loading import load_generator
 from ..images import image_format, make_grid, save_image
 from ..sampling import sample_images
 from .errors import reports_errors

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from .. import load_generator
+from ..checkpoints.loading import load_generator
 from ..net3d import get_estimator
 from ..net3d.ranges import collect_ranges, sidecar_path, state_path, write_ranges
 from .errors import reports_errors

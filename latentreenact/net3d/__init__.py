@@ -1,4 +1,4 @@
-"""Net3D: head pose, expression and landmarks from face images (DESIGN §6).
+"""Net3D: head pose, expression and landmarks from face images (docs/architecture.md §6).
 
 Backends (``get_estimator(name)``): ``bfm-fit`` (dlib landmarks + BFM fit), ``deca`` (DECA's
 encoder + FLAME, user-supplied files) and ``bfm-net`` (the learned regressor of

@@ -57,7 +57,7 @@ FIELDS: Dict[str, Tuple[str, str, str]] = {
     "images": ("[3, S, S]", "uint8", "RGB pixels, channels first"),
     "index": ("[]", "int64", "sample index (row of the seeded z draw)"),
     "z": ("[style_dim]", "float32", "the generator's input z"),
-    "angles": ("[3]", "float32", "yaw, pitch, roll in degrees (DESIGN §6)"),
+    "angles": ("[3]", "float32", "yaw, pitch, roll in degrees (docs/architecture.md §6)"),
     "identity": ("[40]", "float32", "BFM identity coefficients (model units)"),
     "expression": ("[10]", "float32", "BFM expression coefficients (model units)"),
     "landmarks": ("[68, 2]", "float32", "fitted model landmarks, px of the S px image (x right, y down)"),

@@ -22,7 +22,7 @@ class MissingEntryError(ValueError):
 class PoseParams:
     """Head pose, expression and shape of B faces, batch-first torch tensors.
 
-    ``angles`` [B, 3]: yaw, pitch, roll in degrees (DESIGN §6 convention);
+    ``angles`` [B, 3]: yaw, pitch, roll in degrees (docs/architecture.md §6 convention);
     ``expression`` [B, E]: expression coefficients of the backend's model;
     ``jaw`` [B] or None: the x-component of the jaw axis-angle in radians (DECA only);
     ``identity`` [B, I] or None: identity/shape coefficients;

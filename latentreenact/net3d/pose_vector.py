@@ -1,4 +1,4 @@
-"""The pose vector p: layouts per Net3D backend and the rescaling to [-a, a] (DESIGN §7).
+"""The pose vector p: layouts per Net3D backend and the rescaling to [-a, a] (docs/architecture.md §7).
 
 Angles (degrees) are scaled by ``a / 40`` (yaw) and ``a / 20`` (pitch, roll), not clamped. Jaw
 and expression coefficients are mapped linearly so that their ``[min, max]`` over generated

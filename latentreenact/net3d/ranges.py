@@ -1,4 +1,4 @@
-"""Per-entry (min, max) of the pose parameters over generated faces: the ranges file of DESIGN §7.
+"""Per-entry (min, max) of the pose parameters over generated faces: the ranges file of docs/architecture.md §7.
 
 Samples ``z`` for indices ``0..num-1`` are all drawn from ``seed`` first, so a run's result does
 not depend on where it was interrupted. Batches start at multiples of ``batch_size``; a state

@@ -1,4 +1,4 @@
-"""``Net3DRegressor``: a compact, differentiable CNN for the ``bfm-net`` backend (DESIGN §6).
+"""``Net3DRegressor``: a compact, differentiable CNN for the ``bfm-net`` backend (docs/architecture.md §6).
 
 Input: aligned face crops, float RGB [B, 3, H, W] in [-1, 1] (trained on 256 px FFHQ-aligned
 generator samples), resized inside the model to ``input_size`` px. A small ResNet-18-like trunk

@@ -3,8 +3,8 @@
 Pipeline: crop (DECA's landmark box x 1.1 x 1.25, or the whole image) -> 224 px RGB in [0, 1] ->
 ``E_flame`` -> code (shape, tex, exp, pose, cam, light) -> FLAME vertices and 68 landmarks ->
 DECA's orthographic camera (``s * (X_xy + [tx, ty])``, y flipped) -> crop pixels -> input-image
-pixels through the inverse crop transform. Angles come from the global rotation (DESIGN §6
-formulas); ``jaw`` is the x-component of the jaw axis-angle (DESIGN §7).
+pixels through the inverse crop transform. Angles come from the global rotation (docs/architecture.md §6
+formulas); ``jaw`` is the x-component of the jaw axis-angle (docs/architecture.md §7).
 """
 
 from __future__ import annotations
