@@ -3,7 +3,7 @@
 CPU: a 256 px StyleGAN2 (channel multiplier 1, 512-d, 8 mapping layers, random weights) at
 batch 1 and 4. Both formulations run in this process on the same weights and inputs,
 interleaved; the script prints the max abs output difference and the speed ratio (target:
->= 2x at outputs equal within 1e-4, DESIGN §10). With a CUDA device it also compares the CUDA
+>= 2x at outputs equal within 1e-4, docs/architecture.md §10). With a CUDA device it also compares the CUDA
 ops with the PyTorch path and reports images/s at batch 8.
 
     python benchmarks/bench_generator.py [--repeats 5] [--json out.json]

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from latentreenact.examples import example_path
+
 from .session import TUNE_PRESETS, DemoSession
 
 if TYPE_CHECKING:
@@ -45,8 +47,6 @@ def _steps(value: Optional[float]) -> Optional[int]:
 def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
     """The Blocks app over ``session`` (models are loaded now, to size the expression sliders)."""
     import gradio as gr
-
-    from latentreenact.examples import example_path
 
     expression_names = session.expression_names()
     limits = session.limits
@@ -170,8 +170,6 @@ def launch(session: DemoSession, host: str = "127.0.0.1", port: Optional[int] = 
            block: bool = True, quiet: bool = False) -> Tuple[Any, str]:
     """Build and serve the app (queue: one model job at a time, 16 waiting); returns (app, local URL).
     ``block=False`` returns at once (the server runs in a thread; ``app.close()`` stops it)."""
-    from latentreenact.examples import example_path
-
     app = build_app(session, examples=examples)
     app.queue(default_concurrency_limit=1, max_size=16)
     allowed: List[str] = [str(Path(example_path("astronaut")).parent), str(session.workdir)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -19,6 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+from PIL import Image
+
+from latentreenact.faces import as_rgb_uint8, read_image
+from latentreenact.images import array_key
+from latentreenact.reenact_video import ReenactOptions, video_frames
+from latentreenact.video import VideoWriter, is_video_path, probe_video
 
 if TYPE_CHECKING:
     from latentreenact.reenactor import Reenactor, Source
@@ -107,16 +114,12 @@ class DemoSession:
     # ------------------------------------------------------------------ inputs
     def load_image(self, image: Union[None, np.ndarray, PathLike], what: str = "source image") -> np.ndarray:
         """A checked uint8 RGB image from an upload (a path or an array)."""
-        from latentreenact.faces import as_rgb_uint8, read_image
-
         if image is None or (isinstance(image, str) and not image):
             raise DemoInputError(f"upload a {what} first")
         if not isinstance(image, np.ndarray):
             path = Path(image)
             self._check_file(path, what)
             try:
-                from PIL import Image
-
                 with Image.open(path) as probe:
                     self._check_pixels(probe.size[0] * probe.size[1], what)
             except (OSError, Image.DecompressionBombError) as exc:
@@ -157,7 +160,6 @@ class DemoSession:
         if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
             raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
         photo = self.load_image(image)
-        from latentreenact.images import array_key
 
         key = (array_key(photo), tune, None if tune == "none" or tune_steps is None else int(tune_steps))
         with self._lock:
@@ -177,8 +179,6 @@ class DemoSession:
     def check_driving(self, driving: Optional[PathLike]) -> Tuple[Path, "VideoInfo", List[str]]:
         """The driving clip's path, what ``probe_video`` learnt of it, and notes (e.g. that it will be
         cut to ``max_frames``)."""
-        from latentreenact.video import is_video_path, probe_video
-
         if driving is None or not str(driving):
             raise DemoInputError("upload a driving video first")
         path = Path(driving)
@@ -198,9 +198,6 @@ class DemoSession:
                 paste_back: bool = True, progress: bool = False) -> ReenactResult:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
         [driving | result] video, both at the clip's frame rate."""
-        from latentreenact.reenact_video import video_frames
-        from latentreenact.video import VideoWriter
-
         if not 0.0 <= float(smoothing) < 1.0:
             raise DemoInputError(f"smoothing must be in [0, 1), got {smoothing}")
         path, info, notes = self.check_driving(driving)
@@ -211,9 +208,9 @@ class DemoSession:
             start = time.perf_counter()
             out_dir = self._new_output_dir()
             fps = info.fps
-            track, frames = video_frames(self.reenactor, src, path, relative=relative, smoothing=float(smoothing),
-                                         paste_back=paste_back, side_by_side=True, progress=progress,
-                                         max_frames=self.limits.max_frames)
+            options = ReenactOptions(relative=relative, smoothing=float(smoothing), paste_back=paste_back,
+                                     side_by_side=True, progress=progress)
+            track, frames = video_frames(self.reenactor, src, path, options, max_frames=self.limits.max_frames)
             result_width = src.image.shape[1] if paste_back else self.reenactor.render_size
             video, pair = out_dir / "reenacted.mp4", out_dir / "side_by_side.mp4"
             with VideoWriter(video, fps, audio_from=path) as result_writer, \
@@ -251,8 +248,6 @@ class DemoSession:
     # ------------------------------------------------------------------ outputs
     def _new_output_dir(self) -> Path:
         """A fresh folder for one request's outputs; folders older than ``keep_outputs_s`` are removed."""
-        import shutil
-
         now = time.time()
         for old in self.workdir.glob("run-*"):
             try:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 import torch
+from tqdm.auto import tqdm
+
+from latentreenact.sampling import sample_wplus
 
 from .matrix import DirectionMatrix
 
@@ -36,7 +39,6 @@ class EvalPairs:
 def make_eval_pairs(generator: Any, n: int, seed: int, truncation: float = 0.7,
                     centre: Optional[torch.Tensor] = None) -> EvalPairs:
     """``n`` seeded synthetic pairs (independent of any training stream)."""
-    from .train import sample_wplus
 
     g = torch.Generator().manual_seed(seed)
     return EvalPairs(sample_wplus(generator, n, g, truncation, centre), sample_wplus(generator, n, g, truncation, centre))
@@ -47,8 +49,6 @@ def evaluate_pairs(comp: Any, A: DirectionMatrix, pairs: EvalPairs, size: int, b
                    return_images: int = 0, progress: bool = False
                    ) -> Tuple[Dict[str, float], Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(metrics, (sources, targets, reenacted) of the first ``return_images`` pairs)."""
-    from tqdm.auto import tqdm
-
     spec, names = comp.spec, comp.spec.names
     angle_cols = [i for i, n in enumerate(names) if n in ("yaw", "pitch", "roll")]
     exp_cols = [i for i, n in enumerate(names) if n not in ("yaw", "pitch", "roll")]

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import torch
 
+from latentreenact.net3d.dataset import Net3DShards, ShardReader
+from latentreenact.net3d.pose_vector import PoseVectorSpec
+from latentreenact.sampling import truncation_centre, wplus_from_z
+
 from .matrix import DirectionMatrix
-from .pose_vector import PoseVectorSpec
 
 __all__ = ["regression_init"]
 
@@ -43,10 +46,6 @@ def labelled_latents(generator: "object", estimator: "object", data_dir: str, la
                      batch_size: int = 64) -> "tuple[torch.Tensor, torch.Tensor]":
     """(w [N, D], p [N, k]) over a ``net3d dataset`` folder: each sample's w from its z (the folder's
     truncation and seed) and p measured by ``estimator`` on its image."""
-    from inversion.encoder_train import target_wplus
-    from latentreenact.net3d.dataset import Net3DShards, ShardReader
-    from latentreenact.sampling import truncation_centre
-
     ds = Net3DShards(data_dir, "all")
     cfg = ds.manifest["config"]
     psi = float(cfg["truncation"])
@@ -56,5 +55,5 @@ def labelled_latents(generator: "object", estimator: "object", data_dir: str, la
     for start in range(0, len(ds), batch_size):
         images, labels = reader.batch(torch.arange(start, min(start + batch_size, len(ds))))
         ps.append(estimator(images.float().to(generator.device) / 127.5 - 1).to_vector(layout).cpu())
-        ws.append(target_wplus(generator, labels["z"], psi, centre)[:, 0].cpu())
+        ws.append(wplus_from_z(generator, labels["z"], psi, centre)[:, 0].cpu())
     return torch.cat(ws), torch.cat(ps)

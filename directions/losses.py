@@ -1,7 +1,7 @@
-"""The 3D losses of the A trainer (DESIGN §8): shape L1 on posed vertices, eye and mouth distances.
+"""The 3D losses of the A trainer (docs/architecture.md §8): shape L1 on posed vertices, eye and mouth distances.
 
 Shapes come from the linear 3D model of Eq. 1 (BFM: identity + expression coefficients), rotated
-by yaw/pitch/roll (degrees, DESIGN §6) and divided by the model's own scale (the RMS radius of
+by yaw/pitch/roll (degrees, docs/architecture.md §6) and divided by the model's own scale (the RMS radius of
 the mean landmarks), so the losses are unit-free and of order 0.01-0.1.
 """
 
@@ -11,6 +11,8 @@ from typing import Sequence, Tuple
 
 import torch
 from torch import nn
+
+from latentreenact.shape3d.rotations import rotation_from_euler
 
 __all__ = ["EYE_PAIRS", "MOUTH_PAIRS", "ShapeLosses", "pair_distances"]
 
@@ -45,8 +47,6 @@ class ShapeLosses(nn.Module):
     def posed(self, identity: torch.Tensor, expression: torch.Tensor, angles: torch.Tensor,
               dense: bool) -> torch.Tensor:
         """Rotated vertices [B, V, 3] (dense) or landmarks [B, 68, 3], in units of the model scale."""
-        from latentreenact.shape3d.rotations import rotation_from_euler
-
         verts = self.shape_model.vertices(identity, expression) if dense else self.shape_model(identity, expression)
         rot = rotation_from_euler(angles[:, 0], angles[:, 1], angles[:, 2]).to(verts.dtype)
         return torch.einsum("bij,bvj->bvi", rot, verts) / self.scale

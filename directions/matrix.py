@@ -1,4 +1,4 @@
-"""The direction matrix A: Δw = A Δp, added to the first L layers of W+ (DESIGN §7).
+"""The direction matrix A: Δw = A Δp, added to the first L layers of W+ (docs/architecture.md §7).
 
 Two file formats: ours (``save``/``load``: config inside, written atomically) and the released
 ``A_matrix.pt`` layout (``save_released``/``load_released``).
@@ -10,8 +10,14 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
+import numpy as np
 import torch
 from torch import nn
+
+from latentreenact.checkpoints.errors import CheckpointFormatError
+from latentreenact.checkpoints.strict import check_state_dict
+from latentreenact.fileio import atomic_path, read_torch_file
+from latentreenact.net3d.pose_vector import ANGLE_SCALES, LAYOUTS, PoseVectorSpec, spec_from_ranges
 
 FORMAT = "latentreenact.directions"
 FORMAT_VERSION = 1
@@ -121,22 +127,16 @@ class DirectionMatrix(nn.Module):
 
 def _write(path: PathLike, payload: Dict[str, Any]) -> Path:
     """``torch.save`` ``payload`` atomically to ``path``."""
-    from latentreenact.fileio import atomic_path
-
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return Path(path)
 
 
 def _format_error(message: str) -> Exception:
-    from latentreenact.checkpoints.errors import CheckpointFormatError
-
     return CheckpointFormatError(message)
 
 
 def _read(path: PathLike) -> Dict[str, Any]:
-    from latentreenact.checkpoints.loading import read_torch_file
-
     file = Path(path).expanduser()
     if not file.is_file():
         raise FileNotFoundError(f"direction file not found: {file}")
@@ -148,10 +148,28 @@ def _read(path: PathLike) -> Dict[str, Any]:
 
 def _load_strict(matrix: DirectionMatrix, state: Dict[str, torch.Tensor], source: str,
                  module: Optional[nn.Module] = None) -> None:
-    from latentreenact.checkpoints.strict import check_state_dict
-
     target = module if module is not None else matrix
     check_state_dict(target.state_dict(), state, source, f"a direction matrix (k={matrix.k}, L={matrix.num_layers})")
     if not all(torch.isfinite(v).all() for v in state.values()):
         raise _format_error(f"{source}: the matrix contains NaN or Inf")
     target.load_state_dict(state)
+
+
+def spec_from_matrix(matrix: "DirectionMatrix") -> PoseVectorSpec:
+    """The pose-vector spec stored with a direction matrix: ``config["layout"]`` (a layout name or
+    entry names) and ``config["ranges"]`` ([lo, hi] per entry; ignored for angles)."""
+    config = matrix.config
+    if "layout" not in config or "ranges" not in config:
+        raise ValueError("the direction matrix's config has no 'layout'/'ranges' (e.g. a released A_matrix.pt); "
+                         "pass spec=spec_from_ranges(layout, ranges) to the Reenactor")
+    layout = config["layout"]
+    names = LAYOUTS.get(layout) if isinstance(layout, str) else tuple(layout)
+    if names is None:
+        raise ValueError(f"unknown pose-vector layout {layout!r} in the direction matrix's config")
+    ranges = list(config["ranges"])
+    if len(ranges) != len(names) or len(names) != matrix.k:
+        raise ValueError(f"the direction matrix (k={matrix.k}) has {len(ranges)} ranges for the {len(names)} entries "
+                         f"of layout {layout!r}")
+    rows = [(-ANGLE_SCALES[n], ANGLE_SCALES[n]) if n in ANGLE_SCALES else tuple(map(float, r))
+            for n, r in zip(names, ranges)]
+    return spec_from_ranges(names, np.asarray(rows, dtype=np.float64), names, shift_scale=matrix.shift_scale)

@@ -1,4 +1,4 @@
-"""Training the direction matrix A (paper §3, DESIGN §8).
+"""Training the direction matrix A (paper §3, docs/architecture.md §8).
 
 One step (batch B):
 1. source / target W+: random latents (``synthetic``), codes from a latent bank of inverted real
@@ -30,11 +30,16 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from latentreenact.trainstate import rng_state, save_run_state, set_rng_state, start_run, write_metrics
+from latentreenact.fileio import atomic_path, read_torch_file
+from latentreenact.images import to_uint8
+from latentreenact.net3d.pose_vector import PoseVectorSpec
+from latentreenact.sampling import render, sample_wplus, truncation_centre
+from latentreenact.trainstate import TrainLoop, rng_state, save_run_state, set_rng_state, start_run, write_metrics
 
+from .evaluate import evaluate_pairs, make_eval_pairs
 from .matrix import DirectionMatrix
-from .pose_vector import PoseVectorSpec
 
 __all__ = ["DEFAULT_LOSS_WEIGHTS", "MODES", "DirectionsConfig", "Components", "LatentBank", "train_directions"]
 
@@ -92,8 +97,6 @@ class LatentBank:
     @classmethod
     def load(cls, path: PathLike) -> "LatentBank":
         """Read ``{"wplus", "group"[, "images"]}`` (weights-only torch file)."""
-        from latentreenact.checkpoints.loading import read_torch_file
-
         obj = read_torch_file(Path(path))
         if not isinstance(obj, Mapping) or "wplus" not in obj:
             raise ValueError(f"{path}: not a latent bank (expected a dict with 'wplus' [N, L, D] and 'group' [N])")
@@ -129,8 +132,6 @@ class Components:
 
     def render(self, wplus: torch.Tensor, size: int) -> torch.Tensor:
         """Render W+ at ``size`` px (fitted heads when the generator has them)."""
-        from latentreenact.sampling import render
-
         return render(self.generator, wplus, size, noise_mode="const")
 
     def measure(self, images: torch.Tensor) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -139,17 +140,6 @@ class Components:
         if params.identity is None:
             raise ValueError("the A trainer needs an estimator that returns identity coefficients")
         return params.to_vector(self.layout), (params.identity, params.expression, params.angles)
-
-
-def sample_wplus(generator: Any, n: int, g: torch.Generator, truncation: float, centre: Optional[torch.Tensor]
-                 ) -> torch.Tensor:
-    """``n`` W+ codes from z ~ N(0, I) drawn from ``g`` (mapping, truncation around ``centre``)."""
-    z = torch.randn(n, generator.style_dim, generator=g).to(generator.device)
-    with torch.no_grad():
-        w = generator.mapping(z)
-        if centre is not None and truncation != 1:
-            w = generator.truncate(w, truncation, centre)
-    return w[:, None].expand(-1, generator.n_latent, -1).contiguous()
 
 
 def shift_targets(spec: PoseVectorSpec, p_s: torch.Tensor, p_t: torch.Tensor, n_single: int, g: torch.Generator
@@ -225,15 +215,30 @@ def _bank_batch(bank: LatentBank, n: int, g: torch.Generator, paired: bool
 
 def _grid(comp: Components, rows: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], path: Path) -> None:
     """source | target | reenacted, one pair per row, as a PNG (atomic)."""
-    from PIL import Image
-
-    from latentreenact.fileio import atomic_path
-    from latentreenact.images import to_uint8
-
     tiles = [to_uint8(x) for x in rows]  # each [n, S, S, 3]
     grid = np.concatenate([np.concatenate(list(t), 0) for t in tiles], 1)
     with atomic_path(path) as tmp:
         Image.fromarray(grid).save(tmp)
+
+
+def _batch_latents(G: Any, cfg: DirectionsConfig, bank: Optional[LatentBank], data_g: torch.Generator,
+                   centre: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """One batch's source and target W+ (and, in paired mode, the target frames at ``render_size``)."""
+    device = G.device
+    if cfg.mode == "synthetic":
+        w_s = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
+        w_t = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
+        return w_s, w_t, None
+    if cfg.mode == "real+synthetic":
+        half = cfg.batch_size // 2
+        bs, bt, _ = _bank_batch(bank, cfg.batch_size - half, data_g, False)
+        w_s = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bs.to(device)])
+        w_t = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bt.to(device)])
+        return w_s, w_t, None
+    w_s, w_t, images = _bank_batch(bank, cfg.batch_size, data_g, cfg.mode == "paired")
+    if images is not None:
+        images = F.interpolate(images.to(device).float() / 127.5 - 1, size=(cfg.render_size,) * 2, mode="area")
+    return w_s.to(device), w_t.to(device), images
 
 
 def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig, *, resume: bool = False,
@@ -246,12 +251,6 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
     ``init``: a starting matrix (e.g. :func:`directions.init.regression_init`); default N(0, 0.03)
     from ``cfg.seed``. ``bank``: needed by the real and paired modes.
     """
-    from tqdm.auto import tqdm
-
-    from latentreenact.sampling import truncation_centre
-
-    from .evaluate import evaluate_pairs, make_eval_pairs
-
     cfg.check()
     if cfg.mode != "synthetic" and bank is None:
         raise ValueError(f"mode {cfg.mode!r} needs a latent bank of inverted real frames")
@@ -290,12 +289,12 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
 
     eval_set = make_eval_pairs(G, cfg.n_eval, seed=cfg.seed + 104729, truncation=cfg.truncation, centre=centre)
 
-    def save_state() -> None:
+    def save_state(at: int) -> None:
         save_run_state(out, TRAIN_FORMAT, TRAIN_VERSION, run_config, {
-            "step": step, "A": {n: v.detach().cpu().clone() for n, v in A.state_dict().items()},
+            "step": at, "A": {n: v.detach().cpu().clone() for n, v in A.state_dict().items()},
             "optimizer": optimizer.state_dict(), "rng": rng_state(data_g), "running": list(running)})
 
-    def run_eval() -> Dict[str, float]:
+    def run_eval(step: int) -> Dict[str, float]:
         metrics, rows = evaluate_pairs(comp, A, eval_set, cfg.render_size, batch_size=cfg.batch_size,
                                        return_images=4)
         write_metrics(metrics_path, {"step": step, "split": "eval", **metrics})
@@ -304,44 +303,30 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
         return metrics
 
     n_single = int(round(cfg.single_attribute * cfg.batch_size))
-    end = cfg.steps if stop_after is None else min(cfg.steps, int(stop_after))
-    every = int(cfg.checkpoint_every or cfg.eval_every)
     last: Dict[str, float] = {}
     if step == 0 and not resume:
-        last = run_eval()
-    with tqdm(total=cfg.steps, initial=step, unit="step", desc="train directions", disable=not progress) as bar:
-        while step < end:
-            images = None
-            if cfg.mode == "synthetic":
-                w_s = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
-                w_t = sample_wplus(G, cfg.batch_size, data_g, cfg.truncation, centre)
-            elif cfg.mode == "real+synthetic":
-                half = cfg.batch_size // 2
-                bs, bt, _ = _bank_batch(bank, cfg.batch_size - half, data_g, False)
-                w_s = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bs.to(device)])
-                w_t = torch.cat([sample_wplus(G, half, data_g, cfg.truncation, centre), bt.to(device)])
-            else:
-                w_s, w_t, images = _bank_batch(bank, cfg.batch_size, data_g, cfg.mode == "paired")
-                w_s, w_t = w_s.to(device), w_t.to(device)
-                if images is not None:
-                    images = F.interpolate(images.to(device).float() / 127.5 - 1, size=(cfg.render_size,) * 2,
-                                           mode="area")
-            parts = train_step_losses(comp, A, w_s, w_t, n_single, data_g, cfg, images)
-            loss = sum(weights[n] * v for n, v in parts.items())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            running.append({n: float(v.detach()) for n, v in parts.items()})
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-            if step % cfg.eval_every == 0 or step == cfg.steps:
-                mean = {n: float(np.mean([r[n] for r in running])) for n in running[0]}
-                write_metrics(metrics_path, {"step": step, "split": "train", **mean})
-                running = []
-                last = run_eval()
-            if step % every == 0 or step == end:
-                save_state()
+        last = run_eval(step)
+
+    def train_step() -> Dict[str, str]:
+        w_s, w_t, images = _batch_latents(G, cfg, bank, data_g, centre)
+        parts = train_step_losses(comp, A, w_s, w_t, n_single, data_g, cfg, images)
+        loss = sum(weights[n] * v for n, v in parts.items())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append({n: float(v.detach()) for n, v in parts.items()})
+        return {"loss": f"{float(loss.detach()):.4f}"}
+
+    def evaluate(at: int) -> None:
+        nonlocal last
+        mean = {n: float(np.mean([r[n] for r in running])) for n in running[0]}
+        write_metrics(metrics_path, {"step": at, "split": "train", **mean})
+        running.clear()
+        last = run_eval(at)
+
+    loop = TrainLoop(cfg.steps, cfg.eval_every, int(cfg.checkpoint_every or cfg.eval_every), "train directions",
+                     stop_after, progress)
+    step = loop.run(step, train_step, evaluate, save_state)
     result = {"step": step, "complete": step >= cfg.steps, "last_eval": last, "checkpoint": str(ckpt_path)}
     if step >= cfg.steps:
         A.config["train"]["final_eval"] = last

@@ -22,9 +22,11 @@ the full training state and ``resume=True`` continues it bit-identically.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -33,12 +35,23 @@ import torch
 import torch.nn.functional as F
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
-from latentreenact.trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
-                                      write_metrics)
+from latentreenact.sampling import render, truncation_centre, wplus_from_z
+from latentreenact.trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, take_batch,
+                                      warmup_cosine, write_metrics)
 
 from .light_encoder import LightEncoder, save_light_encoder
+from .loading import load_encoder
+from .losses import resolve_loss
 
-__all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "target_wplus", "train_encoder"]
+__all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "train_encoder"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "target_wplus":
+        warnings.warn("inversion.encoder_train.target_wplus is latentreenact.sampling.wplus_from_z",
+                      DeprecationWarning, stacklevel=2)
+        return wplus_from_z
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +60,6 @@ ENCODER_TRAIN_FORMAT = "latentreenact.encoder-train-state"
 ENCODER_TRAIN_VERSION = 1
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"latent": 1.0, "delta": 2e-4, "l2": 1.0, "identity": 0.1,
                                           "perceptual": 0.8}
-
-
-@torch.no_grad()
-def target_wplus(generator: Any, z: torch.Tensor, truncation: float, centre: Optional[torch.Tensor]) -> torch.Tensor:
-    """The W+ [B, n_latent, D] the dataset rendered from ``z``: mapping, truncation, broadcast."""
-    w = generator.mapping(z.to(generator.device, torch.float32))
-    if centre is not None and truncation != 1:
-        w = generator.truncate(w, truncation, centre)
-    return w[:, None].expand(-1, generator.n_latent, -1).contiguous()
 
 
 def _inputs(uint8: torch.Tensor, size: int, device: torch.device) -> torch.Tensor:
@@ -70,8 +74,6 @@ class _ImageLosses:
         self.generator, self.size, self.identity, self.perceptual = generator, size, identity, perceptual
 
     def render(self, wplus: torch.Tensor) -> torch.Tensor:
-        from latentreenact.sampling import render
-
         return render(self.generator, wplus, self.size, noise_mode="const")
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -118,10 +120,6 @@ def _validate(encoder: LightEncoder, reader: ShardReader, targets: torch.Tensor,
 def _load_init(encoder: LightEncoder, path: PathLike) -> str:
     """Copy a saved light encoder's weights into ``encoder`` (same config required); returns the
     file's sha256 (recorded in the run's settings, so a resume must start from the same file)."""
-    import hashlib
-
-    from .loading import load_encoder
-
     init = load_encoder(path)
     if not isinstance(init, LightEncoder) or init.config != encoder.config:
         got = init.config if isinstance(init, LightEncoder) else type(init).__name__
@@ -149,12 +147,6 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     ``init_from``: start from the weights of a trained light encoder of the same architecture (e.g. a
     latent-only run's ``best.pt``, to fine-tune it with the image losses); the optimiser starts fresh.
     """
-    from tqdm.auto import tqdm
-
-    from latentreenact.sampling import truncation_centre
-
-    from .losses import resolve_loss
-
     if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
         raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
     if image_batch < 0 or image_every < 0 or image_batch > batch_size:
@@ -181,9 +173,9 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     generator = generator.to(device).eval().requires_grad_(False)
     psi = float(data_cfg["truncation"])
     centre = truncation_centre(generator, seed=int(data_cfg["seed"])).to(device) if psi != 1 else None
-    train_targets = torch.cat([target_wplus(generator, z, psi, centre).cpu()
+    train_targets = torch.cat([wplus_from_z(generator, z, psi, centre).cpu()
                                for z in train_reader.column("z").split(256)])
-    val_targets = torch.cat([target_wplus(generator, z, psi, centre).cpu() for z in val_reader.column("z").split(256)])
+    val_targets = torch.cat([wplus_from_z(generator, z, psi, centre).cpu() for z in val_reader.column("z").split(256)])
 
     image_size = min(int(image_size), int(generator.resolution))
     use_images = image_batch > 0 and image_every > 0
@@ -230,13 +222,13 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
         running = [float(v) for v in state["running"]]
         log.info("resuming encoder training at step %d of %d", step, steps)
 
-    def save_state() -> None:
+    def save_state(at: int) -> None:
         save_run_state(out, ENCODER_TRAIN_FORMAT, ENCODER_TRAIN_VERSION, run_config, {
-            "step": step, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
+            "step": at, "model": {k: v.detach().cpu().clone() for k, v in encoder.state_dict().items()},
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos,
             "best": best, "running": list(running), "rng": rng_state(order)})
 
-    def run_validation() -> Dict[str, float]:
+    def run_validation(step: int) -> Dict[str, float]:
         metrics = _validate(encoder, val_reader, val_targets, image_losses, batch_size, device, n_val_images)
         write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
         log.info("step %d val: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -246,38 +238,42 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
         return metrics
 
     last_metrics: Dict[str, float] = dict(best["metrics"])
-    end = steps if stop_after is None else min(steps, int(stop_after))
+    latest: Dict[str, float] = {}
+    at_step = [step]  # the step being made (the image losses run on every image_every-th)
+
+    def train_step() -> Dict[str, str]:
+        nonlocal perm, pos
+        rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
+        uint8, _ = train_reader.batch(rows)
+        target = train_targets[rows].to(device)
+        offsets, deltas = encoder.offsets_and_deltas(_inputs(uint8, encoder.input_size, device))
+        pred = offsets + encoder.latent_avg
+        parts: Dict[str, torch.Tensor] = {"latent": F.mse_loss(pred, target), "delta": deltas.norm(dim=-1).mean()}
+        if use_images and at_step[0] % image_every == 0 and image_losses is not None:
+            parts.update(image_losses(pred[:image_batch], target[:image_batch]))
+        loss = sum(weights[k] * v for k, v in parts.items())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), clip_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        at_step[0] += 1
+        running.append(float(loss.detach()))
+        latest.clear()
+        latest.update({k: float(v.detach()) for k, v in parts.items()})
+        return {"loss": f"{running[-1]:.4f}", "latent": f"{latest['latent']:.4f}"}
+
+    def evaluate(at: int) -> None:
+        nonlocal last_metrics
+        write_metrics(metrics_path, {"step": at, "split": "train", "loss": float(np.mean(running)),
+                                     "lr": scheduler.get_last_lr()[0], **latest})
+        running.clear()
+        last_metrics = run_validation(at)
+
     encoder.train()
-    with tqdm(total=steps, initial=step, unit="step", desc="train encoder", disable=not progress) as bar:
-        while step < end:
-            rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
-            uint8, _ = train_reader.batch(rows)
-            target = train_targets[rows].to(device)
-            offsets, deltas = encoder.offsets_and_deltas(_inputs(uint8, encoder.input_size, device))
-            pred = offsets + encoder.latent_avg
-            parts: Dict[str, torch.Tensor] = {"latent": F.mse_loss(pred, target),
-                                              "delta": deltas.norm(dim=-1).mean()}
-            if use_images and step % image_every == 0 and image_losses is not None:
-                parts.update(image_losses(pred[:image_batch], target[:image_batch]))
-            loss = sum(weights[k] * v for k, v in parts.items())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_grad_norm:
-                torch.nn.utils.clip_grad_norm_(encoder.parameters(), clip_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{running[-1]:.4f}", latent=f"{float(parts['latent'].detach()):.4f}")
-            if step % val_every == 0 or step == steps:
-                write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
-                                             "lr": scheduler.get_last_lr()[0],
-                                             **{k: float(v.detach()) for k, v in parts.items()}})
-                running = []
-                last_metrics = run_validation()
-            if step % checkpoint_every == 0 or step == end:
-                save_state()
+    loop = TrainLoop(steps, val_every, checkpoint_every, "train encoder", stop_after, progress)
+    step = loop.run(step, train_step, evaluate, save_state)
     if step >= steps:
         save_light_encoder(out / "last.pt", encoder, metadata={**meta, "step": step, **last_metrics})
     return {"step": step, "complete": step >= steps, "best": best, "last_metrics": last_metrics,

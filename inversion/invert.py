@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
+import torch
+
+from latentreenact.images import from_uint8, resize_square
+from latentreenact.sampling import truncation_centre
+
+from .projector import project, render_with_noise
+from .pti import tune as run_tuning
 
 DEFAULT_PROJECTOR_STEPS = 200
 
@@ -18,11 +26,6 @@ def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: A
     when the encoder has no ``latent_avg``); otherwise :func:`inversion.projector.project` for
     ``steps`` steps at ``size`` px, from the average w, in W (or W+ with ``w_plus``).
     """
-    import torch
-
-    from latentreenact.images import from_uint8, resize_square
-    from latentreenact.sampling import truncation_centre
-
     device = generator.device
     target = from_uint8(resize_square(aligned, size), device)
     if encoder is not None:
@@ -33,13 +36,45 @@ def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: A
             codes = encoder(from_uint8(resize_square(aligned, encoder.input_size), device))
             if not encoder.has_latent_avg:
                 codes = codes + truncation_centre(generator).to(codes).unsqueeze(1)
-            from .projector import render_with_noise
 
             image = render_with_noise(generator, codes, size)
         return codes, image, {"method": "e4e"}
-    from .projector import project
 
     result = project(generator, target, steps=steps, w_plus=w_plus, perceptual=perceptual, seed=seed,
                      progress=progress)
     return result.wplus, result.image, {"method": "projector", "steps": steps, "space": "wplus" if w_plus else "w",
                                         "final_losses": {k: v[-1] for k, v in result.losses.items()}}
+
+
+@dataclass
+class InversionRun:
+    """What :func:`invert_and_tune` made: the latent and its reconstruction, and, when tuned, the
+    tuned generator and its rendering of the latent. ``info`` records the method and the errors."""
+
+    wplus: torch.Tensor
+    reconstruction: torch.Tensor
+    info: Dict[str, Any] = field(default_factory=dict)
+    tuned: Optional[Any] = None
+    tuned_image: Optional[torch.Tensor] = None
+
+
+def invert_and_tune(generator: Any, aligned: np.ndarray, size: int, *, encoder: Any = None,
+                    steps: int = DEFAULT_PROJECTOR_STEPS, w_plus: bool = False, perceptual: Any = "default",
+                    tune: Optional[str] = None, tune_steps: Optional[int] = None, seed: int = 0,
+                    progress: bool = False) -> InversionRun:
+    """:func:`invert_aligned`, then (``tune``: a preset of :data:`inversion.PRESETS`) pivotal tuning of
+    a copy of ``generator`` around the latent. ``info`` gains ``mse`` (and ``tune_steps_run``,
+    ``tune_stopped_early``, ``mse_tuned`` when tuned), measured at ``size`` px."""
+    wplus, recon, info = invert_aligned(generator, aligned, size, encoder=encoder, steps=steps, w_plus=w_plus,
+                                        perceptual=perceptual, seed=seed, progress=progress)
+    target = from_uint8(resize_square(aligned, size), generator.device)
+    run = InversionRun(wplus, recon, {**info, "mse": float(torch.nn.functional.mse_loss(recon, target))})
+    if tune not in (None, "none"):
+        result = run_tuning(generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
+                            seed=seed, progress=progress)
+        run.tuned = result.generator
+        with torch.no_grad():
+            run.tuned_image = render_with_noise(result.generator, wplus, size)
+        run.info.update({"tune_steps_run": result.steps_run, "tune_stopped_early": result.stopped_early,
+                         "mse_tuned": float(torch.nn.functional.mse_loss(run.tuned_image, target))})
+    return run

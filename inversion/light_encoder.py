@@ -16,6 +16,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from latentreenact.fileio import atomic_path
+
 __all__ = ["DEFAULT_CONFIG", "ENCODER_FORMAT", "LightEncoder", "save_light_encoder"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -112,8 +114,6 @@ class LightEncoder(nn.Module):
 def save_light_encoder(path: PathLike, encoder: LightEncoder, half: bool = False,
                        metadata: Optional[Mapping[str, Any]] = None) -> Path:
     """Write ``{"format", "format_version", "config", "state_dict", "metadata"}`` atomically (optionally fp16)."""
-    from latentreenact.fileio import atomic_path
-
     state = {k: (v.detach().cpu().half() if half and v.is_floating_point() and k != "latent_avg"
                  else v.detach().cpu().clone()) for k, v in encoder.state_dict().items()}
     obj = {"format": ENCODER_FORMAT, "format_version": ENCODER_FORMAT_VERSION, "config": dict(encoder.config),

@@ -24,9 +24,10 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
+from latentreenact import zoo
 from latentreenact.checkpoints.errors import CheckpointFormatError
-from latentreenact.checkpoints.loading import read_torch_file
 from latentreenact.checkpoints.strict import check_state_dict, summarise
+from latentreenact.fileio import read_torch_file
 
 from .e4e import E4EEncoder, n_styles_for_size
 from .light_encoder import ENCODER_FORMAT, ENCODER_FORMAT_VERSION, LightEncoder
@@ -181,8 +182,6 @@ def load_encoder(path: PathLike, device: Union[str, torch.device] = "cpu") -> Un
     ``ValueError``) for unreadable, truncated, code-carrying or non-encoder files, and for weights
     whose keys or shapes do not fit (naming the missing/unexpected keys).
     """
-    from latentreenact import zoo
-
     if zoo.is_registered(path):
         entry = zoo.get_entry(str(path))
         if entry.kind != "encoder":

@@ -21,6 +21,10 @@ from typing import Callable, List, Optional, Sequence, Union
 import torch
 from torch import nn
 
+from latentreenact.identity import IdentityLoss, load_sface
+from latentreenact.identity.loss import ffhq_to_arcface
+from latentreenact.perceptual import IdentityFeatureLoss
+
 log = logging.getLogger(__name__)
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -36,16 +40,11 @@ class SFaceFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """The feature maps of the ArcFace-warped crop of ``x``."""
-        from latentreenact.identity.loss import ffhq_to_arcface
-
         return self.sface.feature_maps(ffhq_to_arcface(x))
 
 
 def sface_feature_loss(device: Union[str, torch.device] = "cpu") -> nn.Module:
     """The offline perceptual loss: ``IdentityFeatureLoss`` on SFace features (normalised, L1). Per image [B]."""
-    from latentreenact.identity import load_sface
-    from latentreenact.perceptual import IdentityFeatureLoss
-
     return IdentityFeatureLoss(SFaceFeatures(load_sface(device)), normalize=True)
 
 
@@ -82,8 +81,6 @@ def resolve_loss(spec: LossSpec, kind: str, device: Union[str, torch.device] = "
             return sface_feature_loss(device)
     elif kind == "identity":
         if spec in ("default", "sface"):
-            from latentreenact.identity import IdentityLoss
-
             return IdentityLoss("sface", device=device)
     else:
         raise ValueError(f"unknown loss kind {kind!r}")

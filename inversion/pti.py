@@ -14,7 +14,7 @@ tuned and the original generator's renders there.
 
 Presets (:data:`PRESETS`):
 
-- ``"released"`` (the paper's released inference code, DESIGN §8): 200 steps, lr 3e-3, only the
+- ``"released"`` (the paper's released inference code, docs/architecture.md §8): 200 steps, lr 3e-3, only the
   StyleGAN2 ``convs`` whose output resolution is 32..256 px (``convs.4`` .. ``convs.11``: the two
   convs of each of the 32, 64, 128 and 256 px blocks; weights, modulation, noise strength and
   bias; no ToRGB, no mapping), loss ``100 * MSE + perceptual``, no early stop. For MobileStyleGAN
@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from latentreenact.models.base import GeneratorBase
+from latentreenact.models.stylegan2 import StyleGAN2Generator
 from latentreenact.sampling import truncation_centre
 
 from .losses import LossSpec, resolve_loss, scalar_loss
@@ -153,8 +154,6 @@ def locality_latents(generator: GeneratorBase, pivot: torch.Tensor, n: int, alph
 def uses_equalized_lr(generator: GeneratorBase) -> bool:
     """Whether the generator stores its weights at unit scale with a runtime multiplier (StyleGAN2's
     equalized learning rate), the setting the presets' learning rates were chosen for."""
-    from latentreenact.models.stylegan2 import StyleGAN2Generator
-
     return isinstance(generator, StyleGAN2Generator)
 
 

@@ -6,6 +6,7 @@ Public entry points are imported lazily so that ``import latentreenact`` (and th
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -16,6 +17,7 @@ _LAZY = {
     "StyleGAN2Generator": ("latentreenact.models.stylegan2", "StyleGAN2Generator"),
     "StyleGAN2Discriminator": ("latentreenact.models.discriminator", "StyleGAN2Discriminator"),
     "Reenactor": ("latentreenact.reenactor", "Reenactor"),
+    "ReenactOptions": ("latentreenact.reenact_video", "ReenactOptions"),
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -23,8 +25,6 @@ __all__ = ["__version__", *_LAZY]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'latentreenact' has no attribute {name!r}")

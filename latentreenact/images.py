@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 import torch
+from PIL import Image
 
 from .fileio import PathLike, atomic_path
 
@@ -46,8 +48,6 @@ def make_grid(images: np.ndarray, columns: Optional[int] = None, padding: int = 
 
 def save_image(image: np.ndarray, path: PathLike) -> Path:
     """Write a uint8 [H, W, 3] image atomically (format from the suffix, e.g. .png, .jpg)."""
-    from PIL import Image
-
     path = Path(path)
     fmt = image_format(path)
     with atomic_path(path) as tmp:
@@ -57,8 +57,6 @@ def save_image(image: np.ndarray, path: PathLike) -> Path:
 
 def image_format(path: PathLike) -> str:
     """Pillow format name for an output path's suffix; ``ValueError`` for an unknown one."""
-    from PIL import Image
-
     suffix = Path(path).suffix.lower()
     fmt = Image.registered_extensions().get(suffix)
     if fmt is None:
@@ -71,15 +69,12 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     and read-only (so callers may write into the result)."""
     if image.shape[:2] == (size, size):
         return image if image.flags.writeable else image.copy()
-    from PIL import Image
 
     return np.array(Image.fromarray(image).resize((size, size), Image.LANCZOS))
 
 
 def array_key(image: np.ndarray) -> str:
     """A content key of an array (sha1 of its shape and bytes): the cache key of inverted sources."""
-    import hashlib
-
     digest = hashlib.sha1(np.ascontiguousarray(image).tobytes())
     digest.update(repr(image.shape).encode())
     return digest.hexdigest()

@@ -12,6 +12,14 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
+from directions import DirectionMatrix
+from inversion import load_encoder
+
+from . import zoo
+from .checkpoints.errors import CheckpointFormatError
+from .checkpoints.loading import load_generator
+from .net3d import get_estimator
+
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -30,8 +38,6 @@ PART_KINDS = {"generator": "generator", "encoder": "encoder", "directions": "dir
 
 def _locate(part: str, value: str, root: Optional[Path]) -> Union[Path, str]:
     """A part as a file of the model directory, or a registered name of the right kind."""
-    from . import zoo
-
     if root is not None and (root / value).is_file():
         return root / value
     if zoo.is_registered(value):
@@ -55,14 +61,6 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
     name; missing entries default to :data:`DIRECTORY_DEFAULTS`) and optional settings
     (``render_size``, ``truncation``, ``align_size``). Returns keyword arguments for :class:`Reenactor`.
     """
-    from directions import DirectionMatrix
-    from inversion import load_encoder
-
-    from . import zoo
-    from .checkpoints.errors import CheckpointFormatError
-    from .checkpoints.loading import load_generator
-    from .net3d import get_estimator
-
     root: Optional[Path] = None
     if str(model) == "default":
         spec: Dict[str, Any] = dict(DEFAULT_MODEL)

@@ -18,12 +18,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .faces import NoFaceError, as_rgb_uint8
+from .faces import paste_back as paste
+from .faces import read_image
+from .images import to_uint8
+from .video import VideoWriter, is_video_path, iter_frames, probe_video, write_gif
 
 if TYPE_CHECKING:
     from .reenactor import Reenactor, Source
@@ -33,6 +42,47 @@ log = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SMOOTHING = 0.5
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class ReenactOptions:
+    """How driving frames drive the source: the reenactment settings, as one value.
+
+    ``relative``: a sequence moves the source by its motion relative to its first frame with a
+    face (a single image: relative to the source); otherwise every frame's pose counts against the
+    source. ``align``: detect and align the driving faces (``False``: frames are aligned crops).
+    ``smoothing``: the factor a of the pose EMA in [0, 1); ``None`` takes the default for the kind
+    of input (:meth:`smoothing_for`). ``paste_back``: paste the face into the source photo.
+    ``side_by_side``: put the driving frame on the left. ``batch_size``: frames per Net3D and
+    generator pass. ``progress``: progress bars on stderr.
+    """
+
+    relative: bool = True
+    align: bool = True
+    smoothing: Optional[float] = None
+    paste_back: bool = False
+    side_by_side: bool = False
+    batch_size: int = 8
+    progress: bool = False
+
+    def smoothing_for(self, video: bool) -> float:
+        """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
+        if self.smoothing is not None:
+            return float(self.smoothing)
+        return DEFAULT_SMOOTHING if video else 0.0
+
+    def with_(self, **changes: Any) -> "ReenactOptions":
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def resolve_options(options: Optional[ReenactOptions], settings: dict, caller: str) -> ReenactOptions:
+    """``options``, or (deprecated) the same settings given as keyword arguments."""
+    if settings:
+        warnings.warn(f"{caller}: pass the reenactment settings as options=ReenactOptions(...), not as keywords "
+                      f"({', '.join(sorted(settings))})", DeprecationWarning, stacklevel=3)
+        return (options or ReenactOptions()).with_(**settings)
+    return options or ReenactOptions()
 
 
 @dataclass
@@ -86,8 +136,6 @@ def is_image_path(path: PathLike) -> bool:
 
 def driving_kind(driving: Any) -> str:
     """``"video"`` for a path with a video suffix, else ``"images"``."""
-    from .video import is_video_path
-
     if isinstance(driving, (str, os.PathLike)) and not Path(driving).is_dir() and is_video_path(driving):
         return "video"
     return "images"
@@ -104,8 +152,6 @@ def folder_images(folder: PathLike) -> List[Path]:
 
 def load_driving_images(driving: Any) -> Tuple[List[np.ndarray], List[str], bool]:
     """(images, names, single) for a path, an array ([H, W, 3] or [N, H, W, 3]), a list of them or a folder."""
-    from .faces import as_rgb_uint8, read_image
-
     if isinstance(driving, (str, os.PathLike)):
         path = Path(driving)
         if path.is_dir():
@@ -135,8 +181,6 @@ def load_driving_images(driving: Any) -> Tuple[List[np.ndarray], List[str], bool
 
 def fill_missing(p: torch.Tensor, found: torch.Tensor, what: str = "the driving frames") -> torch.Tensor:
     """Rows without a face take the previous found row (leading ones: the first found row)."""
-    from .faces import NoFaceError
-
     hits = torch.nonzero(found).flatten()
     if len(hits) == 0:
         raise NoFaceError(f"no face found in any of {what} ({len(found)}); use a clip with a visible face, "
@@ -190,12 +234,8 @@ def compose(src: "Source", face: np.ndarray, paste_back: bool = False, driving: 
             side_by_side: bool = False) -> np.ndarray:
     """An output frame: the rendered face, or it pasted back into the source photo; with ``side_by_side``,
     ``[driving frame resized to the same height | output]``."""
-    from .faces import paste_back as paste
-
     out = paste(src.image, face, src.transform, transform_size=src.crop.shape[0]) if paste_back else face
     if side_by_side and driving is not None:
-        from PIL import Image
-
         h, w = driving.shape[:2]
         width = max(1, round(w * out.shape[0] / h))
         left = np.asarray(Image.fromarray(driving).resize((width, out.shape[0]), Image.BILINEAR))
@@ -203,17 +243,15 @@ def compose(src: "Source", face: np.ndarray, paste_back: bool = False, driving: 
     return out
 
 
-def _rendered(reenactor: "Reenactor", src: "Source", frames: Iterator[np.ndarray], dp: torch.Tensor, *,
-              paste_back: bool, side_by_side: bool, batch_size: int, progress: bool) -> Iterator[np.ndarray]:
+def _rendered(reenactor: "Reenactor", src: "Source", frames: Iterator[np.ndarray], dp: torch.Tensor,
+              options: ReenactOptions) -> Iterator[np.ndarray]:
     """Render ``dp[i]`` for each driving frame ``i`` (``batch_size`` per generator pass) and compose."""
-    from tqdm.auto import tqdm
-
-    from .images import to_uint8
+    batch_size, progress = options.batch_size, options.progress
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
         faces = to_uint8(reenactor.render(src, reenactor.shift(src, dp[start:start + len(batch)])))
         for face, frame in zip(faces, batch):
-            yield compose(src, face, paste_back, frame, side_by_side)
+            yield compose(src, face, options.paste_back, frame, options.side_by_side)
 
     batch: List[np.ndarray] = []
     count = 0
@@ -239,65 +277,55 @@ def _rendered(reenactor: "Reenactor", src: "Source", frames: Iterator[np.ndarray
         log.warning("the driving clip decoded %d frames the second time, %d the first", count, len(dp))
 
 
-def reenact_images(reenactor: "Reenactor", src: "Source", driving: Any, *, relative: bool = True,
-                   align: bool = True, smoothing: float = 0.0, paste_back: bool = False, side_by_side: bool = False,
-                   batch_size: int = 8, progress: bool = False) -> ImageReenactment:
+def reenact_images(reenactor: "Reenactor", src: "Source", driving: Any, options: Optional[ReenactOptions] = None,
+                   **settings: Any) -> ImageReenactment:
     """Reenact the source from driving images. A single image without a face raises ``NoFaceError``;
     in a list or folder such images take a neighbour's pose and are reported."""
-    from .faces import NoFaceError
-
+    options = resolve_options(options, settings, "reenact_images")
     images, names, single = load_driving_images(driving)
-    p, found = reenactor.measure(images, align=align, batch_size=batch_size, progress=progress)
+    p, found = reenactor.measure(images, align=options.align, batch_size=options.batch_size,
+                                 progress=options.progress)
     if single and not bool(found[0]):
         raise NoFaceError(f"no face found in the driving image {names[0]}")
-    track = pose_track(reenactor, src, p, found, relative=relative, sequence=not single, smoothing=smoothing,
-                       what="the driving images")
+    track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=not single,
+                       smoothing=options.smoothing_for(video=False), what="the driving images")
     _log_missing(track, "driving images")
-    frames = list(_rendered(reenactor, src, iter(images), track.dp, paste_back=paste_back,
-                            side_by_side=side_by_side, batch_size=batch_size, progress=progress))
+    frames = list(_rendered(reenactor, src, iter(images), track.dp, options))
     return ImageReenactment(frames=frames, names=names, frames_without_face=track.missing)
 
 
-def video_frames(reenactor: "Reenactor", src: "Source", video: Path, *, relative: bool = True, align: bool = True,
-                 smoothing: float = DEFAULT_SMOOTHING, paste_back: bool = False, side_by_side: bool = False,
-                 batch_size: int = 8, progress: bool = False,
-                 max_frames: Optional[int] = None) -> Tuple[PoseTrack, Iterator[np.ndarray]]:
+def video_frames(reenactor: "Reenactor", src: "Source", video: Path, options: Optional[ReenactOptions] = None, *,
+                 max_frames: Optional[int] = None, **settings: Any) -> Tuple[PoseTrack, Iterator[np.ndarray]]:
     """Measure the clip (its first ``max_frames`` frames if given) now (pass 1), then return the track
     and a lazy iterator of output frames (pass 2)."""
-    from .video import iter_frames, probe_video
-
+    options = resolve_options(options, settings, "video_frames")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
     info = probe_video(video)
     total = info.n_frames if max_frames is None or info.n_frames is None else min(info.n_frames, max_frames)
-    p, found = reenactor.measure(iter_frames(video, max_frames), align=align, batch_size=batch_size,
-                                 progress=progress, total=total)
-    track = pose_track(reenactor, src, p, found, relative=relative, sequence=True, smoothing=smoothing,
-                       what=f"the frames of {video}")
+    p, found = reenactor.measure(iter_frames(video, max_frames), align=options.align, batch_size=options.batch_size,
+                                 progress=options.progress, total=total)
+    track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=True,
+                       smoothing=options.smoothing_for(video=True), what=f"the frames of {video}")
     _log_missing(track, f"frames of {video}")
-    return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, paste_back=paste_back,
-                            side_by_side=side_by_side, batch_size=batch_size, progress=progress)
+    return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options)
 
 
-def reenact_video(reenactor: "Reenactor", src: "Source", video: PathLike, output: PathLike, *,
-                  paste_back: bool = False, smoothing: float = DEFAULT_SMOOTHING, side_by_side: bool = False,
-                  relative: bool = True, align: bool = True, batch_size: int = 8,
-                  progress: bool = False, max_frames: Optional[int] = None) -> VideoSummary:
+def reenact_video(reenactor: "Reenactor", src: "Source", video: PathLike, output: PathLike,
+                  options: Optional[ReenactOptions] = None, *, max_frames: Optional[int] = None,
+                  **settings: Any) -> VideoSummary:
     """Reenact the source from a driving video (its first ``max_frames`` frames if given) into
     ``output`` at the clip's frame rate: a video file with the clip's audio (cut to the frames
     written), or a GIF (no audio). Streamed; the file appears only when complete."""
-    from .video import VideoWriter, is_video_path, probe_video, write_gif
-
+    options = resolve_options(options, settings, "reenact_video")
     start = time.perf_counter()
     video, output = Path(video), Path(output)
     if not is_video_path(output):
         raise ValueError(f"output {output} must be a video file (.mp4, .gif, ...)")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if options.batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {options.batch_size}")
     fps = probe_video(video).fps
-    track, frames = video_frames(reenactor, src, video, relative=relative, align=align, smoothing=smoothing,
-                                 paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
-                                 progress=progress, max_frames=max_frames)
+    track, frames = video_frames(reenactor, src, video, options, max_frames=max_frames)
     if output.suffix.lower() == ".gif":
         written = write_gif(output, frames, fps)
     else:

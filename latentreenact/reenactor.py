@@ -1,6 +1,6 @@
 """The reenactment API: ``Reenactor`` (invert a source face, reenact it from driving faces, edit it).
 
-Data flow (DESIGN §2): source photo -> FFHQ crop -> encoder -> W+ (optionally a tuned generator
+Data flow (docs/architecture.md §2): source photo -> FFHQ crop -> encoder -> W+ (optionally a tuned generator
 copy) and Net3D -> p_s; driving face -> crop -> Net3D -> p_t; Δp = rescale(p_t) - rescale(p_ref);
 W+ layers 0..L-1 += A Δp; the generator renders the source identity in the driving pose.
 
@@ -13,7 +13,7 @@ Which reference ``p_ref`` is used:
 - ``relative=False`` (absolute): Δp = rescale(p_t) - rescale(p_s) for every frame.
 
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
-(the official renders' "compat" setting, DESIGN §7) every latent is rendered as
+(the official renders' "compat" setting, docs/architecture.md §7) every latent is rendered as
 ``centre + psi * (w - centre)`` after the shift, around a stored (seeded) truncation centre.
 """
 
@@ -28,11 +28,21 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+from directions.matrix import spec_from_matrix
+from inversion import tune as run_tuning
+from inversion.invert import invert_aligned
+
+from .faces import NoFaceError, as_rgb_uint8, face_crop, read_image
+from .images import from_uint8, resize_square, to_uint8
+from .model_parts import load_parts
+from .reenact_video import (ImageReenactment, ReenactOptions, VideoSummary, compose, driving_kind, reenact_images,
+                            reenact_video, video_frames)
+from .sampling import render, truncation_centre
 
 if TYPE_CHECKING:
     from directions import DirectionMatrix, PoseVectorSpec
-
-    from .reenact_video import ImageReenactment, VideoSummary
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +87,6 @@ class Source:
 # ----------------------------------------------------------------------------------------- helpers
 
 def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
-    from .faces import as_rgb_uint8, read_image
-
     if isinstance(image, (str, os.PathLike)):
         return read_image(image), str(image)
     return as_rgb_uint8(image, name=name), name
@@ -110,7 +118,7 @@ class Reenactor:
         self.generator, self.encoder, self.estimator = generator, encoder, estimator
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
-        self.spec = spec if spec is not None else _spec_from_matrix(directions)
+        self.spec = spec if spec is not None else spec_from_matrix(directions)
         self.seed, self.detector, self.align_size = int(seed), detector, int(align_size)
         resolution = int(generator.resolution)
         self.render_size = int(render_size) if render_size else min(DEFAULT_RENDER_SIZE, resolution)
@@ -141,16 +149,12 @@ class Reenactor:
         1024 px generator instead of the fast 256 px heads) or a model directory (see
         :func:`latentreenact.model_parts.load_parts`).
         ``overrides``: constructor arguments (e.g. ``truncation=0.7``)."""
-        from .model_parts import load_parts
-
         return cls(**{**load_parts(model, device, exact), "seed": seed, **overrides})
 
     # ------------------------------------------------------------------ latents and rendering
     def truncation_centre(self) -> torch.Tensor:
         """The stored truncation centre [1, D] (the generator's average w, or a seeded mean)."""
         if self._centre is None:
-            from .sampling import truncation_centre
-
             with torch.no_grad():
                 self._centre = truncation_centre(self.generator, seed=self.seed).to(self.device)
         return self._centre
@@ -166,8 +170,6 @@ class Reenactor:
 
     def render(self, src: Source, wplus: torch.Tensor) -> torch.Tensor:
         """Render W+ [B, L, D] with the source's generator at ``render_size``: [B, 3, S, S] in [-1, 1]."""
-        from .sampling import render
-
         _finite_check(wplus, "W+")
         with torch.no_grad():
             if self.truncation is not None:
@@ -176,8 +178,6 @@ class Reenactor:
 
     def render_source(self, src: Source) -> np.ndarray:
         """The source's reconstruction (no shift) as uint8 [S, S, 3]."""
-        from .images import to_uint8
-
         return to_uint8(self.render(src, src.wplus))[0]
 
     def _check_source(self, src: Source) -> None:
@@ -192,24 +192,11 @@ class Reenactor:
     def crop(self, image: np.ndarray, align: bool = True, name: str = "input") -> Tuple[np.ndarray, np.ndarray]:
         """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
         none); ``align=False``: the image is already an aligned square crop and is only resized."""
-        from .faces import align_ffhq, find_face
-        from .faces.quad_crop import rescale_transform
-
-        if not align:
-            h, w = image.shape[:2]
-            if h != w:
-                raise ValueError(f"{name}: align=False needs square, already aligned face crops, got {w}x{h}")
-            from .images import resize_square
-
-            return resize_square(image, self.align_size), rescale_transform(np.eye(3), h, self.align_size)
-        face = find_face(image, detector=self.detector, name=name)
-        aligned = align_ffhq(image, face.landmarks, size=self.align_size)
+        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name)
         return aligned.crop, aligned.transform
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
         """:meth:`crop` of a driving frame, or None when it has no usable face."""
-        from .faces import NoFaceError, as_rgb_uint8
-
         frame = as_rgb_uint8(frame, name=name)
         if not align:
             return self.crop(frame, False, name)[0]
@@ -221,8 +208,6 @@ class Reenactor:
 
     def pose(self, crops: Sequence[np.ndarray]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of aligned crops: (p [N, k] on CPU, found [N] bool); rows not found hold NaN."""
-        from .images import from_uint8
-
         with torch.no_grad():
             params = self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device), missing="mask")
             p = params.to_vector(self.spec.names).detach().float().cpu()
@@ -233,8 +218,6 @@ class Reenactor:
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops):
         (p [N, k], found [N]); frames without a face get NaN rows and ``found`` False."""
-        from tqdm.auto import tqdm
-
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         rows: List[torch.Tensor] = []
@@ -268,10 +251,6 @@ class Reenactor:
         """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
         Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
         ``align=False``: ``image`` is already an aligned square crop (no detection)."""
-        from inversion.invert import invert_aligned
-        from .faces import NoFaceError
-        from .images import from_uint8, resize_square
-
         photo, label = _as_image(image, name or "source")
         crop, transform = self.crop(photo, align, label)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
@@ -286,8 +265,6 @@ class Reenactor:
             raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
         generator = self.generator
         if tune not in (None, "none"):
-            from inversion import tune as run_tuning
-
             target = from_uint8(resize_square(crop, self.render_size), self.device)
             result = run_tuning(self.generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
                                 seed=self.seed, progress=progress)
@@ -325,56 +302,38 @@ class Reenactor:
              jaw: Optional[float] = None, absolute: bool = False, paste_back: bool = False) -> np.ndarray:
         """The source with its pose / expression edited (see :meth:`edit_delta`): uint8 [S, S, 3], or
         the source photo with the edited face pasted back."""
-        from .images import to_uint8
-        from .reenact_video import compose
-
         wplus = self.edit_latent(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
                                  absolute=absolute)
         return compose(src, to_uint8(self.render(src, wplus))[0], paste_back=paste_back)
 
     # ------------------------------------------------------------------ reenactment
-    def reenact_images(self, src: Source, driving: Any, *, relative: bool = True, align: bool = True,
-                       smoothing: float = 0.0, paste_back: bool = False, side_by_side: bool = False,
-                       batch_size: int = 8, progress: bool = False) -> "ImageReenactment":
+    def reenact_images(self, src: Source, driving: Any, options: Optional[ReenactOptions] = None,
+                       **settings: Any) -> ImageReenactment:
         """Reenact from driving images (a path, an array, a list of them or a folder): frames, names
-        and the frames without a face (see :func:`latentreenact.reenact_video.reenact_images`)."""
-        from .reenact_video import reenact_images
+        and the frames without a face (see :func:`latentreenact.reenact_video.reenact_images`).
+        ``options`` / ``settings``: a :class:`ReenactOptions` and keyword changes to it."""
+        return reenact_images(self, src, driving, _options(options, settings))
 
-        return reenact_images(self, src, driving, relative=relative, align=align, smoothing=smoothing,
-                              paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
-                              progress=progress)
-
-    def reenact(self, src: Source, driving: Any, *, relative: bool = True, align: bool = True,
-                smoothing: Optional[float] = None, paste_back: bool = False, side_by_side: bool = False,
-                batch_size: int = 8, progress: bool = False) -> List[np.ndarray]:
+    def reenact(self, src: Source, driving: Any, options: Optional[ReenactOptions] = None,
+                **settings: Any) -> List[np.ndarray]:
         """Reenacted uint8 frames for driving images (path, array, list, folder) or a video path (all its
-        frames are returned in memory: use :meth:`reenact_video` for long clips). ``smoothing``: EMA
-        factor of the driving pose (None: 0.5 for videos, 0 for images)."""
-        from .reenact_video import DEFAULT_SMOOTHING, driving_kind, video_frames
-
+        frames are returned in memory: use :meth:`reenact_video` for long clips). ``options`` /
+        ``settings``: a :class:`ReenactOptions` and keyword changes to it (``smoothing`` None: 0.5 for
+        videos, 0 for images)."""
+        opts = _options(options, settings)
         if driving_kind(driving) == "video":
-            return list(video_frames(self, src, Path(driving), relative=relative, align=align,
-                                     smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
-                                     paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
-                                     progress=progress)[1])
-        return self.reenact_images(src, driving, relative=relative, align=align, smoothing=smoothing or 0.0,
-                                   paste_back=paste_back, side_by_side=side_by_side, batch_size=batch_size,
-                                   progress=progress).frames
+            return list(video_frames(self, src, Path(driving), opts)[1])
+        return reenact_images(self, src, driving, opts).frames
 
-    def reenact_video(self, src: Source, video: PathLike, output: PathLike, *, paste_back: bool = False,
-                      smoothing: float = 0.5, side_by_side: bool = False, relative: bool = True, align: bool = True,
-                      batch_size: int = 8, progress: bool = False, max_frames: Optional[int] = None) -> "VideoSummary":
+    def reenact_video(self, src: Source, video: PathLike, output: PathLike, options: Optional[ReenactOptions] = None,
+                      *, max_frames: Optional[int] = None, **settings: Any) -> VideoSummary:
         """Reenact from a driving video (its first ``max_frames`` frames if given) into ``output`` (.mp4
         etc. with the driving clip's audio, or .gif), streamed and written atomically (see
-        :func:`latentreenact.reenact_video.reenact_video`)."""
-        from .reenact_video import reenact_video
-
-        return reenact_video(self, src, video, output, paste_back=paste_back, smoothing=smoothing,
-                             side_by_side=side_by_side, relative=relative, align=align, batch_size=batch_size,
-                             progress=progress, max_frames=max_frames)
+        :func:`latentreenact.reenact_video.reenact_video`). ``options`` / ``settings``: as :meth:`reenact`."""
+        return reenact_video(self, src, video, output, _options(options, settings), max_frames=max_frames)
 
 
-def _spec_from_matrix(matrix: Any) -> Any:
-    from directions.components import spec_from_matrix
-
-    return spec_from_matrix(matrix)
+def _options(options: Optional[ReenactOptions], settings: Dict[str, Any]) -> ReenactOptions:
+    """``options`` (default: the defaults) with the keyword ``settings`` applied."""
+    base = options if options is not None else ReenactOptions()
+    return base.with_(**settings) if settings else base

@@ -21,6 +21,24 @@ def truncation_centre(generator: GeneratorBase, n: int = 4096, seed: int = 0) ->
     return generator.mean_latent(n, seed)
 
 
+def wplus_from_z(generator: GeneratorBase, z: torch.Tensor, truncation: float = 1.0,
+                 centre: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """W+ [B, n_latent, D] from z [B, style_dim]: the mapping network, truncation by ``truncation``
+    toward ``centre`` (skipped when ``truncation == 1`` or no centre is given), the same w on every
+    layer. Without gradient: the one way the project turns z into W+."""
+    with torch.no_grad():
+        w = generator.mapping(z.to(generator.device, torch.float32))
+        if centre is not None and truncation != 1:
+            w = generator.truncate(w, truncation, centre)
+    return w[:, None].expand(-1, generator.n_latent, -1).contiguous()
+
+
+def sample_wplus(generator: GeneratorBase, n: int, g: torch.Generator, truncation: float = 1.0,
+                 centre: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``n`` W+ codes from z ~ N(0, I) drawn from ``g`` on the CPU (see :func:`wplus_from_z`)."""
+    return wplus_from_z(generator, torch.randn(n, generator.style_dim, generator=g), truncation, centre)
+
+
 def render(generator: GeneratorBase, wplus: torch.Tensor, size: Optional[int] = None, noise_mode: str = "const",
            rng: Optional[torch.Generator] = None) -> torch.Tensor:
     """Render W+ at ``size`` px: natively when the generator has a ``resolution`` argument
@@ -48,9 +66,6 @@ def sample_images(generator: GeneratorBase, num: int, seed: int = 0, truncation:
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     out = []
     for chunk in tqdm(z.split(batch_size), desc="sampling", unit="batch", disable=not progress):
-        w = generator.mapping(chunk.to(generator.device))
-        if centre is not None:
-            w = generator.truncate(w, truncation, centre)
-        wplus = w.unsqueeze(1).repeat(1, generator.n_latent, 1)
+        wplus = wplus_from_z(generator, chunk, truncation, centre)
         out.append(to_uint8(render(generator, wplus, size, noise_mode, g)))
     return np.concatenate(out)

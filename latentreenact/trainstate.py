@@ -1,4 +1,5 @@
-"""Pieces shared by the trainers: every RNG state in a checkpoint, the metrics log, the LR schedule.
+"""Pieces shared by the trainers: the loop skeleton (:class:`TrainLoop`), every RNG state in a
+checkpoint, the run folder and its state file, the metrics log, the LR schedule, shuffled batches.
 
 A trainer that saves :func:`rng_state` with its model and optimiser and restores it with
 :func:`set_rng_state` continues bit-identically after an interruption (same device).
@@ -9,13 +10,17 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-__all__ = ["rng_state", "save_run_state", "set_rng_state", "start_run", "truncate_metrics", "warmup_cosine",
+from .fileio import atomic_path, read_torch_file
+
+__all__ = ["TrainLoop", "rng_state", "save_run_state", "set_rng_state", "start_run", "truncate_metrics", "warmup_cosine",
            "write_metrics"]
 
 
@@ -58,7 +63,6 @@ def truncate_metrics(path: Path, step: int) -> None:
     """Drop records after ``step`` (written by an interrupted run past its last checkpoint)."""
     if not path.is_file():
         return
-    from .fileio import atomic_path
 
     keep = [line for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip() and json.loads(line).get("step", 0) <= step]
@@ -89,7 +93,6 @@ def start_run(out: Path, resume: bool, fmt: str, version: int, config: Mapping[s
     if resume:
         if not ckpt.is_file():
             raise FileNotFoundError(f"no training checkpoint to resume at {ckpt}")
-        from .checkpoints.loading import read_torch_file
 
         state = read_torch_file(ckpt)
         if not isinstance(state, dict) or state.get("format") != fmt or state.get("format_version") != version:
@@ -111,8 +114,6 @@ def start_run(out: Path, resume: bool, fmt: str, version: int, config: Mapping[s
 
 def save_run_state(out: Path, fmt: str, version: int, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
     """Write ``out/checkpoint.pt`` atomically: format, version, config and the trainer's ``state``."""
-    from .fileio import atomic_path
-
     with atomic_path(out / "checkpoint.pt") as tmp:
         torch.save({"format": fmt, "format_version": version, "config": dict(config), **state}, tmp)
 
@@ -125,3 +126,39 @@ def take_batch(perm: torch.Tensor, pos: int, n: int, batch_size: int,
     if pos + batch_size > len(perm):
         perm, pos = torch.randperm(n, generator=generator), 0
     return perm[pos:pos + batch_size], perm, pos + batch_size
+
+
+@dataclass(frozen=True)
+class TrainLoop:
+    """The skeleton the trainers share: optimisation steps up to ``steps`` (or up to ``stop_after``,
+    stopping as an interruption would), an evaluation every ``eval_every`` steps and after the last
+    one, and the run state saved every ``checkpoint_every`` steps and where the loop stops."""
+
+    steps: int
+    eval_every: int
+    checkpoint_every: int
+    desc: str
+    stop_after: Optional[int] = None
+    progress: bool = False
+
+    @property
+    def end(self) -> int:
+        """The step this run stops at."""
+        return self.steps if self.stop_after is None else min(self.steps, int(self.stop_after))
+
+    def run(self, step: int, train_step: Callable[[], Mapping[str, str]], evaluate: Callable[[int], Any],
+            save_state: Callable[[int], Any]) -> int:
+        """Run from ``step``: ``train_step()`` makes one step and returns the progress bar's postfix;
+        ``evaluate(step)`` and ``save_state(step)`` follow the steps that call for them. Returns the
+        step reached."""
+        with tqdm(total=self.steps, initial=step, unit="step", desc=self.desc, disable=not self.progress) as bar:
+            while step < self.end:
+                postfix = train_step()
+                step += 1
+                bar.update(1)
+                bar.set_postfix(**postfix)
+                if step % self.eval_every == 0 or step == self.steps:
+                    evaluate(step)
+                if step % self.checkpoint_every == 0 or step == self.end:
+                    save_state(step)
+        return step

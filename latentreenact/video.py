@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 
 from .fileio import PathLike, atomic_path
 
@@ -401,8 +402,6 @@ def write_video(path: PathLike, frames: Iterable[np.ndarray], fps: float,
 def write_gif(path: PathLike, frames: Iterable[np.ndarray], fps: float) -> int:
     """Write uint8 RGB frames [H, W, 3] to a looping GIF (atomically); return how many were
     written. GIF timing has 10 ms steps, so the frame rate is approximate."""
-    from PIL import Image
-
     _check_fps(fps)
     images = (Image.fromarray(_check_frame(frame)) for frame in frames)
     first = next(images, None)

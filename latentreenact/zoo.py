@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
+from .models.mobilestylegan import MobileStyleGAN
+
 if TYPE_CHECKING:
     import torch
 
@@ -218,8 +220,6 @@ def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[
         raise ValueError(f"model {name!r} is a {entry.kind}, not a generator")
     directory = resolve(name, root)
     if entry.arch == "mobilestylegan":
-        from .models.mobilestylegan import MobileStyleGAN
-
         base = entry.config.get("base")
         if base is None:
             return MobileStyleGAN.from_ir(directory).eval().requires_grad_(False)

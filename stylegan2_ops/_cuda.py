@@ -20,8 +20,7 @@ from typing import Callable, Optional, Tuple
 import torch
 from torch.autograd import Function
 
-from .bias_act import ACTIVATIONS, _bias_act_torch
-from .upfirdn2d import _upfirdn2d_torch, output_size
+from ._torch import ACTIVATIONS, bias_act_torch, output_size, upfirdn2d_torch
 
 Params = Tuple[int, int, int, int, int, int, int, int]  # ux, uy, dx, dy, px0, px1, py0, py1
 Upfirdn2dKernel = Callable[..., torch.Tensor]  # (x, f, ux, uy, dx, dy, px0, px1, py0, py1)
@@ -48,7 +47,7 @@ def plugin_upfirdn2d_kernel(x: torch.Tensor, f: torch.Tensor, *params: int) -> t
 
 def torch_upfirdn2d_kernel(x: torch.Tensor, f: torch.Tensor, *params: int) -> torch.Tensor:
     """upfirdn2d forward by the PyTorch path (the CPU stand-in for the plugin)."""
-    return _upfirdn2d_torch(x, f, *params)
+    return upfirdn2d_torch(x, f, *params)
 
 
 def plugin_bias_act_kernel(
@@ -66,7 +65,7 @@ def torch_bias_act_kernel(
     """The plugin's contract in PyTorch: forward, or ``x * act'(ref + b) * gain * clamp mask``."""
     spec = ACTIVATIONS[act]
     if ref is None:
-        return _bias_act_torch(x, b, dim, spec, alpha, gain, clamp if clamp >= 0 else None)
+        return bias_act_torch(x, b, dim, spec, alpha, gain, clamp if clamp >= 0 else None)
     z = ref if b is None else ref + b.reshape([-1 if i == dim else 1 for i in range(ref.ndim)])
     if act == "linear":
         slope = torch.ones_like(z)

@@ -24,6 +24,8 @@ from types import ModuleType
 from typing import Dict, Optional, Tuple
 
 import torch
+from filelock import FileLock, Timeout
+from torch.utils import cpp_extension
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +112,6 @@ def _fallback_message(name: str, exc: BaseException) -> str:
 
 def _check_toolchain() -> None:
     """Raise ``PluginUnavailable`` naming the first missing piece of the CUDA build chain."""
-    from torch.utils import cpp_extension
-
     if torch.version.cuda is None:
         raise PluginUnavailable(f"this PyTorch build ({torch.__version__}) has no CUDA support")
     if not torch.cuda.is_available():
@@ -124,9 +124,6 @@ def _check_toolchain() -> None:
 
 def _build(name: str) -> ModuleType:
     """Compile (or reuse the cached build of) plugin ``name`` under a file lock and import it."""
-    from filelock import FileLock, Timeout
-    from torch.utils import cpp_extension
-
     _check_toolchain()
     directory = build_dir(name)
     directory.mkdir(parents=True, exist_ok=True)

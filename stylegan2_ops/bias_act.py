@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from ._impl import resolve_impl
+from ._torch import ACTIVATIONS, CUDA_ACTIVATIONS, Activation, bias_act_torch
 
-
-@dataclass(frozen=True)
-class Activation:
-    """An activation with its default ``alpha`` and gain."""
-
-    func: Callable[[torch.Tensor, float], torch.Tensor]
-    default_alpha: float
-    default_gain: float
-    in_place: Optional[Callable[[torch.Tensor, float], torch.Tensor]] = None
-
-
-ACTIVATIONS = {
-    "linear": Activation(lambda x, a: x, 0.0, 1.0),
-    "relu": Activation(lambda x, a: F.relu(x), 0.0, 2 ** 0.5, lambda x, a: F.relu_(x)),
-    "lrelu": Activation(lambda x, a: F.leaky_relu(x, a), 0.2, 2 ** 0.5, lambda x, a: F.leaky_relu_(x, a)),
-    "tanh": Activation(lambda x, a: torch.tanh(x), 0.0, 1.0),
-    "sigmoid": Activation(lambda x, a: torch.sigmoid(x), 0.0, 1.0),
-}
-CUDA_ACTIVATIONS = ("linear", "relu", "lrelu")
+_bias_act_torch = bias_act_torch  # the name the tests and older code use
+__all__ = ["ACTIVATIONS", "CUDA_ACTIVATIONS", "Activation", "fused_bias_act", "fused_leaky_relu"]
 
 
 def fused_bias_act(
@@ -61,30 +43,7 @@ def fused_bias_act(
         from ._cuda import bias_act_cuda
 
         return bias_act_cuda(x, bias, dim, act, alpha, gain, clamp)
-    return _bias_act_torch(x, bias, dim, spec, alpha, gain, clamp)
-
-
-def _bias_act_torch(
-    x: torch.Tensor, bias: Optional[torch.Tensor], dim: int, spec: Activation,
-    alpha: float, gain: float, clamp: Optional[float],
-) -> torch.Tensor:
-    """Exact PyTorch path; in-place steps only where autograd does not need the intermediates."""
-    graph = torch.is_grad_enabled() and (x.requires_grad or (bias is not None and bias.requires_grad))
-    if bias is not None:
-        x = x + bias.reshape([-1 if i == dim else 1 for i in range(x.ndim)])
-    elif not graph:
-        x = x.clone()
-    if graph or spec.in_place is None:
-        x = spec.func(x, alpha)
-        if gain != 1:
-            x = x * gain
-    else:
-        x = spec.in_place(x, alpha)
-        if gain != 1:
-            x.mul_(gain)
-    if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
-    return x
+    return bias_act_torch(x, bias, dim, spec, alpha, gain, clamp)
 
 
 def fused_leaky_relu(

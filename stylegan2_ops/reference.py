@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .upfirdn2d import IntPair, as_2d_kernel, parse_pad, parse_scale
+from ._torch import IntPair, as_2d_kernel, parse_pad, parse_scale
 
 
 def upfirdn2d_reference(

@@ -110,7 +110,7 @@ def _setup_filter() -> torch.Tensor:
 def rosinality_to_ada(
     g_ema_state_dict: Mapping[str, torch.Tensor], w_avg: Optional[torch.Tensor]
 ) -> Dict[str, torch.Tensor]:
-    """Inverse of the DESIGN 4.1 key mapping: rosinality ``g_ema`` -> flat ada ``G_ema`` names."""
+    """Inverse of the key mapping of docs/architecture.md §11: rosinality ``g_ema`` -> flat ada ``G_ema`` names."""
     sd = g_ema_state_dict
     out: Dict[str, torch.Tensor] = OrderedDict()
     n_mlp = sum(1 for k in sd if re.fullmatch(r"style\.\d+\.weight", k))

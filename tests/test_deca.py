@@ -391,7 +391,7 @@ def test_estimator_is_differentiable(estimator: DecaEstimator) -> None:
 
 
 def test_deca_ranges_have_the_released_rows(estimator: DecaEstimator) -> None:
-    from directions.pose_vector import RELEASED_RANGE_NAMES
+    from latentreenact.net3d.pose_vector import RELEASED_RANGE_NAMES
     from helpers import tiny_generator
     from latentreenact.net3d.ranges import collect_ranges
 

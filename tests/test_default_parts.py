@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from directions.components import spec_from_matrix
+from directions.matrix import spec_from_matrix
 from directions.matrix import DirectionMatrix
 from inversion import load_encoder
 from latentreenact import zoo

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from directions import LAYOUTS, DirectionMatrix, PoseVectorSpec, load_ranges, save_ranges, spec_from_ranges
-from directions.pose_vector import RELEASED_RANGE_NAMES
+from latentreenact.net3d.pose_vector import RELEASED_RANGE_NAMES
 from latentreenact.checkpoints.errors import CheckpointFormatError
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from directions.init import regression_init
 from directions.losses import EYE_PAIRS, ShapeLosses, pair_distances
 from directions.matrix import DirectionMatrix
-from directions.pose_vector import LAYOUTS, PoseVectorSpec
+from latentreenact.net3d.pose_vector import LAYOUTS, PoseVectorSpec
 from directions.train import Components, DirectionsConfig, LatentBank, shift_targets, train_directions
 from helpers import tiny_generator
 from latentreenact.net3d.params import PoseParams

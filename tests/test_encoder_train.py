@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from helpers import tiny_generator
 from inversion import load_encoder
-from inversion.encoder_train import target_wplus, train_encoder
+from inversion.encoder_train import train_encoder
 from inversion.light_encoder import LightEncoder, save_light_encoder
 from latentreenact.checkpoints.errors import CheckpointFormatError
 from latentreenact.images import to_uint8
 from latentreenact.net3d.dataset import DROP_REASONS, MANIFEST_FORMAT, MANIFEST_NAME, write_shard
-from latentreenact.sampling import truncation_centre
+from latentreenact.sampling import truncation_centre, wplus_from_z
 
 TINY = {"input_size": 16, "widths": [8], "hidden": 16}
 PSI = 0.7
@@ -36,7 +36,7 @@ def _write_pairs(root: Path, generator, n: int = 48, shard_size: int = 24) -> Pa
         m = stop - start
         z = torch.randn(m, generator.style_dim, generator=g)
         with torch.no_grad():
-            images = torch.from_numpy(to_uint8(generator.synthesis(target_wplus(generator, z, PSI, centre))))
+            images = torch.from_numpy(to_uint8(generator.synthesis(wplus_from_z(generator, z, PSI, centre))))
         shard = {"images": images.permute(0, 3, 1, 2).contiguous(), "index": torch.arange(start, stop), "z": z,
                  "angles": torch.zeros(m, 3), "identity": torch.zeros(m, 40), "expression": torch.zeros(m, 10),
                  "landmarks": torch.zeros(m, 68, 2)}

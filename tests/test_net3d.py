@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from directions.pose_vector import LAYOUTS, RELEASED_RANGE_NAMES
+from latentreenact.net3d.pose_vector import LAYOUTS, RELEASED_RANGE_NAMES
 from fixtures.face_photos import photo
 from latentreenact.net3d import BACKENDS, MissingEntryError, PoseParams, get_estimator
 

@@ -277,7 +277,7 @@ def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None
 
 def test_spec_from_matrix() -> None:
     from directions import DirectionMatrix
-    from directions.components import spec_from_matrix
+    from directions.matrix import spec_from_matrix
 
     spec = spec_from_matrix(tiny_directions())
     assert spec.names[:3] == ("yaw", "pitch", "roll") and spec.ranges["exp_0"] == (-2.0, 2.0)

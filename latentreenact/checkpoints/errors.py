@@ -1,11 +1,7 @@
-"""Exceptions raised by the checkpoint readers."""
+"""Exceptions raised by the checkpoint readers (defined in :mod:`latentreenact.fileio`)."""
 
 from __future__ import annotations
 
+from ..fileio import CheckpointFormatError, UnsafePickleError
 
-class CheckpointFormatError(ValueError):
-    """A checkpoint file is unreadable or does not hold the expected layout."""
-
-
-class UnsafePickleError(CheckpointFormatError):
-    """A pickle asked for something the restricted unpickler refuses (code execution, I/O)."""
+__all__ = ["CheckpointFormatError", "UnsafePickleError"]

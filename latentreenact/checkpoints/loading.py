@@ -8,21 +8,20 @@ bare generator state dicts, and our own files written by :func:`save_generator`.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
 from .. import zoo
-from ..fileio import atomic_path
+from ..fileio import atomic_path, read_torch_file
 from ..models.base import GeneratorBase
+from ..models.mobilestylegan import MobileStyleGAN
 from ..models.stylegan2 import StyleGAN2Generator
 from .errors import CheckpointFormatError
+from .nvidia_pkl import read_stylegan2_ada_pkl
 from .strict import check_state_dict
 from .stylegan2_layout import infer_stylegan2_config, looks_like_stylegan2
 
@@ -39,35 +38,11 @@ LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19."
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def read_torch_file(path: Path) -> Any:
-    """``torch.load`` restricted to tensors, containers and ``argparse.Namespace``.
-
-    Raises :class:`CheckpointFormatError` for truncated, corrupt or code-carrying files.
-    """
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if not head:
-        raise CheckpointFormatError(f"{path}: the file is empty")
-    if head.startswith(b"PK"):
-        if not zipfile.is_zipfile(path):
-            raise CheckpointFormatError(f"{path}: truncated or corrupt PyTorch checkpoint (broken zip archive)")
-    elif not head.startswith(b"\x80"):
-        raise CheckpointFormatError(f"{path}: not a checkpoint (neither a PyTorch zip archive nor a pickle)")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, KeyError) as exc:
-        raise CheckpointFormatError(f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: "
-                                    f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-
-
 def read_generator_file(path: Path) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor], Dict[str, Any]]:
     """Read any supported file: ``(state_dict in our layout, latent_avg or None, info)``."""
     with open(path, "rb") as fh:
         head = fh.read(len(LEGACY_TORCH_MAGIC))
     if head.startswith(b"\x80") and head != LEGACY_TORCH_MAGIC:
-        from .nvidia_pkl import read_stylegan2_ada_pkl
-
         nv = read_stylegan2_ada_pkl(path)
         return dict(nv["state_dict"]), nv.get("latent_avg"), {"source": "stylegan2-ada-pkl",
                                                               "conv_clamp": nv["meta"].get("conv_clamp")}
@@ -170,8 +145,6 @@ def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> 
 def build_mobilestylegan(state_dict: Dict[str, torch.Tensor], config: Mapping[str, Any],
                          source: str = "checkpoint") -> GeneratorBase:
     """Build a MobileStyleGAN from our file's config and load ``state_dict`` strictly."""
-    from ..models.mobilestylegan import MobileStyleGAN
-
     generator = MobileStyleGAN(**dict(config))
     check_state_dict(generator.state_dict(), state_dict, source, f"MobileStyleGAN {dict(config)}")
     generator.load_state_dict(state_dict)
@@ -179,8 +152,6 @@ def build_mobilestylegan(state_dict: Dict[str, torch.Tensor], config: Mapping[st
 
 
 def _arch(generator: GeneratorBase) -> str:
-    from ..models.mobilestylegan import MobileStyleGAN
-
     if isinstance(generator, StyleGAN2Generator):
         return "stylegan2"
     if isinstance(generator, MobileStyleGAN):

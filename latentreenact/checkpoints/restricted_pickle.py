@@ -26,17 +26,21 @@ import io
 import os
 import pickle
 import types
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
+from typing import Any, BinaryIO, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import torch
 
 from .errors import CheckpointFormatError, UnsafePickleError
 
 __all__ = [
+    "ALLOWED_GLOBALS",
+    "AllowListUnpickler",
     "OpaqueObject",
     "PersistentRecord",
     "PickledDict",
     "RestrictedUnpickler",
+    "SAFE_BUILTINS",
+    "SafeCallable",
     "restricted_load",
     "restricted_load_path",
 ]
@@ -242,7 +246,7 @@ _TENSOR_REBUILDERS: Tuple[Callable[..., torch.Tensor], ...] = (
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> torch.Tensor:
     """Safe ``torch._tensor._rebuild_from_type_v2``: the base tensor, subclass and state dropped."""
-    fn = func.fn if isinstance(func, _SafeCallable) else None
+    fn = func.fn if isinstance(func, SafeCallable) else None
     if fn not in _TENSOR_REBUILDERS or not isinstance(args, tuple):
         raise UnsafePickleError("tensor subclass record names a function outside the allow-list")
     return fn(*args)
@@ -296,7 +300,7 @@ def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
     raise UnsafePickleError(f"copyreg._reconstructor asked to build {cls!r}; refusing")
 
 
-class _SafeCallable:
+class SafeCallable:
     """An allow-listed function as handed to the pickle: callable, but immune to ``BUILD``.
 
     (``BUILD`` on a bare function would set attributes on our module-level functions.)
@@ -318,7 +322,7 @@ class _SafeCallable:
 
 
 # Values: immutable built-in types are returned as they are; Python functions are wrapped in
-# a fresh _SafeCallable per load; PickledDict in a fresh subclass per load.
+# a fresh SafeCallable per load; PickledDict in a fresh subclass per load.
 _ALLOWED: Dict[Tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("_codecs", "encode"): _codecs_encode,
@@ -350,30 +354,70 @@ def _is_denied(module: str, name: str) -> bool:
                for p in _DENIED_TORCH_PREFIXES)
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` that resolves only allow-listed globals and never runs pickled code."""
+class AllowListUnpickler(pickle.Unpickler):
+    """The base of the project's unpicklers: a global resolves only through the class's
+    ``allowed`` map ({(module, name): object}); an allowed Python function is handed out wrapped
+    in :class:`SafeCallable`; persistent ids are refused; any other global goes to
+    :meth:`find_other`, which refuses it. Subclasses widen ``allowed`` or override ``find_other``."""
 
-    def __init__(self, file: BinaryIO) -> None:
-        super().__init__(file)
-        self._placeholders: Dict[str, Type[OpaqueObject]] = {}
-        self._safe_callables: Dict[Tuple[str, str], _SafeCallable] = {}
-        self._easydict: Optional[Type[PickledDict]] = None
+    allowed: ClassVar[Mapping[Tuple[str, str], Any]] = {}
+    #: how refusals name the file, e.g. "a whitening pickle"
+    what: ClassVar[str] = "this pickle"
+    persistent_message: ClassVar[str] = "refusing a pickle with persistent ids"
+
+    def __init__(self, file: BinaryIO, *, encoding: str = "ASCII") -> None:
+        super().__init__(file, encoding=encoding)
+        self._safe_callables: Dict[Tuple[str, str], SafeCallable] = {}
 
     def find_class(self, module: str, name: str) -> Any:
-        """Resolve a global: allow-listed object, refusal, or an inert placeholder class."""
+        """Resolve a global by the allow-list, else by :meth:`find_other`."""
         if not isinstance(module, str) or not isinstance(name, str):
             raise UnsafePickleError("pickle names a global with a non-string name")
         module = _MODULE_ALIASES.get(module, module)
         key = (module, name)
-        if key in _ALLOWED:
-            target = _ALLOWED[key]
-            if target is PickledDict:
-                if self._easydict is None:
-                    self._easydict = type("EasyDict", (PickledDict,), {})
-                return self._easydict
-            if isinstance(target, types.FunctionType):
-                return self._safe_callables.setdefault(key, _SafeCallable(target))
-            return target
+        if key in self.allowed:
+            return self.allowed_object(key, self.allowed[key])
+        return self.find_other(module, name)
+
+    def allowed_object(self, key: Tuple[str, str], target: Any) -> Any:
+        """What the pickle gets for an allow-listed global (functions come wrapped)."""
+        if isinstance(target, types.FunctionType):
+            return self._safe_callables.setdefault(key, SafeCallable(target))
+        return target
+
+    def find_other(self, module: str, name: str) -> Any:
+        """A global off the allow-list: refused."""
+        raise UnsafePickleError(f"refusing to load {module}.{name} from {self.what}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        """Refuse persistent ids."""
+        raise UnsafePickleError(self.persistent_message)
+
+
+class RestrictedUnpickler(AllowListUnpickler):
+    """The network-pickle reader: tensors and the known containers are rebuilt, plain-data builtins
+    and torch dtypes pass, globals that reach code, I/O or the network are refused, and any other
+    class becomes an inert placeholder. Pickled code never runs."""
+
+    allowed = _ALLOWED
+    what = "a network pickle"
+    persistent_message = "pickle uses persistent ids, which this reader refuses"
+
+    def __init__(self, file: BinaryIO, *, encoding: str = "ASCII") -> None:
+        super().__init__(file, encoding=encoding)
+        self._placeholders: Dict[str, Type[OpaqueObject]] = {}
+        self._easydict: Optional[Type[PickledDict]] = None
+
+    def allowed_object(self, key: Tuple[str, str], target: Any) -> Any:
+        """As the base, with a fresh ``EasyDict`` subclass per load."""
+        if target is PickledDict:
+            if self._easydict is None:
+                self._easydict = type("EasyDict", (PickledDict,), {})
+            return self._easydict
+        return super().allowed_object(key, target)
+
+    def find_other(self, module: str, name: str) -> Any:
+        """A safe builtin or dtype, a refusal, or an inert placeholder class."""
         if module == "builtins" and name in _SAFE_BUILTINS:
             return getattr(__import__("builtins"), name)
         if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
@@ -391,15 +435,12 @@ class RestrictedUnpickler(pickle.Unpickler):
             self._placeholders[full] = cls
         return cls
 
-    def persistent_load(self, pid: Any) -> Any:
-        """Refuse persistent ids: plain network pickles do not use them."""
-        raise UnsafePickleError("pickle uses persistent ids, which this reader refuses")
 
-
-def restricted_load(file: BinaryIO, source: str = "pickle") -> Any:
-    """Unpickle ``file`` with :class:`RestrictedUnpickler`; any failure -> ``CheckpointFormatError``."""
+def restricted_load(file: BinaryIO, source: str = "pickle",
+                    unpickler: Type[AllowListUnpickler] = RestrictedUnpickler) -> Any:
+    """Unpickle ``file`` with ``unpickler``; any failure -> ``CheckpointFormatError`` naming ``source``."""
     try:
-        return RestrictedUnpickler(file).load()
+        return unpickler(file).load()
     except CheckpointFormatError as exc:
         raise type(exc)(f"{source}: {exc}") from exc
     except Exception as exc:
@@ -424,3 +465,8 @@ def restricted_load_path(path: PathLike) -> Any:
             return restricted_load(f, source=path)
     except OSError as exc:
         raise CheckpointFormatError(f"{path}: cannot read the file: {exc}") from exc
+
+
+#: public names of the allow-list and the plain-data builtins, for the unpicklers built on these
+ALLOWED_GLOBALS: Mapping[Tuple[str, str], Any] = _ALLOWED
+SAFE_BUILTINS = _SAFE_BUILTINS

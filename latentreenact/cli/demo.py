@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+import time
 from typing import Optional
 
 import click
 
+from demo.app import launch
+from demo.session import DemoLimits, DemoSession
+
+from ..reenactor import Reenactor
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import detector_option, device_option, parse_device, seed_option
 from .reenact import model_options
-
 
 
 @click.command()
@@ -33,14 +38,8 @@ from .reenact import model_options
 def demo(host: str, port: int, max_frames: int, max_upload_mb: int, max_tune_steps: int, examples: bool,
          model: str, exact: bool, truncation: Optional[float], detector: str, device: str, seed: int) -> None:
     """Serve the Gradio demo (reenact and edit tabs) until interrupted."""
-    import importlib.util
-
     if importlib.util.find_spec("gradio") is None:  # checked before the models load
         fail("the demo needs Gradio: pip install 'latentreenact[demo]'", EXIT_MISSING_EXTRA)
-    from demo.app import launch
-    from demo.session import DemoLimits, DemoSession
-
-    from ..reenactor import Reenactor
 
     overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
     factory = functools.partial(Reenactor.from_pretrained, model, device=parse_device(device), seed=seed,
@@ -57,7 +56,5 @@ def demo(host: str, port: int, max_frames: int, max_upload_mb: int, max_tune_ste
 
 
 def _wait_forever() -> None:
-    import time
-
     while True:
         time.sleep(3600)

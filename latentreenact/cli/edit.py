@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import click
+import numpy as np
 
+from ..images import image_format, make_grid, save_image
+from ..video import write_gif
 from .errors import reports_errors
 from .options import detector_option, device_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
@@ -37,8 +40,6 @@ def parse_expression(values: Tuple[str, ...]) -> Dict[int, float]:
 
 def parse_sweep(text: str) -> Tuple[str, List[float]]:
     """``yaw:-30:30:7`` -> ``("yaw", [-30, -20, ..., 30])``; ``exp_0`` / ``exp0`` name expressions."""
-    import numpy as np
-
     match = _SWEEP.match(text.strip())
     start, stop, count = 0.0, 0.0, 0
     if match is not None:
@@ -90,11 +91,6 @@ def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw
          sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
          truncation: Optional[float], detector: str, device: str, seed: int, progress: bool, output: Path) -> None:
     """Edit the head pose and expression of the face in --source."""
-    import numpy as np
-
-    from ..images import image_format, make_grid, save_image
-    from ..video import write_gif
-
     parsed = [parse_sweep(s) for s in sweeps]
     gif = output.suffix.lower() == ".gif"
     if gif and not parsed:

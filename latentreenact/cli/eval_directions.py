@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import click
+import numpy as np
 
+from directions.components import build_components, spec_from_matrix
+from directions.evaluate import evaluate_pairs, make_eval_pairs
+from directions.matrix import DirectionMatrix
+
+from ..checkpoints.loading import load_generator
+from ..fileio import atomic_path
+from ..sampling import truncation_centre
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option
 
@@ -31,16 +39,6 @@ def directions(matrices: Tuple[Path, ...], names: Tuple[str, ...], generator_pat
                render_size: int, truncation: float, output: Optional[Path], device: str, progress: bool) -> None:
     """Pose error (deg), expression error and identity similarity of each MATRIX on PAIRS seeded
     synthetic pairs, plus the no-shift row (the source itself) for scale."""
-    import numpy as np
-
-    from directions.components import build_components, spec_from_matrix
-    from directions.evaluate import evaluate_pairs, make_eval_pairs
-    from directions.matrix import DirectionMatrix
-
-    from ..checkpoints.loading import load_generator
-    from ..fileio import atomic_path
-    from ..sampling import truncation_centre
-
     if names and len(names) != len(matrices):
         raise click.BadParameter(f"{len(names)} names for {len(matrices)} matrices", param_hint="--name")
     torch_device = parse_device(device)

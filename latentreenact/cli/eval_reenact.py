@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import click
+import torch
 
+from inversion.losses import sface_feature_loss
+
+from ..evaluation.data import clips_from_videos, pair_clips, video_files
+from ..evaluation.methods import IdentityBaseline, ReenactorMethod, WarpBaseline, dlib_landmarks
+from ..evaluation.runner import evaluate, markdown_table, write_report
+from ..evaluation.scoring import Scorer, dlib_face
+from ..identity.irse50 import load_irse50
+from ..metrics.features import IdentityFeatures, TorchScriptFeatures
+from ..perceptual import LPIPS
+from ..reenactor import Reenactor
 from .errors import reports_errors
 from .options import detector_option, device_option, parse_device, progress_option, seed_option
 from .reenact import model_options
@@ -47,15 +58,6 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
             identity_weights: Optional[Path], lpips_backbone: Optional[Path], fid_features: Optional[Path], model: str, exact: bool,
             truncation: Optional[float], detector: str, device: str, seed: int, progress: bool) -> None:
     """Evaluate reenactment on DATA: a folder of videos or a pairs CSV (source,driving[,target])."""
-    import torch
-
-    from ..evaluation.data import clips_from_videos, pair_clips, video_files
-    from ..evaluation.methods import IdentityBaseline, ReenactorMethod, WarpBaseline, dlib_landmarks
-    from ..evaluation.runner import evaluate, markdown_table, write_report
-    from ..evaluation.scoring import Scorer, dlib_face
-    from ..metrics.features import IdentityFeatures, TorchScriptFeatures
-    from ..reenactor import Reenactor
-
     start = time.perf_counter()
     if not data.exists():
         raise FileNotFoundError(f"evaluation data not found: {data}")
@@ -87,14 +89,9 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
             chosen.append(WarpBaseline(dlib_landmarks(detector)))
     lpips = None
     if lpips_backbone is not None:
-        from ..perceptual import LPIPS
-
         lpips = LPIPS.load(lpips_backbone).to(torch_device).eval()
-    from inversion.losses import sface_feature_loss
 
     if identity_weights is not None:
-        from ..identity.irse50 import load_irse50
-
         identity = IdentityFeatures(load_irse50(identity_weights, torch_device), device=torch_device,
                                     name="identity-embedding (ir-se50)", crop="e4e")
     else:

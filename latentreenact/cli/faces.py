@@ -8,7 +8,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import click
+import numpy as np
+from tqdm import tqdm
 
+from ..faces import FaceIndexError, align_face, find_face, read_image, transform_points
+from ..fileio import atomic_path
+from ..images import save_image
 from .errors import EXIT_BAD_INPUT, fail, reports_errors
 from .options import detector_option, progress_option
 
@@ -36,12 +41,6 @@ def _inputs(source: Path) -> List[Path]:
 def align_one(path: Path, output: Path, size: int, mode: str, detector: str, upsample: int,
               index: Optional[int]) -> Dict[str, Any]:
     """Align the face in one image file; write ``<stem>.png`` and ``<stem>.json`` together (atomically)."""
-    import numpy as np
-
-    from ..faces import FaceIndexError, align_face, find_face, read_image, transform_points
-    from ..fileio import atomic_path
-    from ..images import save_image
-
     image = read_image(path)
     try:
         face = find_face(image, index=index, detector=detector, upsample=upsample, name=str(path))
@@ -83,8 +82,6 @@ def align_one(path: Path, output: Path, size: int, mode: str, detector: str, ups
 def align(source: Path, output: Path, size: int, mode: str, detector: str, upsample: int, index: Optional[int],
           keep_going: bool, progress: bool) -> None:
     """Detect, align and crop the face in SOURCE (an image or a directory of images)."""
-    from tqdm import tqdm
-
     files = _inputs(source)
     failed: List[str] = []
     bar = tqdm(files, desc="align", unit="img", disable=not progress or len(files) == 1)

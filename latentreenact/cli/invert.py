@@ -1,8 +1,7 @@
 """``latentreenact invert``: align a face, invert it into W+ (e4e or the projector), optionally tune G.
 
-Outputs in ``-o DIR``: ``aligned.png``, ``reconstruction.png``, ``latent.pt`` (``{"format":
-"latentreenact.latent", "format_version": 1, "wplus": [1, L, D], "metadata": {...}}``, readable
-with ``torch.load(weights_only=True)``), ``side_by_side.png`` (aligned | reconstruction [| tuned])
+Outputs in ``-o DIR``: ``aligned.png``, ``reconstruction.png``, ``latent.pt`` (the latent file of
+:mod:`inversion.latent_file`), ``side_by_side.png`` (aligned | reconstruction [| tuned])
 and, with ``--tune``, ``tuned.png`` and ``generator_tuned.pt`` (via ``save_generator``: state dict
 + config; StyleGAN2 and MobileStyleGAN). Everything is written into a staging folder beside
 DIR and moved in at the end, so a failed run leaves nothing in DIR.
@@ -10,26 +9,33 @@ DIR and moved in at the end, so a failed run leaves nothing in DIR.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 import click
 import numpy as np
+import torch
 
+from inversion import load_encoder
+from inversion.invert import DEFAULT_PROJECTOR_STEPS, invert_and_tune
+from inversion.latent_file import LATENT_FORMAT, LATENT_FORMAT_VERSION, latent_payload
+
+from ..checkpoints.loading import load_generator
+from ..checkpoints.loading import save_generator as write_generator
+from ..faces import face_crop, find_face, read_image
+from ..fileio import staged_directory, write_outputs
+from ..images import make_grid, resize_square, save_image, to_uint8
+from ..models.mobilestylegan import MobileStyleGAN
+from ..models.stylegan2 import StyleGAN2Generator
 from .errors import reports_errors
 from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
 log = logging.getLogger("latentreenact.cli.invert")
 
-LATENT_FORMAT = "latentreenact.latent"
-LATENT_FORMAT_VERSION = 1
 MAX_WORK_SIZE = 256
-DEFAULT_PROJECTOR_STEPS = 200  # the --steps default; inversion.invert.invert_aligned has the same default
+__all__ = ["DEFAULT_PROJECTOR_STEPS", "LATENT_FORMAT", "LATENT_FORMAT_VERSION", "aligned_face", "can_save_generator",
+           "invert", "staged_directory", "work_size", "write_outputs"]
 
 
 def work_size(generator: Any, size: Optional[int] = None) -> int:
@@ -42,57 +48,13 @@ def work_size(generator: Any, size: Optional[int] = None) -> int:
 
 def aligned_face(image: np.ndarray, size: int, align: bool = True, detector: str = "hog",
                  landmarks: Optional[np.ndarray] = None, name: str = "input") -> np.ndarray:
-    """The FFHQ-aligned ``size`` px crop of the largest face (``NoFaceError`` if none), or, with
-    ``align=False``, the (square) image itself resized to ``size``."""
-    if not align:
-        h, w = image.shape[:2]
-        if h != w:
-            raise ValueError(f"{name}: --no-align needs a square, already aligned face image, got {w}x{h}")
-        from ..images import resize_square
-
-        return resize_square(image, size)
-    from ..faces import align_ffhq, find_face
-
-    if landmarks is None:
-        landmarks = find_face(image, detector=detector, name=name).landmarks
-    return align_ffhq(image, landmarks, size=size).crop
+    """The crop of :func:`latentreenact.faces.face_crop` (``align=False``: the square image resized)."""
+    return face_crop(image, size, align, detector=detector, landmarks=landmarks, name=name).crop
 
 
 def can_save_generator(generator: Any) -> bool:
     """Whether ``save_generator`` can write this generator (StyleGAN2 and MobileStyleGAN)."""
-    from ..models.mobilestylegan import MobileStyleGAN
-    from ..models.stylegan2 import StyleGAN2Generator
-
     return isinstance(generator, (StyleGAN2Generator, MobileStyleGAN))
-
-
-@contextlib.contextmanager
-def staged_directory(output: Path):  # type: ignore[no-untyped-def]
-    """Yield a staging folder beside ``output``; on success move its files into ``output``
-    (created if needed), on failure delete it, leaving ``output`` untouched."""
-    if output.exists() and not output.is_dir():
-        raise ValueError(f"output {output} exists and is not a directory")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the final folder gets the usual mode
-    try:
-        yield staging
-        if not output.exists():
-            os.replace(staging, output)
-        else:
-            for item in sorted(staging.iterdir()):
-                os.replace(item, output / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def write_outputs(output: Path, writers: Dict[str, Callable[[Path], Any]]) -> None:
-    """Run ``writers[name](path)`` for every file inside a staging folder, then move them into ``output``."""
-    with staged_directory(output) as staging:
-        for name, write in writers.items():
-            write(staging / name)
 
 
 @click.command()
@@ -126,12 +88,6 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
            tune_steps: Optional[int], space: str, size: Optional[int], perceptual: str, no_align: bool, detector: str,
            save_generator: bool, seed: int, device: str, progress: bool, output: Path) -> None:
     """Invert the face in IMAGE into the generator's W+ space (and optionally tune the generator)."""
-    import torch
-
-    from .. import load_generator
-    from ..faces import find_face, read_image
-    from ..images import make_grid, save_image, to_uint8
-
     photo = read_image(image)
     landmarks = None if no_align else find_face(photo, detector=detector, name=str(image)).landmarks
     torch_device = parse_device(device)
@@ -140,56 +96,28 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
         raise ValueError(f"saving a tuned {type(generator).__name__} is not supported (save_generator writes "
                          f"StyleGAN2 and MobileStyleGAN); rerun with --no-save-generator or --tune none")
     size = work_size(generator, size)
-    encoder = None
-    from inversion.invert import invert_aligned
-
-    from ..images import resize_square
-
-    if encoder_path is not None:
-        from inversion import load_encoder
-
-        encoder = load_encoder(encoder_path, device=torch_device).eval()
+    encoder = load_encoder(encoder_path, device=torch_device).eval() if encoder_path is not None else None
     crop_size = encoder.input_size if encoder is not None else size
     aligned = aligned_face(photo, crop_size, align=not no_align, landmarks=landmarks, name=str(image))
-    wplus, recon, info = invert_aligned(generator, aligned, size, encoder=encoder, steps=steps,
-                                        w_plus=space == "wplus", perceptual=perceptual, seed=seed, progress=progress)
-    from ..images import from_uint8
-
-    target = from_uint8(resize_square(aligned, size), torch_device)
+    run = invert_and_tune(generator, aligned, size, encoder=encoder, steps=steps, w_plus=space == "wplus",
+                          perceptual=perceptual, tune=tune, tune_steps=tune_steps, seed=seed, progress=progress)
     metadata: Dict[str, Any] = {
         "source": str(image), "generator": str(generator_path), "generator_resolution": int(generator.resolution),
         "n_latent": int(generator.n_latent), "style_dim": int(generator.style_dim), "size": size, "seed": seed,
-        "aligned": not no_align, "perceptual": perceptual, "tune": tune,
-        "mse": float(torch.nn.functional.mse_loss(recon, target)), **info}
-    tiles = [resize_square(aligned, size), to_uint8(recon)[0]]
-    tuned = None
-    if tune != "none":
-        from inversion.projector import render_with_noise
-        from inversion.pti import tune as run_tuning
-
-        result = run_tuning(generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
-                            seed=seed, progress=progress)
-        tuned = result.generator
-        with torch.no_grad():
-            tuned_image = render_with_noise(tuned, wplus, size)
-        metadata.update({"tune_steps_run": result.steps_run, "tune_stopped_early": result.stopped_early,
-                         "mse_tuned": float(torch.nn.functional.mse_loss(tuned_image, target))})
-        tiles.append(to_uint8(tuned_image)[0])
-
-    payload = {"format": LATENT_FORMAT, "format_version": LATENT_FORMAT_VERSION,
-               "wplus": wplus.detach().cpu().clone(), "metadata": metadata}
+        "aligned": not no_align, "perceptual": perceptual, "tune": tune, **run.info}
+    tiles = [resize_square(aligned, size), to_uint8(run.reconstruction)[0]]
+    if run.tuned_image is not None:
+        tiles.append(to_uint8(run.tuned_image)[0])
     writers: Dict[str, Callable[[Path], Any]] = {
         "aligned.png": lambda p: save_image(aligned, p),
         "reconstruction.png": lambda p: save_image(tiles[1], p),
-        "latent.pt": lambda p: torch.save(payload, p),
+        "latent.pt": lambda p: torch.save(latent_payload(run.wplus, metadata), p),
         "side_by_side.png": lambda p: save_image(make_grid(np.stack(tiles), columns=len(tiles)), p),
     }
-    if tuned is not None:
+    if run.tuned is not None:
         writers["tuned.png"] = lambda p: save_image(tiles[2], p)
         if save_generator:
-            from ..checkpoints.loading import save_generator as write_generator
-
-            writers["generator_tuned.pt"] = lambda p: write_generator(tuned, p)
+            writers["generator_tuned.pt"] = lambda p: write_generator(run.tuned, p)
     write_outputs(output, writers)
-    summary = f"mse {metadata['mse']:.4f}" + (f", tuned {metadata['mse_tuned']:.4f}" if tuned is not None else "")
-    click.echo(f"inverted {image} ({info['method']}, {size} px, {summary}) into {output}", err=True)
+    summary = f"mse {metadata['mse']:.4f}" + (f", tuned {metadata['mse_tuned']:.4f}" if run.tuned is not None else "")
+    click.echo(f"inverted {image} ({metadata['method']}, {size} px, {summary}) into {output}", err=True)

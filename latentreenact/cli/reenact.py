@@ -14,6 +14,12 @@ from typing import Any, Optional
 
 import click
 
+from ..faces import read_image
+from ..fileio import write_outputs
+from ..images import image_format, save_image
+from ..reenact_video import ReenactOptions, driving_kind, folder_images
+from ..reenactor import Reenactor
+from ..video import is_video_path, probe_video
 from .errors import reports_errors
 from .options import detector_option, device_option, parse_device, progress_option, seed_option
 
@@ -52,9 +58,6 @@ def check_source(source: Path) -> None:
 def load_source(source: Path, model: str, exact: bool, truncation: Optional[float], device: str, seed: int,
                 detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
     """Load the reenactor and invert the source: ``(reenactor, source)``."""
-    from ..faces import read_image
-    from ..reenactor import Reenactor
-
     photo = read_image(source)  # unreadable images fail before the models load
     overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
     reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
@@ -95,10 +98,6 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
             truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int, progress: bool,
             output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
-    from ..images import image_format
-    from ..reenact_video import DEFAULT_SMOOTHING, driving_kind, folder_images
-    from ..video import is_video_path, probe_video
-
     start = time.perf_counter()
     check_source(source)
     if not driving.exists():
@@ -121,16 +120,13 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
                                  no_align, progress)
     setup = time.perf_counter() - start
     start = time.perf_counter()
+    options = ReenactOptions(relative=relative, align=not no_align, smoothing=smoothing, paste_back=paste_back,
+                             side_by_side=side_by_side, batch_size=batch_size, progress=progress)
     if kind == "video":
-        summary = reenactor.reenact_video(src, driving, output, paste_back=paste_back,
-                                          smoothing=DEFAULT_SMOOTHING if smoothing is None else smoothing,
-                                          side_by_side=side_by_side, relative=relative, align=not no_align,
-                                          batch_size=batch_size, progress=progress, max_frames=max_frames)
+        summary = reenactor.reenact_video(src, driving, output, options, max_frames=max_frames)
         frames, missing = summary.frames, summary.frames_without_face
     else:
-        result = reenactor.reenact_images(src, driving, relative=relative, align=not no_align,
-                                          smoothing=smoothing or 0.0, paste_back=paste_back,
-                                          side_by_side=side_by_side, batch_size=batch_size, progress=progress)
+        result = reenactor.reenact_images(src, driving, options)
         write_images(result.frames, result.names, output)
         frames, missing = len(result.frames), len(result.frames_without_face)
     seconds = time.perf_counter() - start
@@ -141,9 +137,6 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
 
 def write_images(frames: list, names: list, output: Path) -> None:
     """One image to a file OUT, or ``OUT/<name>.png`` per frame (staged: all or nothing)."""
-    from ..images import save_image
-    from .invert import write_outputs
-
     if output.suffix and not output.is_dir():
         save_image(frames[0], output)
         return

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..checkpoints.loading import load_generator
+from ..images import image_format, make_grid, save_image
+from ..sampling import sample_images
 from .errors import reports_errors
 from .options import device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -30,11 +33,7 @@ from .options import device_option, generator_option, parse_device, progress_opt
 def sample(generator_path: str, num: int, seed: int, truncation: float, noise_mode: str, batch_size: int,
            size: int, columns: int, device: str, progress: bool, output: Path) -> None:
     """Render NUM random samples from a generator into one grid image."""
-    from ..images import image_format, make_grid, save_image
-    from ..sampling import sample_images
-
     image_format(output)  # fail on a bad suffix before any work
-    from .. import load_generator
 
     generator = load_generator(generator_path, device=parse_device(device))
     size = size or min(generator.resolution, 256)

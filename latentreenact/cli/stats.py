@@ -7,6 +7,9 @@ from typing import Optional
 
 import click
 
+from ..checkpoints.loading import load_generator
+from ..net3d import get_estimator
+from ..net3d.ranges import collect_ranges, sidecar_path, state_path, write_ranges
 from .errors import reports_errors
 from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -47,10 +50,6 @@ def stats(generator_path: str, num: int, seed: int, backend: str, truncation: fl
     without a usable face are counted and listed in the sidecar, not fatal. The run checkpoints
     to OUTPUT.state.json; --resume continues it exactly.
     """
-    from .. import load_generator
-    from ..net3d import get_estimator
-    from ..net3d.ranges import collect_ranges, sidecar_path, state_path, write_ranges
-
     if output.suffix.lower() != ".npy":
         raise click.BadParameter("the ranges file must end in .npy", param_hint="--output")
     torch_device = parse_device(device)

@@ -7,6 +7,11 @@ from typing import Optional, Tuple
 
 import click
 
+from directions.components import build_components
+from directions.init import labelled_latents, regression_init
+from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
+
+from ..checkpoints.loading import load_generator
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option, seed_option
 
@@ -56,12 +61,6 @@ def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, 
                progress: bool) -> None:
     """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
     losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
-    from directions.components import build_components
-    from directions.init import labelled_latents, regression_init
-    from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
-
-    from ..checkpoints.loading import load_generator
-
     torch_device = parse_device(device)
     weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
     cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,

@@ -7,6 +7,10 @@ from typing import Optional
 
 import click
 
+from inversion.encoder_train import train_encoder
+from inversion.light_encoder import DEFAULT_CONFIG
+
+from ..checkpoints.loading import load_generator
 from .errors import reports_errors
 from .options import device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -49,11 +53,6 @@ def encoder(data_dir: Path, output: Path, generator_path: str, steps: int, batch
     Writes OUTPUT/best.pt and OUTPUT/last.pt, usable as `invert --encoder` and
     inversion.load_encoder; --resume continues an interrupted run exactly.
     """
-    from inversion.encoder_train import train_encoder
-    from inversion.light_encoder import DEFAULT_CONFIG
-
-    from ..checkpoints.loading import load_generator
-
     size = int(input_size)
     widths = {64: DEFAULT_CONFIG["widths"][1:], 128: DEFAULT_CONFIG["widths"],
               256: [32] + list(DEFAULT_CONFIG["widths"])}[size]

@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import click
+import torch
 
+from ..models import mobilestylegan_heads as mh
+from ..models.mobilestylegan import MobileStyleGAN
 from .errors import reports_errors
 from .options import progress_option, seed_option
 
@@ -32,11 +35,6 @@ from .options import progress_option, seed_option
 def heads(samples: int, holdout: int, seed: int, ridge: float, modulation: str, data_dir: Optional[Path],
           timing: bool, progress: bool, output: Path) -> None:
     """Fit MobileStyleGAN's per-level heads (8..512 px) by least squares and write them to OUTPUT."""
-    import torch
-
-    from ..models import mobilestylegan_heads as mh
-    from ..models.mobilestylegan import MobileStyleGAN
-
     model = MobileStyleGAN.from_ir(data_dir)
     fit = mh.fit_heads(model, n_samples=samples, seed=seed, ridge=ridge, modulation=modulation, progress=progress)
     mh.attach_heads(model, fit.state_dict, modulation)

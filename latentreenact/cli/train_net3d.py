@@ -7,6 +7,7 @@ from typing import Optional
 
 import click
 
+from ..net3d.train import train_net3d
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option, seed_option
 
@@ -42,8 +43,6 @@ def net3d(data_dir: Path, output: Path, steps: int, batch_size: int, lr: float, 
     usable as get_estimator("bfm-net", weights=...), plus metrics.jsonl and checkpoint.pt;
     --resume continues an interrupted run exactly.
     """
-    from ..net3d.train import train_net3d
-
     summary = train_net3d(data_dir, output, steps, batch_size=batch_size, lr=lr, seed=seed, val_every=val_every,
                           resume=resume, progress=progress, device=parse_device(device),
                           checkpoint_every=checkpoint_every, model_config={"input_size": input_size},

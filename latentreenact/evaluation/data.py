@@ -23,6 +23,9 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..faces import NoFaceError, read_image
+from ..video import is_video_path, iter_frames, probe_video
+
 PathLike = Union[str, "os.PathLike[str]"]
 AlignFn = Callable[[np.ndarray, str], Optional[np.ndarray]]
 
@@ -62,8 +65,6 @@ class EvalClip:
 
 def video_files(folder: PathLike) -> List[Path]:
     """The video files of a folder, sorted by name (``FileNotFoundError`` / ``ValueError`` if none)."""
-    from ..video import is_video_path
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"evaluation folder not found: {folder}")
@@ -76,8 +77,6 @@ def video_files(folder: PathLike) -> List[Path]:
 def sample_video(path: PathLike, frames: int, align: AlignFn, max_source_tries: int = 30) -> VideoSample:
     """The reference crop (first frame with a face within ``max_source_tries`` frames) and up to
     ``frames`` crops evenly spaced over the rest of the clip (decoded once, streamed)."""
-    from ..video import iter_frames, probe_video
-
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
     path = Path(path)
@@ -110,8 +109,6 @@ def sample_video(path: PathLike, frames: int, align: AlignFn, max_source_tries: 
                 crops.append(crop)
                 ids.append(index)
     if not crops:
-        from ..faces import NoFaceError
-
         raise NoFaceError(f"{path}: no face in its first {max_source_tries} frames")
     return VideoSample(path.stem, crops, ids, skipped)
 
@@ -143,8 +140,6 @@ def cross_clips(samples: Sequence[VideoSample], seed: int) -> List[EvalClip]:
 
 def pair_clips(csv_path: PathLike, align: AlignFn) -> List[EvalClip]:
     """Clips from a ``source,driving[,target]`` CSV (header required; paths relative to the CSV)."""
-    from ..faces import NoFaceError, read_image
-
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise FileNotFoundError(f"pairs file not found: {csv_path}")

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 
+from ..images import array_key, resize_square, to_uint8
+from ..reenact_video import pose_track
 from .data import EvalClip
+from .scoring import dlib_face
+from .warp import warp_baseline
 
 if TYPE_CHECKING:
     from ..reenactor import Reenactor
@@ -25,8 +29,6 @@ LandmarkFn = Callable[[np.ndarray], Optional[np.ndarray]]
 
 def dlib_landmarks(detector: str = "hog") -> LandmarkFn:
     """68 landmarks [68, 2] of the largest face in a crop, or None when no face is found."""
-    from .scoring import dlib_face
-
     face = dlib_face(detector)
 
     def landmarks(crop: np.ndarray) -> Optional[np.ndarray]:
@@ -57,8 +59,6 @@ class WarpBaseline:
         self.fallbacks = 0
 
     def __call__(self, clip: EvalClip) -> List[np.ndarray]:
-        from .warp import warp_baseline
-
         source_points, reference_points = self.landmarks(clip.source), self.landmarks(clip.reference)
         outputs = []
         for frame in clip.driving:
@@ -84,8 +84,6 @@ class ReenactorMethod:
 
     def source(self, crop: np.ndarray, name: str) -> Any:
         """The inverted (and tuned) source crop, cached by its pixels."""
-        from ..images import array_key
-
         key = array_key(crop)
         if key not in self._sources:
             self._sources[key] = self.reenactor.invert(crop, align=False, tune=self.tune, tune_steps=self.tune_steps,
@@ -93,9 +91,6 @@ class ReenactorMethod:
         return self._sources[key]
 
     def __call__(self, clip: EvalClip) -> List[np.ndarray]:
-        from ..images import resize_square, to_uint8
-        from ..reenact_video import pose_track
-
         r = self.reenactor
         src = self.source(clip.source, clip.name)
         p, found = r.pose([clip.reference] + list(clip.driving))

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple, Union
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from ..fileio import atomic_path
+from ..metrics import frechet_from_features
 from .data import EvalClip
 from .scoring import FRAME_METRICS, Scorer
 
@@ -38,10 +41,6 @@ class EvalResult:
 
 def evaluate(clips: Sequence[EvalClip], methods: Sequence[Any], scorer: Scorer, progress: bool = False) -> EvalResult:
     """Every method on every clip: per-frame scores, then means and Fréchet distances per (mode, method)."""
-    from tqdm.auto import tqdm
-
-    from ..metrics import frechet_from_features
-
     if not clips:
         raise ValueError("no evaluation clips (no video or pair with a usable face)")
     result = EvalResult()
@@ -102,8 +101,6 @@ def markdown_table(result: EvalResult) -> str:
 
 def write_report(result: EvalResult, out_dir: PathLike) -> Dict[str, Path]:
     """``frames.csv`` (one row per method and frame), ``summary.json`` and ``summary.md`` in ``out_dir``."""
-    from ..fileio import atomic_path
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / "frames.csv", "json": out / "summary.json", "markdown": out / "summary.md"}

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from ..faces import NoFaceError, find_face
+from ..images import from_uint8
+from ..metrics import csim, expression_l1, nme, per_angle_l1
 from .data import EvalClip
 
 if TYPE_CHECKING:
@@ -53,8 +56,6 @@ class ClipReference:
 def dlib_face(detector: str = "hog") -> FaceFn:
     """The largest face of a crop with its 68 landmarks, or None."""
     def face(crop: np.ndarray) -> Optional["Face"]:
-        from ..faces import NoFaceError, find_face
-
         try:
             return find_face(crop, detector=detector, name="crop")
         except NoFaceError:
@@ -85,8 +86,6 @@ class Scorer:
     # ------------------------------------------------------------------ measurements
     def pose(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Raw pose vectors [N, k] (NaN rows where Net3D finds no face)."""
-        from ..images import from_uint8
-
         rows = []
         for start in range(0, len(crops), self.batch_size):
             batch = from_uint8(np.stack(crops[start:start + self.batch_size]), self.device)
@@ -99,8 +98,6 @@ class Scorer:
         return np.concatenate(rows)
 
     def _distance(self, fn: Optional[DistanceFn], a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> np.ndarray:
-        from ..images import from_uint8
-
         if fn is None:
             return _nan(len(a))
         out = []
@@ -112,8 +109,6 @@ class Scorer:
         return np.concatenate(out).astype(np.float64)
 
     def _nme(self, outputs: Sequence[np.ndarray], target_faces: Sequence[Optional["Face"]]) -> np.ndarray:
-        from ..metrics import nme
-
         values = _nan(len(outputs))
         for i, (out, b) in enumerate(zip(outputs, target_faces)):
             a = self.face(out)
@@ -136,8 +131,6 @@ class Scorer:
                      output_embeddings: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
         """Every per-frame metric of ``outputs`` (one per driving frame): name -> [N]. ``ref`` (from
         :meth:`reference`) and the outputs' identity embeddings are computed here when not given."""
-        from ..metrics import csim, expression_l1, per_angle_l1
-
         n = len(outputs)
         if n != len(clip.driving):
             raise ValueError(f"{clip.name}: {n} outputs for {len(clip.driving)} driving frames")

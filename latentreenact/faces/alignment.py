@@ -6,8 +6,10 @@ from typing import Optional
 
 import numpy as np
 
+from ..images import resize_square
+from .detection import find_face
 from .landmarks import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_EYE
-from .quad_crop import AlignedCrop, extract_quad
+from .quad_crop import AlignedCrop, extract_quad, rescale_transform
 
 
 def _check_landmarks(landmarks: np.ndarray) -> np.ndarray:
@@ -63,6 +65,21 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 256, mode: 
     if mode == "vox":
         return align_vox(image, landmarks, size)
     raise ValueError(f"unknown alignment mode {mode!r}; choose ffhq or vox")
+
+
+def face_crop(image: np.ndarray, size: int, align: bool = True, *, detector: str = "hog",
+              landmarks: Optional[np.ndarray] = None, name: str = "input") -> AlignedCrop:
+    """The FFHQ-aligned ``size`` px crop of the largest face in ``image`` with its crop->image
+    transform (``NoFaceError`` if there is none; given ``landmarks`` skip the detection). With
+    ``align=False`` the image is already an aligned square crop and is only resized."""
+    if not align:
+        h, w = image.shape[:2]
+        if h != w:
+            raise ValueError(f"{name}: align=False needs a square, already aligned face crop, got {w}x{h}")
+        return AlignedCrop(resize_square(image, size), rescale_transform(np.eye(3), h, size))
+    if landmarks is None:
+        landmarks = find_face(image, detector=detector, name=name).landmarks
+    return align_ffhq(image, landmarks, size=size)
 
 
 def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:

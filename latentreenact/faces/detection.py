@@ -6,11 +6,13 @@ import logging
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 
 from .dlib_models import hog_detector, mmod_detector
 from .image_input import as_rgb_uint8
 from .landmarks import landmarks_68
 from .types import Face, FaceIndexError, NoFaceError
+from .yunet import detect_yunet
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,6 @@ def detection_copy(rgb: np.ndarray, max_side: Optional[int]) -> Tuple[np.ndarray
     height, width = rgb.shape[:2]
     if max_side is None or max(height, width) <= max_side:
         return rgb, (1.0, 1.0)
-    from PIL import Image
-
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
@@ -71,8 +71,6 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *,
             faces = [Face((float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
                           float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
     else:
-        from .yunet import detect_yunet
-
         faces = detect_yunet(rgb)
     if scale != (1.0, 1.0):
         faces = [_to_full(face, scale) for face in faces]

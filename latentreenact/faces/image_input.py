@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .types import ImageTooLargeError
 
@@ -57,8 +58,6 @@ def read_image(path: Union[str, Path], max_pixels: Optional[int] = DEFAULT_MAX_P
     the header claims more than ``max_pixels`` pixels (``None``: PIL's own decompression-bomb limit
     only) and ``ValueError`` naming the file for one that is not an image, is corrupt or truncated.
     Both size limits are checked before any pixel is decoded."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not an image file")

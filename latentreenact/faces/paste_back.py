@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 import numpy as np
+from PIL import Image
 
 from .image_input import as_rgb_uint8
 from .quad_crop import rescale_transform
@@ -63,8 +64,6 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, transform: np.ndarray,
     # Crop pixels per frame pixel: downscale first (antialiased) when the crop is much finer.
     scale = float(np.sqrt(abs(np.linalg.det(t[:2, :2]))))
     if scale < 0.75:
-        from PIL import Image
-
         new = max(8, int(round(size * scale)))
         crop = np.asarray(Image.fromarray(crop).resize((new, new), Image.LANCZOS))
         m = np.asarray(Image.fromarray(m, mode="F").resize((new, new), Image.BILINEAR))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 import numpy as np
+from PIL import Image
 
 from .image_input import as_rgb_uint8
 
@@ -52,8 +53,6 @@ def extract_quad(image: np.ndarray, quad: np.ndarray, size: int, transform_size:
     (FFHQ itself used 4096 -> 1024). ``padding`` enables the reflect + blur fill outside the image
     (else those pixels are black).
     """
-    from PIL import Image
-
     if size < 1:
         raise ValueError(f"crop size must be >= 1, got {size}")
     rgb = as_rgb_uint8(image)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
+from PIL import Image
 
 
 def warp_affine(array: np.ndarray, out_to_in: np.ndarray, out_hw: Tuple[int, int]) -> np.ndarray:
@@ -13,8 +14,6 @@ def warp_affine(array: np.ndarray, out_to_in: np.ndarray, out_hw: Tuple[int, int
     ``array``: uint8 [H, W, 3] or float32 [H, W]; ``out_to_in``: 3x3 or 2x3 in pixel-index
     coordinates. Returns an array of the same kind with shape ``out_hw`` (+ channels).
     """
-    from PIL import Image
-
     t = np.asarray(out_to_in, dtype=np.float64)
     a = t[:2, :2]
     b = t[:2, 2] - a @ np.array([0.5, 0.5]) + 0.5  # PIL works in continuous coordinates

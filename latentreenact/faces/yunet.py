@@ -14,7 +14,10 @@ import logging
 from typing import Any, List
 
 import numpy as np
+import torch
+from PIL import Image
 
+from ..checkpoints.onnx_import import import_onnx
 from .model_files import onnx_model_path
 from .types import Face
 
@@ -26,8 +29,6 @@ STRIDES = (8, 16, 32)
 @functools.lru_cache(maxsize=None)
 def yunet_model() -> Any:
     """The imported YuNet graph (``OnnxGraphModule``, eval mode, no gradients)."""
-    from ..identity.onnx_import import import_onnx
-
     model = import_onnx(onnx_model_path("yunet")).eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -60,12 +61,8 @@ def detect_yunet(rgb: np.ndarray, score_threshold: float = 0.6, nms_threshold: f
     Images with a side longer than ``max_side`` are downscaled for the network (boxes and points
     are returned in the original pixels).
     """
-    import torch
-
     scale = 1.0
     if max(rgb.shape[:2]) > max_side:
-        from PIL import Image
-
         scale = max_side / max(rgb.shape[:2])
         size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
         rgb = np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR))

@@ -6,7 +6,7 @@ from .arcface_align import (ARCFACE_TEMPLATE, arcface_align, arcface_align_numpy
 from .dlib_descriptor import dlib_distance, dlib_face_descriptor
 from .irse50 import IRSE50, load_irse50
 from .loss import IdentityLoss, e4e_crop
-from .onnx_import import OnnxGraphModule, UnsupportedOnnxError, import_onnx
+from ..checkpoints.onnx_import import OnnxGraphModule, UnsupportedOnnxError, import_onnx
 from .sface import SFace, load_sface
 from .similarity import identity_similarity, sface_embedding
 

@@ -9,14 +9,15 @@ other sizes it is scaled by size / 112. Both a numpy/PIL path (uint8 images) and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:
-    from ..faces.quad_crop import AlignedCrop
+from ..faces.image_input import as_rgb_uint8
+from ..faces.quad_crop import AlignedCrop
+from ..faces.warp import warp_affine
 
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                              [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
@@ -66,10 +67,6 @@ def similarity_transform_torch(src: torch.Tensor, dst: torch.Tensor) -> torch.Te
 
 def arcface_align_numpy(image: np.ndarray, five_points: np.ndarray, size: int = 112) -> "AlignedCrop":
     """uint8 RGB image + 5 points -> (uint8 [size, size, 3] crop, 3x3 crop->image transform); bilinear."""
-    from ..faces.image_input import as_rgb_uint8
-    from ..faces.quad_crop import AlignedCrop
-    from ..faces.warp import warp_affine
-
     rgb = as_rgb_uint8(image)
     crop_to_image = np.linalg.inv(similarity_transform(np.asarray(five_points).reshape(5, 2), template(size)))
     crop = warp_affine(rgb, crop_to_image, (size, size))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..checkpoints.errors import CheckpointFormatError
+from ..fileio import read_torch_file
 from .irse_blocks import irse50_body, irse_input_layer
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -51,10 +52,7 @@ def load_irse50(path: PathLike, device: Union[str, torch.device] = "cpu") -> IRS
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IR-SE50 weights not found: {path} (the file model_ir_se50.pth used by pSp/e4e)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is a format error for the caller
-        raise CheckpointFormatError(f"cannot read {path} as a PyTorch state_dict: {exc}") from exc
+    state = read_torch_file(path)
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

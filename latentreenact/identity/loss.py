@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .arcface_align import arcface_align_torch
+from .irse50 import load_irse50
+from .sface import load_sface
 
 # Typical ArcFace 5 points in an FFHQ-aligned crop, as fractions of its size: the mean over the
 # five test photos (tests/fixtures/faces) aligned with align_ffhq, made left-right symmetric.
@@ -57,13 +59,10 @@ class IdentityLoss(nn.Module):
             if network == "irse50":
                 if irse50_path is None:
                     raise ValueError("the irse50 identity loss needs irse50_path (model_ir_se50.pth)")
-                from .irse50 import load_irse50
 
                 net: nn.Module = load_irse50(irse50_path, device)
                 crop = crop or "e4e"
             elif network == "sface":
-                from .sface import load_sface
-
                 net = load_sface(device)
                 crop = crop or "ffhq"
             else:

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .onnx_import import OnnxGraphModule, import_onnx
+from ..checkpoints.onnx_import import OnnxGraphModule, import_onnx
+from ..faces.model_files import onnx_model_path
 
 INPUT_SIZE = 112
 EMBEDDING_DIM = 128
@@ -63,8 +64,6 @@ class SFace(nn.Module):
 
 @functools.lru_cache(maxsize=1)
 def _sface_cpu() -> SFace:
-    from ..faces.model_files import onnx_model_path
-
     return SFace(import_onnx(onnx_model_path("sface"))).eval().requires_grad_(False)
 
 

@@ -8,7 +8,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..faces.detection import find_face
+from ..faces.landmarks import five_points
 from ..faces.types import Face
+from ..images import from_uint8
+from .arcface_align import arcface_align_numpy
+from .sface import _sface_cpu
 
 ArrayOrTensor = Union[np.ndarray, torch.Tensor]
 
@@ -30,8 +35,6 @@ def identity_similarity(a: ArrayOrTensor, b: ArrayOrTensor) -> ArrayOrTensor:
 
 def face_points5(face: Face) -> np.ndarray:
     """ArcFace 5 points of a face: from its 68 landmarks, else the detector's own key points."""
-    from ..faces.landmarks import five_points
-
     if face.landmarks is not None:
         return five_points(face.landmarks)
     if face.keypoints5 is not None:
@@ -42,11 +45,6 @@ def face_points5(face: Face) -> np.ndarray:
 def sface_embedding(image: np.ndarray, face: Optional[Face] = None, detector: str = "hog",
                     name: str = "input") -> np.ndarray:
     """Unit-length SFace embedding [128] of the largest face in ``image`` (or of ``face``)."""
-    from ..faces.detection import find_face
-    from ..images import from_uint8
-    from .arcface_align import arcface_align_numpy
-    from .sface import _sface_cpu
-
     if face is None:
         face = find_face(image, detector=detector, name=name)
     crop, _ = arcface_align_numpy(image, face_points5(face), 112)

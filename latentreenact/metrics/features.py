@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Callable, Dict, Mapping, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
+from ..checkpoints.errors import CheckpointFormatError
+from ..identity.loss import IdentityLoss
+from ..identity.sface import load_sface
+from ..images import from_uint8
 
 Device = Union[str, "torch.device"]
 
@@ -49,8 +53,6 @@ def _check_batch_size(batch_size: int) -> int:
 def _run_batches(images: np.ndarray, batch_size: int,
                  step: Callable[[np.ndarray], "torch.Tensor"], what: str) -> np.ndarray:
     """Apply ``step`` (uint8 batch -> [B, D] tensor) batch by batch; float64 [N, D]."""
-    import torch
-
     outputs = []
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
@@ -76,10 +78,6 @@ class TorchScriptFeatures:
 
     def __init__(self, path: Union[str, Path], device: Device = "cpu", name: str = "inception",
                  call_kwargs: Optional[Mapping[str, Any]] = None, batch_size: int = 32):
-        import torch
-
-        from ..checkpoints.errors import CheckpointFormatError
-
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(
@@ -100,8 +98,6 @@ class TorchScriptFeatures:
         self.module = module.eval()
 
     def _step(self, batch: np.ndarray) -> "torch.Tensor":
-        import torch
-
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
         x = x.permute(0, 3, 1, 2).to(torch.float32)
         return self.module(x, **self.call_kwargs)
@@ -129,18 +125,12 @@ class IdentityFeatures:
     def __init__(self, network: Optional["nn.Module"] = None, device: Device = "cpu",
                  name: Optional[str] = None, crop: str = "ffhq", normalize: bool = True,
                  batch_size: int = 32):
-        import torch
-
-        from ..identity.loss import IdentityLoss
-
         if crop == "points":
             raise ValueError("IdentityFeatures has no per-image 5 points; use crop 'ffhq', 'e4e' or 'none'")
         self.device = torch.device(device)
         self.batch_size = _check_batch_size(batch_size)
         self.normalize = bool(normalize)
         if network is None:
-            from ..identity.sface import load_sface
-
             network = load_sface(self.device)
             self._raw_kwargs: Dict[str, Any] = {"normalize": False}  # SFace normalises by default
             default_name = "identity-embedding (sface)"
@@ -152,10 +142,6 @@ class IdentityFeatures:
         self._loss = IdentityLoss(network=network, crop=crop)
 
     def _step(self, batch: np.ndarray) -> "torch.Tensor":
-        import torch.nn.functional as F
-
-        from ..images import from_uint8
-
         net_input = self._loss.prepare(from_uint8(batch, self.device))
         embeddings = self._loss.net(net_input, **self._raw_kwargs)
         return F.normalize(embeddings, dim=1) if self.normalize else embeddings

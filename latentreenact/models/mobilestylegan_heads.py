@@ -45,15 +45,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..fileio import atomic_path
-from .mobilestylegan import MobileStyleGAN, MobileSynthesis, WaveletHead
+from ..fileio import atomic_path, read_torch_file
+from .mobilestylegan_layers import MobileSynthesis, WaveletHead
+
+if TYPE_CHECKING:
+    from .mobilestylegan import MobileStyleGAN
 
 logger = logging.getLogger(__name__)
 
@@ -382,7 +385,7 @@ def read_heads_file(path: PathLike = "default") -> Dict[str, Any]:
     file = DEFAULT_HEADS_PATH if str(path) == "default" else Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"MobileStyleGAN heads file not found: {file}")
-    payload = torch.load(file, map_location="cpu", weights_only=True)
+    payload = read_torch_file(file)
     if not isinstance(payload, dict) or payload.get("format") != HEADS_FORMAT:
         raise ValueError(f"{file} is not a MobileStyleGAN heads file (format {HEADS_FORMAT!r})")
     if payload.get("format_version") != HEADS_FORMAT_VERSION:

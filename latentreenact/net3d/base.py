@@ -15,6 +15,9 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..faces import NoFaceError, as_rgb_uint8, find_face
+from ..images import to_uint8
+from ..shape3d import check_landmarks
 from .params import PoseParams
 
 __all__ = ["ImageBatch", "PoseEstimator", "as_uint8_list", "check_missing", "check_tensor_images",
@@ -61,9 +64,6 @@ def check_tensor_images(images: torch.Tensor) -> torch.Tensor:
 
 def as_uint8_list(images: ImageBatch) -> List[np.ndarray]:
     """Either input form as a list of uint8 RGB [H, W, 3] arrays (tensors are detached)."""
-    from ..faces import as_rgb_uint8
-    from ..images import to_uint8
-
     if torch.is_tensor(images):
         return list(to_uint8(check_tensor_images(images)))
     if isinstance(images, np.ndarray) and images.ndim == 4:
@@ -76,9 +76,6 @@ def as_uint8_list(images: ImageBatch) -> List[np.ndarray]:
 def detect_landmarks(images: Sequence[np.ndarray], detector: str = "hog",
                      upsample: int = 1) -> List[Optional[np.ndarray]]:
     """68 landmarks (float64 [68, 2]) of the largest face per uint8 RGB image; None where none is usable."""
-    from ..faces import NoFaceError, find_face
-    from ..shape3d import check_landmarks
-
     found: List[Optional[np.ndarray]] = []
     for i, image in enumerate(images):
         try:

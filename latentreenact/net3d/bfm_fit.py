@@ -10,6 +10,8 @@ import logging
 import numpy as np
 import torch
 
+from ..faces import NoFaceError
+from ..shape3d import LandmarkFitter, LinearShapeModel
 from .base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, detect_landmarks
 from .params import PoseParams
 
@@ -31,8 +33,6 @@ class BFMFitEstimator(PoseEstimator):
 
     def __init__(self, detector: str = "hog", noise: float = 0.02, upsample: int = 1,
                  vertices: bool = False, device: str = "cpu") -> None:
-        from ..shape3d import LandmarkFitter, LinearShapeModel
-
         self.detector = detector
         self.upsample = upsample
         self.with_vertices = vertices
@@ -54,8 +54,6 @@ class BFMFitEstimator(PoseEstimator):
 
     def estimate(self, images: ImageBatch, missing: str = "raise") -> PoseParams:
         """See :class:`~latentreenact.net3d.base.PoseEstimator`."""
-        from ..faces import NoFaceError
-
         check_missing(missing)
         rgb = as_uint8_list(images)
         batch = len(rgb)

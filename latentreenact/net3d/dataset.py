@@ -31,9 +31,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from ..fileio import atomic_path
+from ..fileio import atomic_path, read_torch_file
+from ..images import to_uint8
+from ..sampling import render, truncation_centre, wplus_from_z
 from .base import PoseEstimator
+from .ranges import _write_json
+from .registry import get_estimator
 
 __all__ = ["DROP_REASONS", "FIELDS", "MANIFEST_FORMAT", "MANIFEST_NAME", "Net3DShards", "build_dataset",
            "load_manifest", "shard_name", "split_mask"]
@@ -52,7 +57,7 @@ FIELDS: Dict[str, Tuple[str, str, str]] = {
     "images": ("[3, S, S]", "uint8", "RGB pixels, channels first"),
     "index": ("[]", "int64", "sample index (row of the seeded z draw)"),
     "z": ("[style_dim]", "float32", "the generator's input z"),
-    "angles": ("[3]", "float32", "yaw, pitch, roll in degrees (DESIGN §6)"),
+    "angles": ("[3]", "float32", "yaw, pitch, roll in degrees (docs/architecture.md §6)"),
     "identity": ("[40]", "float32", "BFM identity coefficients (model units)"),
     "expression": ("[10]", "float32", "BFM expression coefficients (model units)"),
     "landmarks": ("[68, 2]", "float32", "fitted model landmarks, px of the S px image (x right, y down)"),
@@ -192,12 +197,6 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
     configuration must match, else ValueError); ``config``: extra identifying items stored in
     the manifest (e.g. ``{"generator": "mobilestylegan-ffhq"}``). Returns the final manifest.
     """
-    from tqdm.auto import tqdm
-
-    from ..images import to_uint8
-    from ..sampling import render, truncation_centre
-    from .ranges import _write_json
-
     if n < 1 or shard_size < 1 or batch_size < 1:
         raise ValueError("n, shard_size and batch_size must be >= 1")
     if not max_fit_error > 0:
@@ -205,8 +204,6 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
     if size > generator.resolution or size < 8:
         raise ValueError(f"size must be in [8, {generator.resolution}] (the generator's resolution), got {size}")
     if estimator is None:
-        from .registry import get_estimator
-
         estimator = get_estimator("bfm-fit")
     out = Path(out_dir)
     run_config = {"n": int(n), "seed": int(seed), "size": int(size), "truncation": float(truncation),
@@ -222,7 +219,6 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
             raise ValueError(f"{out} already holds a dataset ({MANIFEST_NAME}); resume it or use another folder")
         manifest = _new_manifest(run_config)
     z_all = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
-    device = next(generator.parameters()).device
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     timing = manifest["timing"]
     with tqdm(total=n, initial=manifest["n_processed"], unit="img", desc="net3d dataset",
@@ -238,11 +234,7 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
                 t0 = time.perf_counter()
                 z = z_all[b0:b1]
                 with torch.inference_mode():
-                    w = generator.mapping(z.to(device))
-                    if centre is not None:
-                        w = generator.truncate(w, truncation, centre)
-                    images = to_uint8(render(generator, w.unsqueeze(1).repeat(1, generator.n_latent, 1), size,
-                                             "const"))
+                    images = to_uint8(render(generator, wplus_from_z(generator, z, truncation, centre), size, "const"))
                 t1 = time.perf_counter()
                 fields, keep, reasons = _label(estimator, images, max_fit_error)
                 timing["render_seconds"] += t1 - t0
@@ -328,7 +320,7 @@ class Net3DShards(torch.utils.data.Dataset):
     def _load(self, k: int) -> Dict[str, torch.Tensor]:
         if self._cache[0] != k:
             path = self.root / self.manifest["shards"][k]["file"]
-            self._cache = (k, torch.load(path, map_location="cpu", mmap=True, weights_only=True))
+            self._cache = (k, read_torch_file(path, mmap=True))
         return self._cache[1]
 
     def __getitem__(self, item: int) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
@@ -359,7 +351,7 @@ class ShardReader:
     def _shard(self, k: int) -> Dict[str, torch.Tensor]:
         if k not in self._open:
             path = self.ds.root / self.ds.manifest["shards"][k]["file"]
-            self._open[k] = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+            self._open[k] = read_torch_file(path, mmap=True)
         return self._open[k]
 
     def _value(self, shard: Mapping[str, torch.Tensor], key: str, row: int) -> torch.Tensor:

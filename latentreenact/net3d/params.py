@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from .pose_vector import LAYOUTS
+
 __all__ = ["PoseParams", "MissingEntryError"]
 
 ANGLE_NAMES: Tuple[str, ...] = ("yaw", "pitch", "roll")
@@ -20,7 +22,7 @@ class MissingEntryError(ValueError):
 class PoseParams:
     """Head pose, expression and shape of B faces, batch-first torch tensors.
 
-    ``angles`` [B, 3]: yaw, pitch, roll in degrees (DESIGN §6 convention);
+    ``angles`` [B, 3]: yaw, pitch, roll in degrees (docs/architecture.md §6 convention);
     ``expression`` [B, E]: expression coefficients of the backend's model;
     ``jaw`` [B] or None: the x-component of the jaw axis-angle in radians (DECA only);
     ``identity`` [B, I] or None: identity/shape coefficients;
@@ -90,9 +92,7 @@ class PoseParams:
         raise MissingEntryError(f"unknown pose-vector entry {name!r} (expected yaw, pitch, roll, jaw or exp_<i>)")
 
     def to_vector(self, layout: Union[str, Sequence[str]]) -> torch.Tensor:
-        """p as [B, k] for a layout: a name of ``directions.pose_vector.LAYOUTS`` or entry names."""
-        from directions.pose_vector import LAYOUTS
-
+        """p as [B, k] for a layout: a name of ``latentreenact.net3d.pose_vector.LAYOUTS`` or entry names."""
         if isinstance(layout, str):
             if layout not in LAYOUTS:
                 raise ValueError(f"unknown pose-vector layout {layout!r}; choose from {', '.join(LAYOUTS)}")

@@ -1,4 +1,4 @@
-"""Per-entry (min, max) of the pose parameters over generated faces: the ranges file of DESIGN §7.
+"""Per-entry (min, max) of the pose parameters over generated faces: the ranges file of docs/architecture.md §7.
 
 Samples ``z`` for indices ``0..num-1`` are all drawn from ``seed`` first, so a run's result does
 not depend on where it was interrupted. Batches start at multiples of ``batch_size``; a state
@@ -18,8 +18,12 @@ from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from ..fileio import atomic_path
+from ..sampling import render, truncation_centre, wplus_from_z
 from .base import PoseEstimator
+from .pose_vector import save_ranges
 
 __all__ = ["RangeStats", "collect_ranges", "sidecar_path", "state_path", "write_ranges"]
 
@@ -107,8 +111,6 @@ def sidecar_path(output: PathLike) -> Path:
 
 
 def _write_json(path: Path, data: Dict[str, Any]) -> None:
-    from ..fileio import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
 
@@ -136,10 +138,6 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
     ``resume``: continue from ``state_file`` (its configuration must match, else ValueError);
     ``config``: extra identifying items stored with the state (e.g. generator and backend names).
     """
-    from tqdm.auto import tqdm
-
-    from ..sampling import render, truncation_centre
-
     if num < 1 or batch_size < 1 or checkpoint_every < 1:
         raise ValueError("num, batch_size and checkpoint_every must be >= 1")
     size = size or generator.resolution
@@ -158,7 +156,6 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
     else:
         stats = RangeStats(config=run_config)
     z_all = torch.randn(num, generator.style_dim, generator=torch.Generator().manual_seed(seed))
-    device = next(generator.parameters()).device
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     batches = 0
     with tqdm(total=num, initial=stats.next_index, unit="img", desc="stats", disable=not progress) as bar:
@@ -166,10 +163,8 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
             start = stats.next_index
             stop = min(start + batch_size, num)
             with torch.inference_mode():
-                w = generator.mapping(z_all[start:stop].to(device))
-                if centre is not None:
-                    w = generator.truncate(w, truncation, centre)
-                images = render(generator, w.unsqueeze(1).repeat(1, generator.n_latent, 1), size, "const")
+                wplus = wplus_from_z(generator, z_all[start:stop], truncation, centre)
+                images = render(generator, wplus, size, "const")
                 params = estimator.estimate(images, missing="mask")
             values = params.range_vector().detach().to(torch.float64).cpu().numpy()
             ok = params.found.cpu().numpy() & np.isfinite(values).all(axis=1)
@@ -188,8 +183,6 @@ def collect_ranges(generator: torch.nn.Module, estimator: PoseEstimator, num: in
 
 def write_ranges(stats: RangeStats, output: PathLike) -> Path:
     """Write ``output`` (float64 [n, 2] .npy) and its sidecar JSON (row names, counts, config)."""
-    from directions.pose_vector import save_ranges
-
     ranges = stats.ranges()
     flat = [n for n, (lo, hi) in zip(stats.names, ranges) if not hi > lo]
     if flat:

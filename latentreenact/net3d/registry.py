@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Dict, Optional, Union
 
+from .. import zoo
 from .base import PoseEstimator
+from .bfm_fit import BFMFitEstimator
+from .deca.estimator import DecaEstimator
+from .regressor import BFMNetEstimator
 
 __all__ = ["BACKENDS", "get_estimator"]
 
 
 def _bfm_fit(**kw: Any) -> PoseEstimator:
-    from .bfm_fit import BFMFitEstimator
-
     return BFMFitEstimator(**kw)
 
 
 def _deca(**kw: Any) -> PoseEstimator:
-    from .deca.estimator import DecaEstimator
-
     return DecaEstimator(**kw)
 
 
@@ -26,11 +26,8 @@ def _bfm_net(weights: Optional[Union[str, "os.PathLike[str]"]] = None, device: A
              detector: Optional[str] = None, upsample: Optional[int] = None) -> PoseEstimator:
     """``weights``: a regressor file; default: the shipped, checksummed ``net3d-bfm-net`` weights."""
     # detector/upsample: accepted for a uniform call with bfm-fit; aligned crops need no detection
-    from .regressor import BFMNetEstimator
 
     if weights is None:
-        from .. import zoo
-
         entry = zoo.get_entry("net3d-bfm-net")
         weights = zoo.resolve(entry.name) / entry.files[0].name
     return BFMNetEstimator(weights, device=device)

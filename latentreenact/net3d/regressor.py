@@ -1,4 +1,4 @@
-"""``Net3DRegressor``: a compact, differentiable CNN for the ``bfm-net`` backend (DESIGN §6).
+"""``Net3DRegressor``: a compact, differentiable CNN for the ``bfm-net`` backend (docs/architecture.md §6).
 
 Input: aligned face crops, float RGB [B, 3, H, W] in [-1, 1] (trained on 256 px FFHQ-aligned
 generator samples), resized inside the model to ``input_size`` px. A small ResNet-18-like trunk
@@ -25,6 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoints.errors import CheckpointFormatError
+from ..checkpoints.strict import check_state_dict
+from ..fileio import atomic_path, read_torch_file
 from .base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, check_tensor_images
 from .params import PoseParams
 
@@ -177,8 +180,6 @@ class Net3DRegressor(nn.Module):
 
         ``half``: store floating-point tensors as float16 (half the size; ``load`` restores float32).
         """
-        from ..fileio import atomic_path
-
         state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu().clone())
                  for k, v in self.state_dict().items()}
         obj = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": self.config, "state_dict": state,
@@ -193,10 +194,6 @@ class Net3DRegressor(nn.Module):
 
         Raises ``FileNotFoundError`` or :class:`~latentreenact.checkpoints.errors.CheckpointFormatError`.
         """
-        from ..checkpoints.errors import CheckpointFormatError
-        from ..checkpoints.loading import read_torch_file
-        from ..checkpoints.strict import check_state_dict
-
         source = Path(path)
         if not source.is_file():
             raise FileNotFoundError(f"no Net3D regressor weights at {source}")

@@ -17,6 +17,7 @@ from it and gives bit-identical weights to an uninterrupted run on the same devi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -26,7 +27,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 
-from ..trainstate import (rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
+from ..trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
                           write_metrics)
 from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader
 from .flip import flip_angles, flip_landmarks
@@ -126,8 +127,6 @@ def validate(model: Net3DRegressor, reader: ShardReader, batch_size: int, device
 
 
 def _dataset_id(shards: Net3DShards) -> str:
-    import hashlib
-
     digest = hashlib.sha256("".join(e["sha256"] for e in shards.manifest["shards"]).encode())
     return digest.hexdigest()
 
@@ -146,8 +145,6 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     (:class:`Net3DShards`); ``stop_after``: stop (with a checkpoint) once this many steps are
     done, as an interruption would (for tests and time-boxed jobs).
     """
-    from tqdm.auto import tqdm
-
     if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
         raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
     checkpoint_every = int(checkpoint_every or val_every)
@@ -195,14 +192,14 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     else:
         model.set_label_stats(label_statistics(train_reader))
 
-    def save_state() -> None:
+    def save_state(at: int) -> None:
         save_run_state(out, TRAIN_STATE_FORMAT, TRAIN_STATE_VERSION, run_config, {
-            "step": step, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "step": at, "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             "label_stats": model.label_stats, "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "perm": perm, "pos": pos, "best": best,
             "running": list(running), "rng": rng_state(order, aug)})
 
-    def run_validation() -> Dict[str, float]:
+    def run_validation(step: int) -> Dict[str, float]:
         metrics = validate(model, val_reader, batch_size, device, weights)
         write_metrics(metrics_path, {"step": step, "split": "val", **metrics})
         log.info("step %d val: loss %.4f, |yaw| %.2f, |pitch| %.2f, |roll| %.2f deg, NME %.2f%%, exp MAE %.4f",
@@ -214,32 +211,36 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
         return metrics
 
     last_metrics: Dict[str, float] = dict(best["metrics"])
-    end = steps if stop_after is None else min(steps, int(stop_after))
+    latest: Dict[str, float] = {}
+
+    def train_step() -> Dict[str, str]:
+        nonlocal perm, pos
+        rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
+        uint8, labels = train_reader.batch(rows)
+        images, labels, shape_mask = augment(uint8.float() / 127.5 - 1.0, labels, aug, flip_prob)
+        images, shape_mask = images.to(device), shape_mask.to(device)
+        size = images.shape[-1]
+        target = model.normalise_labels({k: v.to(device) for k, v in labels.items()}, size, size)
+        loss, parts = _loss(model(images), target, weights, shape_mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        running.append(float(loss.detach()))
+        latest.clear()
+        latest.update(parts)
+        return {"loss": f"{running[-1]:.4f}"}
+
+    def evaluate(at: int) -> None:
+        nonlocal last_metrics
+        write_metrics(metrics_path, {"step": at, "split": "train", "loss": float(np.mean(running)),
+                                     "lr": scheduler.get_last_lr()[0], **latest})
+        running.clear()
+        last_metrics = run_validation(at)
+
     model.train()
-    with tqdm(total=steps, initial=step, unit="step", desc="train net3d", disable=not progress) as bar:
-        while step < end:
-            rows, perm, pos = take_batch(perm, pos, len(train_reader), batch_size, order)
-            uint8, labels = train_reader.batch(rows)
-            images, labels, shape_mask = augment(uint8.float() / 127.5 - 1.0, labels, aug, flip_prob)
-            images, shape_mask = images.to(device), shape_mask.to(device)
-            size = images.shape[-1]
-            target = model.normalise_labels({k: v.to(device) for k, v in labels.items()}, size, size)
-            loss, parts = _loss(model(images), target, weights, shape_mask)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running.append(float(loss.detach()))
-            bar.update(1)
-            bar.set_postfix(loss=f"{running[-1]:.4f}")
-            if step % val_every == 0 or step == steps:
-                write_metrics(metrics_path, {"step": step, "split": "train", "loss": float(np.mean(running)),
-                                              "lr": scheduler.get_last_lr()[0], **parts})
-                running = []
-                last_metrics = run_validation()
-            if step % checkpoint_every == 0 or step == end:
-                save_state()
+    loop = TrainLoop(steps, val_every, checkpoint_every, "train net3d", stop_after, progress)
+    step = loop.run(step, train_step, evaluate, save_state)
     if step >= steps:
         model.save(out / "last.pt", metrics={"step": step, **last_metrics})
     return {"step": step, "complete": step >= steps, "best": best, "last_metrics": last_metrics,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..checkpoints.errors import CheckpointFormatError
+from ..fileio import read_torch_file
 
 __all__ = ["FeatureStack", "alexnet_features", "vgg16_features", "load_backbone", "BACKBONES"]
 
@@ -97,10 +98,7 @@ def load_backbone(path: PathLike, net: str = "auto") -> Tuple[str, FeatureStack]
     if not os.path.isfile(path):
         raise FileNotFoundError(f"LPIPS backbone file {path} not found: supply a torchvision "
                                 "AlexNet or VGG16 state_dict (ImageNet weights) saved with torch.save")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointFormatError(f"{path}: not a readable torch state_dict ({exc})") from exc
+    state = read_torch_file(path)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..checkpoints.errors import CheckpointFormatError
+from ..fileio import read_torch_file
 from .backbones import FeatureStack, load_backbone
 
 __all__ = ["LPIPS", "find_lpips_heads", "normalize_channels"]
@@ -48,10 +49,7 @@ def find_lpips_heads(net: str) -> Path:
 
 
 def _load_heads(path: PathLike, channels: tuple) -> List[torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointFormatError(f"{path}: not a readable LPIPS head file ({exc})") from exc
+    state = read_torch_file(path)
     heads = []
     for k, c in enumerate(channels):
         weight = state.get(f"lin{k}.model.1.weight", state.get(f"lin{k}.model.0.weight"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -29,6 +28,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from ..checkpoints.errors import CheckpointFormatError, UnsafePickleError
+from ..checkpoints.restricted_pickle import AllowListUnpickler
 
 __all__ = ["BFMData", "find_bfm_dir", "landmark_rows", "load_bfm", "load_whitening"]
 
@@ -98,24 +98,16 @@ def _safe_dtype(code: Any, align: Any = False, copy: Any = False) -> np.dtype:
     return dtype
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
+class _NumpyOnlyUnpickler(AllowListUnpickler):
     """Builds plain numeric numpy arrays, dicts, lists and scalars; refuses every other global."""
 
-    _ALLOWED = {
+    allowed = {
         ("numpy.core.multiarray", "_reconstruct"): _safe_reconstruct,
         ("numpy._core.multiarray", "_reconstruct"): _safe_reconstruct,
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): _safe_dtype,
     }
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self._ALLOWED[(module, name)]
-        except KeyError:
-            raise UnsafePickleError(f"refusing to load {module}.{name} from a whitening pickle") from None
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError("refusing a pickle with persistent ids")
+    what = "a whitening pickle"
 
 
 def load_whitening(path: PathLike) -> dict:

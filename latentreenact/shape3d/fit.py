@@ -38,7 +38,7 @@ ArrayLike = Union[np.ndarray, torch.Tensor, Sequence]
 class LandmarkFit:
     """Result of a landmark fit for B faces (float32 tensors on the fitter's device).
 
-    ``yaw``/``pitch``/``roll`` [B]: degrees (DESIGN §6 formulas applied to ``rotation``);
+    ``yaw``/``pitch``/``roll`` [B]: degrees (docs/architecture.md §6 formulas applied to ``rotation``);
     ``rotation`` [B, 3, 3]: applied to model points before projection (model/camera frame y up);
     ``scale`` [B]: pixels per BFM unit; ``translation`` [B, 2]: image pixels (see
     :func:`~latentreenact.shape3d.camera.project`); ``identity`` [B, 40], ``expression`` [B, 10]:

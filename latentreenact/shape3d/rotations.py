@@ -1,4 +1,4 @@
-"""Rotation matrices and the Euler angles of DESIGN §6 (yaw, pitch, roll in degrees).
+"""Rotation matrices and the Euler angles of docs/architecture.md §6 (yaw, pitch, roll in degrees).
 
 Convention. ``R`` is the rotation applied to model points (BFM frame: x towards the image's
 right for a frontal face, y up, z towards the camera) before the weak-perspective projection
@@ -67,7 +67,7 @@ def rotation_from_euler(yaw: torch.Tensor, pitch: torch.Tensor, roll: torch.Tens
 
 
 def euler_from_rotation(rotation: torch.Tensor) -> torch.Tensor:
-    """``[..., 3]`` (yaw, pitch, roll) in DEGREES from rotations ``[..., 3, 3]`` (DESIGN §6 formulas)."""
+    """``[..., 3]`` (yaw, pitch, roll) in DEGREES from rotations ``[..., 3, 3]`` (docs/architecture.md §6 formulas)."""
     if rotation.shape[-2:] != (3, 3):
         raise ValueError(f"expected rotation matrices [..., 3, 3], got {tuple(rotation.shape)}")
     yaw = torch.asin(rotation[..., 2, 0].clamp(-1.0, 1.0))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...checkpoints.errors import CheckpointFormatError
+from ...fileio import read_torch_file
 from .resnet import ResNetFeatures, infer_resnet_config
 
 __all__ = ["CODE_SPLIT", "CODE_SIZE", "DecaEncoder", "load_deca_encoder", "split_code"]
@@ -97,8 +98,6 @@ class DecaEncoder(nn.Module):
 
 def load_deca_encoder(path: Union[str, "os.PathLike[str]"], device: Union[str, torch.device] = "cpu") -> DecaEncoder:
     """Read ``E_flame`` from DECA's ``deca_model.tar`` (other keys, e.g. ``E_detail``, are ignored)."""
-    from ...checkpoints.loading import read_torch_file
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"DECA model not found: {path} (deca_model.tar from the DECA project, "

@@ -3,8 +3,8 @@
 Pipeline: crop (DECA's landmark box x 1.1 x 1.25, or the whole image) -> 224 px RGB in [0, 1] ->
 ``E_flame`` -> code (shape, tex, exp, pose, cam, light) -> FLAME vertices and 68 landmarks ->
 DECA's orthographic camera (``s * (X_xy + [tx, ty])``, y flipped) -> crop pixels -> input-image
-pixels through the inverse crop transform. Angles come from the global rotation (DESIGN §6
-formulas); ``jaw`` is the x-component of the jaw axis-angle (DESIGN §7).
+pixels through the inverse crop transform. Angles come from the global rotation (docs/architecture.md §6
+formulas); ``jaw`` is the x-component of the jaw axis-angle (docs/architecture.md §7).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from ...faces import NoFaceError
+from ...shape3d.rotations import euler_from_rotation
 from ..base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, check_tensor_images, detect_landmarks
 from ..params import PoseParams
 from .crop import apply_transform, crop_from_landmarks, crop_full_image, normalized_to_crop_pixels, warp_to_crop
@@ -131,8 +133,6 @@ class DecaEstimator(PoseEstimator):
             sizes = [im.shape[:2] for im in rgb]
         transforms, found = self._transforms(sizes, rgb, landmarks)
         if missing == "raise" and not bool(found.all()):
-            from ...faces import NoFaceError
-
             raise NoFaceError(f"no usable face in image(s) {torch.nonzero(~found).flatten().tolist()} "
                               f"(detector {self.detector})")
         idx = torch.nonzero(found).flatten()
@@ -168,8 +168,6 @@ class DecaEstimator(PoseEstimator):
 
 
 def _euler(rotation: torch.Tensor) -> torch.Tensor:
-    from ...shape3d.rotations import euler_from_rotation
-
     return euler_from_rotation(rotation)
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, Union
@@ -25,7 +23,8 @@ import numpy as np
 import torch
 
 from ...checkpoints.errors import CheckpointFormatError, UnsafePickleError
-from ...checkpoints.restricted_pickle import _ALLOWED, _SAFE_BUILTINS, OpaqueObject, RestrictedUnpickler, _SafeCallable
+from ...checkpoints.restricted_pickle import (ALLOWED_GLOBALS, SAFE_BUILTINS, OpaqueObject, RestrictedUnpickler,
+                                              restricted_load)
 
 __all__ = ["FlameData", "FlameUnpickler", "read_flame_model", "read_landmark_embedding", "flame_unpickle"]
 
@@ -88,37 +87,26 @@ class FlameUnpickler(RestrictedUnpickler):
     placeholders. Everything else raises :class:`UnsafePickleError`.
     """
 
-    def __init__(self, file: BinaryIO) -> None:
-        super().__init__(file)
-        pickle.Unpickler.__init__(self, file, encoding="latin1")  # Python-2 str -> latin-1
+    allowed = {**ALLOWED_GLOBALS, **_NUMPY_ALLOWED}
+    what = "a FLAME/DECA data file"
 
-    def find_class(self, module: str, name: str) -> Any:
-        """Resolve a global by the allow-list above or refuse it."""
-        if not isinstance(module, str) or not isinstance(name, str):
-            raise UnsafePickleError("pickle names a global with a non-string name")
-        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
-        key = (module, name)
-        if key in _NUMPY_ALLOWED:
-            target = _NUMPY_ALLOWED[key]
-            return _SafeCallable(target) if isinstance(target, types.FunctionType) else target
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__(file, encoding="latin1")  # Python-2 str -> latin-1
+
+    def find_other(self, module: str, name: str) -> Any:
+        """chumpy and scipy sparse classes as placeholders, plain-data builtins and dtypes; else refused."""
         full = f"{module}.{name}"
-        if (module.split(".", 1)[0] == "chumpy" or full in _SPARSE_CLASSES or key in _ALLOWED
-                or (module == "builtins" and name in _SAFE_BUILTINS)
+        if (module.split(".", 1)[0] == "chumpy" or full in _SPARSE_CLASSES
+                or (module == "builtins" and name in SAFE_BUILTINS)
                 or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype))):
-            return super().find_class(module, name)
+            return super().find_other(module, name)
         raise UnsafePickleError(f"pickle asks for {full}, which a FLAME/DECA data file never needs; refusing "
                                 "to load it (the file may be malicious)")
 
 
 def flame_unpickle(file: BinaryIO, source: str) -> Any:
     """Unpickle with :class:`FlameUnpickler`; any failure -> ``CheckpointFormatError`` naming ``source``."""
-    try:
-        return FlameUnpickler(file).load()
-    except CheckpointFormatError as exc:
-        raise type(exc)(f"{source}: {exc}") from exc
-    except Exception as exc:
-        raise CheckpointFormatError(f"{source}: not a readable pickle (truncated or corrupt?): "
-                                    f"{type(exc).__name__}: {exc}") from exc
+    return restricted_load(file, source, FlameUnpickler)
 
 
 def _state_dict(obj: OpaqueObject) -> Dict[str, Any]:

@@ -1,0 +1,295 @@
+"""The layers of MobileStyleGAN's synthesis network: wavelet heads, modulated convolutions with
+noise, inverse-Haar upsampling, and the synthesis and mapping networks (see
+:mod:`latentreenact.models.mobilestylegan` for the architecture and the W+ layout)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+DEFAULT_CHANNELS: Tuple[int, ...] = (512, 512, 512, 512, 512, 256, 128, 64)
+INV_SQRT2 = 1.0 / math.sqrt(2.0)
+STYLE_LAYOUTS = ("per_layer", "upstream")
+
+
+@dataclass(frozen=True)
+class StyleIndex:
+    """Which W+ row feeds which layer (see the module docstring)."""
+
+    conv1: int
+    to_img1: int
+    blocks: Tuple[Tuple[int, int, int, int], ...]  # per block: (up, conv1, conv2, to_img)
+
+    @classmethod
+    def build(cls, n_blocks: int, layout: str = "per_layer") -> "StyleIndex":
+        """The table for ``n_blocks`` blocks in one of ``STYLE_LAYOUTS``."""
+        if layout == "per_layer":
+            return cls(0, 1, tuple((3 * k + 1, 3 * k + 2, 3 * k + 3, 3 * k + 4) for k in range(n_blocks)))
+        if layout == "upstream":
+            return cls(0, 1, tuple((3 * k + 1, 3 * k + 1, 3 * k + 2, 3 * k + 3) for k in range(n_blocks)))
+        raise ValueError(f"style_layout must be one of {STYLE_LAYOUTS}, got {layout!r}")
+
+
+# ----------------------------------------------------------------------------------- wavelets
+def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor) -> torch.Tensor:
+    """Single-level inverse 2-D Haar (db1) transform: four [B, C, H, W] bands -> [B, C, 2H, 2W].
+
+    Same convention as ``pytorch_wavelets.DWTInverse(wave="db1")``: LH is the vertical detail
+    (filtered along height), HL the horizontal one.
+    """
+    b, c, h, w = ll.shape
+    lo_even, lo_odd = ll + lh, ll - lh  # along height: rows 2i, 2i+1 of the low-pass half
+    hi_even, hi_odd = hl + hh, hl - hh  # rows 2i, 2i+1 of the high-pass half
+    even_rows = torch.stack([lo_even + hi_even, lo_even - hi_even], dim=-1)  # along width: cols 2j, 2j+1
+    odd_rows = torch.stack([lo_odd + hi_odd, lo_odd - hi_odd], dim=-1)
+    return torch.stack([even_rows, odd_rows], dim=3).mul_(0.5).reshape(b, c, 2 * h, 2 * w)
+
+
+def split_bands(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split [B, 4C, H, W] laid out as (LL: C, then per channel (LH, HL, HH)) into four bands."""
+    b, c4, h, w = x.shape
+    c = c4 // 4
+    high = x[:, c:].reshape(b, c, 3, h, w)
+    return x[:, :c], high[:, :, 0], high[:, :, 1], high[:, :, 2]
+
+
+def wavelet_to_image(freq: torch.Tensor) -> torch.Tensor:
+    """12-channel wavelet output [B, 12, S, S] -> RGB image [B, 3, 2S, 2S]."""
+    return inverse_haar(*split_bands(freq))
+
+
+# ----------------------------------------------------------------------------------- layers
+class NoiseInjection(nn.Module):
+    """``x + strength * noise`` with a stored constant map for ``noise_mode="const"``."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.strength = nn.Parameter(torch.zeros(1))
+        self.register_buffer("const", torch.randn(1, 1, size, size))
+
+    def forward(self, x: torch.Tensor, noise_mode: str, noise: Optional[torch.Tensor] = None,
+                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Add noise: an explicit N(0, 1) map, the stored one, a fresh one, or none."""
+        if noise is None:
+            if noise_mode == "none":
+                return x
+            if noise_mode == "const":
+                noise = self.const
+            else:
+                dev = generator.device if generator is not None else x.device
+                noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], generator=generator,
+                                    device=dev, dtype=x.dtype).to(x.device)
+        return x + self.strength * noise.to(dtype=x.dtype)
+
+
+class StyledConv(nn.Module):
+    """Modulated conv (dense k x k, or depthwise k x k + pointwise 1x1), noise, bias, leaky ReLU 0.2.
+
+    ``modulation(w) * scale`` multiplies the input channels; demodulation is folded into
+    ``weight`` (dense) or ``weight_pw`` (depthwise-separable).
+    """
+
+    def __init__(self, channels_in: int, channels_out: int, style_dim: int, size: int,
+                 kernel_size: int = 3, depthwise: bool = False):
+        super().__init__()
+        self.depthwise = depthwise
+        self.scale = 1.0 / math.sqrt(channels_in * kernel_size ** 2)
+        self.padding = kernel_size // 2
+        self.modulation = nn.Linear(style_dim, channels_in)
+        nn.init.ones_(self.modulation.bias)
+        if depthwise:
+            self.weight_dw = nn.Parameter(torch.randn(channels_in, 1, kernel_size, kernel_size))
+            self.weight_pw = nn.Parameter(torch.randn(channels_out, channels_in, 1, 1))
+        else:
+            self.weight = nn.Parameter(torch.randn(channels_out, channels_in, kernel_size, kernel_size))
+        self.noise = NoiseInjection(size)
+        self.bias = nn.Parameter(torch.zeros(1, channels_out, 1, 1))
+        self._demodulate_init()
+
+    @torch.no_grad()
+    def _demodulate_init(self) -> None:
+        """Fold StyleGAN2 demodulation of the random init into the weights (unit-norm rows)."""
+        if self.depthwise:
+            combined = self.weight_dw.view(1, -1, self.weight_dw.shape[-2], self.weight_dw.shape[-1]) \
+                * self.weight_pw.view(self.weight_pw.shape[0], -1, 1, 1)
+            self.weight_pw.mul_(torch.rsqrt((self.scale * combined).pow(2).sum([1, 2, 3]) + 1e-8).view(-1, 1, 1, 1))
+        else:
+            self.weight.mul_(torch.rsqrt((self.scale * self.weight).pow(2).sum([1, 2, 3]) + 1e-8).view(-1, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str,
+                noise: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """``x`` [B, Cin, S, S], ``w`` [B, style_dim] -> [B, Cout, S, S]."""
+        x = x * (self.modulation(w) * self.scale)[:, :, None, None]
+        if self.depthwise:
+            x = F.conv2d(x, self.weight_dw, padding=self.padding, groups=x.shape[1])
+            x = F.conv2d(x, self.weight_pw)
+        else:
+            x = F.conv2d(x, self.weight, padding=self.padding)
+        x = self.noise(x, noise_mode, noise, generator)
+        return F.leaky_relu(x + self.bias, 0.2)
+
+
+class WaveletHead(nn.Module):
+    """Modulated 1x1 conv (no demodulation) to 12 wavelet channels (3 LL + 3x3 high bands)."""
+
+    def __init__(self, channels_in: int, style_dim: int, channels_out: int = 12):
+        super().__init__()
+        self.scale = 1.0 / math.sqrt(channels_in)
+        self.modulation = nn.Linear(style_dim, channels_in)
+        nn.init.ones_(self.modulation.bias)
+        self.weight = nn.Parameter(torch.randn(channels_out, channels_in, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, channels_out, 1, 1))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``x`` [B, C, S, S], ``w`` [B, style_dim] -> wavelet [B, 12, S, S]."""
+        x = x * (self.modulation(w) * self.scale)[:, :, None, None]
+        return F.conv2d(x, self.weight) + self.bias
+
+
+class ModulatedInverseHaar(nn.Module):
+    """Upsampling of the hidden state: per-channel modulation, then inverse Haar (C -> C/4, 2x)."""
+
+    def __init__(self, channels_in: int, style_dim: int):
+        super().__init__()
+        if channels_in % 4:
+            raise ValueError(f"inverse-Haar upsampling needs channels divisible by 4, got {channels_in}")
+        self.modulation = nn.Linear(style_dim, channels_in)
+        nn.init.ones_(self.modulation.bias)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """[B, C, S, S] -> [B, C/4, 2S, 2S]."""
+        return inverse_haar(*split_bands(x * self.modulation(w)[:, :, None, None]))
+
+
+class SynthesisBlock(nn.Module):
+    """One level: inverse-Haar upsampling, two depthwise-separable styled convs, optional head."""
+
+    def __init__(self, channels_in: int, channels_out: int, style_dim: int, size: int, with_head: bool):
+        super().__init__()
+        self.up = ModulatedInverseHaar(channels_in, style_dim)
+        self.conv1 = StyledConv(channels_in // 4, channels_out, style_dim, size, depthwise=True)
+        self.conv2 = StyledConv(channels_out, channels_out, style_dim, size, depthwise=True)
+        self.to_img = WaveletHead(channels_out, style_dim) if with_head else None
+
+
+class MappingNetwork(nn.Module):
+    """PixelNorm + ``n_mlp`` x (linear, leaky ReLU 0.2, gain sqrt 2); equalised-lr scales folded in."""
+
+    def __init__(self, style_dim: int = 512, n_mlp: int = 8):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(style_dim, style_dim) for _ in range(n_mlp))
+        for layer in self.layers:
+            nn.init.normal_(layer.weight, std=1.0 / math.sqrt(style_dim))
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``z`` [B, style_dim] -> ``w`` [B, style_dim]."""
+        x = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+        for layer in self.layers:
+            x = F.leaky_relu(layer(x), 0.2) * math.sqrt(2.0)
+        return x
+
+
+class MobileSynthesis(nn.Module):
+    """The synthesis network; ``level_heads`` builds the 8..512 px wavelet heads (absent in the IR)."""
+
+    def __init__(self, style_dim: int = 512, channels: Sequence[int] = DEFAULT_CHANNELS, level_heads: bool = False,
+                 style_layout: str = "per_layer"):
+        super().__init__()
+        self.channels = tuple(int(c) for c in channels)
+        self.style_index = StyleIndex.build(len(self.channels) - 1, style_layout)
+        self.const = nn.Parameter(torch.randn(1, self.channels[0], 4, 4))
+        self.conv1 = StyledConv(self.channels[0], self.channels[0], style_dim, 4, depthwise=False)
+        self.to_img1 = WaveletHead(self.channels[0], style_dim) if level_heads else None
+        n_blocks = len(self.channels) - 1
+        self.blocks = nn.ModuleList(
+            SynthesisBlock(c_in, c_out, style_dim, 2 ** (k + 3), with_head=level_heads or k == n_blocks - 1)
+            for k, (c_in, c_out) in enumerate(zip(self.channels[:-1], self.channels[1:])))
+
+    @property
+    def resolution(self) -> int:
+        """Size of the final image."""
+        return 2 ** (len(self.blocks) + 3)
+
+    @property
+    def num_noise(self) -> int:
+        """Number of noise inputs (``conv1`` + 2 per block)."""
+        return 1 + 2 * len(self.blocks)
+
+    def noise_layers(self) -> List[NoiseInjection]:
+        """The noise-injection modules in the order of the ``noise`` list."""
+        layers = [self.conv1.noise]
+        for block in self.blocks:
+            layers += [block.conv1.noise, block.conv2.noise]
+        return layers
+
+    def has_head(self, size: int) -> bool:
+        """Whether a trained wavelet head renders ``size`` px directly."""
+        level = int(math.log2(size)) - 3
+        return self.to_img1 is not None if level == 0 else self.blocks[level - 1].to_img is not None
+
+    def forward(self, wplus: torch.Tensor, noise_mode: str = "const",
+                noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
+                generator: Optional[torch.Generator] = None, resolution: Optional[int] = None) -> torch.Tensor:
+        """W+ [B, 23, style_dim] -> image [B, 3, R, R].
+
+        With a head for ``resolution`` the blocks above it are skipped. Without one (models
+        loaded from the IR below 1024 px) the top level is rendered and its wavelet LL band,
+        which is exactly the 2x area-downsampled 1024 px image, is area-downsampled further.
+        """
+        size = self.resolution if resolution is None else int(resolution)
+        if size < 8 or size > self.resolution or size & (size - 1):
+            raise ValueError(f"resolution must be a power of two in [8, {self.resolution}], got {resolution}")
+        noise = list(noise) if noise is not None else [None] * self.num_noise
+        if len(noise) != self.num_noise:
+            raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
+        stop = int(math.log2(size)) - 3 if self.has_head(size) else len(self.blocks)
+
+        x = self.const.expand(wplus.shape[0], -1, -1, -1)
+        index = self.style_index
+        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)
+        if stop == 0:
+            return wavelet_to_image(self.to_img1(x, wplus[:, index.to_img1]))
+        for k, block in enumerate(self.blocks[:stop]):
+            i_up, i_conv1, i_conv2, _ = index.blocks[k]
+            x = block.up(x, wplus[:, i_up])
+            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator)
+            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator)
+        freq = self.blocks[stop - 1].to_img(x, wplus[:, index.blocks[stop - 1][3]])
+        if 2 * freq.shape[-1] == size:
+            return wavelet_to_image(freq)
+        low = freq[:, :3] * 0.5  # the LL band / 2 = the full image average-pooled 2x
+        return F.avg_pool2d(low, low.shape[-1] // size) if low.shape[-1] != size else low
+
+    def forward_levels(self, wplus: torch.Tensor, noise_mode: str = "const",
+                       noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
+                       generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Full-resolution render plus every level's hidden state: ``(image, states)``.
+
+        ``states[0]`` is the output of ``conv1`` (4x4) and ``states[k + 1]`` that of block ``k``'s
+        ``conv2`` (``2**(k+3)`` px), i.e. ``states[L]`` is what the ``2**(L+3)`` px head reads.
+        The image equals ``forward(wplus, ...)`` at full resolution (same ops, same order).
+        """
+        noise = list(noise) if noise is not None else [None] * self.num_noise
+        if len(noise) != self.num_noise:
+            raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
+        index = self.style_index
+        x = self.const.expand(wplus.shape[0], -1, -1, -1)
+        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)
+        states = [x]
+        for k, block in enumerate(self.blocks):
+            i_up, i_conv1, i_conv2, _ = index.blocks[k]
+            x = block.up(x, wplus[:, i_up])
+            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator)
+            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator)
+            states.append(x)
+        image = wavelet_to_image(self.blocks[-1].to_img(x, wplus[:, index.blocks[-1][3]]))
+        return image, states
+
+
+# ----------------------------------------------------------------------------------- generator
