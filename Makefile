@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out
 
-.PHONY: install demo serve test bench clean
+.PHONY: install demo serve test cuda-check bench clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Compile-only check of the CUDA plugins (nvcc from NVIDIA's PyPI wheels, cached; no GPU needed; about 2 min).
+cuda-check: $(STAMP)
+	$(PY) -m stylegan2_ops.compile_check
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generator.py

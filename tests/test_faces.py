@@ -231,3 +231,44 @@ def test_crop_transform_is_exact_with_and_without_shrinking(size):
     v, u = np.mgrid[:size, :size]
     centroid = np.array([(w * u).sum(), (w * v).sum()]) / w.sum()
     assert np.abs(centroid - transform_points(np.linalg.inv(transform), dot)).max() < 0.02
+
+
+@pytest.mark.parametrize("detector", ["hog", "yunet"])
+def test_large_photo_is_searched_on_a_shrunk_copy(detector):
+    """A photo larger than DETECT_MAX_SIDE: the box found on the shrunk copy, mapped back, is the
+    box found at full size (and the landmarks are computed on the full-size photo)."""
+    from latentreenact.faces import DETECT_MAX_SIDE
+    from latentreenact.faces.detection import detection_copy
+
+    name = sorted(PEOPLE)[0]
+    small = photo(name)
+    big = np.asarray(Image.fromarray(small).resize((small.shape[1] * 4, small.shape[0] * 4), Image.Resampling.BICUBIC))
+    assert max(big.shape[:2]) > DETECT_MAX_SIDE
+    copy, scale = detection_copy(big, DETECT_MAX_SIDE)
+    assert max(copy.shape[:2]) == DETECT_MAX_SIDE and 0.2 < scale[0] < 1 and abs(scale[0] - scale[1]) < 0.01
+    shrunk = detect_faces(big, detector)
+    full = detect_faces(big, detector, max_side=None)
+    assert len(shrunk) == len(full) == 1
+    assert _iou(shrunk[0].box, full[0].box) > 0.7  # HOG boxes move with the pyramid level
+    # the mapping is exact for a box known in the shrunk copy: pixel centres line up
+    from latentreenact.faces.detection import _to_full
+
+    mapped = _to_full(Face((0.0, 0.0, copy.shape[1] - 1.0, copy.shape[0] - 1.0), 1.0), scale)
+    assert np.allclose(mapped.box, (0.5 / scale[0] - 0.5, 0.5 / scale[1] - 0.5,
+                                    big.shape[1] - 0.5 / scale[0] - 0.5, big.shape[0] - 0.5 / scale[1] - 0.5), atol=1e-6)
+    if detector == "hog":
+        face = find_face(big, name=name)
+        assert face.landmarks.shape == (68, 2) and (face.landmarks[:, 0] > face.box[0] - face.width).all()
+
+
+def test_read_image_limits(tmp_path):
+    from latentreenact.faces import ImageTooLargeError, read_image
+
+    path = tmp_path / "wide.png"
+    Image.fromarray(np.zeros((100, 300, 3), np.uint8)).save(path)
+    assert read_image(path).shape == (100, 300, 3)
+    with pytest.raises(ImageTooLargeError, match=r"300 x 100 is 0\.0 megapixels, more than the limit"):
+        read_image(path, max_pixels=29_999)
+    assert read_image(path, max_pixels=30_000).shape == (100, 300, 3)
+    with pytest.raises(ValueError, match="is a directory, not an image file"):
+        read_image(tmp_path)

@@ -98,10 +98,34 @@ def test_upfirdn2d_cuda_checks_are_clear() -> None:
     x = torch.zeros(1, 1, 4, 4, device="cuda")
     with pytest.raises(RuntimeError, match="same dtype"):
         plugin.upfirdn2d(x, torch.ones(2, 2, device="cuda", dtype=torch.float64), 1, 1, 1, 1, 0, 0, 0, 0)
-    with pytest.raises(RuntimeError, match=r"\[N, C, H, W\]"):
+    # Messages with numbers and shapes (formatting them once crashed the process: csrc/messages.h).
+    with pytest.raises(RuntimeError, match=r"\[N, C, H, W\], got \[1, 4, 4\]"):
         plugin.upfirdn2d(x[0], torch.ones(2, 2, device="cuda"), 1, 1, 1, 1, 0, 0, 0, 0)
     with pytest.raises(RuntimeError, match="CUDA tensor"):
         plugin.upfirdn2d(x.cpu(), torch.ones(2, 2), 1, 1, 1, 1, 0, 0, 0, 0)
+    with pytest.raises(RuntimeError, match=r"down factors must be >= 1, got \(0, 1\)"):
+        plugin.upfirdn2d(x, torch.ones(2, 2, device="cuda"), 1, 1, 0, 1, 0, 0, 0, 0)
+    with pytest.raises(RuntimeError, match=r"output would be empty \(3x0\) for input \[1, 1, 4, 4\]"):
+        plugin.upfirdn2d(x, torch.ones(2, 2, device="cuda"), 1, 1, 1, 1, -4, 0, 0, 0)
+    with pytest.raises(RuntimeError, match=r"x \(cuda:0\) and f \(cpu\)|CUDA tensor, got one on cpu"):
+        plugin.upfirdn2d(x, torch.ones(2, 2), 1, 1, 1, 1, 0, 0, 0, 0)
+
+
+def test_bias_act_cuda_checks_are_clear() -> None:
+    from stylegan2_ops._plugin import load_plugin
+
+    plugin = load_plugin("bias_act")
+    x = torch.zeros(2, 3, device="cuda")
+    with pytest.raises(RuntimeError, match=r"dim must be in \[0, 2\) for x of shape \[2, 3\], got 5"):
+        plugin.bias_act(x, None, None, 5, 0, 0.2, 1.0, -1.0)
+    with pytest.raises(RuntimeError, match=r"bias must have shape \[3\] \(x has shape \[2, 3\] and dim is 1\), got \[4\]"):
+        plugin.bias_act(x, torch.zeros(4, device="cuda"), None, 1, 0, 0.2, 1.0, -1.0)
+    with pytest.raises(RuntimeError, match="act must be 0 .*, got 7"):
+        plugin.bias_act(x, None, None, 1, 7, 0.2, 1.0, -1.0)
+    with pytest.raises(RuntimeError, match=r"bias must be on x's device cuda:0, got cpu"):
+        plugin.bias_act(x, torch.zeros(3), None, 1, 0, 0.2, 1.0, -1.0)
+    with pytest.raises(RuntimeError, match=r"ref must have the gradient's shape \[2, 3\], got \[3\]"):
+        plugin.bias_act(x, None, torch.zeros(3, device="cuda"), 1, 1, 0.2, 1.0, -1.0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64])

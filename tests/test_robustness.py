@@ -179,7 +179,7 @@ def test_read_image_missing_file(tmp_path) -> None:  # type: ignore[no-untyped-d
     with pytest.raises(FileNotFoundError, match="image not found: .*missing.png"):
         read_image(tmp_path / "missing.png")
     (tmp_path / "folder.png").mkdir()
-    with pytest.raises(FileNotFoundError, match="folder.png"):
+    with pytest.raises(ValueError, match="folder.png is a directory, not an image file"):
         read_image(tmp_path / "folder.png")
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+from PIL import Image
 
 from .dlib_models import hog_detector, mmod_detector
 from .image_input import as_rgb_uint8
@@ -19,6 +20,9 @@ DETECTORS = ("hog", "mmod", "yunet")
 #: dlib's MMOD network fails (or corrupts memory) on images whose shorter side, after upsampling,
 #: is below about 10 px; no face it can detect fits in less than this many pixels anyway
 MMOD_MIN_SIDE = 32
+#: detectors look at a copy whose longer side is at most this many pixels (boxes are mapped back):
+#: the cost of detecting in a 36-megapixel photo is then that of a 1-megapixel one
+DETECT_MAX_SIDE = 1024
 
 
 def _sorted(faces: List[Face]) -> List[Face]:
@@ -26,7 +30,21 @@ def _sorted(faces: List[Face]) -> List[Face]:
     return sorted(faces, key=lambda f: (-f.area, f.box[0], f.box[1]))
 
 
-def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *, name: str = "input") -> List[Face]:
+def detection_copy(rgb: np.ndarray, max_side: Optional[int]) -> Tuple[np.ndarray, Tuple[float, float]]:
+    """``(image the detector sees, (x scale, y scale))``: ``rgb`` itself, or a copy shrunk
+    (area-averaged) so that its longer side is ``max_side``."""
+    height, width = rgb.shape[:2]
+    if max_side is None or max(height, width) <= max_side:
+        return rgb, (1.0, 1.0)
+
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
+    return small, (size[0] / width, size[1] / height)
+
+
+def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *, name: str = "input",
+                 max_side: Optional[int] = DETECT_MAX_SIDE) -> List[Face]:
     """All faces in an image, largest first, without landmarks.
 
     ``image`` is uint8 RGB [H, W, 3] (other layouts are converted, see ``image_input``).
@@ -34,12 +52,15 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *,
     robust to pose) or ``yunet`` (OpenCV Zoo CNN run in PyTorch; sets ``keypoints5``).
     ``upsample``: times to double the image before the dlib detectors look (finds smaller faces;
     ignored by YuNet). Scores: HOG SVM margin, MMOD confidence, YuNet probability.
+    ``max_side``: images larger than this are searched on a shrunk copy (``None``: full size);
+    boxes (and YuNet's keypoints) are in the input's pixels either way.
     """
     if detector not in DETECTORS:
         raise ValueError(f"unknown face detector {detector!r}; choose from {', '.join(DETECTORS)}")
     if upsample < 0:
         raise ValueError(f"upsample must be >= 0, got {upsample}")
-    rgb = as_rgb_uint8(image, name=name)
+    full = as_rgb_uint8(image, name=name)
+    rgb, scale = detection_copy(full, max_side)
     if detector == "hog":
         rects, scores, _ = hog_detector().run(rgb, int(upsample), 0.0)
         faces = [Face((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
@@ -52,8 +73,22 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *,
                           float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
     else:
         faces = detect_yunet(rgb)
-    log.debug("%s: %d face(s) with %s", name, len(faces), detector)
+    if scale != (1.0, 1.0):
+        faces = [_to_full(face, scale) for face in faces]
+    log.debug("%s: %d face(s) with %s (searched at scale %.3f)", name, len(faces), detector, scale[0])
     return _sorted(faces)
+
+
+def _to_full(face: Face, scale: Tuple[float, float]) -> Face:
+    """``face`` found in the shrunk copy, in the input's pixels (pixel centres at integers: a shrunk
+    pixel i covers input pixels [i / s, (i + 1) / s), so its centre is (i + 0.5) / s - 0.5)."""
+    sx, sy = scale
+    x0, y0, x1, y1 = face.box
+    box = ((x0 + 0.5) / sx - 0.5, (y0 + 0.5) / sy - 0.5, (x1 + 0.5) / sx - 0.5, (y1 + 0.5) / sy - 0.5)
+    points = None
+    if face.keypoints5 is not None:
+        points = ((face.keypoints5 + 0.5) / np.array([sx, sy]) - 0.5).astype(face.keypoints5.dtype)
+    return Face(tuple(float(v) for v in box), face.score, None, points)
 
 
 def find_face(image: np.ndarray, index: Optional[int] = None, detector: str = "hog", name: str = "input", *,

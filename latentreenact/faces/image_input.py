@@ -12,12 +12,16 @@ Anything else raises ``ValueError`` naming the input.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .types import ImageTooLargeError
+
 ImageLike = Union[np.ndarray, str, Path]
+#: the largest image ``read_image`` decodes by default (50 megapixels: an 8K photo, 7680 x 6400)
+DEFAULT_MAX_PIXELS = 50_000_000
 
 
 def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
@@ -47,17 +51,25 @@ def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def read_image(path: Union[str, Path]) -> np.ndarray:
+def read_image(path: Union[str, Path], max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image file as uint8 RGB [H, W, 3] (EXIF orientation applied; 16-bit and alpha by the rule above).
 
-    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for one that
-    is not an image, is corrupt or truncated, or whose header claims more pixels than PIL's
-    decompression-bomb limit (checked before any pixel is decoded)."""
+    Raises ``FileNotFoundError`` for a missing file, ``ImageTooLargeError`` (a ``ValueError``) when
+    the header claims more than ``max_pixels`` pixels (``None``: PIL's own decompression-bomb limit
+    only) and ``ValueError`` naming the file for one that is not an image, is corrupt or truncated.
+    Both size limits are checked before any pixel is decoded."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not an image file")
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLargeError(
+                    f"{path}: {width} x {height} is {width * height / 1e6:.1f} megapixels, more than the limit of "
+                    f"{max_pixels / 1e6:.0f}; downscale the picture first")
             image = ImageOps.exif_transpose(image)
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 array = np.asarray(image)

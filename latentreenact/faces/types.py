@@ -12,6 +12,10 @@ class NoFaceError(ValueError):
     """No face was found in an input image (the message names the input)."""
 
 
+class ImageTooLargeError(ValueError):
+    """An input image has more pixels than the limit (found from its header, before decoding)."""
+
+
 class FaceIndexError(IndexError):
     """A face index was asked for that the image does not have."""
 

@@ -145,7 +145,7 @@ def _load_npy(path: Path, columns: int, rows: Optional[np.ndarray]) -> np.ndarra
             f"{path}: expected a float array of shape {(3 * N_VERTICES, columns)}, found "
             f"{array.shape} {array.dtype}")
     picked = array[rows] if rows is not None else array[:]
-    return np.ascontiguousarray(picked, dtype=np.float32)
+    return np.array(picked, dtype=np.float32, order="C")  # a writable copy, not a view of the read-only map
 
 
 def landmark_rows(directory: Path) -> np.ndarray:

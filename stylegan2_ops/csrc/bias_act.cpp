@@ -11,6 +11,12 @@
 
 #include <optional>
 
+#include "messages.h"
+
+using latentreenact_messages::device;
+using latentreenact_messages::num;
+using latentreenact_messages::shape;
+
 at::Tensor bias_act_cuda_run(
     const at::Tensor& x, const at::Tensor& b, const at::Tensor& ref, at::Tensor& y,
     int64_t inner, int64_t channels, int64_t act, double alpha, double gain, double clamp);
@@ -20,29 +26,30 @@ at::Tensor bias_act(
     int64_t dim, int64_t act, double alpha, double gain, double clamp) {
   torch::Tensor b = bias.has_value() ? *bias : torch::Tensor();
   torch::Tensor ref = reference.has_value() ? *reference : torch::Tensor();
-  TORCH_CHECK(x.is_cuda(), "bias_act: x must be a CUDA tensor, got one on ", x.device());
-  TORCH_CHECK(act >= 0 && act <= 2, "bias_act: act must be 0 (linear), 1 (relu) or 2 (lrelu), got ", act);
+  TORCH_CHECK(x.is_cuda(), "bias_act: x must be a CUDA tensor, got one on ", device(x));
+  TORCH_CHECK(act >= 0 && act <= 2, "bias_act: act must be 0 (linear), 1 (relu) or 2 (lrelu), got ", num(act));
   TORCH_CHECK(x.dim() == 0 || (dim >= 0 && dim < x.dim()),
-              "bias_act: dim must be in [0, ", x.dim(), ") for x of shape ", x.sizes(), ", got ", dim);
+              "bias_act: dim must be in [0, ", num(x.dim()), ") for x of shape ", shape(x.sizes()), ", got ", num(dim));
   const bool has_bias = b.defined();
   const bool grad_mode = ref.defined();
   const int64_t channels = x.dim() == 0 ? 1 : x.size(dim);
   if (has_bias) {
     TORCH_CHECK(b.is_cuda() && b.device() == x.device(), "bias_act: the bias must be on x's device ",
-                x.device(), ", got ", b.device());
+                device(x), ", got ", device(b));
     TORCH_CHECK(b.scalar_type() == x.scalar_type(), "bias_act: the bias (", b.scalar_type(),
                 ") and x (", x.scalar_type(), ") must have the same dtype");
     TORCH_CHECK(b.dim() == 1 && b.size(0) == channels, "bias_act: the bias must have shape [",
-                channels, "] (x has shape ", x.sizes(), " and dim is ", dim, "), got ", b.sizes());
+                num(channels), "] (x has shape ", shape(x.sizes()), " and dim is ", num(dim), "), got ",
+                shape(b.sizes()));
     b = b.contiguous();
   }
   if (grad_mode) {
     TORCH_CHECK(ref.is_cuda() && ref.device() == x.device(), "bias_act: ref must be on x's device ",
-                x.device(), ", got ", ref.device());
+                device(x), ", got ", device(ref));
     TORCH_CHECK(ref.scalar_type() == x.scalar_type(), "bias_act: ref (", ref.scalar_type(),
                 ") and the gradient (", x.scalar_type(), ") must have the same dtype");
-    TORCH_CHECK(ref.sizes() == x.sizes(), "bias_act: ref must have the gradient's shape ", x.sizes(),
-                ", got ", ref.sizes());
+    TORCH_CHECK(ref.sizes() == x.sizes(), "bias_act: ref must have the gradient's shape ",
+                shape(x.sizes()), ", got ", shape(ref.sizes()));
     ref = ref.contiguous();
   }
   x = x.contiguous();

@@ -6,6 +6,8 @@
 
 #include <torch/extension.h>
 
+#include "messages.h"
+
 #include <cstdlib>
 #include <limits>
 
@@ -15,6 +17,10 @@ torch::Tensor upfirdn2d_cuda_forward(
     int64_t px0, int64_t px1, int64_t py0, int64_t py1);
 
 namespace {
+
+using latentreenact_messages::device;
+using latentreenact_messages::num;
+using latentreenact_messages::shape;
 
 int64_t output_length(int64_t size, int64_t up, int64_t down, int64_t p0, int64_t p1, int64_t taps) {
   const int64_t span = size * up + p0 + p1 - taps;  // last valid start of the kernel window
@@ -28,25 +34,26 @@ torch::Tensor upfirdn2d(
     torch::Tensor x, torch::Tensor f,
     int64_t ux, int64_t uy, int64_t dx, int64_t dy,
     int64_t px0, int64_t px1, int64_t py0, int64_t py1) {
-  TORCH_CHECK(x.is_cuda(), "upfirdn2d: x must be a CUDA tensor, got one on ", x.device());
-  TORCH_CHECK(f.is_cuda(), "upfirdn2d: the kernel f must be a CUDA tensor, got one on ", f.device());
-  TORCH_CHECK(x.device() == f.device(), "upfirdn2d: x (", x.device(), ") and f (", f.device(),
+  TORCH_CHECK(x.is_cuda(), "upfirdn2d: x must be a CUDA tensor, got one on ", device(x));
+  TORCH_CHECK(f.is_cuda(), "upfirdn2d: the kernel f must be a CUDA tensor, got one on ", device(f));
+  TORCH_CHECK(x.device() == f.device(), "upfirdn2d: x (", device(x), ") and f (", device(f),
               ") must be on the same device");
-  TORCH_CHECK(x.dim() == 4, "upfirdn2d: x must have shape [N, C, H, W], got ", x.sizes());
-  TORCH_CHECK(f.dim() == 2, "upfirdn2d: the kernel f must have shape [kh, kw], got ", f.sizes());
+  TORCH_CHECK(x.dim() == 4, "upfirdn2d: x must have shape [N, C, H, W], got ", shape(x.sizes()));
+  TORCH_CHECK(f.dim() == 2, "upfirdn2d: the kernel f must have shape [kh, kw], got ", shape(f.sizes()));
   TORCH_CHECK(x.scalar_type() == f.scalar_type(), "upfirdn2d: x (", x.scalar_type(),
               ") and f (", f.scalar_type(), ") must have the same dtype");
-  TORCH_CHECK(ux >= 1 && uy >= 1, "upfirdn2d: up factors must be >= 1, got (", ux, ", ", uy, ")");
-  TORCH_CHECK(dx >= 1 && dy >= 1, "upfirdn2d: down factors must be >= 1, got (", dx, ", ", dy, ")");
+  TORCH_CHECK(ux >= 1 && uy >= 1, "upfirdn2d: up factors must be >= 1, got (", num(ux), ", ", num(uy), ")");
+  TORCH_CHECK(dx >= 1 && dy >= 1, "upfirdn2d: down factors must be >= 1, got (", num(dx), ", ", num(dy), ")");
   TORCH_CHECK(f.numel() > 0, "upfirdn2d: the kernel f is empty");
 
   const int64_t in_h = x.size(2), in_w = x.size(3);
   const int64_t kh = f.size(0), kw = f.size(1);
   const int64_t out_h = output_length(in_h, uy, dy, py0, py1, kh);
   const int64_t out_w = output_length(in_w, ux, dx, px0, px1, kw);
-  TORCH_CHECK(out_h >= 1 && out_w >= 1, "upfirdn2d: the output would be empty (", out_h, "x", out_w,
-              ") for input ", x.sizes(), ", kernel ", f.sizes(), ", up (", ux, ", ", uy, "), down (",
-              dx, ", ", dy, ") and pad (", px0, ", ", px1, ", ", py0, ", ", py1, ")");
+  TORCH_CHECK(out_h >= 1 && out_w >= 1, "upfirdn2d: the output would be empty (", num(out_h), "x", num(out_w),
+              ") for input ", shape(x.sizes()), ", kernel ", shape(f.sizes()), ", up (", num(ux), ", ", num(uy),
+              "), down (", num(dx), ", ", num(dy), ") and pad (", num(px0), ", ", num(px1), ", ", num(py0), ", ",
+              num(py1), ")");
   constexpr int64_t int_max = std::numeric_limits<int>::max();
   TORCH_CHECK(in_h * uy + std::abs(py0) + std::abs(py1) + kh < int_max &&
               in_w * ux + std::abs(px0) + std::abs(px1) + kw < int_max,
