@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out
 
-.PHONY: install demo serve test cuda-check bench clean
+.PHONY: install judge-env demo serve test cuda-check bench clean
 
 install: $(STAMP)
 
@@ -30,8 +30,24 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/latentreenact demo
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# The independent judge's helper environment (latentreenact/judge): MediaPipe 0.10.21, the last release whose
+# wheel ships its face models, needs numpy<2, so it lives in its own venv, driven over a pipe. Only the
+# modules the face mesh imports are installed (no jax, sentencepiece or sounddevice); about 15-60 s.
+JUDGE_VENV ?= .venv-judge
+JUDGE_STAMP := $(JUDGE_VENV)/.installed-stamp
+judge-env: $(JUDGE_STAMP)
+
+$(JUDGE_STAMP):
+	$(PYTHON) -m venv $(JUDGE_VENV)
+	$(JUDGE_VENV)/bin/python -m pip install --quiet --no-deps mediapipe==0.10.21
+	$(JUDGE_VENV)/bin/python -m pip install --quiet --no-warn-conflicts numpy==1.26.4 protobuf==4.25.9 absl-py attrs flatbuffers \
+		opencv-python-headless==4.11.0.86 matplotlib
+	$(JUDGE_VENV)/bin/python -c "import mediapipe as mp; mp.solutions.face_mesh.FaceMesh(static_image_mode=True).close()"
+	touch $(JUDGE_STAMP)
+
+# LATENTREENACT_REQUIRE_JUDGE=1: the judge's tests fail instead of skipping when .venv-judge is missing.
+test: $(STAMP) $(JUDGE_STAMP)
+	LATENTREENACT_REQUIRE_JUDGE=1 $(PY) -m pytest -q
 
 # Compile-only check of the CUDA plugins (nvcc from NVIDIA's PyPI wheels, cached; no GPU needed; about 2 min).
 cuda-check: $(STAMP)
@@ -41,4 +57,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_generator.py
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(JUDGE_VENV) $(OUT) .pytest_cache

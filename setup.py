@@ -27,6 +27,7 @@ setup(
         "onnx>=1.15",          # reads the SFace / YuNet graphs into PyTorch modules
         "dlib-bin>=19.24",     # face detection, 68 landmarks, descriptor (prebuilt dlib wheel)
         "imageio-ffmpeg>=0.5",
+        "matplotlib>=3.7",     # the plots of `latentreenact eval motion`
     ],
     extras_require={
         # onnxruntime: cross-check of our ONNX import; gradio + selenium: the demo's client and browser tests

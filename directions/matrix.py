@@ -78,18 +78,19 @@ class DirectionMatrix(nn.Module):
 
     @classmethod
     def load(cls, path: PathLike, device: Union[str, torch.device] = "cpu") -> "DirectionMatrix":
-        """Read a file written by :meth:`save` or a released ``A_matrix.pt`` (detected)."""
+        """Read a file written by :meth:`save` or a released ``A_matrix.pt`` (detected), frozen
+        (``requires_grad_(True)`` to train it further)."""
         obj = _read(path)
         if obj.get("format") != FORMAT:
             if "A_matrix" in obj:
-                return cls._from_released(obj, str(path)).to(device)
+                return cls._from_released(obj, str(path)).to(device).eval().requires_grad_(False)
             raise _format_error(f"{path}: not a direction-matrix file (keys {sorted(map(str, obj))[:8]})")
         if obj.get("format_version") != FORMAT_VERSION:
             raise _format_error(f"{path}: direction file version {obj.get('format_version')} is not supported")
         matrix = cls(obj["k"], obj["num_layers"], obj["style_dim"], obj["shift_scale"], seed=None,
                      config=obj.get("config"))
         _load_strict(matrix, obj["state_dict"], str(path))
-        return matrix.to(device)
+        return matrix.to(device).eval().requires_grad_(False)
 
     # ------------------------------------------------------------------ released layout
     def save_released(self, path: PathLike) -> Path:

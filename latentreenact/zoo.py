@@ -224,7 +224,7 @@ def model_file(name: str, kind: Optional[str] = None, root: Optional[Union[str, 
 
 
 def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[str]"]] = None) -> "torch.nn.Module":
-    """Build the registered generator ``name`` from its verified files (eval mode, CPU)."""
+    """Build the registered generator ``name`` from its verified files (eval mode, frozen, CPU)."""
     entry = get_entry(name)
     if entry.kind != "generator":
         raise ValueError(f"model {name!r} is a {entry.kind}, not a generator")
@@ -232,6 +232,6 @@ def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[
     if entry.arch == "mobilestylegan":
         base = entry.config.get("base")
         if base is None:
-            return MobileStyleGAN.from_ir(directory).eval()
-        return MobileStyleGAN.from_ir(resolve(str(base)), heads=model_file(name, root=root)).eval()
+            return MobileStyleGAN.from_ir(directory).eval().requires_grad_(False)
+        return MobileStyleGAN.from_ir(resolve(str(base)), heads=model_file(name, root=root)).eval().requires_grad_(False)
     raise ValueError(f"model {name!r}: no builder for architecture {entry.arch!r}")

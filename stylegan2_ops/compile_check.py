@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 import torch
+from torch.utils.cpp_extension import include_paths
 
 from ._plugin import CSRC_DIR, cache_root
 
@@ -75,8 +76,6 @@ def run(cmd: Sequence[str], what: str) -> None:
 
 def commands(source: Path, out: Path, home: Path, include: Path, arch: str) -> List[str]:
     """The compile command of one source (nvcc for ``.cu``, the host compiler for ``.cpp``)."""
-    from torch.utils.cpp_extension import include_paths
-
     includes = [f"-I{include}", *(f"-I{p}" for p in include_paths()), f"-I{sysconfig.get_paths()['include']}"]
     defines = ["-DTORCH_EXTENSION_NAME=latentreenact_check", "-DTORCH_API_INCLUDE_EXTENSION_H",
                f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"]

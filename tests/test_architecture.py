@@ -72,6 +72,13 @@ LAZY_ALLOWED: Set[str] = {
     "lpips",
     "torchvision",
     "chumpy",
+    "matplotlib",               # plots of the evaluation reports
+    "mediapipe",                # the judge's face mesh (its own virtual environment)
+}
+
+# Scripts run by another interpreter: they import what that environment has, when they need it.
+OTHER_INTERPRETER: Set[str] = {
+    "latentreenact.judge.mediapipe_worker",
 }
 
 # The trainers and what only they use: the inference path (foundations, stages, pipeline) never
@@ -157,7 +164,8 @@ def import_graph() -> Tuple[Dict[str, Set[str]], Set[Tuple[str, str]]]:
     for module, path in MODULES.items():
         for name, inside in _imports(module, path):
             target = _owner(name)
-            if inside and not _is_lazy_allowed(name) and not _is_lazy_allowed(target or name):
+            if inside and module not in OTHER_INTERPRETER and not _is_lazy_allowed(name) \
+                    and not _is_lazy_allowed(target or name):
                 lazy.add((module, target or name.split(".")[0]))
             if target and target != module:
                 graph[module].add(target)

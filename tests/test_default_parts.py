@@ -23,7 +23,19 @@ def heads_generator():
 @pytest.fixture(scope="module")
 def default_matrix() -> DirectionMatrix:
     entry = zoo.get_entry("directions-mobilestylegan-ffhq")
-    return DirectionMatrix.load(zoo.resolve(entry.name) / entry.files[0].name).eval().requires_grad_(False)
+    return DirectionMatrix.load(zoo.resolve(entry.name) / entry.files[0].name)
+
+
+def test_default_parts_load_frozen(heads_generator, default_matrix) -> None:
+    """Every default part comes back in eval mode without gradients (trainers enable what they train)."""
+    from latentreenact.net3d import get_estimator
+
+    estimator = get_estimator("bfm-net")
+    modules = [heads_generator, default_matrix, load_encoder("encoder-mobilestylegan-ffhq")]
+    modules += [m for m in vars(estimator).values() if isinstance(m, torch.nn.Module)] or [estimator]
+    for module in modules:
+        assert isinstance(module, torch.nn.Module) and not module.training, type(module).__name__
+        assert not any(p.requires_grad for p in module.parameters()), type(module).__name__
 
 
 def _holdout_w(G, n: int) -> torch.Tensor:

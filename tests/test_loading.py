@@ -172,3 +172,15 @@ def test_stylegan2_ada_pickle_renders_golden_images(tmp_path, golden_g_ema, gold
     with torch.no_grad():
         img, _ = g([vectors["z"]], truncation=0.7, truncation_latent=g.latent_avg[None], randomize_noise=False)
     assert (img - vectors["img_trunc"]).abs().max() < 1e-4
+
+
+def test_loaded_generators_are_frozen(golden_ckpt, tmp_path):
+    """Loaders return eval-mode modules without gradients: rendering builds no autograd graph."""
+    from latentreenact.checkpoints.loading import save_generator
+
+    g = load_generator(golden_ckpt)
+    assert not g.training and not any(p.requires_grad for p in g.parameters())
+    again = load_generator(save_generator(g, tmp_path / "g.pt"))
+    assert not any(p.requires_grad for p in again.parameters())
+    img = g.synthesis(torch.randn(1, g.n_latent, g.style_dim))
+    assert not img.requires_grad and img.grad_fn is None

@@ -195,3 +195,21 @@ def test_fitter_refuses_degenerate_batch(fitter: LandmarkFitter) -> None:
         fitter.fit(line[None])
     with pytest.raises(ValueError, match="NaN"):
         fitter.fit(torch.full((2, 68, 2), float("inf")))
+
+
+def test_rigid_pose_recovers_a_known_rotation_of_the_mean_face(model: LinearShapeModel, fitter: LandmarkFitter) -> None:
+    """Closed form: the mean face rotated, scaled and projected is fitted back to its exact angles."""
+    angles = torch.tensor([[0.0, 0.0, 0.0], [25.0, -10.0, 5.0], [-30.0, 15.0, -12.0], [5.0, 20.0, 0.0]])
+    rotation = rotation_from_euler(angles[:, 0], angles[:, 1], angles[:, 2]).float()
+    mean = fitter._mean.float().expand(4, -1, -1)
+    points = project(mean, rotation, torch.full((4,), 200.0 / 150000.0), torch.tensor([[120.0, 90.0]]).expand(4, 2))
+    got = fitter.fit_rigid_pose(points)
+    torch.testing.assert_close(got, angles, atol=1e-3, rtol=0)
+    # only the chosen landmarks matter: moving the mouth and jaw changes nothing
+    moved = points.clone()
+    moved[:, 48:] += torch.tensor([0.0, 6.0])
+    moved[:, :17] += torch.tensor([0.0, 4.0])
+    torch.testing.assert_close(fitter.fit_rigid_pose(moved), got, atol=1e-4, rtol=0)
+    assert not torch.allclose(fitter.fit(moved).angles[:, 1], fitter.fit(points).angles[:, 1], atol=0.5)
+    with pytest.raises(ValueError, match="at least 4"):
+        fitter.fit_rigid_pose(points, indices=[27, 28])

@@ -116,14 +116,15 @@ def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[to
 def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> GeneratorBase:
     """Load a generator from a registered name (``latentreenact.zoo``) or a checkpoint file.
 
-    Returns it in eval mode on ``device``. For files the architecture is inferred from the
+    Returns it in eval mode on ``device``, frozen (``requires_grad`` False: call
+    ``requires_grad_(True)`` on what you train). For files the architecture is inferred from the
     tensor shapes. Raises ``FileNotFoundError`` for a missing path or model files and
     :class:`CheckpointFormatError` (a ``ValueError``) for anything that is not a readable
     generator checkpoint, naming the file and what was wrong.
     """
     file = Path(path).expanduser()
     if not file.exists() and zoo.is_registered(path):
-        return zoo.load_registered_generator(str(path)).to(device).eval()
+        return zoo.load_registered_generator(str(path)).to(device).eval().requires_grad_(False)
     if not file.exists():
         hint = f" (registered models: {', '.join(sorted(zoo.list_models()))})" if os.sep not in str(path) else ""
         raise FileNotFoundError(f"generator checkpoint not found: {file}{hint}")
@@ -138,7 +139,7 @@ def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> 
     else:
         raise CheckpointFormatError(f"{file}: architecture {arch!r} is not supported by this reader")
     log.debug("loaded %s generator from %s", info["source"], file)
-    return generator.to(device).eval()
+    return generator.to(device).eval().requires_grad_(False)
 
 
 def build_mobilestylegan(state_dict: Dict[str, torch.Tensor], config: Mapping[str, Any],

@@ -10,6 +10,7 @@ from .. import __version__
 from .demo import demo
 from .edit import edit
 from .eval_directions import directions as eval_directions_cmd
+from .eval_motion import motion as eval_motion_cmd
 from .eval_reenact import reenact as eval_reenact_cmd
 from .faces import faces
 from .invert import invert
@@ -69,3 +70,4 @@ def eval_group() -> None:
 
 eval_group.add_command(eval_directions_cmd)
 eval_group.add_command(eval_reenact_cmd)
+eval_group.add_command(eval_motion_cmd)

@@ -36,7 +36,6 @@ def detection_copy(rgb: np.ndarray, max_side: Optional[int]) -> Tuple[np.ndarray
     height, width = rgb.shape[:2]
     if max_side is None or max(height, width) <= max_side:
         return rgb, (1.0, 1.0)
-
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))

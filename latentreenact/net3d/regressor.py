@@ -217,7 +217,7 @@ class Net3DRegressor(nn.Module):
                 raise
             raise CheckpointFormatError(f"{source}: invalid Net3D regressor file ({exc})") from exc
         model.metrics = dict(obj.get("metrics") or {})
-        return model.to(device).eval()
+        return model.to(device).eval().requires_grad_(False)
 
 
 

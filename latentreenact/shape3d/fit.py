@@ -29,7 +29,10 @@ from .bfm import LinearShapeModel
 from .camera import from_image, project
 from .rotations import euler_from_rotation
 
-__all__ = ["LandmarkFit", "LandmarkFitter", "fit_landmarks", "check_landmarks"]
+__all__ = ["LandmarkFit", "LandmarkFitter", "RIGID_LANDMARKS", "fit_landmarks", "check_landmarks"]
+
+#: the nose (27-35) and eye (36-47) landmarks: they move with the head, hardly with the expression
+RIGID_LANDMARKS = tuple(range(27, 48))
 
 ArrayLike = Union[np.ndarray, torch.Tensor, Sequence]
 
@@ -178,6 +181,25 @@ class LandmarkFitter:
             rotation=f32(rotation), scale=f32(scale), translation=f32(translation_img),
             identity=f32(coeffs[:, :n_id]), expression=f32(coeffs[:, n_id:]),
             landmarks=f32(fitted), error=f32(error))
+
+    def fit_rigid_pose(self, landmarks: ArrayLike, indices: Sequence[int] = RIGID_LANDMARKS,
+                       steps: int = 8) -> torch.Tensor:
+        """Head rotation from the landmarks that do not move with the expression: (yaw, pitch, roll)
+        in degrees, ``[B, 3]``, of the mean face (no identity or expression coefficients) fitted to
+        ``indices`` of ``landmarks`` ``[B, 68, 2]`` by weak-perspective scaled Procrustes.
+
+        The joint fit (:meth:`fit`) lets expression coefficients absorb head pitch (an opening jaw
+        and a downward pitch move the lower landmarks alike); this fit cannot, at the cost of a
+        pitch that is compressed on real faces (docs/driving.md)."""
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        if index.numel() < 4 or int(index.min()) < 0 or int(index.max()) > 67:
+            raise ValueError("indices must name at least 4 of the 68 landmarks")
+        target = from_image(check_landmarks(landmarks).to(self.device))[:, index]
+        points = self._mean[index].expand(target.shape[0], -1, -1)
+        rotation, scale = self._pose_init(points, target)
+        for _ in range(steps):
+            rotation, scale = self._pose_refine(points, target, rotation, scale)
+        return euler_from_rotation(rotation).to(torch.float32)
 
     # ------------------------------------------------------------------ steps
 

@@ -1,0 +1,90 @@
+"""``latentreenact eval motion``: how much of a driving clip's motion (head pitch / yaw / roll, mouth and eye
+opening) the reenacted face follows, and whether it stays the source person, as measured by the independent
+judge (MediaPipe face mesh in ``.venv-judge`` and dlib's descriptor; see ``latentreenact.judge``). Writes
+motion.json, motion.md and one plot per source × clip."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import click
+import torch
+
+from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
+from ..judge import FaceJudge, JudgeUnavailableError, judge_python
+from ..reenact_video import folder_images
+from ..reenactor import Reenactor
+from ..video import probe_video
+from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
+from .options import detector_option, device_option, parse_device, progress_option, seed_option
+from .reenact import model_options
+
+
+def _images(paths: Tuple[Path, ...]) -> List[Path]:
+    files: List[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"source not found: {path}")
+        files.extend(folder_images(path) if path.is_dir() else [path])
+    return files
+
+
+@click.command("motion")
+@click.option("--source", "sources", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Source photo or folder of photos (repeatable).")
+@click.option("--driving", "drivings", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="Driving video (repeatable).")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for motion.json, motion.md and the plots.")
+@click.option("--tune", type=click.Choice(["none", "released", "pti"]), default="none", show_default=True,
+              help="Pivotal tuning of the generator on each source.")
+@click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
+              help="Tuning steps (default: the preset's).")
+@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.5, show_default=True,
+              help="Exponential moving average of the driving pose (as `reenact` does for videos).")
+@click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames of each clip.")
+@click.option("--mirror/--no-mirror", default=True, show_default=True,
+              help="Average the judge's measurement of each frame with that of its mirror image.")
+@model_options
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=8, show_default=True,
+              help="Frames per Net3D / generator pass.")
+@detector_option("Face detector for the reenactor's alignment and dlib's identity descriptor.")
+@device_option
+@seed_option
+@progress_option
+@reports_errors
+def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
+           smoothing: float, max_frames: Optional[int], mirror: bool, model: str, exact: bool,
+           truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int,
+           progress: bool) -> None:
+    """Measure motion transfer from driving clips to source photos with the independent judge."""
+    start = time.perf_counter()
+    photos = _images(sources)
+    for clip in drivings:
+        if not clip.is_file():
+            raise FileNotFoundError(f"driving clip not found: {clip}")
+        probe_video(clip)  # an unreadable clip fails (exit 5) before any model loads
+    try:
+        judge_python()
+        judge = FaceJudge(mirror=mirror)
+        judge.mesh.start()  # type: ignore[attr-defined]
+    except JudgeUnavailableError as exc:
+        fail(str(exc), EXIT_MISSING_EXTRA)
+    torch.manual_seed(seed)
+    overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
+    with judge:
+        reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
+        results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
+                                  smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
+                                  detector=detector, progress=progress)
+        version = judge.mesh.version  # type: ignore[attr-defined]
+    meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
+            "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "max_frames": max_frames,
+            "mirror": mirror, "seed": seed, "device": device,
+            "judge": f"mediapipe {version} face mesh, dlib descriptor",
+            "seconds": round(time.perf_counter() - start, 1)}
+    paths = write_motion_report(results, output, meta)
+    click.echo(markdown_report(results))
+    click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
