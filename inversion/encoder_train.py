@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentreenact.net3d.dataset import Net3DShards, ShardReader
+from latentreenact.net3d.dataset import Net3DShards, ShardReader, training_splits
 from latentreenact.sampling import render, truncation_centre, wplus_from_z
 from latentreenact.trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, take_batch,
                                       warmup_cosine, write_metrics)
@@ -159,12 +159,7 @@ class _EncoderData:
     @classmethod
     def read(cls, generator: Any, data_dir: PathLike, batch_size: int, val_fraction: float,
              split_seed: int) -> "_EncoderData":
-        train_set = Net3DShards(data_dir, "train", val_fraction=val_fraction, seed=split_seed)
-        val_set = Net3DShards(data_dir, "val", val_fraction=val_fraction, seed=split_seed)
-        if len(train_set) < batch_size:
-            raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
-        if len(val_set) == 0:
-            raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
+        train_set, val_set = training_splits(data_dir, batch_size, val_fraction, split_seed)
         data_cfg = train_set.manifest["config"]
         if int(data_cfg["style_dim"]) != generator.style_dim:
             raise ValueError(f"{data_dir}: latents of dimension {data_cfg['style_dim']}, the generator takes "

@@ -33,7 +33,7 @@ from ..faces import NoFaceError
 from ..identity.similarity import identity_similarity, sface_embedding
 from ..judge import (SAME_PERSON_DISTANCE, SIGNALS, UNITS, FaceJudge, MotionSeries, dlib_distance, gain,
                      identity_descriptor, largest_face, motion_series, pearson)
-from ..reenact_video import video_frames
+from ..reenact_video import ReenactOptions, video_frames
 from ..video import iter_frames
 
 log = logging.getLogger(__name__)
@@ -221,8 +221,9 @@ def evaluate_pair(reenactor: Any, src: Any, driving: Path, judge: FaceJudge, *, 
     """Reenact the inverted source ``src`` from the clip ``driving`` (``Reenactor``'s video path, face crops
     without paste-back) and judge the result; the time per frame covers bfm-net's pass and the rendering."""
     start = time.perf_counter()
-    track, frames = video_frames(reenactor, src, driving, smoothing=smoothing, batch_size=batch_size,
-                                 progress=progress, max_frames=max_frames)
+    track, frames = video_frames(reenactor, src, driving,
+                                 ReenactOptions(smoothing=smoothing, batch_size=batch_size, progress=progress),
+                                 max_frames=max_frames)
     measured = time.perf_counter() - start
     reference = int(np.flatnonzero(track.found.numpy())[0])
     bfm = bfm_series(track.p.numpy(), reenactor.spec.names, reference)
