@@ -27,7 +27,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 MODEL_FILE = "reenactor.json"
 #: the parts of ``from_pretrained("default")`` (registered names; ``exact=True`` swaps in the exact generator)
 DEFAULT_MODEL: Dict[str, Any] = {"generator": "mobilestylegan-ffhq-heads", "encoder": "encoder-mobilestylegan-ffhq",
-                                 "estimator": "bfm-net", "directions": "directions-mobilestylegan-ffhq"}
+                                 "estimator": "bfm-rigid", "directions": "directions-mobilestylegan-ffhq"}
 EXACT_GENERATORS = {"mobilestylegan-ffhq-heads": "mobilestylegan-ffhq"}
 #: what a model directory holds when its reenactor.json does not say otherwise
 DIRECTORY_DEFAULTS: Dict[str, Any] = {"generator": "generator.pt", "encoder": "encoder.pt",

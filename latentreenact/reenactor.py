@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 PathLike = Union[str, "os.PathLike[str]"]
 ImageInput = Union[np.ndarray, PathLike]
 
+#: Net3D backends that measure in the same BFM pose and coefficient space (an A trained with one drives with another)
+BFM_BACKENDS = {"bfm-net", "bfm-fit", "bfm-rigid"}
 #: FFHQ alignment size of source and driving crops (the Net3D input size)
 ALIGN_SIZE = 256
 DEFAULT_RENDER_SIZE = 256
@@ -102,7 +104,9 @@ class Reenactor:
             raise ValueError(f"the encoder predicts {encoder.n_styles} styles but the generator takes "
                              f"{generator.n_latent}; use an encoder trained for this generator")
         backend = directions.config.get("backend")
-        if backend and getattr(estimator, "name", backend) != backend:
+        used = getattr(estimator, "name", backend)
+        same_space = {backend, used} <= BFM_BACKENDS  # one BFM coefficient space: bfm-net regresses bfm-fit's labels
+        if backend and used != backend and not same_space:
             log.warning("the direction matrix was trained with Net3D backend %r but the estimator is %r",
                         backend, getattr(estimator, "name", "?"))
         self._centre: Optional[torch.Tensor] = None
@@ -162,14 +166,29 @@ class Reenactor:
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
         """:meth:`crop` of a driving frame, or None when it has no usable face."""
+        aligned = self._driving_aligned(frame, align, name)
+        return None if aligned is None else aligned[0]
+
+    def _driving_aligned(self, frame: np.ndarray, align: bool, name: str) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         frame = as_rgb_uint8(frame, name=name)
         if not align:
-            return self.crop(frame, False, name)[0]
+            return self.crop(frame, False, name)
         try:
-            return self.crop(frame, True, name)[0]
+            return self.crop(frame, True, name)
         except (NoFaceError, ValueError) as exc:  # no face, or landmarks too degenerate to align
             log.debug("%s: %s", name, exc)
             return None
+
+    def _frame_roll(self, p: torch.Tensor, transforms: Sequence[np.ndarray]) -> torch.Tensor:
+        """Roll measured on crops, in the frame: the FFHQ alignment levels the eyes, so the crop's
+        own in-plane rotation (``transforms``: crop->frame) is subtracted back (docs/driving.md)."""
+        if "roll" not in self.spec.names:
+            return p
+        column = list(self.spec.names).index("roll")
+        theta = torch.tensor([math.degrees(math.atan2(t[1, 0], t[0, 0])) for t in transforms], dtype=p.dtype)
+        p = p.clone()
+        p[:, column] = p[:, column] - theta
+        return p
 
     def pose(self, crops: Sequence[np.ndarray]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of aligned crops: (p [N, k] on CPU, found [N] bool); rows not found hold NaN."""
@@ -182,25 +201,28 @@ class Reenactor:
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops):
-        (p [N, k], found [N]); frames without a face get NaN rows and ``found`` False."""
+        (p [N, k], found [N]); frames without a face get NaN rows and ``found`` False. With
+        ``align``, roll is the head's roll in the frame (the crop's own rotation added back)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         rows: List[torch.Tensor] = []
         found: List[torch.Tensor] = []
-        pending: List[Tuple[int, np.ndarray]] = []
+        pending: List[Tuple[int, Tuple[np.ndarray, np.ndarray]]] = []
 
         def flush() -> None:
-            p, ok = self.pose([c for _, c in pending])
+            p, ok = self.pose([c for _, (c, _) in pending])
+            if align:
+                p = self._frame_roll(p, [t for _, (_, t) in pending])
             for (index, _), row, hit in zip(pending, p, ok):
                 rows[index], found[index] = row, hit
             pending.clear()
 
         for i, frame in enumerate(tqdm(frames, desc="measuring", unit="frame", total=total, disable=not progress)):
-            crop = self.driving_crop(frame, align, name=f"frame {i}")
+            aligned = self._driving_aligned(frame, align, name=f"frame {i}")
             rows.append(torch.full((self.spec.k,), math.nan))
             found.append(torch.tensor(False))
-            if crop is not None:
-                pending.append((i, crop))
+            if aligned is not None:
+                pending.append((i, aligned))
             if len(pending) == batch_size:
                 flush()
         if pending:
@@ -228,6 +250,8 @@ class Reenactor:
         p, found = self.pose([crop])
         if not bool(found[0]):
             raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
+        if align:
+            p = self._frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator
         if tune not in (None, "none"):
             target = from_uint8(resize_square(crop, self.render_size), self.device)

@@ -55,7 +55,7 @@ def test_pose_params_validates_shapes() -> None:
 
 
 def test_registry() -> None:
-    assert set(BACKENDS) == {"bfm-fit", "deca", "bfm-net"}
+    assert set(BACKENDS) == {"bfm-fit", "bfm-rigid", "deca", "bfm-net"}
     assert get_estimator("bfm-net").name == "bfm-net"  # the shipped default weights
     with pytest.raises(ValueError, match="unknown Net3D backend"):
         get_estimator("nope")

@@ -309,3 +309,25 @@ def test_aligned_path_on_real_photos(setup) -> None:  # type: ignore[no-untyped-
     assert changed.any() and x0 - 40 < xs.mean() < x1 + 40 and y0 - 40 < ys.mean() < y1 + 40
     with pytest.raises(NoFaceError):
         r.invert(np.full((64, 64, 3), 128, np.uint8))
+
+
+def test_driving_roll_is_measured_in_the_frame(setup) -> None:  # type: ignore[no-untyped-def]
+    """The FFHQ alignment levels the eyes, so Net3D sees no roll in the crop; measure() adds the crop's
+    own rotation back: a driving photo turned by 10 degrees (counter-clockwise) reads as 10 degrees more roll."""
+    from PIL import Image
+
+    from fixtures.face_photos import photo
+
+    r = setup[0]
+    portrait = photo("obama_portrait")
+    turned = np.asarray(Image.fromarray(portrait).rotate(10, resample=Image.Resampling.BICUBIC))
+    p, found = r.measure([portrait, turned])
+    assert found.all()
+    roll = list(r.spec.names).index("roll")
+    assert abs(float(p[1, roll] - p[0, roll]) - 10.0) < 1.5
+    yaw = list(r.spec.names).index("yaw")
+    assert abs(float(p[1, yaw] - p[0, yaw])) < 1.5  # the other angles barely move
+    # align=False: the inputs are crops already, nothing is added
+    crops = [r.driving_crop(portrait), r.driving_crop(turned)]
+    q, _ = r.measure(crops, align=False)
+    assert abs(float(q[1, roll] - q[0, roll])) < 1.5

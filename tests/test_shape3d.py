@@ -213,3 +213,12 @@ def test_rigid_pose_recovers_a_known_rotation_of_the_mean_face(model: LinearShap
     assert not torch.allclose(fitter.fit(moved).angles[:, 1], fitter.fit(points).angles[:, 1], atol=0.5)
     with pytest.raises(ValueError, match="at least 4"):
         fitter.fit_rigid_pose(points, indices=[27, 28])
+
+
+def test_fit_rigid_holds_the_rigid_pose_and_fits_the_expression(model: LinearShapeModel, fitter: LandmarkFitter) -> None:
+    points, angles, ids, exps = synthetic_faces(model, 16, seed=3)
+    fit = fitter.fit_rigid(points)
+    torch.testing.assert_close(fit.angles, fitter.fit_rigid_pose(points), atol=1e-4, rtol=0)
+    assert (fit.angles - angles).abs().mean() < 4.0  # the mean face's pose: close, not exact (identity varies)
+    assert np.corrcoef(fit.expression.flatten(), exps.flatten())[0, 1] > 0.6
+    assert torch.isfinite(fit.identity).all() and fit.error.max() < 6.0

@@ -25,14 +25,22 @@ class BFMFitEstimator(PoseEstimator):
 
     ``noise``: the fit's assumed landmark noise (regularisation, see
     :class:`~latentreenact.shape3d.LandmarkFitter`); ``vertices``: also return the full BFM
-    vertices [B, 53215, 3] (needs the dense model files; large).
+    vertices [B, 53215, 3] (needs the dense model files; large). ``pose``: ``"joint"`` fits pose
+    and coefficients together; ``"rigid"`` takes the pose from the nose and eye landmarks alone and
+    holds it while the coefficients are solved (backend ``bfm-rigid``: a laughing mouth does not
+    read as head pitch; docs/driving.md).
     """
 
     name = "bfm-fit"
     differentiable = False
 
     def __init__(self, detector: str = "hog", noise: float = 0.02, upsample: int = 1,
-                 vertices: bool = False, device: str = "cpu") -> None:
+                 vertices: bool = False, device: str = "cpu", pose: str = "joint") -> None:
+        if pose not in ("joint", "rigid"):
+            raise ValueError(f"pose must be 'joint' or 'rigid', got {pose!r}")
+        self.pose_mode = pose
+        if pose == "rigid":
+            self.name = "bfm-rigid"
         self.detector = detector
         self.upsample = upsample
         self.with_vertices = vertices
@@ -40,14 +48,15 @@ class BFMFitEstimator(PoseEstimator):
         self.fitter = LandmarkFitter(model, noise=noise)
 
     def _fit(self, points: np.ndarray):
+        fit = self.fitter.fit_rigid if self.pose_mode == "rigid" else self.fitter.fit
         try:
-            return [self.fitter.fit(points)]
+            return [fit(points)]
         except ValueError:  # one bad face fails the batch: fit one by one
             log.debug("batched fit failed; fitting faces one by one")
             out = []
             for p in points:
                 try:
-                    out.append(self.fitter.fit(p[None]))
+                    out.append(fit(p[None]))
                 except ValueError:
                     out.append(None)
             return out

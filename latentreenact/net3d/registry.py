@@ -18,6 +18,10 @@ def _bfm_fit(**kw: Any) -> PoseEstimator:
     return BFMFitEstimator(**kw)
 
 
+def _bfm_rigid(**kw: Any) -> PoseEstimator:
+    return BFMFitEstimator(pose="rigid", **kw)
+
+
 def _deca(**kw: Any) -> PoseEstimator:
     return DecaEstimator(**kw)
 
@@ -35,6 +39,8 @@ def _bfm_net(weights: Optional[Union[str, "os.PathLike[str]"]] = None, device: A
 #: name -> (builder, one-line description)
 BACKENDS: Dict[str, "tuple[Callable[..., PoseEstimator], str]"] = {
     "bfm-fit": (_bfm_fit, "dlib faces + 68 landmarks + batched BFM fit (offline; not differentiable)"),
+    "bfm-rigid": (_bfm_rigid, "bfm-fit with the head pose from the nose and eye landmarks alone, held while the "
+                              "expression is fitted (offline; not differentiable)"),
     "deca": (_deca, "DECA coarse encoder + FLAME (user-supplied files; differentiable)"),
     "bfm-net": (_bfm_net, "learned BFM regressor on FFHQ-aligned crops (shipped weights or weights=PATH; "
                           "differentiable)"),

@@ -182,6 +182,38 @@ class LandmarkFitter:
             identity=f32(coeffs[:, :n_id]), expression=f32(coeffs[:, n_id:]),
             landmarks=f32(fitted), error=f32(error))
 
+    def fit_rigid(self, landmarks: ArrayLike, indices: Sequence[int] = RIGID_LANDMARKS) -> LandmarkFit:
+        """Like :meth:`fit`, but the pose comes from :meth:`fit_rigid_pose` and is held there while the
+        identity and expression coefficients are solved: an opening jaw cannot turn into head pitch."""
+        target_img = check_landmarks(landmarks).to(self.device)
+        target = from_image(target_img)
+        rotation, scale = self._rigid_rotation(target_img, indices)
+        z = self._solve_coefficients(target, rotation, scale)
+        points = self._shape(z)
+        translation = self._translation(points, target, rotation, scale)
+        translation_img = translation * translation.new_tensor([1.0, -1.0])
+        fitted = project(points, rotation, scale, translation_img)
+        coeffs = self._prior_mean + z * self._prior_std
+        angles = euler_from_rotation(rotation)
+        n_id = self.model.num_id
+        f32 = lambda t: t.to(torch.float32)  # noqa: E731
+        return LandmarkFit(
+            yaw=f32(angles[:, 0]), pitch=f32(angles[:, 1]), roll=f32(angles[:, 2]),
+            rotation=f32(rotation), scale=f32(scale), translation=f32(translation_img),
+            identity=f32(coeffs[:, :n_id]), expression=f32(coeffs[:, n_id:]),
+            landmarks=f32(fitted), error=f32((fitted - target_img).norm(dim=2).mean(dim=1)))
+
+    def _rigid_rotation(self, landmarks: torch.Tensor, indices: Sequence[int], steps: int = 8):
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        if index.numel() < 4 or int(index.min()) < 0 or int(index.max()) > 67:
+            raise ValueError("indices must name at least 4 of the 68 landmarks")
+        target = from_image(landmarks)[:, index]
+        points = self._mean[index].expand(target.shape[0], -1, -1)
+        rotation, scale = self._pose_init(points, target)
+        for _ in range(steps):
+            rotation, scale = self._pose_refine(points, target, rotation, scale)
+        return rotation, scale
+
     def fit_rigid_pose(self, landmarks: ArrayLike, indices: Sequence[int] = RIGID_LANDMARKS,
                        steps: int = 8) -> torch.Tensor:
         """Head rotation from the landmarks that do not move with the expression: (yaw, pitch, roll)
@@ -191,14 +223,7 @@ class LandmarkFitter:
         The joint fit (:meth:`fit`) lets expression coefficients absorb head pitch (an opening jaw
         and a downward pitch move the lower landmarks alike); this fit cannot, at the cost of a
         pitch that is compressed on real faces (docs/driving.md)."""
-        index = torch.as_tensor(list(indices), dtype=torch.long)
-        if index.numel() < 4 or int(index.min()) < 0 or int(index.max()) > 67:
-            raise ValueError("indices must name at least 4 of the 68 landmarks")
-        target = from_image(check_landmarks(landmarks).to(self.device))[:, index]
-        points = self._mean[index].expand(target.shape[0], -1, -1)
-        rotation, scale = self._pose_init(points, target)
-        for _ in range(steps):
-            rotation, scale = self._pose_refine(points, target, rotation, scale)
+        rotation, _ = self._rigid_rotation(check_landmarks(landmarks).to(self.device), indices, steps)
         return euler_from_rotation(rotation).to(torch.float32)
 
     # ------------------------------------------------------------------ steps
