@@ -241,6 +241,32 @@ def _batch_latents(G: Any, cfg: DirectionsConfig, bank: Optional[LatentBank], da
     return w_s.to(device), w_t.to(device), images
 
 
+def _frozen(comp: Components) -> Any:
+    """Switch off the gradients of the generator and of every network of ``comp``; returns the generator."""
+    G = comp.generator.eval().requires_grad_(False)
+    for net in (comp.shape_losses, comp.identity, comp.perceptual, comp.estimator,
+                getattr(comp.estimator, "__self__", None), getattr(comp.estimator, "model", None)):
+        if isinstance(net, torch.nn.Module):
+            net.requires_grad_(False)
+    return G
+
+
+def _new_matrix(comp: Components, cfg: DirectionsConfig, style_dim: int, init: Optional[DirectionMatrix],
+                matrix_config: Optional[Mapping[str, Any]]) -> DirectionMatrix:
+    """The matrix a run starts from (``init``'s weights, or seeded N(0, 0.03)), its config recording
+    the layout, the ranges and the run's settings."""
+    k = comp.spec.k
+    config = {**dict(matrix_config or {}), "layout": comp.layout, "names": list(comp.spec.names),
+              "ranges": comp.spec.ranges_array().tolist(), "train": asdict(cfg)}
+    A = DirectionMatrix(k, cfg.num_layers, style_dim, comp.spec.shift_scale, seed=cfg.seed, config=config)
+    if init is not None:
+        if (init.k, init.num_layers, init.style_dim) != (k, cfg.num_layers, style_dim):
+            raise ValueError(f"init matrix is [{init.k} -> {init.num_layers}x{init.style_dim}], the run needs "
+                             f"[{k} -> {cfg.num_layers}x{style_dim}]")
+        A.load_state_dict(init.state_dict())
+    return A
+
+
 def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig, *, resume: bool = False,
                      bank: Optional[LatentBank] = None, init: Optional[DirectionMatrix] = None,
                      matrix_config: Optional[Mapping[str, Any]] = None, progress: bool = False,
@@ -254,25 +280,13 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
     cfg.check()
     if cfg.mode != "synthetic" and bank is None:
         raise ValueError(f"mode {cfg.mode!r} needs a latent bank of inverted real frames")
-    G = comp.generator.eval().requires_grad_(False)
-    for net in (comp.shape_losses, comp.identity, comp.perceptual, comp.estimator,
-                getattr(comp.estimator, "__self__", None), getattr(comp.estimator, "model", None)):
-        if isinstance(net, torch.nn.Module):
-            net.requires_grad_(False)
+    G = _frozen(comp)
     device = G.device
     out = Path(out_dir)
     weights = {**DEFAULT_LOSS_WEIGHTS, **cfg.loss_weights}
     centre = truncation_centre(G, seed=cfg.seed).to(device) if cfg.truncation != 1 else None
     k = comp.spec.k
-    config = {**dict(matrix_config or {}), "layout": comp.layout, "names": list(comp.spec.names),
-              "ranges": comp.spec.ranges_array().tolist(), "train": asdict(cfg)}
-    A = DirectionMatrix(k, cfg.num_layers, G.style_dim, comp.spec.shift_scale, seed=cfg.seed, config=config)
-    if init is not None:
-        if (init.k, init.num_layers, init.style_dim) != (k, cfg.num_layers, G.style_dim):
-            raise ValueError(f"init matrix is [{init.k} -> {init.num_layers}x{init.style_dim}], the run needs "
-                             f"[{k} -> {cfg.num_layers}x{G.style_dim}]")
-        A.load_state_dict(init.state_dict())
-    A.to(device)
+    A = _new_matrix(comp, cfg, G.style_dim, init, matrix_config).to(device)
     optimizer = torch.optim.Adam(A.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     data_g = torch.Generator().manual_seed(cfg.seed)
     run_config = {**asdict(cfg), "k": k}

@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentreenact.net3d.dataset import Net3DShards, ShardReader
+from latentreenact.net3d.dataset import Net3DShards, ShardReader, training_splits
 from latentreenact.sampling import render, truncation_centre, wplus_from_z
 from latentreenact.trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, take_batch,
                                       warmup_cosine, write_metrics)
@@ -46,13 +47,6 @@ from .losses import resolve_loss
 __all__ = ["DEFAULT_LOSS_WEIGHTS", "ENCODER_TRAIN_FORMAT", "train_encoder"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "target_wplus":
-        warnings.warn("inversion.encoder_train.target_wplus is latentreenact.sampling.wplus_from_z",
-                      DeprecationWarning, stacklevel=2)
-        return wplus_from_z
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -60,6 +54,14 @@ ENCODER_TRAIN_FORMAT = "latentreenact.encoder-train-state"
 ENCODER_TRAIN_VERSION = 1
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = {"latent": 1.0, "delta": 2e-4, "l2": 1.0, "identity": 0.1,
                                           "perceptual": 0.8}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "target_wplus":
+        warnings.warn("inversion.encoder_train.target_wplus is latentreenact.sampling.wplus_from_z",
+                      DeprecationWarning, stacklevel=2)
+        return wplus_from_z
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _inputs(uint8: torch.Tensor, size: int, device: torch.device) -> torch.Tensor:
@@ -128,6 +130,49 @@ def _load_init(encoder: LightEncoder, path: PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else str(path)
 
 
+def _checked_weights(steps: int, batch_size: int, val_every: int, lr: float, image_batch: int, image_every: int,
+                     loss_weights: Optional[Mapping[str, float]]) -> Dict[str, float]:
+    """The loss weights (defaults updated by ``loss_weights``), after checking the run's settings."""
+    if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
+        raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
+    if image_batch < 0 or image_every < 0 or image_batch > batch_size:
+        raise ValueError(f"image_batch must be in [0, batch_size={batch_size}] and image_every >= 0")
+    weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+    unknown = sorted(set(weights) - set(DEFAULT_LOSS_WEIGHTS))
+    if unknown:
+        raise ValueError(f"unknown loss weights {unknown}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}")
+    return weights
+
+
+@dataclass
+class _EncoderData:
+    """A Net3D dataset folder split for the encoder: the splits, readers of their z, and the
+    dataset's truncation and seed (the W+ targets are rendered from those)."""
+
+    train_set: Net3DShards
+    val_set: Net3DShards
+    train_reader: ShardReader
+    val_reader: ShardReader
+    truncation: float
+    seed: int
+
+    @classmethod
+    def read(cls, generator: Any, data_dir: PathLike, batch_size: int, val_fraction: float,
+             split_seed: int) -> "_EncoderData":
+        train_set, val_set = training_splits(data_dir, batch_size, val_fraction, split_seed)
+        data_cfg = train_set.manifest["config"]
+        if int(data_cfg["style_dim"]) != generator.style_dim:
+            raise ValueError(f"{data_dir}: latents of dimension {data_cfg['style_dim']}, the generator takes "
+                             f"{generator.style_dim}")
+        return cls(train_set, val_set, ShardReader(train_set, ("z",)), ShardReader(val_set, ("z",)),
+                   float(data_cfg["truncation"]), int(data_cfg["seed"]))
+
+    def targets(self, generator: Any, reader: ShardReader, centre: Optional[torch.Tensor]) -> torch.Tensor:
+        """The W+ [N, L, D] the dataset rendered for the reader's rows (on the CPU)."""
+        return torch.cat([wplus_from_z(generator, z, self.truncation, centre).cpu()
+                          for z in reader.column("z").split(256)])
+
+
 def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: int = 16,
                   lr: float = 5e-4, seed: int = 0, val_every: int = 500, resume: bool = False,
                   progress: bool = False, device: Union[str, torch.device] = "cpu", *,
@@ -147,35 +192,17 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     ``init_from``: start from the weights of a trained light encoder of the same architecture (e.g. a
     latent-only run's ``best.pt``, to fine-tune it with the image losses); the optimiser starts fresh.
     """
-    if steps < 1 or batch_size < 1 or val_every < 1 or not lr > 0:
-        raise ValueError("steps, batch_size and val_every must be >= 1 and lr > 0")
-    if image_batch < 0 or image_every < 0 or image_batch > batch_size:
-        raise ValueError(f"image_batch must be in [0, batch_size={batch_size}] and image_every >= 0")
+    weights = _checked_weights(steps, batch_size, val_every, lr, image_batch, image_every, loss_weights)
     checkpoint_every = int(checkpoint_every or val_every)
-    weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
-    unknown = sorted(set(weights) - set(DEFAULT_LOSS_WEIGHTS))
-    if unknown:
-        raise ValueError(f"unknown loss weights {unknown}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}")
     device = torch.device(device)
     out = Path(out_dir)
-    train_set = Net3DShards(data_dir, "train", val_fraction=val_fraction, seed=split_seed)
-    val_set = Net3DShards(data_dir, "val", val_fraction=val_fraction, seed=split_seed)
-    if len(train_set) < batch_size:
-        raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
-    if len(val_set) == 0:
-        raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
-    data_cfg = train_set.manifest["config"]
-    if int(data_cfg["style_dim"]) != generator.style_dim:
-        raise ValueError(f"{data_dir}: latents of dimension {data_cfg['style_dim']}, the generator takes "
-                         f"{generator.style_dim}")
-    train_reader, val_reader = ShardReader(train_set, ("z",)), ShardReader(val_set, ("z",))
-
+    data = _EncoderData.read(generator, data_dir, batch_size, val_fraction, split_seed)
+    train_set, val_set, train_reader, val_reader = data.train_set, data.val_set, data.train_reader, data.val_reader
     generator = generator.to(device).eval().requires_grad_(False)
-    psi = float(data_cfg["truncation"])
-    centre = truncation_centre(generator, seed=int(data_cfg["seed"])).to(device) if psi != 1 else None
-    train_targets = torch.cat([wplus_from_z(generator, z, psi, centre).cpu()
-                               for z in train_reader.column("z").split(256)])
-    val_targets = torch.cat([wplus_from_z(generator, z, psi, centre).cpu() for z in val_reader.column("z").split(256)])
+    psi, data_seed = data.truncation, data.seed
+    centre = truncation_centre(generator, seed=data_seed).to(device) if psi != 1 else None
+    train_targets = data.targets(generator, train_reader, centre)
+    val_targets = data.targets(generator, val_reader, centre)
 
     image_size = min(int(image_size), int(generator.resolution))
     use_images = image_batch > 0 and image_every > 0
@@ -190,7 +217,7 @@ def train_encoder(generator: Any, data_dir: PathLike, out_dir: PathLike, steps: 
     np.random.seed(seed % (1 << 32))
     cfg = {**dict(model_config or {}), "n_styles": generator.n_latent, "style_dim": generator.style_dim}
     encoder = LightEncoder(cfg)
-    encoder.set_latent_avg(centre if centre is not None else truncation_centre(generator, seed=int(data_cfg["seed"])))
+    encoder.set_latent_avg(centre if centre is not None else truncation_centre(generator, seed=data_seed))
     init_id = None
     if init_from is not None:
         init_id = _load_init(encoder, init_from)

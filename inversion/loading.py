@@ -183,10 +183,7 @@ def load_encoder(path: PathLike, device: Union[str, torch.device] = "cpu") -> Un
     whose keys or shapes do not fit (naming the missing/unexpected keys).
     """
     if zoo.is_registered(path):
-        entry = zoo.get_entry(str(path))
-        if entry.kind != "encoder":
-            raise ValueError(f"model {path!r} is a {entry.kind}, not an encoder")
-        path = zoo.resolve(str(path)) / entry.files[0].name
+        path = zoo.model_file(str(path), kind="encoder")
     file = Path(path).expanduser()
     if not file.exists():
         raise FileNotFoundError(f"encoder checkpoint not found: {file} (the official e4e_ffhq_encode.pt or "

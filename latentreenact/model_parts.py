@@ -83,8 +83,7 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
 
     directions_path = located["directions"]
     if isinstance(directions_path, str):
-        entry = zoo.get_entry(directions_path)
-        directions_path = zoo.resolve(entry.name) / entry.files[0].name
+        directions_path = zoo.model_file(directions_path)
     estimator_spec = spec["estimator"]
     options: Dict[str, Any] = {}
     if isinstance(estimator_spec, Mapping):

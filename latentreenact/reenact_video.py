@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple, Union
 
 import numpy as np
 import torch
@@ -34,14 +34,57 @@ from .faces import read_image
 from .images import to_uint8
 from .video import VideoWriter, is_video_path, iter_frames, probe_video, write_gif
 
-if TYPE_CHECKING:
-    from .reenactor import Reenactor, Source
-
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SMOOTHING = 0.5
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class Source:
+    """An inverted source face.
+
+    ``crop``: the aligned uint8 crop [S, S, 3] (S = the reenactor's ``align_size``); ``wplus``
+    [1, L, D]; ``p`` [1, k]: the raw pose vector (degrees, coefficients); ``generator``: a tuned
+    copy, or the reenactor's shared generator; ``transform``: 3x3 crop->photo transform (for
+    paste-back); ``image``: the source photo (uint8 [H, W, 3]).
+    """
+
+    crop: np.ndarray
+    wplus: torch.Tensor
+    p: torch.Tensor
+    generator: Any
+    transform: np.ndarray
+    image: np.ndarray
+    name: str = "source"
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.wplus.ndim != 3 or self.wplus.shape[0] != 1:
+            raise ValueError(f"{self.name}: W+ must be [1, n_latent, style_dim], got {tuple(self.wplus.shape)}")
+        if self.p.ndim != 2 or self.p.shape[0] != 1:
+            raise ValueError(f"{self.name}: the pose vector p must be [1, k], got {tuple(self.p.shape)}")
+        if not torch.isfinite(self.wplus).all():
+            raise ValueError(f"{self.name}: W+ contains NaN or Inf; invert the source again")
+        if not torch.isfinite(self.p).all():
+            raise ValueError(f"{self.name}: the pose vector contains NaN or Inf (no usable face?)")
+
+
+class FrameReenactor(Protocol):
+    """What the driving-sequence functions use of a :class:`~latentreenact.reenactor.Reenactor`."""
+
+    spec: Any
+
+    def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8, progress: bool = False,
+                total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Raw pose vectors [N, k] and whether each frame had a face [N]."""
+
+    def shift(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
+        """The source's W+ moved by the rescaled pose changes ``dp`` [B, k]."""
+
+    def render(self, src: Source, wplus: torch.Tensor) -> torch.Tensor:
+        """Images [B, 3, S, S] in [-1, 1] of ``wplus`` with the source's generator."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +250,7 @@ def smooth(p: torch.Tensor, factor: float) -> torch.Tensor:
     return out
 
 
-def pose_track(reenactor: "Reenactor", src: "Source", p: torch.Tensor, found: torch.Tensor, *, relative: bool,
+def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found: torch.Tensor, *, relative: bool,
                sequence: bool, smoothing: float, what: str) -> PoseTrack:
     """Fill, smooth and turn driving poses into Δp: relative sequences against the first frame with a face,
     otherwise (absolute, or a single image) against the source (see :mod:`latentreenact.reenactor`)."""
@@ -230,7 +273,7 @@ def _log_missing(track: PoseTrack, what: str) -> None:
 
 # ----------------------------------------------------------------------------------------- frames
 
-def compose(src: "Source", face: np.ndarray, paste_back: bool = False, driving: Optional[np.ndarray] = None,
+def compose(src: Source, face: np.ndarray, paste_back: bool = False, driving: Optional[np.ndarray] = None,
             side_by_side: bool = False) -> np.ndarray:
     """An output frame: the rendered face, or it pasted back into the source photo; with ``side_by_side``,
     ``[driving frame resized to the same height | output]``."""
@@ -243,7 +286,7 @@ def compose(src: "Source", face: np.ndarray, paste_back: bool = False, driving: 
     return out
 
 
-def _rendered(reenactor: "Reenactor", src: "Source", frames: Iterator[np.ndarray], dp: torch.Tensor,
+def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndarray], dp: torch.Tensor,
               options: ReenactOptions) -> Iterator[np.ndarray]:
     """Render ``dp[i]`` for each driving frame ``i`` (``batch_size`` per generator pass) and compose."""
     batch_size, progress = options.batch_size, options.progress
@@ -277,7 +320,7 @@ def _rendered(reenactor: "Reenactor", src: "Source", frames: Iterator[np.ndarray
         log.warning("the driving clip decoded %d frames the second time, %d the first", count, len(dp))
 
 
-def reenact_images(reenactor: "Reenactor", src: "Source", driving: Any, options: Optional[ReenactOptions] = None,
+def reenact_images(reenactor: "FrameReenactor", src: Source, driving: Any, options: Optional[ReenactOptions] = None,
                    **settings: Any) -> ImageReenactment:
     """Reenact the source from driving images. A single image without a face raises ``NoFaceError``;
     in a list or folder such images take a neighbour's pose and are reported."""
@@ -294,7 +337,7 @@ def reenact_images(reenactor: "Reenactor", src: "Source", driving: Any, options:
     return ImageReenactment(frames=frames, names=names, frames_without_face=track.missing)
 
 
-def video_frames(reenactor: "Reenactor", src: "Source", video: Path, options: Optional[ReenactOptions] = None, *,
+def video_frames(reenactor: "FrameReenactor", src: Source, video: Path, options: Optional[ReenactOptions] = None, *,
                  max_frames: Optional[int] = None, **settings: Any) -> Tuple[PoseTrack, Iterator[np.ndarray]]:
     """Measure the clip (its first ``max_frames`` frames if given) now (pass 1), then return the track
     and a lazy iterator of output frames (pass 2)."""
@@ -311,7 +354,7 @@ def video_frames(reenactor: "Reenactor", src: "Source", video: Path, options: Op
     return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options)
 
 
-def reenact_video(reenactor: "Reenactor", src: "Source", video: PathLike, output: PathLike,
+def reenact_video(reenactor: "FrameReenactor", src: Source, video: PathLike, output: PathLike,
                   options: Optional[ReenactOptions] = None, *, max_frames: Optional[int] = None,
                   **settings: Any) -> VideoSummary:
     """Reenact the source from a driving video (its first ``max_frames`` frames if given) into

@@ -22,27 +22,24 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from directions.matrix import spec_from_matrix
+from directions.matrix import DirectionMatrix, spec_from_matrix
 from inversion import tune as run_tuning
 from inversion.invert import invert_aligned
 
 from .faces import NoFaceError, as_rgb_uint8, face_crop, read_image
 from .images import from_uint8, resize_square, to_uint8
 from .model_parts import load_parts
-from .reenact_video import (ImageReenactment, ReenactOptions, VideoSummary, compose, driving_kind, reenact_images,
-                            reenact_video, video_frames)
+from .net3d.pose_vector import PoseVectorSpec
+from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
+                            reenact_images, reenact_video, video_frames)
 from .sampling import render, truncation_centre
-
-if TYPE_CHECKING:
-    from directions import DirectionMatrix, PoseVectorSpec
 
 log = logging.getLogger(__name__)
 
@@ -54,38 +51,6 @@ BFM_BACKENDS = {"bfm-net", "bfm-fit", "bfm-rigid"}
 #: FFHQ alignment size of source and driving crops (the Net3D input size)
 ALIGN_SIZE = 256
 DEFAULT_RENDER_SIZE = 256
-# ----------------------------------------------------------------------------------------- source
-
-@dataclass
-class Source:
-    """An inverted source face.
-
-    ``crop``: the aligned uint8 crop [S, S, 3] (S = the reenactor's ``align_size``); ``wplus``
-    [1, L, D]; ``p`` [1, k]: the raw pose vector (degrees, coefficients); ``generator``: a tuned
-    copy, or the reenactor's shared generator; ``transform``: 3x3 crop->photo transform (for
-    paste-back); ``image``: the source photo (uint8 [H, W, 3]).
-    """
-
-    crop: np.ndarray
-    wplus: torch.Tensor
-    p: torch.Tensor
-    generator: Any
-    transform: np.ndarray
-    image: np.ndarray
-    name: str = "source"
-    info: Dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.wplus.ndim != 3 or self.wplus.shape[0] != 1:
-            raise ValueError(f"{self.name}: W+ must be [1, n_latent, style_dim], got {tuple(self.wplus.shape)}")
-        if self.p.ndim != 2 or self.p.shape[0] != 1:
-            raise ValueError(f"{self.name}: the pose vector p must be [1, k], got {tuple(self.p.shape)}")
-        if not torch.isfinite(self.wplus).all():
-            raise ValueError(f"{self.name}: W+ contains NaN or Inf; invert the source again")
-        if not torch.isfinite(self.p).all():
-            raise ValueError(f"{self.name}: the pose vector contains NaN or Inf (no usable face?)")
-
-
 # ----------------------------------------------------------------------------------------- helpers
 
 def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
@@ -114,9 +79,9 @@ class Reenactor:
     face detector for ``align=True`` inputs.
     """
 
-    def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: "DirectionMatrix", *,
+    def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
                  render_size: Optional[int] = None, truncation: Optional[float] = None, align_size: int = ALIGN_SIZE,
-                 spec: Optional["PoseVectorSpec"] = None, seed: int = 0, detector: str = "hog") -> None:
+                 spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog") -> None:
         self.generator, self.encoder, self.estimator = generator, encoder, estimator
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)

@@ -1,4 +1,5 @@
-"""Streaming video reading and writing with the ffmpeg binary shipped by ``imageio-ffmpeg``.
+"""Streaming video reading and writing with the ffmpeg binary shipped by ``imageio-ffmpeg``
+(probing and reading are in :mod:`latentreenact.video_probe`, re-exported here).
 
 Frames are uint8 RGB arrays ``[H, W, 3]``. Reading streams one frame at a time; writing encodes as
 frames arrive and publishes the file atomically (it appears complete under its name, or not at all).
@@ -8,223 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from .fileio import PathLike, atomic_path
+from .video_probe import (_FASTSTART_SUFFIXES, VIDEO_SUFFIXES, VideoError, VideoInfo, _ffmpeg_exe, _ffmpeg_url,
+                          _has_audio, is_video_path, iter_frames, probe_video)
 
 logger = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif")
-_FASTSTART_SUFFIXES = (".mp4", ".mov", ".m4v")  # containers whose index can move to the front
-
-
-class VideoError(ValueError):
-    """A video (or audio source) that cannot be read, or an encode that produced no valid video."""
-
-
-@dataclass
-class VideoInfo:
-    """What ``probe_video`` learns about a file. ``size`` is (width, height) as frames are decoded."""
-
-    path: Path
-    fps: float
-    size: Tuple[int, int]
-    n_frames: Optional[int]
-    duration: Optional[float]
-    has_audio: bool
-
-
-def is_video_path(path: PathLike) -> bool:
-    """Whether ``path`` has a video file suffix (``VIDEO_SUFFIXES``, case-insensitive)."""
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
-
-
-# ----------------------------------------------------------------------------------------- probing
-
-def _ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def _ffmpeg_url(path: Path) -> str:
-    """``path`` for the ffmpeg command line: ``file:`` stops names like ``a:b.mp4`` or ``-`` being
-    taken for a protocol or for stdin."""
-    return "file:" + os.fspath(path)
-
-
-def _existing_file(path: PathLike, role: str = "video") -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{role} file not found: {path}")
-    if path.stat().st_size == 0:
-        raise VideoError(f"{role} file {path} is empty (0 bytes); re-export or re-copy it")
-    return path
-
-
-def _ffmpeg_log(path: Path, output_args: Sequence[str]) -> Tuple[int, List[str]]:
-    """Run ffmpeg on ``path``; return its exit code and log lines (each tagged ``[level]``)."""
-    cmd = [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "level+info",
-           "-i", _ffmpeg_url(path), *output_args]
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, check=False)
-    return proc.returncode, re.split(r"[\r\n]+", proc.stderr.decode("utf-8", "replace"))
-
-
-def _input_section(lines: List[str]) -> Optional[List[str]]:
-    """The lines describing input #0, or None when ffmpeg could not open the file."""
-    start = next((i for i, line in enumerate(lines) if "Input #0" in line), None)
-    if start is None:
-        return None
-    end = next((i for i in range(start + 1, len(lines))
-                if "Stream mapping:" in lines[i] or "Output #" in lines[i]), len(lines))
-    return lines[start:end]
-
-
-def _stream_lines(section: List[str], kind: str) -> List[str]:
-    return [line for line in section if "Stream #0:" in line and f": {kind}:" in line]
-
-
-def _problems(lines: List[str]) -> List[str]:
-    """ffmpeg's error messages, without their ``[... @ 0x...] [error]`` prefixes."""
-    return [re.sub(r"^(\[[^\]]*\]\s*)+", "", line) for line in lines
-            if "[error]" in line or "[fatal]" in line]
-
-
-def _summary(problems: List[str], default: str) -> str:
-    """The first and the last of ffmpeg's error messages (the cause and the outcome)."""
-    return "; ".join(dict.fromkeys(problems[:1] + problems[-1:])) or default
-
-
-def _has_audio(path: PathLike) -> bool:
-    """Whether a media file (video or audio-only) has an audio stream."""
-    path = _existing_file(path, role="audio source")
-    _, lines = _ffmpeg_log(path, [])  # no output: ffmpeg lists the streams, then exits with 1
-    section = _input_section(lines)
-    if section is None:
-        detail = _summary(_problems(lines), "ffmpeg could not open it")
-        raise VideoError(f"audio source {path} is not a readable media file ({detail}); "
-                         "pass a video or audio file, or audio_from=None")
-    return bool(_stream_lines(section, "Audio"))
-
-
-def _parse_fps(stream_line: str) -> Optional[float]:
-    match = re.search(r"([\d.]+)(k?) fps", stream_line) or re.search(r"([\d.]+)(k?) tbr", stream_line)
-    if match is None:
-        return None
-    fps = float(match.group(1)) * (1000 if match.group(2) else 1)
-    for base in (24, 30, 48, 60, 120):  # ffmpeg prints 2 decimals: recover the NTSC rates exactly
-        if abs(fps - base * 1000 / 1001) < 0.006:
-            return base * 1000 / 1001
-    return fps
-
-
-def _parse_duration(section: List[str]) -> Optional[float]:
-    for line in section:
-        match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", line)
-        if match:
-            hours, minutes, seconds = match.groups()
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    return None
-
-
-def probe_video(path: PathLike) -> VideoInfo:
-    """Describe a video file. Reads the whole file once without decoding (packets are counted).
-
-    Raises FileNotFoundError for a missing file and VideoError for an empty, unreadable or
-    frameless one. Damage ffmpeg notices while reading (e.g. a truncated file) is logged."""
-    path = _existing_file(path)
-    code, lines = _ffmpeg_log(path, ["-map", "0:v:0", "-c", "copy", "-f", "null", "-"])
-    section = _input_section(lines)
-    problems = _problems(lines)
-    detail = _summary(problems, f"ffmpeg exit code {code}")
-    if section is None:
-        raise VideoError(f"{path} is not a readable video ({detail}); it may be corrupt, truncated "
-                         "or not a video: re-export or re-download it")
-    video = _stream_lines(section, "Video")
-    if not video:
-        raise VideoError(f"{path} has no video stream; pass a video file")
-    if code != 0:
-        raise VideoError(f"ffmpeg could not read {path} ({detail}); re-export or re-download it")
-    size_match = re.search(r", (\d+)x(\d+)[\s,\[]", video[0] + " ")
-    fps = _parse_fps(video[0])
-    if size_match is None or not fps:
-        raise VideoError(f"could not read the frame size / frame rate of {path} from ffmpeg's "
-                         f"description {video[0].strip()!r}; re-encode it (e.g. to H.264 mp4)")
-    width, height = int(size_match.group(1)), int(size_match.group(2))
-    rotation = next((float(m.group(1)) for m in (re.search(r"rotation of (-?[\d.]+) degrees", line, re.I)
-                                                 for line in section) if m), 0.0)
-    if round(abs(rotation)) % 180 == 90:  # ffmpeg rotates the frames upright when decoding
-        width, height = height, width
-    counts = [int(m.group(1)) for m in (re.search(r"frame=\s*(\d+)", line) for line in lines) if m]
-    n_frames = counts[-1] if counts else None
-    if n_frames == 0:
-        raise VideoError(f"{path} contains no video frames; re-export it")
-    if problems:
-        logger.warning("%s looks damaged (ffmpeg: %s); frames may be missing", path, detail)
-    return VideoInfo(path=path, fps=fps, size=(width, height), n_frames=n_frames,
-                     duration=_parse_duration(section), has_audio=bool(_stream_lines(section, "Audio")))
-
-
-# ----------------------------------------------------------------------------------------- reading
-
-def iter_frames(path: PathLike, max_frames: Optional[int] = None) -> Iterator[np.ndarray]:
-    """Yield the frames of a video one at a time as writable uint8 RGB arrays [H, W, 3].
-
-    The file is probed now (FileNotFoundError / VideoError are raised by this call); decoding
-    streams, and closing the iterator early stops ffmpeg. A file whose frames stop early (e.g.
-    truncated) yields what decodes and logs a warning; one that yields no frame raises VideoError."""
-    if max_frames is not None and max_frames < 1:
-        raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
-    info = probe_video(path)
-    return _decode(info, max_frames)
-
-
-def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
-    import imageio_ffmpeg
-
-    # passthrough: one output frame per decoded frame (no duplicates/drops to force a constant rate)
-    output_params = ["-map", "0:v:0", "-fps_mode", "passthrough"]
-    if max_frames is not None:
-        output_params += ["-frames:v", str(max_frames)]
-    reader = imageio_ffmpeg.read_frames(_ffmpeg_url(info.path), output_params=output_params)
-    count = 0
-    try:
-        try:
-            width, height = next(reader)["size"]
-        except (OSError, RuntimeError) as err:
-            raise VideoError(f"ffmpeg could not decode {info.path}: {err}") from err
-        while max_frames is None or count < max_frames:
-            try:
-                data = next(reader)
-            except StopIteration:
-                break
-            except RuntimeError as err:  # ffmpeg stopped in the middle of a frame
-                if count == 0:
-                    raise VideoError(f"ffmpeg could not decode {info.path}: {err}") from err
-                logger.warning("%s: decoding stopped after %d frames: %s", info.path, count, err)
-                return
-            yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
-            count += 1
-    finally:
-        reader.close()  # stops ffmpeg (also when the caller stops iterating early)
-    if count == 0:
-        raise VideoError(f"no frame of {info.path} could be decoded; the file is corrupt or uses an "
-                         "unsupported codec: re-export it (e.g. as H.264 mp4)")
-    expected = info.n_frames
-    if max_frames is not None and expected is not None:
-        expected = min(expected, max_frames)
-    if expected is not None and count < expected:
-        logger.warning("%s: decoded only %d of %d frames; the file may be truncated or damaged",
-                       info.path, count, expected)
+__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoInfo", "VideoWriter", "is_video_path", "iter_frames", "probe_video",
+           "write_gif", "write_video"]
 
 
 # ----------------------------------------------------------------------------------------- writing

@@ -213,6 +213,16 @@ def resolve(name: str, root: Optional[Union[str, "os.PathLike[str]"]] = None, ve
     return directory
 
 
+def model_file(name: str, kind: Optional[str] = None, root: Optional[Union[str, "os.PathLike[str]"]] = None) -> Path:
+    """The verified file of a one-file registered model (its first file); ``kind`` (e.g. ``"encoder"``)
+    is checked against the entry's: the one way a registered name becomes a file path."""
+    entry = get_entry(name)
+    if kind is not None and entry.kind != kind:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise ValueError(f"model {name!r} is a {entry.kind}, not {article} {kind}")
+    return resolve(name, root) / entry.files[0].name
+
+
 def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[str]"]] = None) -> "torch.nn.Module":
     """Build the registered generator ``name`` from its verified files (eval mode, frozen, CPU)."""
     entry = get_entry(name)
@@ -223,5 +233,5 @@ def load_registered_generator(name: str, root: Optional[Union[str, "os.PathLike[
         base = entry.config.get("base")
         if base is None:
             return MobileStyleGAN.from_ir(directory).eval().requires_grad_(False)
-        return MobileStyleGAN.from_ir(resolve(str(base)), heads=directory / entry.files[0].name).eval().requires_grad_(False)
+        return MobileStyleGAN.from_ir(resolve(str(base)), heads=model_file(name, root=root)).eval().requires_grad_(False)
     raise ValueError(f"model {name!r}: no builder for architecture {entry.arch!r}")

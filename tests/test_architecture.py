@@ -9,8 +9,8 @@ Every module belongs to one layer (see ``docs/architecture.md``):
 4. applications -- the CLI, the demo, the evaluation harness.
 
 A module may import modules of its own layer or of lower ones, never of a higher one, and the
-graph (module-level and function-local imports alike; not those under ``if TYPE_CHECKING``,
-which serve annotations only) has no cycle. Imports inside functions are
+graph (module-level and function-local imports alike, those under ``if TYPE_CHECKING`` too: a
+type named in an annotation is a dependency as well) has no cycle. Imports inside functions are
 kept for the optional heavy dependencies listed in ``LAZY_ALLOWED`` only: nothing else hides an
 edge from this test.
 """
@@ -72,6 +72,13 @@ LAZY_ALLOWED: Set[str] = {
     "lpips",
     "torchvision",
     "chumpy",
+    "matplotlib",               # plots of the evaluation reports
+    "mediapipe",                # the judge's face mesh (its own virtual environment)
+}
+
+# Scripts run by another interpreter: they import what that environment has, when they need it.
+OTHER_INTERPRETER: Set[str] = {
+    "latentreenact.judge.mediapipe_worker",
 }
 
 # The trainers and what only they use: the inference path (foundations, stages, pipeline) never
@@ -128,8 +135,6 @@ def _imports(module: str, path: Path) -> Iterator[Tuple[str, bool]]:
     """(imported name, inside a function) for each import statement of the module."""
     def visit(node: ast.AST, local: bool) -> Iterator[Tuple[str, bool]]:
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
-                continue  # annotations only: no dependency when the program runs
             inside = local or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
             if isinstance(child, (ast.Import, ast.ImportFrom)):
                 for name in _imported_names(module, path, child):
@@ -137,11 +142,6 @@ def _imports(module: str, path: Path) -> Iterator[Tuple[str, bool]]:
             yield from visit(child, inside)
 
     yield from visit(ast.parse(path.read_text(encoding="utf-8")), False)
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def _is_lazy_allowed(name: str) -> bool:
@@ -164,7 +164,8 @@ def import_graph() -> Tuple[Dict[str, Set[str]], Set[Tuple[str, str]]]:
     for module, path in MODULES.items():
         for name, inside in _imports(module, path):
             target = _owner(name)
-            if inside and not _is_lazy_allowed(name) and not _is_lazy_allowed(target or name):
+            if inside and module not in OTHER_INTERPRETER and not _is_lazy_allowed(name) \
+                    and not _is_lazy_allowed(target or name):
                 lazy.add((module, target or name.split(".")[0]))
             if target and target != module:
                 graph[module].add(target)

@@ -10,15 +10,19 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import click
+import torch
 
+from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
+from ..judge import FaceJudge, JudgeUnavailableError, judge_python
+from ..reenact_video import folder_images
+from ..reenactor import Reenactor
+from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import detector_option, device_option, parse_device, progress_option, seed_option
 from .reenact import model_options
 
 
 def _images(paths: Tuple[Path, ...]) -> List[Path]:
-    from ..reenact_video import folder_images
-
     files: List[Path] = []
     for path in paths:
         if not path.exists():
@@ -56,13 +60,6 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
            truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int,
            progress: bool) -> None:
     """Measure motion transfer from driving clips to source photos with the independent judge."""
-    import torch
-
-    from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
-    from ..judge import FaceJudge, JudgeUnavailableError, judge_python
-    from ..reenactor import Reenactor
-    from ..video import probe_video
-
     start = time.perf_counter()
     photos = _images(sources)
     for clip in drivings:

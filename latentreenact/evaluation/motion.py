@@ -18,6 +18,7 @@ person by dlib's convention) beside SFace's cosine similarity (the network the m
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -26,9 +27,14 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from ..faces import NoFaceError
+from ..identity.similarity import identity_similarity, sface_embedding
 from ..judge import (SAME_PERSON_DISTANCE, SIGNALS, UNITS, FaceJudge, MotionSeries, dlib_distance, gain,
                      identity_descriptor, largest_face, motion_series, pearson)
+from ..reenact_video import ReenactOptions, video_frames
+from ..video import iter_frames
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +170,6 @@ class _Timed:
 
 def _identity_features(image: np.ndarray, detector: str) -> tuple:
     """(dlib descriptor, SFace embedding) of the largest face, or (None, None)."""
-    from ..identity.similarity import sface_embedding
-
     face = largest_face(image, detector)
     if face is None:
         return None, None
@@ -177,10 +181,6 @@ def judge_outputs(judge: FaceJudge, frames: Iterator[np.ndarray], source_descrip
                   total: Optional[int] = None) -> tuple:
     """The judge's series of output frames and per-frame dlib distance / SFace similarity to the source
     (NaN where no face is found)."""
-    from tqdm.auto import tqdm
-
-    from ..identity.similarity import identity_similarity
-
     meshes, mirrored, distances, similarities = [], [], [], []
     for frame in tqdm(frames, desc="judging outputs", unit="frame", total=total, disable=not progress):
         mesh, mesh_m = judge.meshes(frame)
@@ -199,8 +199,6 @@ def judge_pair(judge: FaceJudge, driving_frames: Iterable[np.ndarray], output_fr
                total: Optional[int] = None) -> MotionResult:
     """Judge one reenacted clip: the driving frames, the output frames (same count; time spent producing them is
     the reported time per frame), the source photo and bfm-net's series (:func:`bfm_series`)."""
-    from ..faces import NoFaceError
-
     driving_series = judge.measure(driving_frames, progress=progress, total=total, desc="judging driving")
     source_descriptor, source_embedding = _identity_features(source_image, detector)
     if source_descriptor is None:
@@ -222,12 +220,10 @@ def evaluate_pair(reenactor: Any, src: Any, driving: Path, judge: FaceJudge, *, 
                   max_frames: Optional[int] = None, detector: str = "hog", progress: bool = False) -> MotionResult:
     """Reenact the inverted source ``src`` from the clip ``driving`` (``Reenactor``'s video path, face crops
     without paste-back) and judge the result; the time per frame covers bfm-net's pass and the rendering."""
-    from ..reenact_video import video_frames
-    from ..video import iter_frames
-
     start = time.perf_counter()
-    track, frames = video_frames(reenactor, src, driving, smoothing=smoothing, batch_size=batch_size,
-                                 progress=progress, max_frames=max_frames)
+    track, frames = video_frames(reenactor, src, driving,
+                                 ReenactOptions(smoothing=smoothing, batch_size=batch_size, progress=progress),
+                                 max_frames=max_frames)
     measured = time.perf_counter() - start
     reference = int(np.flatnonzero(track.found.numpy())[0])
     bfm = bfm_series(track.p.numpy(), reenactor.spec.names, reference)
@@ -243,8 +239,6 @@ def evaluate_motion(reenactor: Any, sources: Sequence[Path], drivings: Sequence[
                     batch_size: int = 8, max_frames: Optional[int] = None, detector: str = "hog",
                     progress: bool = False) -> List[MotionResult]:
     """Every source photo × driving clip (each source inverted, and tuned, once)."""
-    from tqdm.auto import tqdm
-
     results = []
     bar = tqdm(total=len(sources) * len(drivings), desc="motion", unit="pair", disable=not progress)
     try:
@@ -330,8 +324,6 @@ def plot_result(result: MotionResult, path: Path) -> Path:
 
 def write_motion_report(results: Sequence[MotionResult], output: Path, meta: Dict[str, Any]) -> Dict[str, Path]:
     """``motion.json``, ``motion.md`` and one ``plot_<source>__<driving>.png`` per pair in ``output``."""
-    import json
-
     output.mkdir(parents=True, exist_ok=True)
     paths: Dict[str, Path] = {}
     plots = []

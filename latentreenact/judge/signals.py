@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..faces.image_input import as_rgb_uint8
 from .errors import JudgeNoFaceError
 from .geometry import euler_from_rotation, procrustes
+from .mesh import FaceMeshClient
 
 SIGNALS = ("pitch", "yaw", "roll", "mouth", "eye")
 UNITS = {"pitch": "deg", "yaw": "deg", "roll": "deg", "mouth": "ratio", "eye": "ratio"}
@@ -140,8 +142,6 @@ class FaceJudge:
 
     def __init__(self, mesh: Optional[MeshFunction] = None, mirror: bool = True) -> None:
         if mesh is None:
-            from .mesh import FaceMeshClient
-
             mesh = FaceMeshClient()
         self.mesh = mesh
         self.mirror = mirror
@@ -166,8 +166,6 @@ class FaceJudge:
     def measure(self, frames: Iterable[np.ndarray], progress: bool = False, total: Optional[int] = None,
                 desc: str = "judging") -> MotionSeries:
         """Signals of a sequence of frames (pose relative to the first frame with a face)."""
-        from tqdm.auto import tqdm
-
         pairs = [self.meshes(f) for f in tqdm(frames, desc=desc, unit="frame", total=total, disable=not progress)]
         if not pairs:
             raise ValueError("no frames given to the judge")

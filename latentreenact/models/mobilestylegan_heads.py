@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +55,25 @@ from tqdm.auto import tqdm
 from ..fileio import atomic_path, read_torch_file
 from .mobilestylegan_layers import MobileSynthesis, WaveletHead
 
-if TYPE_CHECKING:
-    from .mobilestylegan import MobileStyleGAN
+
+class MobileStyleGAN(Protocol):
+    """What this module uses of :class:`~latentreenact.models.mobilestylegan.MobileStyleGAN` (which
+    imports this module to attach heads, so it is described here rather than imported)."""
+
+    synthesis_network: MobileSynthesis
+    style_dim: int
+    n_latent: int
+    device: torch.device
+
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """z -> w."""
+
+    def mean_latent(self, n: int = 4096, seed: int = 0) -> torch.Tensor:
+        """The average w of ``n`` seeded samples."""
+
+    def synthesis(self, wplus: torch.Tensor, noise_mode: str = "const", noise: Any = None, generator: Any = None,
+                  resolution: Optional[int] = None) -> torch.Tensor:
+        """W+ -> image."""
 
 logger = logging.getLogger(__name__)
 

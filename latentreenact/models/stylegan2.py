@@ -1,4 +1,4 @@
-"""StyleGAN2 generator (rosinality layout and numerics, see DESIGN §4.1)."""
+"""StyleGAN2 generator (rosinality layout and numerics, see docs/architecture.md §4.1)."""
 
 from __future__ import annotations
 

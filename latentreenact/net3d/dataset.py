@@ -41,7 +41,7 @@ from .ranges import _write_json
 from .registry import get_estimator
 
 __all__ = ["DROP_REASONS", "FIELDS", "MANIFEST_FORMAT", "MANIFEST_NAME", "Net3DShards", "build_dataset",
-           "load_manifest", "shard_name", "split_mask"]
+           "load_manifest", "shard_name", "split_mask", "training_splits"]
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +330,19 @@ class Net3DShards(torch.utils.data.Dataset):
         row = int(self._row[item])
         image = shard["images"][row].float() / 127.5 - 1.0
         return image, {name: shard[name][row].clone() for name in LABELS}
+
+
+def training_splits(data_dir: PathLike, batch_size: int, val_fraction: float = 0.1,
+                    seed: int = 0) -> Tuple["Net3DShards", "Net3DShards"]:
+    """A trainer's train and validation splits of a dataset folder, checked: at least one batch of
+    training samples and a non-empty validation split."""
+    train_set = Net3DShards(data_dir, "train", val_fraction=val_fraction, seed=seed)
+    val_set = Net3DShards(data_dir, "val", val_fraction=val_fraction, seed=seed)
+    if len(train_set) < batch_size:
+        raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
+    if len(val_set) == 0:
+        raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
+    return train_set, val_set
 
 
 class ShardReader:

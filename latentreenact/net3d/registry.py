@@ -32,8 +32,7 @@ def _bfm_net(weights: Optional[Union[str, "os.PathLike[str]"]] = None, device: A
     # detector/upsample: accepted for a uniform call with bfm-fit; aligned crops need no detection
 
     if weights is None:
-        entry = zoo.get_entry("net3d-bfm-net")
-        weights = zoo.resolve(entry.name) / entry.files[0].name
+        weights = zoo.model_file("net3d-bfm-net")
     return BFMNetEstimator(weights, device=device)
 
 

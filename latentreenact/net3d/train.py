@@ -29,7 +29,7 @@ import torch
 
 from ..trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, take_batch, warmup_cosine,
                           write_metrics)
-from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader
+from .dataset import LEFT_EYE_OUTER, RIGHT_EYE_OUTER, Net3DShards, ShardReader, training_splits
 from .flip import flip_angles, flip_landmarks
 from .regressor import Net3DRegressor
 
@@ -153,12 +153,7 @@ def train_net3d(data_dir: PathLike, out_dir: PathLike, steps: int, batch_size: i
     weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
     device = torch.device(device)
     out = Path(out_dir)
-    train_set = Net3DShards(data_dir, "train", val_fraction=val_fraction, seed=split_seed)
-    val_set = Net3DShards(data_dir, "val", val_fraction=val_fraction, seed=split_seed)
-    if len(train_set) < batch_size:
-        raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
-    if len(val_set) == 0:
-        raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
+    train_set, val_set = training_splits(data_dir, batch_size, val_fraction, split_seed)
     train_reader, val_reader = ShardReader(train_set), ShardReader(val_set)
 
     torch.manual_seed(seed)
