@@ -51,7 +51,18 @@ def test_bfm_links_pick_the_best_expression_coefficient():
     assert links["pitch"]["gain"] == pytest.approx(0.5) and links["roll"]["correlation"] == pytest.approx(-1.0)
     assert links["mouth"]["best"] == "exp_7" and links["mouth"]["correlation"] == pytest.approx(-1.0)
     assert links["eye"]["best"] == "exp_4"
+    assert links["mouth"]["readout_r2"] == pytest.approx(1.0) and links["eye"]["readout_r2"] > 0.99
     assert bfm_links(judge, bfm, judge_is_driving=False)["pitch"]["gain"] == pytest.approx(2.0)
+
+
+def test_linear_readout_r2():
+    from latentreenact.evaluation.motion import linear_readout_r2
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 3))
+    assert linear_readout_r2(x @ [1.0, -2.0, 0.5] + 3.0, x) == pytest.approx(1.0)
+    assert linear_readout_r2(rng.normal(size=40), x) < 0.2  # no readout: about 0 or below
+    assert np.isnan(linear_readout_r2(np.ones(3), x[:3]))
 
 
 @pytest.fixture(scope="module")

@@ -64,10 +64,31 @@ def bfm_series(p: np.ndarray, names: Sequence[str], reference: int) -> Dict[str,
     return out
 
 
+def linear_readout_r2(target: np.ndarray, coefficients: np.ndarray, folds: int = 4) -> float:
+    """Cross-validated R² of the best linear readout (with intercept) of ``target`` [N] from ``coefficients``
+    [N, K]: fitted on all but one of ``folds`` contiguous blocks and predicted on that block, so that a readout
+    that only fits one stretch of a clip scores below 0 (NaN with fewer finite rows than ``2 * folds``)."""
+    y = np.asarray(target, dtype=np.float64)
+    x = np.asarray(coefficients, dtype=np.float64).reshape(len(y), -1)
+    keep = np.isfinite(y) & np.isfinite(x).all(1)
+    y, x = y[keep], np.c_[np.ones(int(keep.sum())), x[keep]]
+    n = len(y)
+    if n < 2 * folds or np.var(y) == 0:
+        return math.nan
+    prediction = np.empty(n)
+    for k in range(folds):
+        test = np.zeros(n, dtype=bool)
+        test[k * n // folds:(k + 1) * n // folds] = True
+        beta, *_ = np.linalg.lstsq(x[~test], y[~test], rcond=None)
+        prediction[test] = x[test] @ beta
+    return float(1.0 - ((y - prediction) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+
+
 def bfm_links(judge: MotionSeries, bfm: Dict[str, np.ndarray], judge_is_driving: bool) -> Dict[str, Dict[str, Any]]:
     """Per signal: the angles' :func:`link_stats` between the judge and bfm-net (bfm-net as the "output" of the
     measurement link when ``judge_is_driving``, else as its input); for ``mouth`` / ``eye`` the correlation with
-    each expression coefficient and the best one by absolute value."""
+    each expression coefficient, the best one by absolute value and ``readout_r2``, the cross-validated R² of a
+    linear readout of the judge's series from all coefficients (:func:`linear_readout_r2`)."""
     links: Dict[str, Dict[str, Any]] = {}
     for name in ANGLES:
         if name in bfm:
@@ -78,7 +99,10 @@ def bfm_links(judge: MotionSeries, bfm: Dict[str, np.ndarray], judge_is_driving:
         per = {e: pearson(judge.signal(name), bfm[e]) for e in expressions}
         finite = {e: r for e, r in per.items() if np.isfinite(r)}
         best = max(finite, key=lambda e: abs(finite[e])) if finite else None
-        links[name] = {"best": best, "correlation": finite[best] if best else math.nan, "per_coefficient": per}
+        readout = (linear_readout_r2(judge.signal(name), np.stack([bfm[e] for e in expressions], 1))
+                   if expressions else math.nan)
+        links[name] = {"best": best, "correlation": finite[best] if best else math.nan, "readout_r2": readout,
+                       "per_coefficient": per}
     return links
 
 
@@ -276,7 +300,8 @@ def markdown_report(results: Sequence[MotionResult]) -> str:
         lines.append(f"| {Path(r.source).name} | {Path(r.driving).name} | {r.tune} | {r.frames} | " + " | ".join(cells)
                      + f" | {_fmt(ident['dlib_mean'])} / {_fmt(ident['dlib_max'])} | {_fmt(ident['sface_mean'])} | "
                      f"{_fmt(r.seconds_per_frame, 3)} |")
-    lines += ["", "Links (r / gain; mouth and eye: best bfm-net expression coefficient and its r):", "",
+    lines += ["", "Links (angles: r / gain; mouth and eye: the best bfm-net expression coefficient and its r, and the "
+              "cross-validated R² of a linear readout from all coefficients):", "",
               "| source | driving | tune | link | " + " | ".join(SIGNALS) + " |",
               "|---|---|---|---|" + "---|" * len(SIGNALS)]
     for r in results:
@@ -287,7 +312,8 @@ def markdown_report(results: Sequence[MotionResult]) -> str:
                 if s in ANGLES:
                     cells.append(f"{_fmt(entry.get('correlation'))} / {_fmt(entry.get('gain'))}" if entry else "-")
                 else:
-                    cells.append(f"{entry.get('best') or '-'}: {_fmt(entry.get('correlation'))}")
+                    cells.append(f"{entry.get('best') or '-'}: {_fmt(entry.get('correlation'))}, "
+                                 f"R² {_fmt(entry.get('readout_r2'))}")
             lines.append(f"| {Path(r.source).name} | {Path(r.driving).name} | {r.tune} | {label} | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
