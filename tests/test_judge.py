@@ -36,7 +36,7 @@ def test_euler_round_trip(angles):
 
 
 def test_design_signs():
-    """DESIGN §6: positive yaw moves the nose (towards the viewer, +z) to the image's left, positive pitch moves it
+    """docs/architecture.md §6: positive yaw moves the nose (towards the viewer, +z) to the image's left, positive pitch moves it
     down, positive roll turns the top of the head (+y) to the image's left."""
     nose, top = np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.0])
     assert (rotation_from_euler(10, 0, 0) @ nose)[0] < 0

@@ -32,7 +32,7 @@ def smile_frames():
 
 @pytest.mark.parametrize("name", ["astronaut", "obama_portrait", "biden_blue_room"])
 def test_in_plane_rotation_gives_the_roll(judge, name):
-    """PIL's counter-clockwise rotation by a degrees is roll +a (DESIGN §6); measured error on the five test
+    """PIL's counter-clockwise rotation by a degrees is roll +a (docs/architecture.md §6); measured error on the five test
     photos at ±5..30°: 0.2° mean, 0.5° max."""
     image = photo(name)
     for angle in (-25.0, -8.0, 12.0, 30.0):

@@ -2,7 +2,7 @@
 
 - Head pose: the rotation of frame t relative to a reference frame, by scaled Procrustes
   (:func:`~.geometry.procrustes`) on ``RIGID`` (the mesh points above the nose base, lips, eyes, brows and
-  irises left out), as (pitch, yaw, roll) in degrees (DESIGN §6 signs). With ``mirror=True`` (default) each
+  irises left out), as (pitch, yaw, roll) in degrees (docs/architecture.md §6 signs). With ``mirror=True`` (default) each
   frame is also measured mirrored and the two are averaged (pitch + pitch', yaw - yaw', roll - roll'), which
   cancels the mesh's left-right bias; a mirrored input therefore gives exactly the opposite yaw and roll.
 - Mouth opening: inner-lip gap (points 13-14) / distance of the outer eye corners (33-263), both in 3D.
