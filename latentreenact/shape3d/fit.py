@@ -164,13 +164,17 @@ class LandmarkFitter:
         translation = self._translation(points, target, rotation, scale)
         if self.refine_steps:
             rotation, scale, translation, z = self._refine(target, rotation, scale, translation, z)
-            points = self._shape(z)
+        return self._result(target_img, rotation, scale, translation, z)
+
+    def _result(self, target_img: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor,
+                translation: torch.Tensor, z: torch.Tensor) -> LandmarkFit:
+        """The :class:`LandmarkFit` of a pose and whitened coefficients (``ValueError`` for a failed face)."""
         ok = torch.isfinite(scale) & (scale > 0) & torch.isfinite(z).all(dim=1)
         if not ok.all():
             raise ValueError(f"the landmark fit failed for face(s) {_indices(~ok)}")
         # translation in the image frame: u = tx + s x', v = ty - s y'  with (tx, -ty) the y-up offset
         translation_img = translation * translation.new_tensor([1.0, -1.0])
-        fitted = project(points, rotation, scale, translation_img)
+        fitted = project(self._shape(z), rotation, scale, translation_img)
         error = (fitted - target_img).norm(dim=2).mean(dim=1)
         coeffs = self._prior_mean + z * self._prior_std
         angles = euler_from_rotation(rotation)
@@ -189,19 +193,8 @@ class LandmarkFitter:
         target = from_image(target_img)
         rotation, scale = self._rigid_rotation(target_img, indices)
         z = self._solve_coefficients(target, rotation, scale)
-        points = self._shape(z)
-        translation = self._translation(points, target, rotation, scale)
-        translation_img = translation * translation.new_tensor([1.0, -1.0])
-        fitted = project(points, rotation, scale, translation_img)
-        coeffs = self._prior_mean + z * self._prior_std
-        angles = euler_from_rotation(rotation)
-        n_id = self.model.num_id
-        f32 = lambda t: t.to(torch.float32)  # noqa: E731
-        return LandmarkFit(
-            yaw=f32(angles[:, 0]), pitch=f32(angles[:, 1]), roll=f32(angles[:, 2]),
-            rotation=f32(rotation), scale=f32(scale), translation=f32(translation_img),
-            identity=f32(coeffs[:, :n_id]), expression=f32(coeffs[:, n_id:]),
-            landmarks=f32(fitted), error=f32((fitted - target_img).norm(dim=2).mean(dim=1)))
+        translation = self._translation(self._shape(z), target, rotation, scale)
+        return self._result(target_img, rotation, scale, translation, z)
 
     def _rigid_rotation(self, landmarks: torch.Tensor, indices: Sequence[int], steps: int = 8):
         index = torch.as_tensor(list(indices), dtype=torch.long)
