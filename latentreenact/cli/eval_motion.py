@@ -59,7 +59,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
     import torch
 
     from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
-    from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
+    from ..judge import FaceJudge, JudgeUnavailableError, judge_python
     from ..reenactor import Reenactor
     from ..video import probe_video
 
@@ -79,12 +79,9 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
     overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
     with judge:
         reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
-        try:
-            results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
-                                      smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
-                                      detector=detector, progress=progress)
-        except JudgeWorkerError as exc:  # the helper process died or broke the protocol mid-run
-            fail(f"the judge failed: {exc}", EXIT_MISSING_EXTRA)
+        results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
+                                  smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
+                                  detector=detector, progress=progress)
         version = judge.mesh.version  # type: ignore[attr-defined]
     meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
             "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "max_frames": max_frames,
