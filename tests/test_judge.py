@@ -10,6 +10,7 @@ import pytest
 
 from latentreenact.faces import NoFaceError
 from latentreenact.judge import (RIGID, FaceJudge, FaceMeshClient, JudgeNoFaceError, JudgeUnavailableError,
+                                 JudgeWorkerError,
                                  euler_from_rotation, gain, judge_python, mirror_points, model_frame, motion_series,
                                  mouth_opening, pearson, procrustes, relative_pose, rotation_from_euler)
 from latentreenact.judge.mesh import JUDGE_PYTHON_ENV
@@ -138,3 +139,14 @@ def test_a_helper_without_mediapipe_is_reported_as_unavailable():
         client(np.zeros((8, 8, 3), np.uint8))
     client.close()
     client.close()
+
+
+def test_a_worker_that_dies_mid_run_raises_a_worker_error(tmp_path):
+    """A helper that says it is ready and then exits: the first request reports the broken protocol."""
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho \'{"ready": true, "mediapipe": "fake"}\'\necho "bye" >&2\n')
+    fake.chmod(0o755)
+    with FaceMeshClient(python=fake) as client:
+        with pytest.raises(JudgeWorkerError, match="exited|gone"):  # EOF, or a closed pipe if it died first
+            client(np.zeros((8, 8, 3), np.uint8))
+        assert client.version == "fake"
