@@ -13,7 +13,7 @@ import click
 import torch
 
 from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
-from ..judge import FaceJudge, JudgeUnavailableError, judge_python
+from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
 from ..reenact_video import folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
@@ -76,9 +76,12 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
     overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
     with judge:
         reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
-        results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
-                                  smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
-                                  detector=detector, progress=progress)
+        try:
+            results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
+                                      smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
+                                      detector=detector, progress=progress)
+        except JudgeWorkerError as exc:  # the judge's helper process died mid-run
+            fail(f"the judge failed: {exc}", EXIT_MISSING_EXTRA)
         version = judge.mesh.version  # type: ignore[attr-defined]
     meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
             "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "max_frames": max_frames,
