@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from latentreenact.examples import example_path
 
-from .session import TUNE_PRESETS, DemoSession
+from .session import TUNE_PRESETS, DemoLimits, DemoSession
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -49,7 +49,33 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
     import gradio as gr
 
     expression_names = session.expression_names()
-    limits = session.limits
+    preview, reenact, edit = _handlers(gr, session, expression_names)
+    with gr.Blocks(title="latentreenact demo", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        gr.Markdown(INTRO)
+        with gr.Tab("Reenact", id="reenact"):
+            ui = _reenact_tab(gr, session.limits, examples)
+        with gr.Tab("Edit", id="edit"):
+            ed = _edit_tab(gr, session, expression_names, examples)
+
+        ui["source"].change(preview, inputs=ui["source"], outputs=ui["crop"], api_name="preview")
+        ui["run"].click(reenact, inputs=[ui[k] for k in ("source", "driving", "tune", "tune_steps", "mode",
+                                                        "smoothing", "paste_back")],
+                        outputs=[ui["result"], ui["pair"], ui["status"]], api_name="reenact")
+        sliders = ed["sliders"]
+        edit_inputs = [ed["source"], ed["tune"], ed["steps"], ed["paste"], *sliders]
+        ed["apply"].click(edit, inputs=edit_inputs, outputs=ed["edited"], api_name="edit")
+        # the same edit on slider release, new source and reset: not separate API endpoints
+        hidden: Dict[str, Any] = {"api_visibility": "private"}
+        for slider in sliders:
+            slider.release(edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
+        ed["source"].change(edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
+        ed["reset"].click(lambda: [0.0] * len(sliders), outputs=sliders, **hidden).then(
+            edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
+    return app
+
+
+def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) -> Tuple[Callable[..., Any], ...]:
+    """The app's event handlers over ``session``: ``(preview, reenact, edit)``; user errors become gr.Error."""
 
     def preview(image: Optional[str]) -> Optional[np.ndarray]:
         if not image:
@@ -85,70 +111,66 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
         except USER_ERRORS as exc:
             raise _user_error(exc) from exc
 
-    with gr.Blocks(title="latentreenact demo", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.Markdown(INTRO)
-        with gr.Tab("Reenact", id="reenact"):
-            with gr.Row():
-                with gr.Column():
-                    source = gr.Image(type="filepath", image_mode=None, label="Source face", elem_id="source",
-                                      sources=["upload", "clipboard"])
-                    crop = gr.Image(label="Aligned crop (what the encoder sees)", interactive=False,
-                                    elem_id="crop", height=192)
-                with gr.Column():
-                    driving = gr.Video(label=f"Driving video (first {limits.max_frames} frames are used)",
-                                       elem_id="driving", sources=["upload"])
-                with gr.Column():
-                    tune, tune_steps = _tuning_controls(gr, limits.max_tune_steps, "reenact")
-                    mode = gr.Radio(["relative", "absolute"], value="relative", label="Pose reference",
-                                    info="relative: motion since the clip's first face; absolute: the driving "
-                                         "pose itself")
-                    smoothing = gr.Slider(0.0, 0.95, value=0.5, step=0.05, label="Temporal smoothing",
-                                          info="exponential moving average of the driving pose (0 = off)")
-                    paste_back = gr.Checkbox(True, label="Paste the face back into the source photo")
-                    run = gr.Button("Reenact", variant="primary", elem_id="run")
-            if examples:
-                with gr.Row():
-                    gr.Examples([[str(example_path("astronaut")), str(example_path("smile"))]],
-                                inputs=[source, driving], label="Examples (source, driving)",
-                                elem_id="examples")
-            status = gr.Markdown(elem_id="status")
-            with gr.Row():
-                result = gr.Video(label="Result", elem_id="result", interactive=False)
-                pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
-        with gr.Tab("Edit", id="edit"):
-            with gr.Row():
-                with gr.Column():
-                    edit_source = gr.Image(type="filepath", image_mode=None, label="Source face",
-                                           elem_id="edit_source", sources=["upload", "clipboard"])
-                    if examples:
-                        gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples",
-                                    elem_id="edit_examples")
-                    edit_tune, edit_steps = _tuning_controls(gr, limits.max_tune_steps, "edit")
-                    edit_paste = gr.Checkbox(False, label="Paste the face back into the source photo")
-                with gr.Column():
-                    sliders = [gr.Slider(-bound, bound, value=0.0, step=1.0, label=f"{name} (degrees)",
-                                         elem_id=f"edit_{name}") for name, bound in ANGLE_SLIDERS]
-                    with gr.Accordion("Expression", open=False):
-                        sliders += [_expression_slider(gr, session, name) for name in expression_names]
-                    with gr.Row():
-                        apply = gr.Button("Apply", variant="primary", elem_id="edit_apply")
-                        reset = gr.Button("Reset", elem_id="edit_reset")
-                with gr.Column():
-                    edited = gr.Image(label="Edited", interactive=False, elem_id="edited")
+    return preview, reenact, edit
 
-        source.change(preview, inputs=source, outputs=crop, api_name="preview")
-        run.click(reenact, inputs=[source, driving, tune, tune_steps, mode, smoothing, paste_back],
-                  outputs=[result, pair, status], api_name="reenact")
-        edit_inputs = [edit_source, edit_tune, edit_steps, edit_paste, *sliders]
-        apply.click(edit, inputs=edit_inputs, outputs=edited, api_name="edit")
-        # the same edit on slider release, new source and reset: not separate API endpoints
-        hidden: Dict[str, Any] = {"api_visibility": "private"}
-        for slider in sliders:
-            slider.release(edit, inputs=edit_inputs, outputs=edited, **hidden)
-        edit_source.change(edit, inputs=edit_inputs, outputs=edited, **hidden)
-        reset.click(lambda: [0.0] * len(sliders), outputs=sliders, **hidden).then(
-            edit, inputs=edit_inputs, outputs=edited, **hidden)
-    return app
+
+def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
+    """The Reenact tab's components, by name."""
+    with gr.Row():
+        with gr.Column():
+            source = gr.Image(type="filepath", image_mode=None, label="Source face", elem_id="source",
+                              sources=["upload", "clipboard"])
+            crop = gr.Image(label="Aligned crop (what the encoder sees)", interactive=False,
+                            elem_id="crop", height=192)
+        with gr.Column():
+            driving = gr.Video(label=f"Driving video (first {limits.max_frames} frames are used)",
+                               elem_id="driving", sources=["upload"])
+        with gr.Column():
+            tune, tune_steps = _tuning_controls(gr, limits.max_tune_steps, "reenact")
+            mode = gr.Radio(["relative", "absolute"], value="relative", label="Pose reference",
+                            info="relative: motion since the clip's first face; absolute: the driving "
+                                 "pose itself")
+            smoothing = gr.Slider(0.0, 0.95, value=0.5, step=0.05, label="Temporal smoothing",
+                                  info="exponential moving average of the driving pose (0 = off)")
+            paste_back = gr.Checkbox(True, label="Paste the face back into the source photo")
+            run = gr.Button("Reenact", variant="primary", elem_id="run")
+    if examples:
+        with gr.Row():
+            gr.Examples([[str(example_path("astronaut")), str(example_path("smile"))]],
+                        inputs=[source, driving], label="Examples (source, driving)",
+                        elem_id="examples")
+    status = gr.Markdown(elem_id="status")
+    with gr.Row():
+        result = gr.Video(label="Result", elem_id="result", interactive=False)
+        pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
+    return {"source": source, "crop": crop, "driving": driving, "tune": tune, "tune_steps": tune_steps, "mode": mode,
+            "smoothing": smoothing, "paste_back": paste_back, "run": run, "status": status, "result": result,
+            "pair": pair}
+
+
+def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], examples: bool) -> Dict[str, Any]:
+    """The Edit tab's components, by name (``sliders``: the angle sliders, then the expression sliders)."""
+    with gr.Row():
+        with gr.Column():
+            edit_source = gr.Image(type="filepath", image_mode=None, label="Source face",
+                                   elem_id="edit_source", sources=["upload", "clipboard"])
+            if examples:
+                gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples",
+                            elem_id="edit_examples")
+            edit_tune, edit_steps = _tuning_controls(gr, session.limits.max_tune_steps, "edit")
+            edit_paste = gr.Checkbox(False, label="Paste the face back into the source photo")
+        with gr.Column():
+            sliders = [gr.Slider(-bound, bound, value=0.0, step=1.0, label=f"{name} (degrees)",
+                                 elem_id=f"edit_{name}") for name, bound in ANGLE_SLIDERS]
+            with gr.Accordion("Expression", open=False):
+                sliders += [_expression_slider(gr, session, name) for name in expression_names]
+            with gr.Row():
+                apply = gr.Button("Apply", variant="primary", elem_id="edit_apply")
+                reset = gr.Button("Reset", elem_id="edit_reset")
+        with gr.Column():
+            edited = gr.Image(label="Edited", interactive=False, elem_id="edited")
+    return {"source": edit_source, "tune": edit_tune, "steps": edit_steps, "paste": edit_paste, "sliders": sliders,
+            "apply": apply, "reset": reset, "edited": edited}
 
 
 def _tuning_controls(gr: Any, max_steps: int, key: str) -> Tuple[Any, Any]:

@@ -22,7 +22,7 @@ import inspect
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -158,19 +158,7 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
     mean_w, latent_std = latent_statistics(generator, n_mean_latent, seed)
     n_latent = generator.n_latent
 
-    if start is None:
-        init = mean_w.unsqueeze(1).repeat(1, n_latent, 1) if w_plus else mean_w.clone()
-    else:
-        start = start.detach().to(device, torch.float32)
-        if start.ndim == 2:
-            init = start.unsqueeze(1).repeat(1, n_latent, 1) if w_plus else start.clone()
-        elif start.ndim == 3 and start.shape[1] == n_latent:
-            init = start.clone() if w_plus else start.mean(1)
-        else:
-            raise ValueError(f"start must be w [1, {generator.style_dim}] or W+ [1, {n_latent}, "
-                             f"{generator.style_dim}], got {tuple(start.shape)}")
-        if init.shape[0] != 1 or init.shape[-1] != generator.style_dim:
-            raise ValueError(f"start must hold one latent of width {generator.style_dim}, got {tuple(start.shape)}")
+    init = _initial_latent(generator, start, mean_w, w_plus)
     latent = init.clone().requires_grad_(True)
 
     def to_wplus(x: torch.Tensor) -> torch.Tensor:
@@ -193,21 +181,9 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
                 if noise_ramp > 0 else 0.0
             jitter = torch.randn(latent.shape, generator=rng).to(device) * strength if strength > 0 else 0.0
             image = render_with_noise(generator, to_wplus(latent + jitter), size, noise)
-            parts: Dict[str, torch.Tensor] = {}
-            total = image.new_zeros(())
-            if mse_weight:
-                parts["mse"] = F.mse_loss(image, target)
-                total = total + mse_weight * parts["mse"]
-            if perceptual_fn is not None and perceptual_weight:
-                parts["perceptual"] = scalar_loss(perceptual_fn, image, target)
-                total = total + perceptual_weight * parts["perceptual"]
-            if identity_fn is not None and identity_weight:
-                parts["identity"] = scalar_loss(identity_fn, image, target)
-                total = total + identity_weight * parts["identity"]
-            if noise_params and noise_regularize:
-                parts["noise_reg"] = noise_regularization(noise_params)
-                total = total + noise_regularize * parts["noise_reg"]
-            parts["total"] = total
+            parts = _projection_losses(image, target, mse_weight, perceptual_fn, perceptual_weight, identity_fn,
+                                       identity_weight, noise_params, noise_regularize)
+            total = parts["total"]
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
@@ -225,3 +201,45 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
     log.info("projection: %d steps, final loss %s", steps, {k: round(v[-1], 5) for k, v in losses.items()})
     kept = None if noise is None else [None if n is None else n.detach() for n in noise]
     return ProjectionResult(wplus=wplus, image=final, losses=losses, noise=kept)
+
+
+def _initial_latent(generator: GeneratorBase, start: Optional[torch.Tensor], mean_w: torch.Tensor,
+                    w_plus: bool) -> torch.Tensor:
+    """The projector's first latent: ``start`` (w or W+, see :func:`project`) or the average w,
+    as W+ [1, n_latent, D] (``w_plus``) or w [1, D]."""
+    n_latent = generator.n_latent
+    if start is None:
+        return mean_w.unsqueeze(1).repeat(1, n_latent, 1) if w_plus else mean_w.clone()
+    start = start.detach().to(generator.device, torch.float32)
+    if start.ndim == 2:
+        init = start.unsqueeze(1).repeat(1, n_latent, 1) if w_plus else start.clone()
+    elif start.ndim == 3 and start.shape[1] == n_latent:
+        init = start.clone() if w_plus else start.mean(1)
+    else:
+        raise ValueError(f"start must be w [1, {generator.style_dim}] or W+ [1, {n_latent}, "
+                         f"{generator.style_dim}], got {tuple(start.shape)}")
+    if init.shape[0] != 1 or init.shape[-1] != generator.style_dim:
+        raise ValueError(f"start must hold one latent of width {generator.style_dim}, got {tuple(start.shape)}")
+    return init
+
+
+def _projection_losses(image: torch.Tensor, target: torch.Tensor, mse_weight: float, perceptual_fn: Any,
+                       perceptual_weight: float, identity_fn: Any, identity_weight: float,
+                       noise_params: List[torch.Tensor], noise_regularize: float) -> Dict[str, torch.Tensor]:
+    """The projector's loss terms and their weighted sum (``"total"``)."""
+    parts: Dict[str, torch.Tensor] = {}
+    total = image.new_zeros(())
+    if mse_weight:
+        parts["mse"] = F.mse_loss(image, target)
+        total = total + mse_weight * parts["mse"]
+    if perceptual_fn is not None and perceptual_weight:
+        parts["perceptual"] = scalar_loss(perceptual_fn, image, target)
+        total = total + perceptual_weight * parts["perceptual"]
+    if identity_fn is not None and identity_weight:
+        parts["identity"] = scalar_loss(identity_fn, image, target)
+        total = total + identity_weight * parts["identity"]
+    if noise_params and noise_regularize:
+        parts["noise_reg"] = noise_regularization(noise_params)
+        total = total + noise_regularize * parts["noise_reg"]
+    parts["total"] = total
+    return parts

@@ -39,7 +39,7 @@ import fnmatch
 import logging
 import math
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence, Union
+from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -196,17 +196,7 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
     ``lr_scaling``: see :func:`parameter_groups` (generators without equalized learning rate get
     per-tensor learning rates proportional to the weights' RMS).
     """
-    base = PRESETS["pti"] if preset is None else PRESETS.get(preset)
-    if base is None:
-        raise ValueError(f"unknown tuning preset {preset!r}; choose from {', '.join(PRESETS)}")
-    cfg = replace(base,
-                  steps=base.steps if steps is None else int(steps),
-                  lr=base.lr if lr is None else float(lr),
-                  layers=base.layers if layers is None else layers,
-                  mse_weight=base.mse_weight if mse_weight is None else float(mse_weight),
-                  perceptual_weight=base.perceptual_weight if perceptual_weight is None else float(perceptual_weight),
-                  stop_threshold=base.stop_threshold if (stop_threshold is not None and math.isnan(stop_threshold))
-                  else stop_threshold)
+    cfg = _tuning_config(preset, steps, lr, layers, mse_weight, perceptual_weight, stop_threshold)
     if cfg.steps < 0:
         raise ValueError(f"steps must be >= 0, got {cfg.steps}")
     size = check_target(generator, target)
@@ -218,13 +208,7 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
     perceptual_fn = resolve_loss(perceptual, "perceptual", device) if cfg.perceptual_weight else None
     names = set(select_parameters(generator, cfg.layers))
 
-    tuned = copy.deepcopy(generator).eval()
-    tuned.requires_grad_(False)
-    params = []
-    for name, p in tuned.named_parameters():
-        if name in names:
-            p.requires_grad_(True)
-            params.append(p)
+    tuned, params = _trainable_copy(generator, names)
     log.info("tuning %d parameter tensors (%d values), %d steps, lr %g", len(params),
              sum(p.numel() for p in params), cfg.steps, cfg.lr)
     optimizer = torch.optim.Adam(parameter_groups(tuned, params, cfg.lr, lr_scaling), lr=cfg.lr)
@@ -254,13 +238,8 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
                     locality_centre = truncation_centre(generator)
             codes = locality_latents(generator, pivot, locality_samples, locality_alpha, locality_psi, rng,
                                      locality_centre)
-            with torch.no_grad():
-                reference = render_with_noise(generator, codes, size)
-            moved = render_with_noise(tuned, codes, size)
-            parts["locality"] = locality_mse_weight * F.mse_loss(moved, reference)
-            if perceptual_fn is not None and locality_perceptual_weight:
-                parts["locality"] = parts["locality"] + locality_perceptual_weight * scalar_loss(
-                    perceptual_fn, moved, reference)
+            parts["locality"] = _locality_loss(generator, tuned, codes, size, perceptual_fn, locality_mse_weight,
+                                               locality_perceptual_weight)
             total = total + parts["locality"]
         parts["total"] = total
         optimizer.zero_grad(set_to_none=True)
@@ -274,3 +253,45 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
     tuned.requires_grad_(False).eval()
     log.info("tuning: %d steps%s", steps_run, " (stopped early)" if stopped else "")
     return TuningResult(generator=tuned, pivot=pivot, losses=losses, steps_run=steps_run, stopped_early=stopped)
+
+
+def _tuning_config(preset: Optional[str], steps: Optional[int], lr: Optional[float], layers: Optional[LayerSpec],
+                   mse_weight: Optional[float], perceptual_weight: Optional[float],
+                   stop_threshold: Optional[float]) -> TuningPreset:
+    """The preset's settings with the explicit arguments of :func:`tune` applied (NaN threshold: the preset's)."""
+    base = PRESETS["pti"] if preset is None else PRESETS.get(preset)
+    if base is None:
+        raise ValueError(f"unknown tuning preset {preset!r}; choose from {', '.join(PRESETS)}")
+    cfg = replace(base,
+                  steps=base.steps if steps is None else int(steps),
+                  lr=base.lr if lr is None else float(lr),
+                  layers=base.layers if layers is None else layers,
+                  mse_weight=base.mse_weight if mse_weight is None else float(mse_weight),
+                  perceptual_weight=base.perceptual_weight if perceptual_weight is None else float(perceptual_weight),
+                  stop_threshold=base.stop_threshold if (stop_threshold is not None and math.isnan(stop_threshold))
+                  else stop_threshold)
+    return cfg
+
+
+def _trainable_copy(generator: GeneratorBase, names: AbstractSet[str]) -> Tuple[GeneratorBase, List[torch.nn.Parameter]]:
+    """A deep copy of ``generator`` in eval mode whose parameters ``names`` (only) require gradients."""
+    tuned = copy.deepcopy(generator).eval()
+    tuned.requires_grad_(False)
+    params = []
+    for name, p in tuned.named_parameters():
+        if name in names:
+            p.requires_grad_(True)
+            params.append(p)
+    return tuned, params
+
+
+def _locality_loss(generator: GeneratorBase, tuned: GeneratorBase, codes: torch.Tensor, size: int,
+                   perceptual_fn: Any, mse_weight: float, perceptual_weight: float) -> torch.Tensor:
+    """The locality regulariser: how far ``tuned`` moved from ``generator`` on ``codes``."""
+    with torch.no_grad():
+        reference = render_with_noise(generator, codes, size)
+    moved = render_with_noise(tuned, codes, size)
+    loss = mse_weight * F.mse_loss(moved, reference)
+    if perceptual_fn is not None and perceptual_weight:
+        loss = loss + perceptual_weight * scalar_loss(perceptual_fn, moved, reference)
+    return loss

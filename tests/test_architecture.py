@@ -46,6 +46,7 @@ LAYERS: Dict[str, int] = {
     # pipeline
     "latentreenact.model_parts": 3,
     "latentreenact.reenact_video": 3,
+    "latentreenact.reenact_files": 3,
     "latentreenact.reenactor": 3,
     # applications
     "latentreenact.cli": 4,

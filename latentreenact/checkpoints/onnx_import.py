@@ -256,6 +256,69 @@ def _sanitize(name: str, used: Dict[str, int]) -> str:
     return key if count == 0 else f"{key}_{count}"
 
 
+def _const(consts: Dict[str, np.ndarray], name: str) -> Optional[np.ndarray]:
+    """The constant ``name`` (None for an absent optional input or a runtime value)."""
+    return consts.get(name) if name else None
+
+
+def _node_module(op: str, ins: List[str], attrs: Dict[str, Any], consts: Dict[str, np.ndarray],
+                 what: str) -> Tuple[nn.Module, List[str]]:
+    """The module of one runtime ONNX node and the names of its runtime inputs (``what`` names the node)."""
+    runtime = [n for n in ins if n and n not in consts]
+    module: nn.Module
+    if op == "Conv":
+        module = _conv(consts[ins[1]], _const(consts, ins[2]) if len(ins) > 2 else None, attrs)
+        runtime = [ins[0]]
+    elif op == "BatchNormalization":
+        module = FrozenBatchNorm(consts[ins[1]], consts[ins[2]], consts[ins[3]], consts[ins[4]],
+                                 float(attrs.get("epsilon", 1e-5)))
+        runtime = [ins[0]]
+    elif op == "PRelu":
+        module, runtime = PRelu(consts[ins[1]]), [ins[0]]
+    elif op == "Gemm":
+        module = _gemm(consts[ins[1]], _const(consts, ins[2]) if len(ins) > 2 else None, attrs)
+        runtime = [ins[0]]
+    elif op in Binary.FUNCS:
+        if len(runtime) == 2:
+            module = Binary(op)
+        elif ins[1] in consts:
+            module = Binary(op, consts[ins[1]])
+        else:
+            module = Binary(op, consts[ins[0]], constant_first=True)
+    elif op == "Relu":
+        module = nn.ReLU()
+    elif op == "Sigmoid":
+        module = nn.Sigmoid()
+    elif op in ("Dropout", "Identity"):
+        module, runtime = nn.Identity(), [ins[0]]
+    elif op == "Flatten":
+        axis = int(attrs.get("axis", 1))
+        module = Lambda(f"flatten(axis={axis})", lambda x, a=axis: x.reshape(
+            int(np.prod(x.shape[:a])), -1) if a > 0 else x.reshape(1, -1))
+    elif op == "Reshape":
+        module, runtime = Lambda(f"reshape{list(consts[ins[1]])}", _runtime_reshape(consts[ins[1]])), [ins[0]]
+    elif op == "Transpose":
+        perm = tuple(int(p) for p in attrs["perm"])
+        module = Lambda(f"permute{perm}", lambda x, p=perm: x.permute(*p))
+    elif op == "MaxPool":
+        sym, extra = _pads_2d(attrs.get("pads", [0, 0, 0, 0]))
+        if sym is None:
+            raise UnsupportedOnnxError("asymmetric MaxPool padding is not supported")
+        module = nn.MaxPool2d(tuple(attrs["kernel_shape"]), tuple(attrs.get("strides", attrs["kernel_shape"])),
+                              sym, ceil_mode=bool(attrs.get("ceil_mode", 0)))
+    elif op == "Resize":
+        module = _resize(attrs, _const(consts, ins[2]) if len(ins) > 2 else None, _const(consts, ins[3]) if len(ins) > 3 else None)
+        runtime = [ins[0]]
+    elif op == "Concat":
+        axis = int(attrs["axis"])
+        if any(n in consts for n in ins):
+            raise UnsupportedOnnxError("Concat with constant inputs is not supported")
+        module = Lambda(f"cat(axis={axis})", lambda *xs, a=axis: torch.cat(xs, a))
+    else:
+        raise UnsupportedOnnxError(f"{what} is not supported")
+    return module, runtime
+
+
 def import_onnx(path: Union[str, Path]) -> OnnxGraphModule:
     """Read an ONNX file and build the equivalent ``OnnxGraphModule`` (float32, CPU)."""
     try:
@@ -276,9 +339,6 @@ def import_onnx(path: Union[str, Path]) -> OnnxGraphModule:
     steps: List[Tuple[str, nn.Module, List[str], List[str]]] = []
     used: Dict[str, int] = {}
 
-    def const(name: str) -> Optional[np.ndarray]:
-        return consts.get(name) if name else None
-
     for node in graph.node:
         op = node.op_type
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
@@ -287,62 +347,12 @@ def import_onnx(path: Union[str, Path]) -> OnnxGraphModule:
             consts[node.output[0]] = numpy_helper.to_array(attrs["value"])
             continue
         if all((not n) or n in consts for n in ins):
-            folded = _fold(op, [const(n) for n in ins], attrs)
+            folded = _fold(op, [_const(consts, n) for n in ins], attrs)
             if folded is not None:
                 consts[node.output[0]] = folded
                 continue
-        runtime = [n for n in ins if n and n not in consts]
-        module: nn.Module
-        if op == "Conv":
-            module = _conv(consts[ins[1]], const(ins[2]) if len(ins) > 2 else None, attrs)
-            runtime = [ins[0]]
-        elif op == "BatchNormalization":
-            module = FrozenBatchNorm(consts[ins[1]], consts[ins[2]], consts[ins[3]], consts[ins[4]],
-                                     float(attrs.get("epsilon", 1e-5)))
-            runtime = [ins[0]]
-        elif op == "PRelu":
-            module, runtime = PRelu(consts[ins[1]]), [ins[0]]
-        elif op == "Gemm":
-            module = _gemm(consts[ins[1]], const(ins[2]) if len(ins) > 2 else None, attrs)
-            runtime = [ins[0]]
-        elif op in Binary.FUNCS:
-            if len(runtime) == 2:
-                module = Binary(op)
-            elif ins[1] in consts:
-                module = Binary(op, consts[ins[1]])
-            else:
-                module = Binary(op, consts[ins[0]], constant_first=True)
-        elif op == "Relu":
-            module = nn.ReLU()
-        elif op == "Sigmoid":
-            module = nn.Sigmoid()
-        elif op in ("Dropout", "Identity"):
-            module, runtime = nn.Identity(), [ins[0]]
-        elif op == "Flatten":
-            axis = int(attrs.get("axis", 1))
-            module = Lambda(f"flatten(axis={axis})", lambda x, a=axis: x.reshape(
-                int(np.prod(x.shape[:a])), -1) if a > 0 else x.reshape(1, -1))
-        elif op == "Reshape":
-            module, runtime = Lambda(f"reshape{list(consts[ins[1]])}", _runtime_reshape(consts[ins[1]])), [ins[0]]
-        elif op == "Transpose":
-            perm = tuple(int(p) for p in attrs["perm"])
-            module = Lambda(f"permute{perm}", lambda x, p=perm: x.permute(*p))
-        elif op == "MaxPool":
-            sym, extra = _pads_2d(attrs.get("pads", [0, 0, 0, 0]))
-            if sym is None:
-                raise UnsupportedOnnxError("asymmetric MaxPool padding is not supported")
-            module = nn.MaxPool2d(tuple(attrs["kernel_shape"]), tuple(attrs.get("strides", attrs["kernel_shape"])),
-                                  sym, ceil_mode=bool(attrs.get("ceil_mode", 0)))
-        elif op == "Resize":
-            module = _resize(attrs, const(ins[2]) if len(ins) > 2 else None, const(ins[3]) if len(ins) > 3 else None)
-            runtime = [ins[0]]
-        elif op == "Concat":
-            axis = int(attrs["axis"])
-            if any(n in consts for n in ins):
-                raise UnsupportedOnnxError("Concat with constant inputs is not supported")
-            module = Lambda(f"cat(axis={axis})", lambda *xs, a=axis: torch.cat(xs, a))
-        else:
-            raise UnsupportedOnnxError(f"{path.name}: ONNX operator {op!r} (node {node.name!r}) is not supported")
+        what = f"{path.name}: ONNX operator {op!r} (node {node.name!r})"
+        module, runtime = _node_module(op, ins, attrs, consts, what)
         steps.append((_sanitize(node.name or node.output[0], used), module, runtime, list(node.output)))
 
     output_names = [o.name for o in graph.output]

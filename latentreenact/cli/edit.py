@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import click
 import numpy as np
 
-from ..images import image_format, make_grid, save_image
-from ..video import write_gif
+from ..images import image_format, save_image
+from ..reenact_files import render_sweeps, write_sweeps
 from .errors import reports_errors
 from .options import detector_option, device_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
@@ -52,17 +52,6 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
                                  f"and N >= 1, e.g. yaw:-30:30:7", param_hint="--sweep")
     name = f"exp_{match.group(2)}" if match.group(2) is not None else match.group(1)
     return name, [float(v) for v in np.linspace(start, stop, count)]
-
-
-def _edit_args(fixed: Dict[str, Any], name: Optional[str] = None, value: float = 0.0) -> Dict[str, Any]:
-    """Keyword arguments of ``Reenactor.edit`` with entry ``name`` (if any) set to ``value``."""
-    args = {**fixed, "expression": dict(fixed["expression"])}
-    if name is not None:
-        if name.startswith("exp_"):
-            args["expression"][int(name[4:])] = value
-        else:
-            args[name] = value
-    return args
 
 
 @click.command()
@@ -106,14 +95,7 @@ def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw
         save_image(reenactor.edit(src, **fixed), output)
         click.echo(f"edited {source} -> {output}", err=True)
         return
-    rows = [[reenactor.edit(src, **_edit_args(fixed, name, v)) for v in values] for name, values in parsed]
-    if gif:
-        frames = [f for row in rows for f in row + row[-2:0:-1]]  # each sweep forwards and back
-        write_gif(output, frames, fps)
-    else:
-        columns = max(len(row) for row in rows)
-        blank = np.zeros_like(rows[0][0])
-        tiles = [f for row in rows for f in row + [blank] * (columns - len(row))]
-        save_image(make_grid(np.stack(tiles), columns=columns), output)
+    rows = render_sweeps(reenactor, src, fixed, parsed)
+    write_sweeps(rows, output, fps)
     click.echo(f"rendered {sum(map(len, rows))} edit(s) of {source} "
                f"({', '.join(f'{n} {v[0]:g}..{v[-1]:g}' for n, v in parsed)}) -> {output}", err=True)

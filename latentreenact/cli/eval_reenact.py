@@ -3,7 +3,6 @@ folder of videos (or a pairs CSV), written as frames.csv, summary.json and summa
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 from typing import Optional, Tuple
@@ -11,21 +10,13 @@ from typing import Optional, Tuple
 import click
 import torch
 
-from inversion.losses import sface_feature_loss
-
-from ..evaluation.data import clips_from_videos, pair_clips, video_files
-from ..evaluation.methods import IdentityBaseline, ReenactorMethod, WarpBaseline, dlib_landmarks
-from ..evaluation.runner import evaluate, markdown_table, write_report
-from ..evaluation.scoring import Scorer, dlib_face
-from ..identity.irse50 import load_irse50
-from ..metrics.features import IdentityFeatures, TorchScriptFeatures
-from ..perceptual import LPIPS
+from ..evaluation.data import video_files
+from ..evaluation.reenact import METHODS, evaluate_reenactment
+from ..evaluation.runner import markdown_table, write_report
 from ..reenactor import Reenactor
 from .errors import reports_errors
 from .options import detector_option, device_option, parse_device, progress_option, seed_option
 from .reenact import model_options
-
-METHODS = ("ours", "identity", "warp")
 
 
 @click.command("reenact")
@@ -71,45 +62,12 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
     torch_device = parse_device(device)
     overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
     reenactor = Reenactor.from_pretrained(model, device=torch_device, seed=seed, exact=exact, **overrides)
-    align = functools.partial(_align, reenactor)
-    if files is not None:
-        modes = ("self", "cross") if mode == "both" else (mode,)
-        clips = clips_from_videos(files, frames, align, modes, seed)
-    else:
-        clips = pair_clips(data, align)
-    face = dlib_face(detector)
-    chosen = []
-    for name in methods:
-        if name == "ours":
-            label = "ours (latentreenact)" if tune == "none" else f"ours (latentreenact, tuned: {tune})"
-            chosen.append(ReenactorMethod(reenactor, name=label, tune=None if tune == "none" else tune))
-        elif name == "identity":
-            chosen.append(IdentityBaseline())
-        else:
-            chosen.append(WarpBaseline(dlib_landmarks(detector)))
-    lpips = None
-    if lpips_backbone is not None:
-        lpips = LPIPS.load(lpips_backbone).to(torch_device).eval()
-
-    if identity_weights is not None:
-        identity = IdentityFeatures(load_irse50(identity_weights, torch_device), device=torch_device,
-                                    name="identity-embedding (ir-se50)", crop="e4e")
-    else:
-        identity = IdentityFeatures(device=torch_device)
-    scorer = Scorer(reenactor.estimator, reenactor.spec.names, identity, face,
-                    perceptual=sface_feature_loss(torch_device), lpips=lpips,
-                    fid_features=None if fid_features is None else TorchScriptFeatures(fid_features, device=torch_device),
-                    device=torch_device)
-    result = evaluate(clips, chosen, scorer, progress=progress)
-    result.meta = {"data": str(data), "mode": mode, "frames_per_video": frames, "methods": [m.name for m in chosen],
-                   "model": model, "tune": tune, "seed": seed, "device": str(torch_device),
-                   "clips": len(clips), "identity": identity.name, "lpips": lpips is not None,
-                   "fid": fid_features is not None, "seconds": round(time.perf_counter() - start, 1),
-                   "warp_fallbacks": sum(getattr(m, "fallbacks", 0) for m in chosen)}
+    result = evaluate_reenactment(data, reenactor, mode=mode, frames=frames, methods=methods,
+                                  tune=None if tune == "none" else tune, detector=detector,
+                                  identity_weights=identity_weights, lpips_backbone=lpips_backbone,
+                                  fid_features=fid_features, device=torch_device, seed=seed, model=model,
+                                  progress=progress, start=start)
     paths = write_report(result, output)
     click.echo(markdown_table(result))
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
 
-
-def _align(reenactor: object, frame: object, name: str) -> object:
-    return reenactor.driving_crop(frame, True, name)  # type: ignore[attr-defined]

