@@ -36,3 +36,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def judge():
+    """The independent judge (MediaPipe face mesh in ``.venv-judge``); skips, or fails under
+    ``LATENTREENACT_REQUIRE_JUDGE=1``, when that environment is absent."""
+    from judge_env import needs_judge
+    from latentreenact.judge import FaceJudge
+
+    needs_judge()
+    with FaceJudge() as j:
+        yield j

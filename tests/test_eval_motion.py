@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from judge_env import needs_judge
 from latentreenact.examples import example_path
-from latentreenact.judge import SIGNALS, FaceJudge
+from latentreenact.judge import SIGNALS
 from latentreenact.judge.signals import flip_image
 
 NAMES = ["yaw", "pitch", "roll"] + [f"exp_{i}" for i in range(10)]
@@ -70,13 +70,6 @@ def clip():
     from latentreenact.video import iter_frames
 
     return list(iter_frames(example_path("smile")))[::12]  # 6 frames: the head turns and looks up, the mouth opens
-
-
-@pytest.fixture(scope="module")
-def judge():
-    needs_judge()
-    with FaceJudge() as j:
-        yield j
 
 
 @pytest.fixture(scope="module")

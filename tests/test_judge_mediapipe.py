@@ -16,13 +16,6 @@ from latentreenact.judge.signals import flip_image
 
 
 @pytest.fixture(scope="module")
-def judge():
-    needs_judge()
-    with FaceJudge() as j:
-        yield j
-
-
-@pytest.fixture(scope="module")
 def smile_frames():
     from latentreenact.video import iter_frames
 
