@@ -25,7 +25,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 from torch.utils.cpp_extension import include_paths
@@ -96,8 +96,9 @@ def compile_one(source: Path, home: Path, include: Path, arch: str, workdir: Pat
     return proc.returncode == 0, time.perf_counter() - start, errors or proc.stderr[-2000:]
 
 
-def check(sources: Path, arch: str = "sm_90") -> int:
-    """Compile every source in ``sources``; 0 when all compile, 1 otherwise (results printed)."""
+def check(sources: Path, arch: str = "sm_90", report: Callable[[str], None] = log.info) -> int:
+    """Compile every source in ``sources``; 0 when all compile, 1 otherwise. Each result line goes
+    to ``report`` (default: this module's logger; the command writes them to stdout)."""
     home = toolkit_home()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -108,21 +109,21 @@ def check(sources: Path, arch: str = "sm_90") -> int:
             (work / name).write_text(text)
             ok, _, _ = compile_one(work / name, home, include, arch, work)
             if ok:
-                print(f"FAIL  {name}: a broken source compiled, so this check cannot see failures")
+                report(f"FAIL  {name}: a broken source compiled, so this check cannot see failures")
                 return 1
-            print(f"ok    {name}: a broken source fails as it must")
+            report(f"ok    {name}: a broken source fails as it must")
         files = sorted(p for p in sources.iterdir() if p.suffix in (".cu", ".cpp"))
         if not files:
-            print(f"FAIL  no .cu or .cpp sources in {sources}")
+            report(f"FAIL  no .cu or .cpp sources in {sources}")
             return 1
         failed = 0
         for source in files:
             ok, seconds, errors = compile_one(source, home, include, arch, work)
-            print(f"{'ok  ' if ok else 'FAIL'}  {source.name} ({arch}, {seconds:.0f} s)")
+            report(f"{'ok  ' if ok else 'FAIL'}  {source.name} ({arch}, {seconds:.0f} s)")
             if not ok:
                 failed += 1
-                print(errors)
-    print(f"{len(files) - failed} compiled, {failed} failed")
+                report(errors)
+    report(f"{len(files) - failed} compiled, {failed} failed")
     return 1 if failed else 0
 
 
@@ -132,9 +133,9 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--sources", type=Path, default=CSRC_DIR, help="folder of .cu/.cpp files")
     args = parser.parse_args(list(argv) or None)
     try:
-        return check(args.sources, args.arch)
+        return check(args.sources, args.arch, report=lambda line: sys.stdout.write(line + "\n"))
     except ToolkitUnavailable as exc:
-        print(f"compile check not run: {exc}", file=sys.stderr)
+        sys.stderr.write(f"compile check not run: {exc}\n")
         return 2
 
 
