@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
+from inversion.recipes import DEFAULT_RECIPE, RECIPES
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test photos' loader
 
 
@@ -41,7 +43,7 @@ def summarise(rows: List[Dict[str, Any]], key: str) -> Optional[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--tune", default="released", choices=["released", "pti", "none"])
+    parser.add_argument("--tune", default=DEFAULT_RECIPE, choices=list(RECIPES))
     parser.add_argument("--tune-steps", type=int, default=None, help="default: the preset's")
     parser.add_argument("--samples", type=int, default=16, help="held-out generated faces (encoder only)")
     parser.add_argument("--tune-samples", type=int, default=2, help="of which also tuned")
@@ -68,7 +70,7 @@ def main() -> None:
     def run(name: str, image: np.ndarray, align: bool, with_tuning: bool,
             true_wplus: Optional[torch.Tensor] = None) -> Dict[str, Any]:
         start = time.perf_counter()
-        src = reenactor.invert(image, align=align, name=name)
+        src = reenactor.invert(image, align=align, name=name, tune="none")
         row: Dict[str, Any] = {"name": name, "encode_s": time.perf_counter() - start}
         crop = src.crop
         row.update({f"encoder_{k}": v for k, v in scores(identity, reenactor.render_source(src), crop).items()})

@@ -233,7 +233,7 @@ def time_reenact(device: torch.device, repeats: int, quick: bool) -> Dict[str, A
     reenactor = Reenactor(**parts, seed=0)
     photo = read_image(example_path("astronaut"))
     crop = np.asarray(Image.fromarray(photo).resize((reenactor.align_size,) * 2))
-    src = reenactor.invert(crop, align=False)
+    src = reenactor.invert(crop, align=False, tune="none")
     dp = torch.zeros(1, reenactor.spec.k)
     out: Dict[str, Any] = {"generator_weights": weights, "render_size": reenactor.render_size}
     out["net3d_s"] = median_seconds(lambda: reenactor.pose([crop]), device, repeats)
@@ -246,7 +246,7 @@ def time_reenact(device: torch.device, repeats: int, quick: bool) -> Dict[str, A
         reenactor.render(src, reenactor.shift(src, torch.zeros_like(p)))
 
     out["per_frame_model_s"] = median_seconds(frame, device, repeats)
-    out["encoder_invert_s"] = median_seconds(lambda: reenactor.invert(crop, align=False), device, max(1, repeats // 2))
+    out["encoder_invert_s"] = median_seconds(lambda: reenactor.invert(crop, align=False, tune="none"), device, max(1, repeats // 2))
     steps = 2 if quick else 10
 
     def tuned(n: int) -> float:

@@ -12,7 +12,7 @@ from latentreenact.images import from_uint8, resize_square
 from latentreenact.sampling import truncation_centre
 
 from .projector import project, render_with_noise
-from .pti import tune as run_tuning
+from .recipes import get_recipe, run_recipe
 
 DEFAULT_PROJECTOR_STEPS = 200
 
@@ -62,19 +62,21 @@ def invert_and_tune(generator: Any, aligned: np.ndarray, size: int, *, encoder: 
                     steps: int = DEFAULT_PROJECTOR_STEPS, w_plus: bool = False, perceptual: Any = "default",
                     tune: Optional[str] = None, tune_steps: Optional[int] = None, seed: int = 0,
                     progress: bool = False) -> InversionRun:
-    """:func:`invert_aligned`, then (``tune``: a preset of :data:`inversion.PRESETS`) pivotal tuning of
-    a copy of ``generator`` around the latent. ``info`` gains ``mse`` (and ``tune_steps_run``,
-    ``tune_stopped_early``, ``mse_tuned`` when tuned), measured at ``size`` px."""
+    """:func:`invert_aligned`, then (``tune``: a recipe of :data:`inversion.recipes.RECIPES`) a pivot search
+    and/or pivotal tuning of a copy of ``generator`` around the latent; ``wplus`` is then the pivot. ``info``
+    gains ``mse`` (of the first inversion; and ``recipe``, ``mse_tuned`` and the recipe's counts when a recipe
+    ran), measured at ``size`` px."""
+    get_recipe(tune)
     wplus, recon, info = invert_aligned(generator, aligned, size, encoder=encoder, steps=steps, w_plus=w_plus,
                                         perceptual=perceptual, seed=seed, progress=progress)
     target = from_uint8(resize_square(aligned, size), generator.device)
     run = InversionRun(wplus, recon, {**info, "mse": float(torch.nn.functional.mse_loss(recon, target))})
     if tune not in (None, "none"):
-        result = run_tuning(generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
-                            seed=seed, progress=progress)
-        run.tuned = result.generator
+        pivot, tuned, recipe_info = run_recipe(generator, wplus, target, tune, tune_steps=tune_steps,
+                                               perceptual=perceptual, seed=seed, progress=progress)
+        run.wplus = pivot
+        run.tuned = tuned
         with torch.no_grad():
-            run.tuned_image = render_with_noise(result.generator, wplus, size)
-        run.info.update({"tune_steps_run": result.steps_run, "tune_stopped_early": result.stopped_early,
-                         "mse_tuned": float(torch.nn.functional.mse_loss(run.tuned_image, target))})
+            run.tuned_image = render_with_noise(tuned if tuned is not None else generator, pivot, size)
+        run.info.update({**recipe_info, "mse_tuned": float(torch.nn.functional.mse_loss(run.tuned_image, target))})
     return run

@@ -8,7 +8,9 @@ and, when noise maps are optimised, their multi-scale autocorrelation penalty an
 re-normalisation to N(0, 1) statistics after every step.
 
 Loss: ``mse_weight * MSE + perceptual_weight * perceptual + identity_weight * identity
-(+ noise_regularize * noise penalty)``. The default perceptual term is **not LPIPS**: it is the
+(+ noise_regularize * noise penalty) (+ offset_weight * W+ offset penalty)``. The offset penalty
+(e4e's delta regulariser, in W+ only) is the mean squared distance of each layer's w from the mean
+of the layers, over the latent spread: it keeps the pivot near one w, where edits stay clean. The default perceptual term is **not LPIPS**: it is the
 offline SFace feature loss of :func:`inversion.losses.default_perceptual_loss` (no term at all when
 SFace is not installed). Pass ``perceptual=LPIPS(...)`` for LPIPS, ``"none"`` for none.
 
@@ -131,7 +133,7 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
             lr_rampdown: float = 0.25, lr_rampup: float = 0.05, initial_noise_factor: float = 0.05,
             noise_ramp: float = 0.75, mse_weight: float = 1.0, perceptual: LossSpec = "default",
             perceptual_weight: float = 1.0, identity: LossSpec = None, identity_weight: float = 0.1,
-            noise_regularize: float = 1e5, n_mean_latent: int = 4096, seed: int = 0,
+            noise_regularize: float = 1e5, offset_weight: float = 0.0, n_mean_latent: int = 4096, seed: int = 0,
             progress: bool = True) -> ProjectionResult:
     """Find the w (default, as the StyleGAN2 projector and PTI) or W+ (``w_plus=True``) that renders
     ``target`` [1, 3, S, S] in [-1, 1]. (On MobileStyleGAN at 256 px, 200 steps in W gave a sharper,
@@ -143,7 +145,8 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
     ``perceptual``: ``"default"`` (SFace feature L1 if SFace is installed, else nothing), ``"sface"``,
     ``"none"``/``None`` or a callable ``(x, y) -> distance``; ``identity``: ``None`` (default),
     ``"sface"`` (``1 - cos`` of SFace embeddings) or a callable. ``initial_noise_factor=0``
-    disables the latent noise ramp. ``optimize_noise``: also optimise the (initially stored,
+    disables the latent noise ramp. ``offset_weight`` (W+ only): weight of :func:`wplus_offset_penalty`.
+    ``optimize_noise``: also optimise the (initially stored,
     re-normalised) noise maps, with ``noise_regularize`` times the autocorrelation penalty.
     Deterministic for a given ``seed`` (latent noise comes from a seeded ``torch.Generator``).
     The generator is not modified and its parameters get no gradients.
@@ -183,6 +186,9 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
             image = render_with_noise(generator, to_wplus(latent + jitter), size, noise)
             parts = _projection_losses(image, target, mse_weight, perceptual_fn, perceptual_weight, identity_fn,
                                        identity_weight, noise_params, noise_regularize)
+            if w_plus and offset_weight:
+                parts["offset"] = wplus_offset_penalty(latent, latent_std)
+                parts["total"] = parts["total"] + offset_weight * parts["offset"]
             total = parts["total"]
             optimizer.zero_grad(set_to_none=True)
             total.backward()
@@ -201,6 +207,12 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
     log.info("projection: %d steps, final loss %s", steps, {k: round(v[-1], 5) for k, v in losses.items()})
     kept = None if noise is None else [None if n is None else n.detach() for n in noise]
     return ProjectionResult(wplus=wplus, image=final, losses=losses, noise=kept)
+
+
+def wplus_offset_penalty(wplus: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Mean over layers of ``||w_l - mean_l w_l||^2 / scale^2`` for W+ [B, L, D] (0 when all layers agree)."""
+    offsets = wplus - wplus.mean(dim=1, keepdim=True)
+    return offsets.pow(2).sum(-1).mean() / (scale * scale)
 
 
 def _initial_latent(generator: GeneratorBase, start: Optional[torch.Tensor], mean_w: torch.Tensor,

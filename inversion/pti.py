@@ -68,6 +68,9 @@ class TuningPreset:
     mse_weight: float
     perceptual_weight: float
     stop_threshold: Optional[float]
+    locality_every: int = 0
+    locality_alpha: float = 30.0
+    locality_weight: float = 0.1
 
 
 PRESETS: Dict[str, TuningPreset] = {
@@ -75,6 +78,8 @@ PRESETS: Dict[str, TuningPreset] = {
                              stop_threshold=None),
     "pti": TuningPreset(steps=350, lr=3e-4, layers="all", mse_weight=1.0, perceptual_weight=1.0,
                         stop_threshold=0.06),
+    "local": TuningPreset(steps=100, lr=1e-3, layers="released", mse_weight=10.0, perceptual_weight=1.0,
+                          stop_threshold=None, locality_every=1, locality_alpha=30.0, locality_weight=1.0),
 }
 
 
@@ -126,6 +131,10 @@ def select_parameters(generator: GeneratorBase, layers: LayerSpec = "all") -> Li
             layers = [layers]
         else:
             layers = released_layer_patterns(generator)
+            if not layers:
+                raise ValueError(f"the {generator.resolution} px {type(generator).__name__} has no synthesis layers at "
+                                 f"{RELEASED_RESOLUTIONS[0]}..{RELEASED_RESOLUTIONS[1]} px for the 'released' layer "
+                                 f"rule; use a recipe that tunes all layers (pti) or none")
     patterns = list(layers)
     chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
     if not chosen:
@@ -181,9 +190,9 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
          preset: Optional[str] = "released", steps: Optional[int] = None, lr: Optional[float] = None,
          layers: Optional[LayerSpec] = None, mse_weight: Optional[float] = None,
          perceptual: LossSpec = "default", perceptual_weight: Optional[float] = None,
-         stop_threshold: Optional[float] = math.nan, locality_every: int = 0, locality_samples: int = 1,
-         locality_alpha: float = 30.0, locality_psi: float = 0.5, locality_mse_weight: float = 0.1,
-         locality_perceptual_weight: float = 0.1, lr_scaling: str = "auto", seed: int = 0,
+         stop_threshold: Optional[float] = math.nan, locality_every: Optional[int] = None, locality_samples: int = 1,
+         locality_alpha: Optional[float] = None, locality_psi: float = 0.5, locality_mse_weight: Optional[float] = None,
+         locality_perceptual_weight: Optional[float] = None, lr_scaling: str = "auto", seed: int = 0,
          progress: bool = True) -> TuningResult:
     """Tune a deep copy of ``generator`` so that it renders ``target`` [1, 3, S, S] from ``pivot`` [1, L, D].
 
@@ -197,6 +206,11 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
     per-tensor learning rates proportional to the weights' RMS).
     """
     cfg = _tuning_config(preset, steps, lr, layers, mse_weight, perceptual_weight, stop_threshold)
+    locality_every = cfg.locality_every if locality_every is None else int(locality_every)
+    locality_alpha = cfg.locality_alpha if locality_alpha is None else float(locality_alpha)
+    locality_mse_weight = cfg.locality_weight if locality_mse_weight is None else float(locality_mse_weight)
+    locality_perceptual_weight = (cfg.locality_weight if locality_perceptual_weight is None
+                                  else float(locality_perceptual_weight))
     if cfg.steps < 0:
         raise ValueError(f"steps must be >= 0, got {cfg.steps}")
     size = check_target(generator, target)

@@ -30,13 +30,16 @@ import torch
 from tqdm.auto import tqdm
 
 from directions.matrix import DirectionMatrix, spec_from_matrix
-from inversion import tune as run_tuning
 from inversion.invert import invert_aligned
+from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
 from .faces import NoFaceError, as_rgb_uint8, face_crop, read_image
+from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
 from .model_parts import load_parts
+from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
+from .shape3d import LinearShapeModel
 from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
                             reenact_images, reenact_video, video_frames)
 from .sampling import render, truncation_centre
@@ -110,6 +113,7 @@ class Reenactor:
             log.warning("the direction matrix was trained with Net3D backend %r but the estimator is %r",
                         backend, getattr(estimator, "name", "?"))
         self._centre: Optional[torch.Tensor] = None
+        self._controls: Optional[Dict[str, torch.Tensor]] = None
 
     @classmethod
     def from_pretrained(cls, model: PathLike = "default", device: Union[str, torch.device] = "cpu", seed: int = 0,
@@ -232,12 +236,16 @@ class Reenactor:
         return torch.stack(rows), torch.stack(found)
 
     # ------------------------------------------------------------------ inversion
-    def invert(self, image: ImageInput, tune: Optional[str] = None, align: bool = True, *,
+    def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
-               progress: bool = False, name: Optional[str] = None) -> Source:
+               progress: bool = False, name: Optional[str] = None, check_identity: bool = True) -> Source:
         """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
-        Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
+        Net3D -> p; ``tune``: an inversion recipe of :data:`inversion.recipes.RECIPES` (``"editable"``:
+        pivot search then tuning with the locality term; ``"released"``, ``"pti"``: tuning only; ``None`` /
+        ``"none"``: the encoder's W+ as it is). ``check_identity``: measure the reconstruction's dlib distance to
+        the crop (``info["identity_distance"]``) and log a warning above 0.6 (another person by dlib's convention).
         ``align=False``: ``image`` is already an aligned square crop (no detection)."""
+        get_recipe(tune)  # an unknown recipe fails before any work
         photo, label = _as_image(image, name or "source")
         crop, transform = self.crop(photo, align, label)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
@@ -255,32 +263,59 @@ class Reenactor:
         generator = self.generator
         if tune not in (None, "none"):
             target = from_uint8(resize_square(crop, self.render_size), self.device)
-            result = run_tuning(self.generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
-                                seed=self.seed, progress=progress)
-            generator = result.generator.eval().requires_grad_(False)
-            info = {**info, "tune": tune, "tune_steps_run": result.steps_run}
-        return Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
-                      name=label, info=info)
+            wplus, tuned, recipe_info = run_recipe(self.generator, wplus, target, tune, tune_steps=tune_steps,
+                                                   perceptual=perceptual, seed=self.seed, progress=progress)
+            wplus = _finite_check(wplus.detach(), f"{label}: the pivot W+")
+            if tuned is not None:
+                generator = tuned.eval().requires_grad_(False)
+            info = {**info, **recipe_info}
+        src = Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
+                     name=label, info=info)
+        if check_identity:
+            distance = face_distance(crop, self.render_source(src))
+            src.info["identity_distance"] = distance
+            if distance is None or distance > SAME_PERSON_DISTANCE:
+                measured = "no face was found in it" if distance is None else f"dlib distance {distance:.2f} > 0.6"
+                advice = ("use the default recipe (tune='editable', --tune editable)" if tune in (None, "none", "pivot")
+                          else "try a sharper, frontal, well-lit photo, or more tuning steps")
+                log.warning("%s: the inverted face looks like another person (%s); %s", label, measured, advice)
+        return src
 
     # ------------------------------------------------------------------ editing
+    def control_directions(self) -> Dict[str, torch.Tensor]:
+        """Raw Δp [k] of a value of 1 of each expression control (``mouth_open``, ``smile``; see
+        :mod:`latentreenact.net3d.controls`); ValueError for pose vectors without BFM expressions."""
+        if self._controls is None:
+            self._controls = control_directions(LinearShapeModel.load(), self.spec)
+        return self._controls
+
     def edit_delta(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
                    roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
-                   jaw: Optional[float] = None, absolute: bool = False) -> torch.Tensor:
+                   jaw: Optional[float] = None, absolute: bool = False,
+                   controls: Optional[Mapping[str, float]] = None) -> torch.Tensor:
         """Δp [1, k] for an edit: angles in degrees, expressions (``{index: value}``) in raw units;
-        added to the source's values (default) or set (``absolute=True``); None leaves an entry as is."""
+        added to the source's values (default) or set (``absolute=True``); None leaves an entry as is.
+        ``controls`` (``{"mouth_open": 1.0, "smile": 0.5}``) are added on top (see :data:`CONTROLS`)."""
         values: Dict[str, float] = {k: float(v) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
                                                                ("jaw", jaw)) if v is not None}
         values.update({f"exp_{int(i)}": float(v) for i, v in (expression or {}).items()})
         unknown = [n for n in values if n not in self.spec.names]
         if unknown:
             raise ValueError(f"entries {unknown} are not in this model's pose vector ({', '.join(self.spec.names)})")
-        if not all(math.isfinite(v) for v in values.values()):
-            raise ValueError(f"edit values must be finite (not NaN or Inf), got {values}")
-        target = src.p.detach().float().cpu().clone()
+        control_values = {k: float(v) for k, v in (controls or {}).items()}
+        if not all(math.isfinite(v) for v in [*values.values(), *control_values.values()]):
+            raise ValueError(f"edit values must be finite (not NaN or Inf), got {values} {control_values}")
+        base = src.p.detach().float().cpu()
+        target = base.clone()
         for name, value in values.items():
             i = self.spec.names.index(name)
             target[0, i] = value if absolute else target[0, i] + value
-        return self.spec.delta(src.p.detach().float().cpu(), target)
+        if control_values:
+            unknown = [n for n in control_values if n not in CONTROLS]
+            if unknown:
+                raise ValueError(f"unknown expression controls {unknown}; choose from {', '.join(CONTROLS)}")
+            target = target + control_delta(self.control_directions(), control_values).unsqueeze(0)
+        return self.spec.delta(base, target)
 
     def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
         """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`)."""
@@ -288,11 +323,12 @@ class Reenactor:
 
     def edit(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
              roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
-             jaw: Optional[float] = None, absolute: bool = False, paste_back: bool = False) -> np.ndarray:
+             jaw: Optional[float] = None, absolute: bool = False, paste_back: bool = False,
+             controls: Optional[Mapping[str, float]] = None) -> np.ndarray:
         """The source with its pose / expression edited (see :meth:`edit_delta`): uint8 [S, S, 3], or
         the source photo with the edited face pasted back."""
         wplus = self.edit_latent(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
-                                 absolute=absolute)
+                                 absolute=absolute, controls=controls)
         return compose(src, to_uint8(self.render(src, wplus))[0], paste_back=paste_back)
 
     # ------------------------------------------------------------------ reenactment

@@ -145,7 +145,7 @@ def test_cli_outputs_without_a_face_exit_5(tiny_model, tmp_path, one_thread):
 
     needs_judge()
     result = CliRunner().invoke(cli, ["eval", "motion", "--source", str(example_path("astronaut")), "--driving",
-                                      str(example_path("smile")), "--max-frames", "3", "--model", str(tiny_model),
+                                      str(example_path("smile")), "--max-frames", "3", "--tune", "none", "--model", str(tiny_model),
                                       "-o", str(tmp_path / "out"), "--no-progress"])
     assert result.exit_code == 5, result.output
     assert "the judge found no face" in result.output

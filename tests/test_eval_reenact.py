@@ -142,7 +142,7 @@ def test_cli_end_to_end_and_errors(clips_dir, reenactor, tmp_path) -> None:  # t
     model = write_model_dir(tmp_path / "model", reenactor, json_extra={"align_size": 128})
     runner = CliRunner()
     out = tmp_path / "out"
-    result = runner.invoke(reenact, [str(clips_dir), "-o", str(out), "--frames", "2", "--model", str(model),
+    result = runner.invoke(reenact, [str(clips_dir), "-o", str(out), "--frames", "2", "--tune", "none", "--model", str(model),
                                      "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "landmark warp baseline" in result.output and "cross-reenactment" in result.output
@@ -159,7 +159,7 @@ def test_cli_end_to_end_and_errors(clips_dir, reenactor, tmp_path) -> None:  # t
     assert result.exit_code == EXIT_USAGE and "two or more videos" in result.output
     bad_csv = tmp_path / "pairs.csv"
     bad_csv.write_text("a,b\n1,2\n")
-    result = runner.invoke(reenact, [str(bad_csv), "-o", str(tmp_path / "o5"), "--model", str(model)])
+    result = runner.invoke(reenact, [str(bad_csv), "-o", str(tmp_path / "o5"), "--tune", "none", "--model", str(model)])
     assert result.exit_code == EXIT_BAD_INPUT and "source,driving" in result.output
     assert not (tmp_path / "o5").exists()
 
@@ -198,7 +198,7 @@ def test_cli_with_user_supplied_networks(clips_dir, reenactor, golden_dir, tmp_p
     torch.jit.script(_MeanStd()).save(str(tmp_path / "inception.pt"))
     model = write_model_dir(tmp_path / "model", reenactor, json_extra={"align_size": 128})
     out = tmp_path / "out"
-    result = CliRunner().invoke(reenact, [str(clips_dir), "-o", str(out), "--frames", "2", "--model", str(model),
+    result = CliRunner().invoke(reenact, [str(clips_dir), "-o", str(out), "--frames", "2", "--tune", "none", "--model", str(model),
                                           "--methods", "identity", "--identity-weights", str(tmp_path / "model_ir_se50.pth"),
                                           "--lpips-backbone", str(tmp_path / "alexnet.pth"),
                                           "--fid-features", str(tmp_path / "inception.pt"), "--no-progress"])

@@ -12,7 +12,7 @@ from latentreenact.faces import NoFaceError
 from latentreenact.judge import (RIGID, FaceJudge, FaceMeshClient, JudgeNoFaceError, JudgeUnavailableError,
                                  JudgeWorkerError,
                                  euler_from_rotation, gain, judge_python, mirror_points, model_frame, motion_series,
-                                 mouth_opening, pearson, procrustes, relative_pose, rotation_from_euler)
+                                 mouth_opening, mouth_width, pearson, procrustes, relative_pose, rotation_from_euler)
 from latentreenact.judge.mesh import JUDGE_PYTHON_ENV
 
 RNG = np.random.default_rng(0)
@@ -98,6 +98,14 @@ def test_mouth_opening_is_scale_free():
     mesh = to_image(face_points())
     assert mouth_opening(mesh) == pytest.approx(mouth_opening(mesh * 3.0))
     assert len(RIGID) == 249 and RIGID.max() < 468
+
+
+def test_mouth_width_closed_form():
+    mesh = np.zeros((478, 3))
+    mesh[33], mesh[263] = (0.0, 0.0, 0.0), (4.0, 0.0, 0.0)   # eye corners 4 apart
+    mesh[61], mesh[291] = (0.5, 3.0, 0.0), (3.5, 3.0, 0.0)   # mouth corners 3 apart
+    assert mouth_width(mesh) == pytest.approx(0.75)
+    assert mouth_width(mesh * 2.5) == pytest.approx(0.75)
 
 
 def test_no_face_anywhere_raises_a_specific_error():

@@ -23,7 +23,7 @@ _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
 def setup():  # type: ignore[no-untyped-def]
     r = tiny_reenactor()
     image = face(r.generator, 3)
-    return r, image, r.invert(image, align=False)
+    return r, image, r.invert(image, align=False, tune="none")
 
 
 def test_invert_shapes_and_source_checks(setup) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def test_invert_shapes_and_source_checks(setup) -> None:  # type: ignore[no-unty
     with pytest.raises(ValueError, match="NaN"):
         r.edit(broken, yaw=10)
     with pytest.raises(ValueError, match="square"):
-        r.invert(image[:, :10], align=False)
+        r.invert(image[:, :10], align=False, tune="none")
     with pytest.raises(ValueError, match="Δp must be"):
         r.shift(src, torch.zeros(1, 12))
 
@@ -56,7 +56,7 @@ def test_driving_equals_source_gives_the_source_render(setup) -> None:  # type: 
     assert len(frames) == 1 and np.array_equal(frames[0], r.render_source(src))
     # the matrix's bias is applied even at Δp = 0 (as in the released model)
     biased = tiny_reenactor(bias=0.5)
-    bsrc = biased.invert(image, align=False)
+    bsrc = biased.invert(image, align=False, tune="none")
     assert not np.array_equal(biased.reenact(bsrc, image, align=False)[0], biased.render_source(bsrc))
 
 
@@ -153,14 +153,14 @@ def test_truncation_compat_setting(setup) -> None:  # type: ignore[no-untyped-de
 
     r, image, _ = setup
     t = tiny_reenactor(truncation=0.7)
-    src = t.invert(image, align=False)
+    src = t.invert(image, align=False, tune="none")
     dp = t.edit_delta(src, yaw=10)
     w = t.shift(src, dp)
     centre = t.truncation_centre()
     assert torch.equal(centre, t.truncation_centre())  # stored
     expected = render(src.generator, centre[:, None] + 0.7 * (w - centre[:, None]), SIZE)
     assert torch.allclose(t.render(src, w), expected)
-    assert not np.array_equal(t.edit(src, yaw=10), r.edit(r.invert(image, align=False), yaw=10))
+    assert not np.array_equal(t.edit(src, yaw=10), r.edit(r.invert(image, align=False, tune="none"), yaw=10))
     with pytest.raises(ValueError, match="truncation"):
         tiny_reenactor(truncation=-1.0)
 
@@ -256,8 +256,8 @@ def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None
     loaded = Reenactor.from_pretrained(folder, seed=3)
     assert loaded.render_size == SIZE and loaded.align_size == SIZE and loaded.seed == 3
     assert loaded.estimator.name == "bfm-net" and loaded.spec.names == r.spec.names
-    src = loaded.invert(image, align=False)
-    assert torch.allclose(src.wplus, r.invert(image, align=False).wplus, atol=1e-5)
+    src = loaded.invert(image, align=False, tune="none")
+    assert torch.allclose(src.wplus, r.invert(image, align=False, tune="none").wplus, atol=1e-5)
     assert loaded.edit(src, yaw=10).shape == (SIZE, SIZE, 3)
     if not zoo.is_registered("encoder-mobilestylegan-ffhq"):
         with pytest.raises(zoo.ModelNotFoundError, match="encoder-mobilestylegan-ffhq"):
@@ -296,7 +296,7 @@ def test_aligned_path_on_real_photos(setup) -> None:  # type: ignore[no-untyped-
 
     r = setup[0]
     portrait, driving = photo("obama_portrait"), photo("biden_blue_room")
-    src = r.invert(portrait)
+    src = r.invert(portrait, tune="none")
     assert src.crop.shape == (SIZE, SIZE, 3) and src.image.shape == portrait.shape
     centre = src.transform @ np.array([(SIZE - 1) / 2, (SIZE - 1) / 2, 1.0])
     x0, y0, x1, y1 = find_face(portrait).box

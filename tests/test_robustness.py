@@ -51,7 +51,12 @@ CLIP_FRAMES = 12
 # ----------------------------------------------------------------------------------------- helpers
 
 def run(command, args):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(command, [str(a) for a in args])
+    """Invoke a command; ``reenact``, ``edit`` and ``invert`` get ``--tune none`` unless the test names a recipe
+    (the tiny test generators have no 32-256 px layers for the default recipe's tuning; test_recipes.py covers it)."""
+    args = [str(a) for a in args]
+    if command.name in ("reenact", "edit", "invert") and "--tune" not in args:
+        args += ["--tune", "none"]
+    return CliRunner().invoke(command, args)
 
 
 def assert_fails(result, code: int, *words: str) -> None:  # type: ignore[no-untyped-def]
@@ -117,7 +122,7 @@ def tiny():  # type: ignore[no-untyped-def]
     """(reenactor with the fake Net3D, a 16 px face, its Source)."""
     r = tiny_reenactor()
     image = face(r.generator, 3)
-    return r, image, r.invert(image, align=False)
+    return r, image, r.invert(image, align=False, tune="none")
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +292,8 @@ def test_cli_interrupted_render_leaves_no_video(  # type: ignore[no-untyped-def]
     render, calls = Reenactor.render, []
 
     def interrupted(self, src, wplus):  # type: ignore[no-untyped-def]
+        if len(wplus) == 1:  # the inversion's identity check renders the source once
+            return render(self, src, wplus)
         calls.append(len(wplus))
         if len(calls) == 3:
             raise KeyboardInterrupt
@@ -356,7 +363,7 @@ def test_unusual_modes_work_end_to_end(files, tiny, tmp_path) -> None:  # type: 
     images = _mode_images(folder, face(r.generator, 7))
     paths = [p for p, _ in images.values()]
     for path in paths:
-        src = r.invert(path, align=False)
+        src = r.invert(path, align=False, tune="none")
         assert torch.isfinite(src.wplus).all() and np.array_equal(src.image, images[path.name][1])
     frames = r.reenact(src, paths, align=False)
     assert len(frames) == len(paths) and all(f.shape == (SIZE, SIZE, 3) for f in frames)
@@ -403,7 +410,7 @@ def test_tiny_images_have_no_face(files, tiny, tmp_path, size) -> None:  # type:
             with pytest.raises(NoFaceError, match="no face found in tiny"):
                 find_face(image, detector=detector, name="tiny", upsample=upsample)
     with pytest.raises(NoFaceError, match="tiny.png"):
-        r.invert(path)
+        r.invert(path, tune="none")
     for detector in ("hog", "mmod"):
         result = run(reenact, ["--source", path, "--driving", root / "driving.png", "--model", model,
                                "--detector", detector, "--no-progress", "-o", tmp_path / "out.png"])
@@ -424,7 +431,7 @@ def test_photo_without_a_face(files, tiny, tmp_path) -> None:  # type: ignore[no
     grey = np.full((240, 320, 3), 128, np.uint8)
     Image.fromarray(grey).save(tmp_path / "grey.png")
     with pytest.raises(NoFaceError, match="grey.png"):
-        r.invert(tmp_path / "grey.png")
+        r.invert(tmp_path / "grey.png", tune="none")
     with pytest.raises(NoFaceError, match="driving image grey.png"):
         r.reenact(src, tmp_path / "grey.png")  # a single driving image must have a face
     result = run(reenact, ["--source", tmp_path / "grey.png", "--driving", root / "driving.png", "--model", model,
@@ -444,7 +451,7 @@ def test_several_faces_use_the_largest(tiny) -> None:  # type: ignore[no-untyped
     canvas.paste(Image.fromarray(photo("astronaut")).resize((200, 200), Image.LANCZOS), (0, 80))
     canvas.paste(Image.fromarray(photo("obama_portrait")), (230, 20))
     image = np.asarray(canvas)
-    src = r.invert(image)
+    src = r.invert(image, tune="none")
     corners = src.transform @ np.array([[0, 0, 1], [SIZE, 0, 1], [0, SIZE, 1], [SIZE, SIZE, 1]], float).T
     assert (corners[0] / corners[2] > 200).all()  # the whole crop lies on the large face's side
     edited = r.edit(src, yaw=25, paste_back=True)
@@ -470,7 +477,7 @@ def test_nan_latents_shifts_and_images(tiny) -> None:  # type: ignore[no-untyped
     bad = image.astype(np.float32) / 255
     bad[3, 4, 1] = math.nan
     with pytest.raises(ValueError, match="source: the image contains NaN"):
-        r.invert(bad, align=False)
+        r.invert(bad, align=False, tune="none")
     with pytest.raises(ValueError, match=r"driving\[1\]: the image contains NaN"):
         r.reenact(src, [image, bad], align=False)
 

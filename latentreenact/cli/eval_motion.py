@@ -18,7 +18,8 @@ from ..reenact_video import folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
-from .options import detector_option, device_option, parse_device, progress_option, seed_option
+from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
+                     tune_steps_option)
 from .reenact import model_options
 
 
@@ -38,10 +39,8 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
               help="Driving video (repeatable).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for motion.json, motion.md and the plots.")
-@click.option("--tune", type=click.Choice(["none", "released", "pti"]), default="none", show_default=True,
-              help="Pivotal tuning of the generator on each source.")
-@click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
-              help="Tuning steps (default: the preset's).")
+@tune_option()
+@tune_steps_option
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.5, show_default=True,
               help="Exponential moving average of the driving pose (as `reenact` does for videos).")
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames of each clip.")

@@ -15,7 +15,8 @@ from ..evaluation.reenact import METHODS, evaluate_reenactment
 from ..evaluation.runner import markdown_table, write_report
 from ..reenactor import Reenactor
 from .errors import reports_errors
-from .options import detector_option, device_option, parse_device, progress_option, seed_option
+from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
+                     tune_steps_option)
 from .reenact import model_options
 
 
@@ -30,8 +31,7 @@ from .reenact import model_options
               help="Driving frames per video, evenly spaced after the source frame.")
 @click.option("--methods", "methods", multiple=True, type=click.Choice(METHODS), default=METHODS,
               show_default=True, help="Methods to compare (repeatable).")
-@click.option("--tune", type=click.Choice(["none", "released", "pti"]), default="none", show_default=True,
-              help="Pivotal tuning of the generator on each source (ours).")
+@tune_option()
 @click.option("--identity-weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="IR-SE50 weights (model_ir_se50.pth) for CSIM and the identity-embedding FD (default: SFace).")
 @click.option("--lpips-backbone", type=click.Path(dir_okay=False, path_type=Path), default=None,

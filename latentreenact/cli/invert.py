@@ -29,7 +29,8 @@ from ..images import make_grid, resize_square, save_image, to_uint8
 from ..models.mobilestylegan import MobileStyleGAN
 from ..models.stylegan2 import StyleGAN2Generator
 from .errors import reports_errors
-from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
+from .options import (detector_option, device_option, generator_option, parse_device, progress_option, seed_option,
+                     tune_option, tune_steps_option)
 
 log = logging.getLogger("latentreenact.cli.invert")
 
@@ -62,12 +63,10 @@ def can_save_generator(generator: Any) -> bool:
 @generator_option
 @click.option("--encoder", "encoder_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="e4e checkpoint: invert with the encoder instead of the projector.")
-@click.option("--tune", type=click.Choice(["released", "pti", "none"]), default="none", show_default=True,
-              help="Tune a copy of the generator around the inverted latent (pivotal tuning preset).")
+@tune_option()
 @click.option("--steps", type=click.IntRange(1, 100000), default=DEFAULT_PROJECTOR_STEPS, show_default=True,
               help="Projector steps (without --encoder).")
-@click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
-              help="Tuning steps (default: the preset's, 200 released / 350 pti).")
+@tune_steps_option
 @click.option("--space", type=click.Choice(["w", "wplus"]), default="w", show_default=True,
               help="Projector search space: w (one code for all layers, as PTI) or wplus (per layer).")
 @click.option("--size", type=click.IntRange(8, 4096), default=None,

@@ -31,3 +31,20 @@ def detector_option(help: str = "Face detector.") -> "click.decorators.FC":  # n
     """The ``--detector`` option (default ``hog``) with a command-specific help text."""
     return click.option("--detector", type=click.Choice(DETECTOR_CHOICES), default="hog", show_default=True,
                         help=help)
+
+# inversion.recipes.RECIPES and DEFAULT_RECIPE, kept here so --help stays cheap (tests/test_controls.py checks them)
+RECIPE_CHOICES = ("none", "released", "pti", "pivot", "local", "editable")
+DEFAULT_RECIPE = "editable"
+RECIPE_HELP = ("Inversion recipe after the encoder: editable (pivot search, then tuning with PTI's locality term; "
+               "the default everywhere), released (the paper's tuning), pti, local (locality tuning only), pivot "
+               "(pivot search only), none (the encoder's code: fast, often another person).")
+
+
+def tune_option(help: str = RECIPE_HELP) -> "click.decorators.FC":  # noqa: A002 - click's keyword
+    """The ``--tune`` option: an inversion recipe, default :data:`DEFAULT_RECIPE`."""
+    return click.option("--tune", type=click.Choice(RECIPE_CHOICES), default=DEFAULT_RECIPE, show_default=True,
+                        help=help)
+
+
+tune_steps_option = click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
+                                 help="Tuning steps (default: the recipe's tuning preset's).")

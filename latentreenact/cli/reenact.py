@@ -20,7 +20,8 @@ from ..reenact_files import write_images as write_images  # the old import path
 from ..reenact_video import ReenactOptions, driving_kind, folder_images
 from ..video import is_video_path, probe_video
 from .errors import reports_errors
-from .options import detector_option, device_option, parse_device, progress_option, seed_option
+from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
+                     tune_steps_option)
 
 
 def model_options(func: Any) -> Any:
@@ -40,10 +41,8 @@ def source_options(func: Any) -> Any:
     """``--source``, ``--tune``, ``--tune-steps``, ``--no-align``: shared by ``reenact`` and ``edit``."""
     func = click.option("--no-align", is_flag=True,
                         help="Inputs are already FFHQ-aligned square face crops: skip face detection.")(func)
-    func = click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
-                        help="Tuning steps (default: the preset's).")(func)
-    func = click.option("--tune", type=click.Choice(["none", "released", "pti"]), default="none", show_default=True,
-                        help="Tune a copy of the generator on the source (pivotal tuning preset).")(func)
+    func = tune_steps_option(func)
+    func = tune_option()(func)
     return click.option("--source", "source", type=click.Path(path_type=Path), required=True,
                         help="Source face image.")(func)
 
@@ -58,7 +57,7 @@ def load_source(source: Path, model: str, exact: bool, truncation: Optional[floa
                 detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
     """Load the reenactor and invert the source: ``(reenactor, source)``."""
     return load_and_invert(source, model, exact=exact, truncation=truncation, device=parse_device(device), seed=seed,
-                           detector=detector, tune=None if tune == "none" else tune, tune_steps=tune_steps,
+                           detector=detector, tune=tune, tune_steps=tune_steps,
                            align=not no_align, progress=progress)
 
 

@@ -10,12 +10,12 @@ from .geometry import euler_from_rotation, gain, mirror_points, pearson, procrus
 from .identity import SAME_PERSON_DISTANCE, dlib_distance, identity_descriptor, largest_face
 from .mesh import JUDGE_PYTHON_ENV, FaceMeshClient, judge_available, judge_python
 from .signals import (RIGID, SIGNALS, UNITS, FaceJudge, MotionSeries, eye_opening, model_frame, motion_series,
-                      mouth_opening, relative_pose)
+                      mouth_opening, mouth_width, relative_pose)
 
 __all__ = [
     "INSTALL_HINT", "JUDGE_PYTHON_ENV", "RIGID", "SAME_PERSON_DISTANCE", "SIGNALS", "UNITS", "FaceJudge",
     "FaceMeshClient", "JudgeNoFaceError", "JudgeUnavailableError", "JudgeWorkerError", "MotionSeries",
     "dlib_distance", "euler_from_rotation", "eye_opening", "gain", "identity_descriptor", "judge_available",
-    "judge_python", "largest_face", "mirror_points", "model_frame", "motion_series", "mouth_opening", "pearson",
+    "judge_python", "largest_face", "mirror_points", "model_frame", "motion_series", "mouth_opening", "mouth_width", "pearson",
     "procrustes", "relative_pose", "rotation_from_euler",
 ]

@@ -1,39 +1,12 @@
 """Identity by dlib's ResNet descriptor (Euclidean distance; < 0.6 is the same person by dlib's convention).
 
 No trainer of the project uses it as a loss, so it is independent of SFace / IR-SE50, which the method's
-inversion and tuning optimise against.
+inversion and tuning optimise against. The code lives in :mod:`latentreenact.identity.same_person`.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from ..identity.dlib_descriptor import dlib_distance
+from ..identity.same_person import SAME_PERSON_DISTANCE, face_distance, identity_descriptor, largest_face
 
-import numpy as np
-
-from ..faces.detection import detect_faces
-from ..faces.image_input import as_rgb_uint8
-from ..faces.landmarks import landmarks_68
-from ..faces.types import Face
-from ..identity.dlib_descriptor import SAME_PERSON_DISTANCE, dlib_distance, dlib_face_descriptor
-
-__all__ = ["SAME_PERSON_DISTANCE", "dlib_distance", "identity_descriptor", "largest_face"]
-
-
-def largest_face(image: np.ndarray, detector: str = "hog") -> Optional[Face]:
-    """The largest face with its 68 landmarks (``detector``, then dlib's MMOD CNN if it finds none), or None."""
-    rgb = as_rgb_uint8(image)
-    faces = detect_faces(rgb, detector=detector, upsample=1)
-    if not faces and detector != "mmod":
-        faces = detect_faces(rgb, detector="mmod", upsample=1)
-    if not faces:
-        return None
-    face = faces[0]
-    face.landmarks = landmarks_68(rgb, face.box)
-    return face
-
-
-def identity_descriptor(image: np.ndarray, face: Optional[Face] = None, detector: str = "hog") -> Optional[np.ndarray]:
-    """dlib's 128-d descriptor of ``face`` (default: :func:`largest_face`) in ``image``, or None without a face."""
-    rgb = as_rgb_uint8(image)
-    face = face if face is not None else largest_face(rgb, detector)
-    return dlib_face_descriptor(rgb, face) if face is not None else None
+__all__ = ["SAME_PERSON_DISTANCE", "dlib_distance", "face_distance", "identity_descriptor", "largest_face"]

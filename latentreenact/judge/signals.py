@@ -39,6 +39,7 @@ _RIGID_RANGES = (
 #: MediaPipe's FACEMESH_LIPS, _LEFT/RIGHT_EYE, _LEFT/RIGHT_EYEBROW and _IRISES points
 RIGID = np.array([i for lo, hi in _RIGID_RANGES for i in range(lo, hi + 1)], dtype=np.int64)
 MOUTH_INNER = (13, 14)
+MOUTH_CORNERS = (61, 291)
 EYE_OUTER_CORNERS = (33, 263)
 EYES = (((159, 145), (33, 133)), ((386, 374), (362, 263)))  # ((upper lid, lower lid), (corner, corner))
 
@@ -66,6 +67,12 @@ def mouth_opening(mesh: np.ndarray) -> float:
     """Inner-lip gap over the outer-eye-corner distance (3D)."""
     points = np.asarray(mesh, dtype=np.float64)
     return _dist(points, MOUTH_INNER) / max(_dist(points, EYE_OUTER_CORNERS), 1e-9)
+
+
+def mouth_width(mesh: np.ndarray) -> float:
+    """Mouth-corner distance over the outer-eye-corner distance (3D): rises with a smile."""
+    points = np.asarray(mesh, dtype=np.float64)
+    return _dist(points, MOUTH_CORNERS) / max(_dist(points, EYE_OUTER_CORNERS), 1e-9)
 
 
 def eye_opening(mesh: np.ndarray) -> float:
