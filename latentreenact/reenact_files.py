@@ -15,6 +15,7 @@ import torch
 from .faces import read_image
 from .fileio import write_outputs
 from .images import make_grid, save_image
+from .net3d.controls import CONTROLS
 from .reenact_video import ReenactOptions, Source, driving_kind
 from .reenactor import Reenactor
 from .video import write_gif
@@ -62,10 +63,13 @@ def reenact_to_files(reenactor: Reenactor, src: Source, driving: Path, output: P
 
 
 def edit_args(fixed: Dict[str, Any], name: Optional[str] = None, value: float = 0.0) -> Dict[str, Any]:
-    """Keyword arguments of ``Reenactor.edit`` with entry ``name`` (``yaw``, ..., ``exp_I``) set to ``value``."""
-    args = {**fixed, "expression": dict(fixed["expression"])}
+    """Keyword arguments of ``Reenactor.edit`` with entry ``name`` (``yaw``, ..., ``exp_I``, or a control such as
+    ``mouth_open``) set to ``value``."""
+    args = {**fixed, "expression": dict(fixed["expression"]), "controls": dict(fixed.get("controls") or {})}
     if name is not None:
-        if name.startswith("exp_"):
+        if name in CONTROLS:
+            args["controls"][name] = value
+        elif name.startswith("exp_"):
             args["expression"][int(name[4:])] = value
         else:
             args[name] = value

@@ -1,6 +1,7 @@
 """``latentreenact edit``: change the head pose / expression of a source face with the direction matrix.
 
-Angles are in degrees and expressions in the pose vector's raw units; values are added to the
+Angles are in degrees; ``--mouth-open`` and ``--smile`` are expression controls
+(latentreenact.net3d.controls), ``--exp`` raw expression coefficients; values are added to the
 source's (default) or set (``--absolute``). One edit writes an image; ``--sweep NAME:START:STOP:N``
 (repeatable) renders N values of one entry: a PNG/JPEG grid (one row per sweep) or a GIF
 (each sweep forwards and back).
@@ -21,7 +22,7 @@ from .errors import reports_errors
 from .options import detector_option, device_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
 
-_SWEEP = re.compile(r"^(yaw|pitch|roll|jaw|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
+_SWEEP = re.compile(r"^(yaw|pitch|roll|jaw|mouth_open|smile|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
 
 
 def parse_expression(values: Tuple[str, ...]) -> Dict[int, float]:
@@ -48,7 +49,8 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
         except ValueError:
             count = 0
     if count < 1 or not np.isfinite([start, stop]).all():
-        raise click.BadParameter(f"{text!r}: expected NAME:START:STOP:N with NAME yaw, pitch, roll, jaw or exp_I "
+        raise click.BadParameter(f"{text!r}: expected NAME:START:STOP:N with NAME yaw, pitch, roll, jaw, mouth_open, "
+                                 f"smile or exp_I "
                                  f"and N >= 1, e.g. yaw:-30:30:7", param_hint="--sweep")
     name = f"exp_{match.group(2)}" if match.group(2) is not None else match.group(1)
     return name, [float(v) for v in np.linspace(start, stop, count)]
@@ -60,7 +62,12 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @click.option("--pitch", type=float, default=None, help="Pitch in degrees.")
 @click.option("--roll", type=float, default=None, help="Roll in degrees (layouts with roll).")
 @click.option("--jaw", type=float, default=None, help="Jaw (DECA layouts only).")
-@click.option("--exp", "expression", multiple=True, metavar="I=V", help="Expression coefficient I (repeatable).")
+@click.option("--mouth-open", type=float, default=None,
+              help="Open the mouth (1: lips 0.1 eye-distance further apart in the 3D model; negative closes it).")
+@click.option("--smile", type=float, default=None,
+              help="Smile (1: mouth corners 0.08 eye-distance further apart in the 3D model).")
+@click.option("--exp", "expression", multiple=True, metavar="I=V",
+              help="Raw expression coefficient I (repeatable; prefer --mouth-open and --smile).")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME:START:STOP:N",
               help="Render N values of one entry (repeatable): a grid image, or the frames of a GIF.")
 @click.option("--absolute", is_flag=True, help="Set the given values instead of adding them to the source's.")
@@ -76,7 +83,8 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
               help="Output image (.png, .jpg) or, with --sweep, .gif.")
 @reports_errors
 def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
-         pitch: Optional[float], roll: Optional[float], jaw: Optional[float], expression: Tuple[str, ...],
+         pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
+         smile: Optional[float], expression: Tuple[str, ...],
          sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
          truncation: Optional[float], detector: str, device: str, seed: int, progress: bool, output: Path) -> None:
     """Edit the head pose and expression of the face in --source."""
@@ -86,8 +94,9 @@ def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw
         raise click.BadParameter("a GIF needs at least one --sweep", param_hint="-o")
     if not gif:
         image_format(output)
+    controls = {k: v for k, v in (("mouth_open", mouth_open), ("smile", smile)) if v is not None}
     fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
-             "absolute": absolute, "paste_back": paste_back}
+             "controls": controls, "absolute": absolute, "paste_back": paste_back}
     check_source(source)
     reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
                                  no_align, progress)

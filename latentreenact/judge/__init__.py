@@ -7,7 +7,7 @@ import; the MediaPipe helper process starts on the first measurement.
 
 from .errors import INSTALL_HINT, JudgeNoFaceError, JudgeUnavailableError, JudgeWorkerError
 from .geometry import euler_from_rotation, gain, mirror_points, pearson, procrustes, rotation_from_euler
-from .identity import SAME_PERSON_DISTANCE, dlib_distance, identity_descriptor, largest_face
+from .identity import SAME_PERSON_DISTANCE, dlib_distance, face_distance, identity_descriptor, largest_face
 from .mesh import JUDGE_PYTHON_ENV, FaceMeshClient, judge_available, judge_python
 from .signals import (RIGID, SIGNALS, UNITS, FaceJudge, MotionSeries, eye_opening, model_frame, motion_series,
                       mouth_opening, mouth_width, relative_pose)
@@ -15,7 +15,7 @@ from .signals import (RIGID, SIGNALS, UNITS, FaceJudge, MotionSeries, eye_openin
 __all__ = [
     "INSTALL_HINT", "JUDGE_PYTHON_ENV", "RIGID", "SAME_PERSON_DISTANCE", "SIGNALS", "UNITS", "FaceJudge",
     "FaceMeshClient", "JudgeNoFaceError", "JudgeUnavailableError", "JudgeWorkerError", "MotionSeries",
-    "dlib_distance", "euler_from_rotation", "eye_opening", "gain", "identity_descriptor", "judge_available",
+    "dlib_distance", "euler_from_rotation", "face_distance", "eye_opening", "gain", "identity_descriptor", "judge_available",
     "judge_python", "largest_face", "mirror_points", "model_frame", "motion_series", "mouth_opening", "mouth_width", "pearson",
     "procrustes", "relative_pose", "rotation_from_euler",
 ]

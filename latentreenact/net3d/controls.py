@@ -55,17 +55,20 @@ def mouth_width(v: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ExpressionControl:
-    """One control: its landmark measure, the measure change of a control value of 1, and a description."""
+    """One control: its landmark measure, the measure change of a control value of 1, a description, and the
+    range of values offered (sliders, tests: both ends keep the person)."""
 
     name: str
     measure: Measure
     unit: float
     description: str
+    range: Tuple[float, float] = (-1.0, 1.5)
 
 
 #: The controls by name; a value of 1 changes the measure by ``unit`` (fractions of the inter-ocular distance).
 CONTROLS: Dict[str, ExpressionControl] = {c.name: c for c in (
-    ExpressionControl("mouth_open", mouth_gap, 0.10, "opens the mouth (1 = lips 0.1 eye-distance further apart)"),
+    ExpressionControl("mouth_open", mouth_gap, 0.10, "opens the mouth (1 = lips 0.1 eye-distance further apart)",
+                      (-0.5, 1.5)),
     ExpressionControl("smile", mouth_width, 0.08, "widens the mouth (1 = corners 0.08 eye-distance further apart)"),
 )}
 
