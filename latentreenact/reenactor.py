@@ -158,10 +158,13 @@ class Reenactor:
         _finite_check(src.wplus, f"{src.name}: W+")
 
     # ------------------------------------------------------------------ faces and pose
-    def crop(self, image: np.ndarray, align: bool = True, name: str = "input") -> Tuple[np.ndarray, np.ndarray]:
+    def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
+             warn_several: bool = False) -> Tuple[np.ndarray, np.ndarray]:
         """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
-        none); ``align=False``: the image is already an aligned square crop and is only resized."""
-        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name)
+        none); ``align=False``: the image is already an aligned square crop and is only resized.
+        ``warn_several``: log a warning when the image has several faces."""
+        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name,
+                            warn_several=warn_several)
         return aligned.crop, aligned.transform
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
@@ -235,11 +238,11 @@ class Reenactor:
     def invert(self, image: ImageInput, tune: Optional[str] = None, align: bool = True, *,
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
                progress: bool = False, name: Optional[str] = None) -> Source:
-        """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
-        Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
+        """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop,
+        encoder (or projector) -> W+, Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
         ``align=False``: ``image`` is already an aligned square crop (no detection)."""
         photo, label = _as_image(image, name or "source")
-        crop, transform = self.crop(photo, align, label)
+        crop, transform = self.crop(photo, align, label, warn_several=True)  # "N faces found in ...; using the largest"
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
                                         steps=projector_steps, perceptual=perceptual, seed=self.seed,
                                         progress=progress)
