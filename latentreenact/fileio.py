@@ -11,14 +11,14 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Union
 
 import torch
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-__all__ = ["CheckpointFormatError", "UnsafePickleError", "atomic_path", "read_torch_file", "staged_directory",
-           "write_outputs"]
+__all__ = ["CheckpointFormatError", "OutputNotWritableError", "UnsafePickleError", "atomic_path", "nearest_existing",
+           "read_torch_file", "staged_directory", "write_outputs"]
 
 
 class CheckpointFormatError(ValueError):
@@ -29,24 +29,85 @@ class UnsafePickleError(CheckpointFormatError):
     """A pickle asked for something the restricted unpickler refuses (code execution, I/O)."""
 
 
+class OutputNotWritableError(OSError):
+    """An output that cannot be written: an unwritable folder, a file in the way, a directory where a
+    file should go, a full disk. An ``OSError`` (never a ``FileNotFoundError``) whose message names the
+    output the caller asked for, not a temporary file."""
+
+
+def _not_writable(final: Path, exc: OSError, *temporary: Path, folder: Optional[Path] = None) -> OutputNotWritableError:
+    """``exc`` as an :class:`OutputNotWritableError` naming ``final`` (temporary names replaced by it;
+    ``folder``: the temporary file could not be created there)."""
+    if isinstance(exc, OutputNotWritableError):
+        return exc
+    text = exc.strerror or str(exc) or type(exc).__name__
+    if folder is not None:
+        text = f"{folder} is not writable ({text})"
+    elif exc.filename is not None and exc.strerror and Path(exc.filename) not in (final, *temporary):
+        text += f": {exc.filename}"  # the folder or file in the way
+    for tmp in temporary:
+        text = text.replace(str(tmp), str(final))
+    error = OutputNotWritableError(f"cannot write {final}: {text}")
+    error.errno = exc.errno
+    return error
+
+
+def _mentions(exc: BaseException, paths: Iterable[Path]) -> bool:
+    """Whether an exception is about one of ``paths`` (its ``filename`` or its message)."""
+    names = [str(p) for p in paths]
+    filename = getattr(exc, "filename", None)
+    return (filename is not None and str(filename) in names) or any(n in str(exc) for n in names)
+
+
+def nearest_existing(path: PathLike) -> Path:
+    """``path`` made absolute, or its nearest ancestor that exists (a file or a directory)."""
+    existing = Path(os.path.abspath(path))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing
+
+
+def _make_parent(final: Path) -> None:
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way (FileExistsError, NotADirectoryError), permissions
+        blocker = nearest_existing(final.parent)
+        if not blocker.is_dir():
+            raise OutputNotWritableError(f"cannot write {final}: {blocker} is a file, not a directory") from exc
+        raise _not_writable(final, exc) from exc
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.
 
-    The temporary name keeps the final suffix so writers that pick a format from it work.
+    The temporary name keeps the final suffix so writers that pick a format from it work. An
+    ``OSError`` about the temporary file (creating, writing or renaming it) is raised as an
+    :class:`OutputNotWritableError` naming ``path``.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f"{final.suffix}.part{final.suffix}",
-                               dir=final.parent)
+    _make_parent(final)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f"{final.suffix}.part{final.suffix}",
+                                   dir=final.parent)
+    except OSError as exc:
+        raise _not_writable(final, exc, folder=final.parent) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
     try:
-        yield tmp_path
-        os.replace(tmp_path, final)
+        try:
+            yield tmp_path
+        except OSError as exc:
+            if _mentions(exc, [tmp_path]):
+                raise _not_writable(final, exc, tmp_path) from exc
+            raise
+        try:
+            os.replace(tmp_path, final)
+        except OSError as exc:  # e.g. a directory of that name
+            raise _not_writable(final, exc, tmp_path) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
@@ -80,19 +141,25 @@ def staged_directory(output: Path) -> Iterator[Path]:
     """Yield a staging folder beside ``output``; on success move its files into ``output``
     (created if needed), on failure delete it, leaving ``output`` untouched."""
     if output.exists() and not output.is_dir():
-        raise ValueError(f"output {output} exists and is not a directory")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
+        raise OutputNotWritableError(f"cannot write the output directory {output}: a file of that name exists")
+    _make_parent(output)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
+    except OSError as exc:
+        raise _not_writable(output, exc, folder=output.parent) from exc
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the final folder gets the usual mode
     try:
         yield staging
-        if not output.exists():
-            os.replace(staging, output)
-        else:
-            for item in sorted(staging.iterdir()):
-                os.replace(item, output / item.name)
+        try:
+            if not output.exists():
+                os.replace(staging, output)
+            else:
+                for item in sorted(staging.iterdir()):
+                    os.replace(item, output / item.name)
+        except OSError as exc:
+            raise _not_writable(output, exc, staging) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

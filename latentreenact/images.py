@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from .fileio import PathLike, atomic_path
+from .output_paths import IMAGE_FORMATS, output_kind
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -56,12 +57,10 @@ def save_image(image: np.ndarray, path: PathLike) -> Path:
 
 
 def image_format(path: PathLike) -> str:
-    """Pillow format name for an output path's suffix; ``ValueError`` for an unknown one."""
-    suffix = Path(path).suffix.lower()
-    fmt = Image.registered_extensions().get(suffix)
-    if fmt is None:
-        raise ValueError(f"cannot write images with suffix {suffix!r} ({path}); use .png or .jpg")
-    return fmt
+    """Pillow format name for an output path's suffix (``output_paths.IMAGE_FORMATS``);
+    ``UnsupportedOutputError`` (a ``ValueError``) for any other suffix."""
+    output_kind(path, "image")
+    return IMAGE_FORMATS[Path(path).suffix.lower()]
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:

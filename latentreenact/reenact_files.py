@@ -1,7 +1,8 @@
 """File-level flows of the pipeline, as the ``latentreenact reenact`` and ``edit`` commands run them.
 
-Load a reenactor and invert a source photo; reenact a driving video, image or folder into output
-files; render edit sweeps into a grid image or a GIF. Outputs are written atomically.
+Check the files of a run before any model loads (the source photo, the driving input, the output
+path); load a reenactor and invert a source photo; reenact a driving video, image or folder into
+output files; render edit sweeps into a grid image or a GIF. Outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -12,15 +13,60 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .faces import read_image
+from .faces import probe_image, read_image
 from .fileio import write_outputs
 from .images import make_grid, save_image
 from .net3d.controls import CONTROLS
-from .reenact_video import ReenactOptions, Source, driving_kind
+from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_output
+from .reenact_video import ReenactOptions, Source, driving_kind, folder_images
 from .reenactor import Reenactor
-from .video import write_gif
+from .video import probe_video, write_gif
 
 Sweep = Tuple[str, List[float]]
+
+
+def check_source(source: Path) -> None:
+    """Check a source photo from its header, before any model loads: ``FileNotFoundError`` when it is
+    missing, ``ValueError`` for a directory, a file that is not an image or one too large."""
+    if not source.exists():
+        raise FileNotFoundError(f"source image not found: {source}")
+    if source.is_dir():
+        raise ValueError(f"source image {source} is a directory; give an image file")
+    probe_image(source)
+
+
+def check_driving(driving: Path) -> str:
+    """Check a driving input before any model loads and return its kind (``video`` or ``images``):
+    a video is probed, every driving image is decoded (and dropped). ``FileNotFoundError`` when it is
+    missing; ``ValueError`` (``VideoError``) for an unreadable one or a folder without images."""
+    if not driving.exists():
+        raise FileNotFoundError(f"driving input not found: {driving}")
+    kind = driving_kind(driving)
+    if kind == "video":
+        probe_video(driving)
+    else:
+        for path in folder_images(driving) if driving.is_dir() else [driving]:
+            read_image(path)
+    return kind
+
+
+def check_reenact_output(output: Path, driving: Path) -> str:
+    """Check the output of :func:`reenact_to_files` before any model loads; return its kind: ``video``
+    for a driving video, else ``image`` (one driving image into a file) or ``directory``.
+
+    Raises ``UnsupportedOutputError`` for a suffix that does not fit the driving input and
+    ``OutputNotWritableError`` for a path that cannot be written (``output_paths.check_output``)."""
+    if driving_kind(driving) == "video":
+        try:
+            return check_output(output, "video")
+        except UnsupportedOutputError as exc:
+            raise UnsupportedOutputError(f"a driving video makes a video: {exc}") from None
+    if driving.is_dir() and not output.is_dir() and output.suffix.lower() in IMAGE_FORMATS:
+        raise UnsupportedOutputError(f"a driving folder makes one image per driving image: give an output "
+                                     f"directory, not {output}")
+    if driving.is_dir():
+        return check_output(output, "directory")
+    return check_output(output, "image", "directory")
 
 
 def load_and_invert(source: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,

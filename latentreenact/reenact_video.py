@@ -32,7 +32,8 @@ from .faces import NoFaceError, as_rgb_uint8
 from .faces import paste_back as paste
 from .faces import read_image
 from .images import to_uint8
-from .video import VideoWriter, is_video_path, iter_frames, probe_video, write_gif
+from .output_paths import check_output
+from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
 
 log = logging.getLogger(__name__)
 
@@ -359,14 +360,28 @@ def reenact_video(reenactor: "FrameReenactor", src: Source, video: PathLike, out
                   **settings: Any) -> VideoSummary:
     """Reenact the source from a driving video (its first ``max_frames`` frames if given) into
     ``output`` at the clip's frame rate: a video file with the clip's audio (cut to the frames
-    written), or a GIF (no audio). Streamed; the file appears only when complete."""
+    written), or a GIF (no audio). Streamed; the file appears only when complete. The output path
+    is checked first (``output_paths.check_output``: a video suffix, a writable folder); a damaged
+    clip is warned about once."""
     options = resolve_options(options, settings, "reenact_video")
     start = time.perf_counter()
     video, output = Path(video), Path(output)
-    if not is_video_path(output):
-        raise ValueError(f"output {output} must be a video file (.mp4, .gif, ...)")
+    check_output(output, "video")
     if options.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {options.batch_size}")
+    with warnings_once():
+        track, written, fps = _reenact_video(reenactor, src, video, output, options, max_frames)
+    seconds = time.perf_counter() - start
+    summary = VideoSummary(output=output, frames=written, frames_without_face=len(track.missing), fps=fps,
+                           seconds=seconds, seconds_per_frame=seconds / max(written, 1),
+                           missing_frames=track.missing)
+    log.info("reenacted %s", summary.line())
+    return summary
+
+
+def _reenact_video(reenactor: "FrameReenactor", src: Source, video: Path, output: Path, options: ReenactOptions,
+                   max_frames: Optional[int]) -> Tuple[PoseTrack, int, float]:
+    """The two passes of :func:`reenact_video`: ``(track, frames written, fps)``."""
     fps = probe_video(video).fps
     track, frames = video_frames(reenactor, src, video, options, max_frames=max_frames)
     if output.suffix.lower() == ".gif":
@@ -376,9 +391,4 @@ def reenact_video(reenactor: "FrameReenactor", src: Source, video: PathLike, out
             for frame in frames:
                 writer.write(frame)
         written = writer.frames_written
-    seconds = time.perf_counter() - start
-    summary = VideoSummary(output=output, frames=written, frames_without_face=len(track.missing), fps=fps,
-                           seconds=seconds, seconds_per_frame=seconds / max(written, 1),
-                           missing_frames=track.missing)
-    log.info("reenacted %s", summary.line())
-    return summary
+    return track, written, fps

@@ -162,10 +162,13 @@ class Reenactor:
         _finite_check(src.wplus, f"{src.name}: W+")
 
     # ------------------------------------------------------------------ faces and pose
-    def crop(self, image: np.ndarray, align: bool = True, name: str = "input") -> Tuple[np.ndarray, np.ndarray]:
+    def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
+             warn_several: bool = False) -> Tuple[np.ndarray, np.ndarray]:
         """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
-        none); ``align=False``: the image is already an aligned square crop and is only resized."""
-        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name)
+        none); ``align=False``: the image is already an aligned square crop and is only resized.
+        ``warn_several``: log a warning when the image has several faces."""
+        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name,
+                            warn_several=warn_several)
         return aligned.crop, aligned.transform
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
@@ -239,7 +242,7 @@ class Reenactor:
     def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
                progress: bool = False, name: Optional[str] = None, check_identity: bool = True) -> Source:
-        """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
+        """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop, encoder (or projector) -> W+,
         Net3D -> p; ``tune``: an inversion recipe of :data:`inversion.recipes.RECIPES` (``"editable"``:
         pivot search then tuning with the locality term; ``"released"``, ``"pti"``: tuning only; ``None`` /
         ``"none"``: the encoder's W+ as it is). ``check_identity``: measure the reconstruction's dlib distance to
@@ -247,7 +250,7 @@ class Reenactor:
         ``align=False``: ``image`` is already an aligned square crop (no detection)."""
         get_recipe(tune)  # an unknown recipe fails before any work
         photo, label = _as_image(image, name or "source")
-        crop, transform = self.crop(photo, align, label)
+        crop, transform = self.crop(photo, align, label, warn_several=True)  # "N faces found in ...; using the largest"
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
                                         steps=projector_steps, perceptual=perceptual, seed=self.seed,
                                         progress=progress)

@@ -17,13 +17,17 @@ import numpy as np
 from PIL import Image
 
 from .fileio import PathLike, atomic_path
+from .output_paths import VIDEO_CODECS, output_kind
 from .video_probe import (_FASTSTART_SUFFIXES, VIDEO_SUFFIXES, VideoError, VideoInfo, _ffmpeg_exe, _ffmpeg_url,
-                          _has_audio, is_video_path, iter_frames, probe_video)
+                          _has_audio, is_video_path, iter_frames, probe_video, warnings_once)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoInfo", "VideoWriter", "is_video_path", "iter_frames", "probe_video",
-           "write_gif", "write_video"]
+#: output options of the codecs that need more than ``-crf`` for a constant-quality encode
+_CODEC_OPTIONS = {"libvpx-vp9": ["-b:v", "0", "-row-mt", "1", "-deadline", "good", "-cpu-used", "4"]}
+
+__all__ = ["VIDEO_CODECS", "VIDEO_SUFFIXES", "VideoError", "VideoInfo", "VideoWriter", "is_video_path", "iter_frames", "probe_video",
+           "warnings_once", "write_gif", "write_video"]
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -49,23 +53,29 @@ class VideoWriter:
     ``size`` (width, height) or that of the first frame; all frames must match it. Frames with an
     odd width or height are padded to even by repeating the last column / row (yuv420p, which
     players need, has no odd sizes), so such a video is one pixel larger than the frames.
-    ``crf`` is the constant-rate-factor quality (0 best, 51 worst; None: the codec's default,
-    for codecs without a CRF mode). With ``audio_from`` the audio of that file (video or audio
-    file) is added, cut to the video's length; a source without audio gives a silent video.
+    ``crf`` is the constant-rate-factor quality (0 best, 51 worst for H.264, 63 for VP9; None: the
+    codec's default, for codecs without a CRF mode). ``codec`` / ``audio_codec``: ffmpeg encoders,
+    by default those of the container (``output_paths.VIDEO_CODECS``: H.264 and AAC in .mp4, .mov
+    and .mkv, VP9 and Opus in .webm); other suffixes need an explicit ``codec``. With
+    ``audio_from`` the audio of that file (video or audio file) is added, cut to the video's length; a source without audio gives a silent video.
     The file appears at ``path`` only when the block exits without an exception and at least
     one frame was written (otherwise VideoError); nothing is left behind on failure."""
 
     def __init__(self, path: PathLike, fps: float, size: Optional[Tuple[int, int]] = None,
                  audio_from: Optional[PathLike] = None, crf: Optional[int] = 18,
-                 codec: str = "libx264", audio_codec: Optional[str] = None) -> None:
+                 codec: Optional[str] = None, audio_codec: Optional[str] = None) -> None:
         self.path = Path(path)
-        if self.path.suffix.lower() == ".gif":
+        suffix = self.path.suffix.lower()
+        if suffix == ".gif":
             raise ValueError(f"VideoWriter does not write GIFs ({self.path}); use write_gif")
+        if codec is None:
+            output_kind(self.path, "video")  # UnsupportedOutputError for a container without default codecs
         self.fps = _check_fps(fps)
         self.size = (int(size[0]), int(size[1])) if size is not None else None
         self.crf = crf
-        self.codec = codec
-        self.audio_codec = audio_codec or ("libopus" if self.path.suffix.lower() == ".webm" else "aac")
+        defaults = VIDEO_CODECS.get(suffix, ("libx264", "aac"))
+        self.codec = codec or defaults[0]
+        self.audio_codec = audio_codec or defaults[1]
         self.audio_from: Optional[Path] = None
         if audio_from is not None:
             if _has_audio(audio_from):
@@ -140,6 +150,7 @@ class VideoWriter:
             logger.info("padding %dx%d frames to %dx%d for %s (yuv420p needs even sizes)", width,
                         height, width + self._padding[0], height + self._padding[1], self.path)
         output_params = ["-crf", str(self.crf)] if self.crf is not None else []
+        output_params += _CODEC_OPTIONS.get(self.codec, [])
         if self._encode_path.suffix.lower() in _FASTSTART_SUFFIXES:
             output_params += ["-movflags", "+faststart"]  # index first: playable while downloading
         self._encoder = imageio_ffmpeg.write_frames(
@@ -185,7 +196,7 @@ class VideoWriter:
 
 def write_video(path: PathLike, frames: Iterable[np.ndarray], fps: float,
                 audio_from: Optional[PathLike] = None, *, crf: Optional[int] = 18,
-                codec: str = "libx264") -> int:
+                codec: Optional[str] = None) -> int:
     """Write uint8 RGB frames [H, W, 3] to a video (a ``.gif`` goes to ``write_gif``); return how
     many were written. See ``VideoWriter`` for the options."""
     if Path(path).suffix.lower() == ".gif":

@@ -4,13 +4,15 @@ holds (:func:`probe_video`) and its frames, streamed one at a time as uint8 RGB 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -18,7 +20,8 @@ from .fileio import PathLike
 
 logger = logging.getLogger("latentreenact.video")  # one logger for the video I/O
 
-__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoInfo", "is_video_path", "iter_frames", "probe_video"]
+__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoInfo", "is_video_path", "iter_frames", "probe_video",
+           "warnings_once"]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif")
 _FASTSTART_SUFFIXES = (".mp4", ".mov", ".m4v")  # containers whose index can move to the front
@@ -43,6 +46,36 @@ class VideoInfo:
 def is_video_path(path: PathLike) -> bool:
     """Whether ``path`` has a video file suffix (``VIDEO_SUFFIXES``, case-insensitive)."""
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+# the warnings already logged inside a ``warnings_once`` block (None outside one)
+_logged: contextvars.ContextVar[Optional[Set[str]]] = contextvars.ContextVar("latentreenact_video_warnings",
+                                                                              default=None)
+
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """Within the block, each distinct warning about a video file is logged once (repeats go to the
+    debug level): one run probes and decodes a driving clip several times. Blocks nest."""
+    if _logged.get() is not None:
+        yield
+        return
+    token = _logged.set(set())
+    try:
+        yield
+    finally:
+        _logged.reset(token)
+
+
+def _warn(message: str, *args: Any) -> None:
+    """``logger.warning``, once per distinct text inside a :func:`warnings_once` block."""
+    seen, text = _logged.get(), message % args
+    if seen is not None:
+        if text in seen:
+            logger.debug("(again) %s", text)
+            return
+        seen.add(text)
+    logger.warning("%s", text)
 
 
 # ----------------------------------------------------------------------------------------- probing
@@ -167,7 +200,7 @@ def probe_video(path: PathLike) -> VideoInfo:
     if n_frames == 0:
         raise VideoError(f"{path} contains no video frames; re-export it")
     if problems:
-        logger.warning("%s looks damaged (ffmpeg: %s); frames may be missing", path, detail)
+        _warn("%s looks damaged (ffmpeg: %s); frames may be missing", path, detail)
     return VideoInfo(path=path, fps=fps, size=(width, height), n_frames=n_frames,
                      duration=_parse_duration(section), has_audio=bool(_stream_lines(section, "Audio")))
 
@@ -208,7 +241,7 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
             except RuntimeError as err:  # ffmpeg stopped in the middle of a frame
                 if count == 0:
                     raise VideoError(f"ffmpeg could not decode {info.path}: {err}") from err
-                logger.warning("%s: decoding stopped after %d frames: %s", info.path, count, err)
+                _warn("%s: decoding stopped after %d frames: %s", info.path, count, err)
                 return
             yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
             count += 1
@@ -221,5 +254,4 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
     if max_frames is not None and expected is not None:
         expected = min(expected, max_frames)
     if expected is not None and count < expected:
-        logger.warning("%s: decoded only %d of %d frames; the file may be truncated or damaged",
-                       info.path, count, expected)
+        _warn("%s: decoded only %d of %d frames; the file may be truncated or damaged", info.path, count, expected)

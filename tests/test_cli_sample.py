@@ -6,7 +6,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from latentreenact.cli.errors import EXIT_BAD_CHECKPOINT, EXIT_BAD_INPUT, EXIT_NOT_FOUND
+from latentreenact.cli.errors import EXIT_BAD_CHECKPOINT, EXIT_NOT_FOUND, EXIT_USAGE
 from latentreenact.cli.main import cli
 
 
@@ -58,7 +58,9 @@ def test_bad_checkpoint_exit_code(tmp_path):
 
 def test_bad_output_suffix(tmp_path, ckpt):
     res = CliRunner().invoke(cli, ["sample", "--generator", ckpt, "-o", str(tmp_path / "grid.xyz")])
-    assert res.exit_code == EXIT_BAD_INPUT and "suffix" in res.output
+    # an output suffix we cannot write is a bad -o value: exit 2 (usage), one line, before the model loads
+    assert res.exit_code == EXIT_USAGE and "suffix '.xyz' is not supported" in res.output, res.output
+    assert res.output.count("\n") == 1 and not (tmp_path / "grid.xyz").exists()
 
 
 def test_bad_option_values(ckpt):

@@ -443,15 +443,22 @@ def test_photo_without_a_face(files, tiny, tmp_path) -> None:  # type: ignore[no
     assert names(tmp_path) == ["astronaut.png", "grey.png"]
 
 
-def test_several_faces_use_the_largest(tiny) -> None:  # type: ignore[no-untyped-def]
-    """Documented (Reenactor.crop, find_face): the largest face. Canvas as in test_faces.py: the astronaut
-    small on the left (x < 200), Obama large on the right (x >= 230)."""
+def test_several_faces_use_the_largest(tiny, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Documented (Reenactor.crop, find_face): the largest face, and one warning saying so. Canvas as in
+    test_faces.py: the astronaut small on the left (x < 200), Obama large on the right (x >= 230)."""
     r, _, _ = tiny
     canvas = Image.new("RGB", (560, 360), (128, 128, 128))
     canvas.paste(Image.fromarray(photo("astronaut")).resize((200, 200), Image.LANCZOS), (0, 80))
     canvas.paste(Image.fromarray(photo("obama_portrait")), (230, 20))
     image = np.asarray(canvas)
-    src = r.invert(image, tune="none")
+    with caplog.at_level(logging.WARNING, logger="latentreenact.faces"):
+        src = r.invert(image, name="two.png", tune="none")
+    notes = [rec.getMessage() for rec in caplog.records if rec.name.startswith("latentreenact.faces")]
+    assert notes == ["2 faces found in two.png; using the largest"], notes
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="latentreenact.faces"):
+        r.measure([image, image], align=True)  # driving frames: no warning per frame
+    assert not [rec for rec in caplog.records if rec.name.startswith("latentreenact.faces")]
     corners = src.transform @ np.array([[0, 0, 1], [SIZE, 0, 1], [0, SIZE, 1], [SIZE, SIZE, 1]], float).T
     assert (corners[0] / corners[2] > 200).all()  # the whole crop lies on the large face's side
     edited = r.edit(src, yaw=25, paste_back=True)

@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import click
 import numpy as np
 
-from ..images import image_format, save_image
+from ..images import save_image
+from ..output_paths import check_output
 from ..reenact_files import render_sweeps, write_sweeps
 from .errors import reports_errors
 from .options import detector_option, device_option, progress_option, seed_option
@@ -80,7 +81,7 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @seed_option
 @progress_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output image (.png, .jpg) or, with --sweep, .gif.")
+              help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif) or, with --sweep, a .gif.")
 @reports_errors
 def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
          pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
@@ -89,15 +90,13 @@ def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw
          truncation: Optional[float], detector: str, device: str, seed: int, progress: bool, output: Path) -> None:
     """Edit the head pose and expression of the face in --source."""
     parsed = [parse_sweep(s) for s in sweeps]
-    gif = output.suffix.lower() == ".gif"
-    if gif and not parsed:
+    if output.suffix.lower() == ".gif" and not parsed:
         raise click.BadParameter("a GIF needs at least one --sweep", param_hint="-o")
-    if not gif:
-        image_format(output)
     controls = {k: v for k, v in (("mouth_open", mouth_open), ("smile", smile)) if v is not None}
     fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
              "controls": controls, "absolute": absolute, "paste_back": paste_back}
     check_source(source)
+    check_output(output, *(("image", "gif") if parsed else ("image",)))  # before any model loads
     reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
                                  no_align, progress)
     if not parsed:

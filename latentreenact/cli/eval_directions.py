@@ -11,6 +11,7 @@ from directions.matrix import DirectionMatrix
 
 from ..checkpoints.loading import load_generator
 from ..evaluation.directions import compare_matrices, comparison_table, write_comparison
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option
 
@@ -18,13 +19,16 @@ from .options import device_option, parse_device, progress_option
 @click.command("directions")
 @click.argument("matrices", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--name", "names", multiple=True, help="Row label per matrix (default: the file's parent folder).")
-@click.option("--generator", "generator_path", default="mobilestylegan-ffhq-heads", show_default=True)
+@click.option("--generator", "generator_path", default="mobilestylegan-ffhq-heads", show_default=True,
+              help="Registered name or checkpoint that renders the pairs.")
 @click.option("--pairs", type=click.IntRange(1, None), default=500, show_default=True, help="Held-out pairs.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the pairs (not a training seed).")
-@click.option("--render-size", type=click.IntRange(16, 1024), default=128, show_default=True)
-@click.option("--truncation", type=float, default=0.7, show_default=True)
+@click.option("--render-size", type=click.IntRange(16, 1024), default=128, show_default=True,
+              help="Pixels the pairs are rendered and measured at.")
+@click.option("--truncation", type=float, default=0.7, show_default=True,
+              help="Truncation psi of the pairs' latents (1 = none).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write a markdown table here (and the numbers as JSON beside it).")
+              help="Write the markdown table here (.md or .txt; the numbers as JSON beside it).")
 @device_option
 @progress_option
 @reports_errors
@@ -34,6 +38,8 @@ def directions(matrices: Tuple[Path, ...], names: Tuple[str, ...], generator_pat
     synthetic pairs, plus the no-shift row (the source itself) for scale."""
     if names and len(names) != len(matrices):
         raise click.BadParameter(f"{len(names)} names for {len(matrices)} matrices", param_hint="--name")
+    if output is not None:
+        check_output(output, "table")
     torch_device = parse_device(device)
     generator = load_generator(generator_path, device=torch_device)
     loaded = [DirectionMatrix.load(m, device=torch_device) for m in matrices]

@@ -14,6 +14,7 @@ import torch
 
 from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
 from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
+from ..output_paths import check_output
 from ..reenact_video import folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
@@ -65,6 +66,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         if not clip.is_file():
             raise FileNotFoundError(f"driving clip not found: {clip}")
         probe_video(clip)  # an unreadable clip fails (exit 5) before any model loads
+    check_output(output, "directory")
     try:
         judge_python()
         judge = FaceJudge(mirror=mirror)

@@ -13,6 +13,7 @@ import torch
 from ..evaluation.data import video_files
 from ..evaluation.reenact import METHODS, evaluate_reenactment
 from ..evaluation.runner import markdown_table, write_report
+from ..output_paths import check_output
 from ..reenactor import Reenactor
 from .errors import reports_errors
 from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
@@ -38,7 +39,9 @@ from .reenact import model_options
               help="ImageNet AlexNet/VGG16 weights (torchvision layout) to report LPIPS.")
 @click.option("--fid-features", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TorchScript Inception feature network (e.g. stylegan2-ada's inception-2015-12-05.pt) "
-                   "to report FID; without it only the identity-embedding Fréchet distance is reported.")
+                   "to report FID; without it only the identity-embedding Fréchet distance is reported. "
+                   "Loading it (torch.jit.load) runs the TorchScript code stored in the file: use only a file "
+                   "from a source you trust.")
 @model_options
 @detector_option()
 @device_option
@@ -58,6 +61,7 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
     if files is not None and mode in ("cross", "both") and len(files) < 2:
         raise click.BadParameter(f"cross-reenactment needs two or more videos; {data} has {len(files)}",
                                  param_hint="--mode")
+    check_output(output, "directory")
     torch.manual_seed(seed)
     torch_device = parse_device(device)
     overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}

@@ -10,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from ..faces.align_file import align_image_file
+from ..output_paths import check_output
 from .errors import EXIT_BAD_INPUT, fail, reports_errors
 from .options import detector_option, progress_option
 
@@ -53,6 +54,7 @@ def align(source: Path, output: Path, size: int, mode: str, detector: str, upsam
           keep_going: bool, progress: bool) -> None:
     """Detect, align and crop the face in SOURCE (an image or a directory of images)."""
     files = _inputs(source)
+    check_output(output, "directory")
     failed: List[str] = []
     bar = tqdm(files, desc="align", unit="img", disable=not progress or len(files) == 1)
     for path in bar:

@@ -28,6 +28,7 @@ from ..fileio import staged_directory, write_outputs
 from ..images import make_grid, resize_square, save_image, to_uint8
 from ..models.mobilestylegan import MobileStyleGAN
 from ..models.stylegan2 import StyleGAN2Generator
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import (detector_option, device_option, generator_option, parse_device, progress_option, seed_option,
                      tune_option, tune_steps_option)
@@ -87,8 +88,10 @@ def invert(image: Path, generator_path: str, encoder_path: Optional[Path], tune:
            tune_steps: Optional[int], space: str, size: Optional[int], perceptual: str, no_align: bool, detector: str,
            save_generator: bool, seed: int, device: str, progress: bool, output: Path) -> None:
     """Invert the face in IMAGE into the generator's W+ space (and optionally tune the generator)."""
+    check_output(output, "directory")  # before any work: an unwritable output fails now, not at the end
     photo = read_image(image)
-    landmarks = None if no_align else find_face(photo, detector=detector, name=str(image)).landmarks
+    landmarks = None if no_align else find_face(photo, detector=detector, name=str(image),
+                                                     warn_several=True).landmarks
     torch_device = parse_device(device)
     generator = load_generator(generator_path, device=torch_device)
     if tune != "none" and save_generator and not can_save_generator(generator):

@@ -9,6 +9,7 @@ import click
 from ..checkpoints.loading import load_generator
 from ..net3d import get_estimator
 from ..net3d.dataset import build_dataset
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -23,7 +24,8 @@ from .options import detector_option, device_option, generator_option, parse_dev
               help="Truncation psi (1 = none).")
 @click.option("--shard-size", type=click.IntRange(1, 1_000_000), default=256, show_default=True,
               help="Samples per shard (dropped ones included).")
-@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Faces rendered and measured per pass.")
 @click.option("--max-fit-error", type=click.FloatRange(0.0, None, min_open=True), default=0.05, show_default=True,
               help="Drop faces whose landmark-fit error exceeds this fraction of the inter-ocular distance.")
 @detector_option("Face detector of the bfm-fit labeller.")
@@ -43,6 +45,7 @@ def dataset(generator_path: str, num: int, seed: int, size: int, truncation: flo
     counted by reason in manifest.json, which is rewritten atomically after every shard;
     --resume continues an interrupted run exactly.
     """
+    check_output(output, "directory")
     torch_device = parse_device(device)
     estimator = get_estimator("bfm-fit", device=torch_device, detector=detector)
     generator = load_generator(generator_path, device=torch_device)

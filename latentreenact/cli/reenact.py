@@ -3,7 +3,8 @@
 Driving a video writes a video (``.mp4`` etc. with the driving clip's audio, or ``.gif``) at the
 clip's frame rate. Driving one image writes an image file, or ``OUT/<driving name>.png`` when OUT
 is a directory; a folder (or several images) writes one image per driving image into the
-directory OUT. Outputs are written atomically; a failed run leaves nothing behind.
+directory OUT. Outputs are written atomically; a failed run leaves nothing behind. The source,
+the driving input and the output path are checked before any model loads.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any, Optional
 
 import click
 
-from ..images import image_format
-from ..reenact_files import load_and_invert, reenact_to_files
+from ..reenact_files import check_driving, check_reenact_output, load_and_invert, reenact_to_files
+from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
-from ..reenact_video import ReenactOptions, driving_kind, folder_images
-from ..video import is_video_path, probe_video
+from ..reenact_video import ReenactOptions
+from ..video import warnings_once
 from .errors import reports_errors
 from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
                      tune_steps_option)
@@ -48,9 +49,9 @@ def source_options(func: Any) -> Any:
 
 
 def check_source(source: Path) -> None:
-    """``FileNotFoundError`` (exit 3) for a missing source image, before any model is loaded."""
-    if not source.is_file():
-        raise FileNotFoundError(f"source image not found: {source}")
+    """Before any model is loaded: ``FileNotFoundError`` (exit 3) for a missing source image,
+    ``ValueError`` (exit 5) for a directory, a file that is not an image or one too large."""
+    check_source_file(source)
 
 
 def load_source(source: Path, model: str, exact: bool, truncation: Optional[float], device: str, seed: int,
@@ -85,7 +86,9 @@ def load_source(source: Path, model: str, exact: bool, truncation: Optional[floa
 @seed_option
 @progress_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Video (for a driving video), image file or directory (for images / a folder).")
+              help="A driving video makes a video (.mp4, .mov, .mkv, .webm or .gif); a driving image an image "
+                   "file (.png, .jpg, .jpeg, .webp, .bmp, .tif) or OUT/<name>.png in a directory; a folder a "
+                   "directory.")
 @reports_errors
 def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
@@ -97,29 +100,17 @@ def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, 
     check_source(source)
     if not driving.exists():
         raise FileNotFoundError(f"driving input not found: {driving}")
-    kind = driving_kind(driving)
-    if kind == "video":
-        if not is_video_path(output):
-            raise click.BadParameter(f"{output}: a driving video needs a video output (.mp4, .gif, ...)",
-                                     param_hint="-o")
-        probe_video(driving)  # an unreadable clip fails (exit 5) before any model loads
-    else:
-        many = driving.is_dir()
-        if many:
-            folder_images(driving)  # empty folder: exit 5 before any model loads
-        if output.suffix and not output.is_dir():
-            if many:
-                raise click.BadParameter(f"{output}: a driving folder needs an output directory", param_hint="-o")
-            image_format(output)
-    reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                 no_align, progress)
-    setup = time.perf_counter() - start
-    start = time.perf_counter()
-    options = ReenactOptions(relative=relative, align=not no_align, smoothing=smoothing, paste_back=paste_back,
-                             side_by_side=side_by_side, batch_size=batch_size, progress=progress)
-    frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
+    check_reenact_output(output, driving)
+    with warnings_once():  # a damaged clip is probed and decoded several times: one warning
+        check_driving(driving)  # every driving input is read before any model loads
+        reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
+                                     no_align, progress)
+        setup = time.perf_counter() - start
+        start = time.perf_counter()
+        options = ReenactOptions(relative=relative, align=not no_align, smoothing=smoothing, paste_back=paste_back,
+                                 side_by_side=side_by_side, batch_size=batch_size, progress=progress)
+        frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
     seconds = time.perf_counter() - start
     what = "loading the models and inverting" + (" and tuning" if tune != "none" else "")
     click.echo(f"reenacted {frames} frame(s), {missing} without a face, {seconds / max(frames, 1):.3f} s/frame "
                f"({seconds:.1f} s for the frames, {setup:.1f} s {what} the source) -> {output}", err=True)
-

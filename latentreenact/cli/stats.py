@@ -10,6 +10,7 @@ import click
 from ..checkpoints.loading import load_generator
 from ..net3d import get_estimator
 from ..net3d.ranges import collect_ranges, sidecar_path, state_path, write_ranges
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import detector_option, device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -27,7 +28,8 @@ BACKEND_NAMES = ("bfm-fit", "deca", "bfm-net")
               help="Truncation psi (1 = none); centre: the generator's average w, else the mean of 4096 samples.")
 @click.option("--size", type=click.IntRange(8, 4096), default=256, show_default=True,
               help="Render size in pixels (at most the generator's resolution).")
-@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Faces rendered and measured per pass.")
 @detector_option("Face detector used by the backend.")
 @click.option("--deca-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with deca_model.tar, generic_model.pkl, landmark_embedding.npy "
@@ -50,8 +52,7 @@ def stats(generator_path: str, num: int, seed: int, backend: str, truncation: fl
     without a usable face are counted and listed in the sidecar, not fatal. The run checkpoints
     to OUTPUT.state.json; --resume continues it exactly.
     """
-    if output.suffix.lower() != ".npy":
-        raise click.BadParameter("the ranges file must end in .npy", param_hint="--output")
+    check_output(output, "ranges")  # a .npy in a writable folder, before any work
     torch_device = parse_device(device)
     options = {"device": torch_device, "detector": detector}
     if backend == "deca" and deca_dir is not None:

@@ -12,6 +12,7 @@ from directions.init import labelled_latents, regression_init
 from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
 
 from ..checkpoints.loading import load_generator
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option, seed_option
 
@@ -37,19 +38,26 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @click.option("--ranges", "ranges_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
               help="Ranges file of the pose vector (`latentreenact stats --backend bfm-net`, with its .json).")
 @click.option("--mode", type=click.Choice(["synthetic", "real", "real+synthetic", "paired"]), default="synthetic",
-              show_default=True)
+              show_default=True,
+              help="Training pairs: sampled latents, inverted real frames (--bank), half each, or source and "
+                   "target frames of one video (--bank with images).")
 @click.option("--bank", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Latent bank {'wplus', 'group'[, 'images']} of inverted real frames (real / paired modes).")
 @click.option("--init-from-data", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Start from the ridge regression of latents on pose vectors over this `net3d dataset` folder.")
-@click.option("--steps", type=click.IntRange(1, None), required=True)
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=12, show_default=True)
-@click.option("--lr", type=click.FloatRange(0.0, None, min_open=True), default=1e-4, show_default=True)
-@click.option("--render-size", type=click.IntRange(16, 1024), default=256, show_default=True)
+@click.option("--steps", type=click.IntRange(1, None), required=True, help="Optimiser steps.")
+@click.option("--batch-size", type=click.IntRange(1, 1024), default=12, show_default=True,
+              help="Source/target pairs per step.")
+@click.option("--lr", type=click.FloatRange(0.0, None, min_open=True), default=1e-4, show_default=True,
+              help="Adam learning rate (weight decay 5e-4).")
+@click.option("--render-size", type=click.IntRange(16, 1024), default=256, show_default=True,
+              help="Pixels the pairs are rendered and measured at.")
 @click.option("--loss-weight", "loss_weights", multiple=True, metavar="NAME=VALUE",
               help="Override a loss weight (shape, eye, mouth, identity, perceptual, pixel); repeatable.")
-@click.option("--eval-every", type=click.IntRange(1, None), default=500, show_default=True)
-@click.option("--n-eval", type=click.IntRange(1, None), default=16, show_default=True)
+@click.option("--eval-every", type=click.IntRange(1, None), default=500, show_default=True,
+              help="Score the held-out pairs every this many steps (metrics.jsonl).")
+@click.option("--n-eval", type=click.IntRange(1, None), default=16, show_default=True,
+              help="Held-out synthetic pairs (fixed by the seed).")
 @seed_option
 @click.option("--resume", is_flag=True, help="Continue the run in OUTPUT/checkpoint.pt (same options).")
 @device_option
@@ -61,6 +69,7 @@ def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, 
                progress: bool) -> None:
     """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
     losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
+    check_output(output, "directory")
     torch_device = parse_device(device)
     weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
     cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,

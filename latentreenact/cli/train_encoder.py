@@ -11,6 +11,7 @@ from inversion.encoder_train import train_encoder
 from inversion.light_encoder import DEFAULT_CONFIG
 
 from ..checkpoints.loading import load_generator
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import device_option, generator_option, parse_device, progress_option, seed_option
 
@@ -22,7 +23,8 @@ from .options import device_option, generator_option, parse_device, progress_opt
               help="Run folder (checkpoint.pt, metrics.jsonl, best.pt, last.pt).")
 @generator_option
 @click.option("--steps", type=click.IntRange(1, None), required=True, help="Optimiser steps.")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Latent/image pairs per optimiser step.")
 @click.option("--lr", type=click.FloatRange(0.0, None, min_open=True), default=5e-4, show_default=True,
               help="Peak AdamW learning rate (linear warm-up, cosine decay).")
 @seed_option
@@ -53,6 +55,7 @@ def encoder(data_dir: Path, output: Path, generator_path: str, steps: int, batch
     Writes OUTPUT/best.pt and OUTPUT/last.pt, usable as `invert --encoder` and
     inversion.load_encoder; --resume continues an interrupted run exactly.
     """
+    check_output(output, "directory")
     size = int(input_size)
     widths = {64: DEFAULT_CONFIG["widths"][1:], 128: DEFAULT_CONFIG["widths"],
               256: [32] + list(DEFAULT_CONFIG["widths"])}[size]

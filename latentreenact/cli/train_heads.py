@@ -10,6 +10,7 @@ import torch
 
 from ..models import mobilestylegan_heads as mh
 from ..models.mobilestylegan import MobileStyleGAN
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import progress_option, seed_option
 
@@ -30,11 +31,12 @@ from .options import progress_option, seed_option
               help="Also time 256 / 512 px renders with heads vs the full network.")
 @progress_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("mobilestylegan_ffhq_heads.pt"), show_default=True, help="Heads file to write.")
+              default=Path("mobilestylegan_ffhq_heads.pt"), show_default=True, help="Heads file to write (.pt).")
 @reports_errors
 def heads(samples: int, holdout: int, seed: int, ridge: float, modulation: str, data_dir: Optional[Path],
           timing: bool, progress: bool, output: Path) -> None:
     """Fit MobileStyleGAN's per-level heads (8..512 px) by least squares and write them to OUTPUT."""
+    check_output(output, "checkpoint")
     model = MobileStyleGAN.from_ir(data_dir)
     fit = mh.fit_heads(model, n_samples=samples, seed=seed, ridge=ridge, modulation=modulation, progress=progress)
     mh.attach_heads(model, fit.state_dict, modulation)

@@ -8,6 +8,7 @@ from typing import Optional
 import click
 
 from ..net3d.train import train_net3d
+from ..output_paths import check_output
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option, seed_option
 
@@ -18,7 +19,8 @@ from .options import device_option, parse_device, progress_option, seed_option
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder (checkpoint.pt, metrics.jsonl, best.pt, last.pt).")
 @click.option("--steps", type=click.IntRange(1, None), required=True, help="Optimiser steps.")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
+              help="Images per optimiser step.")
 @click.option("--lr", type=click.FloatRange(0.0, None, min_open=True), default=1e-3, show_default=True,
               help="Peak AdamW learning rate (linear warm-up, cosine decay).")
 @seed_option
@@ -43,6 +45,7 @@ def net3d(data_dir: Path, output: Path, steps: int, batch_size: int, lr: float, 
     usable as get_estimator("bfm-net", weights=...), plus metrics.jsonl and checkpoint.pt;
     --resume continues an interrupted run exactly.
     """
+    check_output(output, "directory")
     summary = train_net3d(data_dir, output, steps, batch_size=batch_size, lr=lr, seed=seed, val_every=val_every,
                           resume=resume, progress=progress, device=parse_device(device),
                           checkpoint_every=checkpoint_every, model_config={"input_size": input_size},

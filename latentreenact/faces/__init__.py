@@ -3,7 +3,7 @@ inverse transforms, and paste-back. Model files come from registry packages and 
 
 from .alignment import align_face, align_ffhq, align_vox, face_crop, ffhq_quad, transform_points, vox_quad
 from .detection import DETECT_MAX_SIDE, DETECTORS, detect_faces, detect_faces_batch, find_face, find_faces
-from .image_input import DEFAULT_MAX_PIXELS, as_rgb_uint8, read_image
+from .image_input import DEFAULT_MAX_PIXELS, as_rgb_uint8, probe_image, read_image
 from .landmarks import five_points, landmarks_68
 from .paste_back import paste_back, soft_mask
 from .quad_crop import AlignedCrop, extract_quad, rescale_transform
@@ -13,6 +13,7 @@ __all__ = [
     "AlignedCrop", "DEFAULT_MAX_PIXELS", "DETECT_MAX_SIDE", "DETECTORS", "Face", "FaceIndexError",
     "ImageTooLargeError", "ModelFileError", "NoFaceError", "align_face",
     "align_ffhq", "align_vox", "as_rgb_uint8", "detect_faces", "detect_faces_batch", "extract_quad",
-    "face_crop", "ffhq_quad", "find_face", "find_faces", "five_points", "landmarks_68", "paste_back", "read_image",
+    "face_crop", "ffhq_quad", "find_face", "find_faces", "five_points", "landmarks_68", "paste_back", "probe_image",
+    "read_image",
     "rescale_transform", "soft_mask", "transform_points", "vox_quad",
 ]

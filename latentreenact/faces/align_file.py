@@ -13,7 +13,7 @@ from ..images import save_image
 from .alignment import align_face, transform_points
 from .detection import find_face
 from .image_input import read_image
-from .types import FaceIndexError
+from .types import FaceIndexError, NoFaceError
 
 
 def align_image_file(path: Path, output: Path, size: int, mode: str, detector: str, upsample: int,
@@ -25,9 +25,14 @@ def align_image_file(path: Path, output: Path, size: int, mode: str, detector: s
     """
     image = read_image(path)
     try:
-        face = find_face(image, index=index, detector=detector, upsample=upsample, name=str(path))
+        face = find_face(image, index=index, detector=detector, upsample=upsample, name=str(path),
+                         warn_several=index is None)
     except FaceIndexError as exc:
         raise ValueError(str(exc)) from exc
+    except NoFaceError as exc:
+        if detector == "yunet" or upsample >= 4:  # YuNet ignores upsample; 4 is the command's largest
+            raise
+        raise NoFaceError(f"{exc}; a larger --upsample (now {upsample}) finds smaller faces") from exc
     crop, transform = align_face(image, face.landmarks, size=size, mode=mode)
     record = {
         "source": str(path), "image_size": [int(image.shape[1]), int(image.shape[0])],

@@ -68,17 +68,18 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, size: int = 256, mode: 
 
 
 def face_crop(image: np.ndarray, size: int, align: bool = True, *, detector: str = "hog",
-              landmarks: Optional[np.ndarray] = None, name: str = "input") -> AlignedCrop:
+              landmarks: Optional[np.ndarray] = None, name: str = "input", warn_several: bool = False) -> AlignedCrop:
     """The FFHQ-aligned ``size`` px crop of the largest face in ``image`` with its crop->image
     transform (``NoFaceError`` if there is none; given ``landmarks`` skip the detection). With
-    ``align=False`` the image is already an aligned square crop and is only resized."""
+    ``align=False`` the image is already an aligned square crop and is only resized.
+    ``warn_several``: log a warning when the image has several faces (see ``find_face``)."""
     if not align:
         h, w = image.shape[:2]
         if h != w:
             raise ValueError(f"{name}: align=False needs a square, already aligned face crop, got {w}x{h}")
         return AlignedCrop(resize_square(image, size), rescale_transform(np.eye(3), h, size))
     if landmarks is None:
-        landmarks = find_face(image, detector=detector, name=name).landmarks
+        landmarks = find_face(image, detector=detector, name=name, warn_several=warn_several).landmarks
     return align_ffhq(image, landmarks, size=size)
 
 

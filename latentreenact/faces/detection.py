@@ -91,19 +91,22 @@ def _to_full(face: Face, scale: Tuple[float, float]) -> Face:
 
 
 def find_face(image: np.ndarray, index: Optional[int] = None, detector: str = "hog", name: str = "input", *,
-              upsample: int = 1) -> Face:
+              upsample: int = 1, warn_several: bool = False) -> Face:
     """One face with its 68 landmarks: the largest, or ``index`` into the largest-first order.
 
     Raises ``NoFaceError`` (a ``ValueError``) naming ``name`` when there is no face, and
-    ``FaceIndexError`` (an ``IndexError``) when ``index`` is out of range.
+    ``FaceIndexError`` (an ``IndexError``) when ``index`` is out of range. ``warn_several``: log a
+    warning ("N faces found in NAME; using the largest") when the largest of several is taken.
     """
     rgb = as_rgb_uint8(image, name=name)
     faces = detect_faces(rgb, detector=detector, upsample=upsample, name=name)
     if not faces:
-        raise NoFaceError(f"no face found in {name} (detector {detector}, upsample {upsample}); "
-                          "try --detector mmod, a larger upsample, or a picture with a clearer face")
+        raise NoFaceError(f"no face found in {name} (detector {detector}); try another detector (--detector "
+                          "mmod finds smaller and turned faces) or a picture with a larger, clearer face")
     if index is None:
         face = faces[0]
+        if warn_several and len(faces) > 1:
+            log.warning("%d faces found in %s; using the largest", len(faces), name)
     elif -len(faces) <= index < len(faces):
         face = faces[index]
     else:

@@ -12,7 +12,7 @@ Anything else raises ``ValueError`` naming the input.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -51,25 +51,48 @@ def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def read_image(path: Union[str, Path], max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read an image file as uint8 RGB [H, W, 3] (EXIF orientation applied; 16-bit and alpha by the rule above).
-
-    Raises ``FileNotFoundError`` for a missing file, ``ImageTooLargeError`` (a ``ValueError``) when
-    the header claims more than ``max_pixels`` pixels (``None``: PIL's own decompression-bomb limit
-    only) and ``ValueError`` naming the file for one that is not an image, is corrupt or truncated.
-    Both size limits are checked before any pixel is decoded."""
+def _image_file(path: Union[str, Path]) -> Path:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not an image file")
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
+    return path
+
+
+def _check_pixels(path: Path, size: Tuple[int, int], max_pixels: Optional[int]) -> None:
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{path}: {width} x {height} is {width * height / 1e6:.1f} megapixels, more than the limit of "
+            f"{max_pixels / 1e6:.0f}; downscale the picture first")
+
+
+def probe_image(path: Union[str, Path], max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> Tuple[int, int]:
+    """(width, height) of an image file, read from its header without decoding any pixel: a cheap
+    check before long work. Raises as :func:`read_image` does for a missing file, a directory, a
+    file that is not an image and one above ``max_pixels`` (damage further in the file shows only
+    when it is decoded)."""
+    path = _image_file(path)
     try:
         with Image.open(path) as image:
-            width, height = image.size
-            if max_pixels is not None and width * height > max_pixels:
-                raise ImageTooLargeError(
-                    f"{path}: {width} x {height} is {width * height / 1e6:.1f} megapixels, more than the limit of "
-                    f"{max_pixels / 1e6:.0f}; downscale the picture first")
+            _check_pixels(path, image.size, max_pixels)
+            return image.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"cannot read image {path}: {exc}") from exc
+
+
+def read_image(path: Union[str, Path], max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read an image file as uint8 RGB [H, W, 3] (EXIF orientation applied; 16-bit and alpha by the rule above).
+
+    Raises ``FileNotFoundError`` for a missing file, ``ImageTooLargeError`` (a ``ValueError``) when
+    the header claims more than ``max_pixels`` pixels (``None``: PIL's own decompression-bomb limit
+    only) and ``ValueError`` naming the file for a directory or one that is not an image, is corrupt or
+    truncated. Both size limits are checked before any pixel is decoded."""
+    path = _image_file(path)
+    try:
+        with Image.open(path) as image:
+            _check_pixels(path, image.size, max_pixels)
             image = ImageOps.exif_transpose(image)
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 array = np.asarray(image)

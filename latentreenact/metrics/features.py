@@ -74,6 +74,10 @@ class TorchScriptFeatures:
     ``module(images, **call_kwargs)`` (default ``return_features=True``, which makes NVIDIA's
     Inception return its 2048-d pool features); it must return [N, D]. The weights are not
     shipped or downloaded. A Fréchet distance on the Inception features is FID.
+
+    Unlike the project's checkpoints (read with ``weights_only=True`` or a restricted unpickler),
+    a TorchScript file is a program: ``torch.jit.load`` runs the code stored in it. Load only files
+    from a source you trust.
     """
 
     def __init__(self, path: Union[str, Path], device: Device = "cpu", name: str = "inception",
