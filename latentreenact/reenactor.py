@@ -23,7 +23,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -158,10 +158,12 @@ class Reenactor:
         _finite_check(src.wplus, f"{src.name}: W+")
 
     # ------------------------------------------------------------------ faces and pose
-    def crop(self, image: np.ndarray, align: bool = True, name: str = "input") -> Tuple[np.ndarray, np.ndarray]:
+    def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
+             landmarks: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
-        none); ``align=False``: the image is already an aligned square crop and is only resized."""
-        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name)
+        none; given its 68 ``landmarks`` the face is not detected again); ``align=False``: the image is
+        already an aligned square crop and is only resized."""
+        aligned = face_crop(image, self.align_size, align, detector=self.detector, landmarks=landmarks, name=name)
         return aligned.crop, aligned.transform
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
@@ -234,12 +236,15 @@ class Reenactor:
     # ------------------------------------------------------------------ inversion
     def invert(self, image: ImageInput, tune: Optional[str] = None, align: bool = True, *,
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
-               progress: bool = False, name: Optional[str] = None) -> Source:
+               progress: bool = False, name: Optional[str] = None, landmarks: Optional[np.ndarray] = None,
+               tune_callback: Optional[Callable[[int], None]] = None) -> Source:
         """Invert the largest face of ``image`` (a path or an array): crop, encoder (or projector) -> W+,
         Net3D -> p; ``tune`` (``"released"`` / ``"pti"``) tunes a copy of the generator around it.
-        ``align=False``: ``image`` is already an aligned square crop (no detection)."""
+        ``align=False``: ``image`` is already an aligned square crop (no detection); ``landmarks``: the
+        face's 68 points in ``image``, found earlier (no detection); ``tune_callback``: called after each
+        tuning step (see :func:`inversion.tune`; an exception it raises stops the inversion)."""
         photo, label = _as_image(image, name or "source")
-        crop, transform = self.crop(photo, align, label)
+        crop, transform = self.crop(photo, align, label, landmarks=landmarks)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
                                         steps=projector_steps, perceptual=perceptual, seed=self.seed,
                                         progress=progress)
@@ -256,7 +261,7 @@ class Reenactor:
         if tune not in (None, "none"):
             target = from_uint8(resize_square(crop, self.render_size), self.device)
             result = run_tuning(self.generator, wplus, target, preset=tune, steps=tune_steps, perceptual=perceptual,
-                                seed=self.seed, progress=progress)
+                                seed=self.seed, progress=progress, callback=tune_callback)
             generator = result.generator.eval().requires_grad_(False)
             info = {**info, "tune": tune, "tune_steps_run": result.steps_run}
         return Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
