@@ -1,42 +1,74 @@
 """The Gradio app of ``latentreenact demo``: a Reenact tab (source and driving uploads with bundled
 examples, aligned-crop preview, options, progress, result and side-by-side videos) and an Edit tab
 (yaw / pitch / roll / expression sliders with Reset). The work is done by :class:`demo.session.DemoSession`.
+
+The source photo is a file input, so Gradio hands over the uploaded file without decoding it and our
+reader checks it. Users see our messages only: refused inputs (:class:`DemoInputError`) are logged in
+one line, anything else is logged with its traceback and shown as a generic failure. :func:`serve`
+runs the app until SIGTERM or SIGINT and then removes every file the demo made (Gradio's uploads
+included: they go to the session's ``upload_dir``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from latentreenact.examples import example_path
+from latentreenact.net3d.controls import CONTROLS
 
-from .session import TUNE_PRESETS, DemoLimits, DemoSession
+from .errors import DemoInputError
+from .session import DEFAULT_RECIPE, TUNE_PRESETS, DemoLimits, DemoSession
 
 if TYPE_CHECKING:
     import gradio as gr
 
 log = logging.getLogger(__name__)
 
-#: exceptions whose message is shown to the user as is (bad input, no face, unreadable video, ...)
-USER_ERRORS = (ValueError, FileNotFoundError)
 ANGLE_SLIDERS = (("yaw", 30.0), ("pitch", 20.0), ("roll", 20.0))
-DEFAULT_TUNE = "released"
-TUNE_INFO = ("Pivotal tuning fits a copy of the generator to the source, so that the face is the source person "
-             "(without it the encoder's coarse guess is a look-alike at best). It costs one generator forward + "
-             "backward pass per step: the 'released' preset runs 200 steps (about 60 s on 2 CPU cores, seconds "
-             "on a GPU), 'pti' 350. Each source is tuned once and cached.")
+DEFAULT_TUNE = DEFAULT_RECIPE
+TUNE_INFO = ("How the source is inverted after the encoder (without this the encoder's coarse guess is a look-alike "
+             "at best). 'editable' (the default, as in the CLI and the API) refines the latent, then tunes a copy "
+             "of the generator while keeping it close to the original elsewhere, so edits stay clean; 'released' "
+             "is the paper's tuning; 'pivot' and 'local' are its two halves; 'none' is the encoder alone. About "
+             "1 to 2 minutes on 2 CPU cores, seconds on a GPU. Each source is inverted once and cached.")
 INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverted into the generator's latent "
          "space and moved along learned directions (Δw = A·Δp) by the driving face's head pose and expression.")
+#: what a user sees when the server fails (the details are in the server's log)
+SERVER_FAILURE = "the server failed on this request (the details are in its log); try again or another input"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def _user_error(exc: BaseException) -> "gr.Error":
+def _shown(exc: BaseException) -> "gr.Error":
+    """The page's error for a failed request: a refused input in one log line and our message; anything
+    else with its traceback in the log and a generic message (which names no server path)."""
     import gradio as gr
 
-    log.info("request failed: %s", exc, exc_info=True)
-    return gr.Error(str(exc) or type(exc).__name__)
+    if isinstance(exc, DemoInputError):
+        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
+        log.info("request refused: %s%s", exc, " ".join(cause.split()))
+        return gr.Error(str(exc), print_exception=False)
+    log.error("request failed", exc_info=exc)
+    return gr.Error(SERVER_FAILURE, print_exception=False)
+
+
+def _guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` with every exception turned into the page's error by :func:`_shown`."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every failure is shown in our words
+            raise _shown(exc) from exc
+
+    return run
 
 
 def _steps(value: Optional[float]) -> Optional[int]:
@@ -50,7 +82,8 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
 
     expression_names = session.expression_names()
     preview, reenact, edit = _handlers(gr, session, expression_names)
-    with gr.Blocks(title="latentreenact demo", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+    keep_s = max(int(session.outputs.keep_s), 1)
+    with gr.Blocks(title="latentreenact demo", analytics_enabled=False, delete_cache=(keep_s, keep_s)) as app:
         gr.Markdown(INTRO)
         with gr.Tab("Reenact", id="reenact"):
             ui = _reenact_tab(gr, session.limits, examples)
@@ -75,41 +108,34 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
 
 
 def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) -> Tuple[Callable[..., Any], ...]:
-    """The app's event handlers over ``session``: ``(preview, reenact, edit)``; user errors become gr.Error."""
+    """The app's event handlers over ``session``: ``(preview, reenact, edit)``; failures become gr.Error."""
 
+    @_guarded
     def preview(image: Optional[str]) -> Optional[np.ndarray]:
-        if not image:
-            return None
-        try:
-            return session.preview(image)
-        except USER_ERRORS as exc:
-            raise _user_error(exc) from exc
+        return session.preview(image) if image else None
 
     def reenact(image: Optional[str], driving: Optional[str], tune: str, tune_steps: float, mode: str,
                 smoothing: float, paste_back: bool,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
-        try:
-            progress(0.0, desc="inverting the source")
-            result = session.reenact(image, driving, tune=tune, tune_steps=_steps(tune_steps),
-                                     relative=mode == "relative", smoothing=smoothing, paste_back=paste_back,
-                                     progress=True)
-        except USER_ERRORS as exc:
-            raise _user_error(exc) from exc
+        progress(0.0, desc="inverting the source")
+        result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
+                                           relative=mode == "relative", smoothing=smoothing, paste_back=paste_back,
+                                           progress=True)
         for note in result.notes:
             gr.Warning(note)
         return str(result.video), str(result.side_by_side), result.summary
 
     def edit(image: Optional[str], tune: str, tune_steps: float, paste_back: bool, yaw: float, pitch: float,
              roll: float, progress: gr.Progress = gr.Progress(track_tqdm=True),
-             *expression: float) -> Optional[np.ndarray]:
-        # progress comes before *expression: Gradio only looks for gr.Progress among positional parameters
+             *values: float) -> Optional[np.ndarray]:
+        # progress comes before *values: Gradio only looks for gr.Progress among positional parameters;
+        # values: the expression controls (CONTROLS order), then the raw expression coefficients
         if not image:
             return None
-        try:
-            return session.edit(image, yaw, pitch, roll, dict(zip(expression_names, expression)), tune=tune,
-                                tune_steps=_steps(tune_steps), paste_back=paste_back, progress=True)
-        except USER_ERRORS as exc:
-            raise _user_error(exc) from exc
+        controls = dict(zip(CONTROLS, values[:len(CONTROLS)]))
+        expression = dict(zip(expression_names, values[len(CONTROLS):]))
+        return _guarded(session.edit)(image, yaw, pitch, roll, expression, controls=controls, tune=tune,
+                                      tune_steps=_steps(tune_steps), paste_back=paste_back, progress=True)
 
     return preview, reenact, edit
 
@@ -118,8 +144,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
     """The Reenact tab's components, by name."""
     with gr.Row():
         with gr.Column():
-            source = gr.Image(type="filepath", image_mode=None, label="Source face", elem_id="source",
-                              sources=["upload", "clipboard"])
+            source = _photo_input(gr, "source", limits)
             crop = gr.Image(label="Aligned crop (what the encoder sees)", interactive=False,
                             elem_id="crop", height=192)
         with gr.Column():
@@ -149,11 +174,11 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
 
 
 def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], examples: bool) -> Dict[str, Any]:
-    """The Edit tab's components, by name (``sliders``: the angle sliders, then the expression sliders)."""
+    """The Edit tab's components, by name (``sliders``: the angle sliders, the expression controls, then the raw
+    expression coefficients)."""
     with gr.Row():
         with gr.Column():
-            edit_source = gr.Image(type="filepath", image_mode=None, label="Source face",
-                                   elem_id="edit_source", sources=["upload", "clipboard"])
+            edit_source = _photo_input(gr, "edit_source", session.limits)
             if examples:
                 gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples",
                             elem_id="edit_examples")
@@ -162,7 +187,10 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
         with gr.Column():
             sliders = [gr.Slider(-bound, bound, value=0.0, step=1.0, label=f"{name} (degrees)",
                                  elem_id=f"edit_{name}") for name, bound in ANGLE_SLIDERS]
-            with gr.Accordion("Expression", open=False):
+            sliders += [gr.Slider(*control.range, value=0.0, step=0.05, label=control.name.replace("_", " "),
+                                  info=control.description, elem_id=f"edit_{control.name}")
+                        for control in CONTROLS.values()]
+            with gr.Accordion("Raw expression coefficients (advanced)", open=False):
                 sliders += [_expression_slider(gr, session, name) for name in expression_names]
             with gr.Row():
                 apply = gr.Button("Apply", variant="primary", elem_id="edit_apply")
@@ -173,11 +201,18 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
             "apply": apply, "reset": reset, "edited": edited}
 
 
+def _photo_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:
+    """A source photo upload: a file input, so that Gradio does not decode it (our reader does)."""
+    return gr.File(type="filepath", file_count="single", elem_id=elem_id, height=120,
+                   label=f"Source face (a photo: PNG, JPEG or WebP, at most {limits.max_image_pixels / 1e6:g} "
+                         f"megapixels)")
+
+
 def _tuning_controls(gr: Any, max_steps: int, key: str) -> Tuple[Any, Any]:
     with gr.Group():
-        tune = gr.Radio(list(TUNE_PRESETS), value=DEFAULT_TUNE, label="Pivotal tuning", info=TUNE_INFO,
+        tune = gr.Radio(list(TUNE_PRESETS), value=DEFAULT_TUNE, label="Inversion recipe", info=TUNE_INFO,
                         elem_id=f"{key}_tune")
-        steps = gr.Slider(0, max_steps, value=0, step=10, label="Tuning steps (0 = the preset's own)",
+        steps = gr.Slider(0, max_steps, value=0, step=10, label="Tuning steps (0 = the recipe's own)",
                           elem_id=f"{key}_tune_steps")
     return tune, steps
 
@@ -191,12 +226,57 @@ def _expression_slider(gr: Any, session: DemoSession, name: str) -> Any:
 def launch(session: DemoSession, host: str = "127.0.0.1", port: Optional[int] = None, examples: bool = True,
            block: bool = True, quiet: bool = False) -> Tuple[Any, str]:
     """Build and serve the app (queue: one model job at a time, 16 waiting); returns (app, local URL).
-    ``block=False`` returns at once (the server runs in a thread; ``app.close()`` stops it)."""
+    ``block=False`` returns at once (the server runs in a thread; ``app.close()`` stops it). ``port``: 0 for
+    any free port, ``None`` for Gradio's first free one from 7860. Gradio's uploads and cached outputs go
+    to ``session.upload_dir`` (``GRADIO_TEMP_DIR`` is set to it, for this process)."""
+    os.environ["GRADIO_TEMP_DIR"] = str(session.upload_dir)
+    port = _free_port(host) if port == 0 else port
     app = build_app(session, examples=examples)
     app.queue(default_concurrency_limit=1, max_size=16)
     allowed: List[str] = [str(Path(example_path("astronaut")).parent), str(session.workdir)]
     kwargs: Dict[str, Any] = dict(server_name=host, server_port=port, max_file_size=f"{session.limits.max_upload_mb}mb",
-                                  allowed_paths=allowed, show_error=True, ssr_mode=False, quiet=quiet,
+                                  allowed_paths=allowed, show_error=False, ssr_mode=False, quiet=quiet,
                                   prevent_thread_lock=not block, share=False, inbrowser=False)
     _, url, _ = app.launch(**kwargs)
     return app, url
+
+
+def _free_port(host: str) -> int:
+    """A port nobody listens on now (the system's choice)."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def serve(session: DemoSession, host: str = "127.0.0.1", port: Optional[int] = None, examples: bool = True,
+          ready: Callable[[str], None] = lambda url: None) -> str:
+    """Serve the app until SIGTERM or SIGINT (``ready`` is called with its URL once it listens), then stop
+    the server and close the session, which removes its files. Call from the main thread; returns the
+    name of the signal that stopped it."""
+    stop = threading.Event()
+    received: List[str] = []
+    serving = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+        if not serving.is_set():  # still loading the models: leave now, through the finally below
+            raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    app = None
+    try:
+        app, url = launch(session, host=host, port=port, examples=examples, block=False, quiet=True)
+        serving.set()
+        ready(url)
+        while not stop.wait(0.5):
+            pass
+        log.info("stopping on %s", received[0])
+        return received[0]
+    finally:
+        serving.set()
+        if app is not None:
+            app.close()
+        session.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

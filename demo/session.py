@@ -1,9 +1,12 @@
-"""What the Gradio demo does, without Gradio: inputs checked against limits, the source inverted once
-and cached, reenactment to a result video plus a side-by-side video, pose / expression edits.
+"""What the Gradio demo does, without Gradio: uploads checked against limits, the source detected once
+and inverted once per upload (cached by content), reenactment to a result video plus a side-by-side
+video, pose / expression edits, each request within a time limit.
 
-Every user-facing failure is a :class:`DemoInputError` (a ``ValueError``) or one of the library's
-own ``ValueError`` subclasses (``NoFaceError``, ``VideoError``, ...); the app shows their message.
-Model work is serialised by a lock, so concurrent requests queue instead of sharing the networks.
+Every user-facing failure is a :class:`DemoInputError` whose message is ours (no server paths, no
+CLI advice); anything else is a programming error. Model work is serialised by a lock, so
+concurrent requests queue instead of sharing the networks; a request's time limit starts when its
+work does. Outputs live in per-request folders under ``workdir``, pruned by age and count on a
+timer; :meth:`DemoSession.close` removes them (and the whole work folder when the session made it).
 """
 
 from __future__ import annotations
@@ -14,18 +17,28 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
-from PIL import Image
+import torch
 
-from latentreenact.faces import as_rgb_uint8, read_image
+from inversion.recipes import DEFAULT_RECIPE, RECIPES
+from latentreenact.faces import NoFaceError, find_face
+from latentreenact.faces.detection import detection_copy
+from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
 from latentreenact.images import array_key
+from latentreenact.net3d.controls import CONTROLS
 from latentreenact.reenact_video import ReenactOptions, video_frames
-from latentreenact.video import VideoWriter, is_video_path, probe_video
+from latentreenact.video import VideoError, VideoWriter, is_video_path, probe_video
+
+from .deadline import Deadline
+from .errors import DemoClosedError, DemoInputError, DemoTimeoutError
+from .outputs import RUN_PREFIX, OutputFolders
+from .uploads import check_array, check_file, file_key, read_photo
 
 if TYPE_CHECKING:
     from latentreenact.reenactor import Reenactor, Source
@@ -34,26 +47,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
-TUNE_PRESETS = ("none", "released", "pti")
-
-
-class DemoInputError(ValueError):
-    """An input the demo refuses (missing, too large, too long), with a message for the user."""
+ImageUpload = Union[None, np.ndarray, PathLike]
+TUNE_PRESETS = tuple(RECIPES)  # the inversion recipes (inversion.recipes)
+SOURCE = "source image"
+__all__ = ["DemoClosedError", "DemoInputError", "DemoLimits", "DemoSession", "DemoTimeoutError", "ReenactResult",
+           "TUNE_PRESETS", "DEFAULT_RECIPE"]
 
 
 @dataclass
 class DemoLimits:
-    """Upload limits: file size (enforced by the server), image pixels, driving frames used, tuning steps."""
+    """Per-request limits: upload size (also enforced by the server), image pixels (checked from the
+    header, before decoding), the longer side the source photo is worked at (larger ones are scaled
+    down), driving frames used, tuning steps and the time one request may take (seconds)."""
 
     max_upload_mb: int = 50
-    max_image_pixels: int = 40_000_000
+    max_image_pixels: int = 24_000_000
+    max_side: int = 1024
     max_frames: int = 300
     max_tune_steps: int = 400
+    time_limit_s: float = 300.0
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_mb", "max_image_pixels", "max_frames", "max_tune_steps"):
+        for name in ("max_upload_mb", "max_image_pixels", "max_side", "max_frames", "max_tune_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not float(self.time_limit_s) > 0:
+            raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s}")
 
 
 @dataclass
@@ -69,25 +88,75 @@ class ReenactResult:
     notes: List[str] = field(default_factory=list)
 
 
+@dataclass
+class _Face:
+    """One source photo (at most ``max_side`` px), its face's landmarks and aligned crop: detected once."""
+
+    key: str
+    photo: np.ndarray
+    landmarks: np.ndarray
+    crop: np.ndarray
+    notes: List[str]
+
+
+class _Watched:
+    """The reenactor as the video functions see it, with the deadline checked before each frame
+    measured and each batch rendered."""
+
+    def __init__(self, reenactor: "Reenactor", deadline: Deadline) -> None:
+        self._reenactor, self._deadline = reenactor, deadline
+        self.spec = reenactor.spec
+
+    def measure(self, frames: Iterable[np.ndarray], **kwargs: Any) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`Reenactor.measure` of the frames, checked one by one."""
+        return self._reenactor.measure(self._deadline.each(frames), **kwargs)
+
+    def shift(self, src: "Source", dp: torch.Tensor) -> torch.Tensor:
+        """:meth:`Reenactor.shift`."""
+        return self._reenactor.shift(src, dp)
+
+    def render(self, src: "Source", wplus: torch.Tensor) -> torch.Tensor:
+        """:meth:`Reenactor.render` after a check."""
+        self._deadline.check()
+        return self._reenactor.render(src, wplus)
+
+
 class DemoSession:
-    """The demo's state: a lazily built :class:`~latentreenact.reenactor.Reenactor` (``factory``), a
-    small cache of inverted sources and a folder for outputs (a temporary one unless ``workdir``)."""
+    """The demo's state: a lazily built :class:`~latentreenact.reenactor.Reenactor` (``factory``), small
+    caches of detected faces and inverted sources (by content) and a work folder: a new temporary one
+    (under ``temp_root``, or the system's) unless ``workdir`` is given. Request folders older than
+    ``keep_outputs_s`` or beyond the newest ``max_outputs`` are pruned every ``prune_every_s`` seconds
+    (``None``: only when a request starts); ``upload_dir`` is the folder for the web server's uploads."""
 
     def __init__(self, factory: Callable[[], "Reenactor"], limits: Optional[DemoLimits] = None,
-                 workdir: Optional[PathLike] = None, cache_size: int = 4, keep_outputs_s: float = 3600.0) -> None:
+                 workdir: Optional[PathLike] = None, cache_size: int = 4, keep_outputs_s: float = 3600.0,
+                 max_outputs: int = 20, prune_every_s: Optional[float] = 60.0,
+                 temp_root: Optional[PathLike] = None, default_tune: str = DEFAULT_RECIPE) -> None:
+        if default_tune not in TUNE_PRESETS:
+            raise ValueError(f"unknown inversion recipe {default_tune!r}; choose from {', '.join(TUNE_PRESETS)}")
+        self.default_tune = default_tune
         self._factory = factory
         self.limits = limits or DemoLimits()
         self._reenactor: Optional["Reenactor"] = None
         self._lock = threading.RLock()
-        self._sources: "OrderedDict[Tuple[str, str, Optional[int]], Source]" = OrderedDict()
+        self._closed = threading.Event()
         self._cache_size = int(cache_size)
-        self._keep_outputs_s = float(keep_outputs_s)
-        self._tmp: Optional[tempfile.TemporaryDirectory] = None
+        self._file_keys: "OrderedDict[str, str]" = OrderedDict()
+        self._faces: "OrderedDict[str, Union[_Face, str]]" = OrderedDict()  # a face, or why there is none
+        self._sources: "OrderedDict[Tuple[str, str, Optional[int]], Source]" = OrderedDict()
+        self._owns_workdir = workdir is None
         if workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="latentreenact-demo-")
-            workdir = self._tmp.name
+            if temp_root is not None:
+                Path(temp_root).mkdir(parents=True, exist_ok=True)
+            workdir = tempfile.mkdtemp(prefix="latentreenact-demo-", dir=temp_root)
         self.workdir = Path(workdir)
+        # like TemporaryDirectory: a session dropped without close() still leaves nothing at exit
+        self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.workdir), True) if self._owns_workdir \
+            else None
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.upload_dir = self.workdir / "uploads"
+        self.upload_dir.mkdir(exist_ok=True)
+        self.outputs = OutputFolders(self.workdir, keep_outputs_s, max_outputs, prune_every_s, self.upload_dir)
 
     # ------------------------------------------------------------------ models
     @property
@@ -111,70 +180,111 @@ class DemoSession:
         low, high = ranges[name]
         return float(low), float(high)
 
+    def deadline(self) -> Deadline:
+        """A new request's time limit (also stops it when the session closes)."""
+        return Deadline(self.limits.time_limit_s, closed=self._closed.is_set)
+
     # ------------------------------------------------------------------ inputs
-    def load_image(self, image: Union[None, np.ndarray, PathLike], what: str = "source image") -> np.ndarray:
+    def load_image(self, image: ImageUpload, what: str = SOURCE) -> np.ndarray:
         """A checked uint8 RGB image from an upload (a path or an array)."""
         if image is None or (isinstance(image, str) and not image):
             raise DemoInputError(f"upload a {what} first")
-        if not isinstance(image, np.ndarray):
-            path = Path(image)
-            self._check_file(path, what)
-            try:
-                with Image.open(path) as probe:
-                    self._check_pixels(probe.size[0] * probe.size[1], what)
-            except (OSError, Image.DecompressionBombError) as exc:
-                raise DemoInputError(f"the {what} is not a readable image ({exc})") from exc
-            return read_image(path)
-        self._check_pixels(int(image.shape[0]) * int(image.shape[1]) if image.ndim >= 2 else 0, what)
-        return as_rgb_uint8(image, name=what)
+        if isinstance(image, np.ndarray):
+            return check_array(image, what, self.limits.max_image_pixels)
+        path = Path(image)
+        check_file(path, what, self.limits.max_upload_mb)
+        return read_photo(path, what, self.limits.max_image_pixels)
 
-    def _check_file(self, path: Path, what: str) -> None:
-        if not path.is_file():
-            raise DemoInputError(f"the {what} upload was not found on the server: {path.name}")
-        size_mb = path.stat().st_size / 2**20
-        if size_mb > self.limits.max_upload_mb:
-            raise DemoInputError(f"the {what} is {size_mb:.0f} MB; this demo accepts at most "
-                                 f"{self.limits.max_upload_mb} MB")
-
-    def _check_pixels(self, pixels: int, what: str) -> None:
-        if pixels > self.limits.max_image_pixels:
-            raise DemoInputError(f"the {what} has {pixels / 1e6:.0f} megapixels; this demo accepts at most "
-                                 f"{self.limits.max_image_pixels / 1e6:.0f}")
-
-    def preview(self, image: Union[None, np.ndarray, PathLike]) -> np.ndarray:
-        """The aligned crop of the largest face in the source (what the encoder sees)."""
-        photo = self.load_image(image)
+    def _face(self, image: ImageUpload, deadline: Deadline) -> _Face:
+        """The source's face, detected once per upload content (a file's bytes, or its pixels); a photo
+        without a usable face is refused from the cache too."""
+        deadline.check()
+        file_hash = None
+        if image is not None and not isinstance(image, np.ndarray) and str(image):
+            check_file(Path(image), SOURCE, self.limits.max_upload_mb)
+            file_hash = file_key(Path(image))
         with self._lock:
-            return self.reenactor.crop(photo, True, "source image")[0]
+            key = self._file_keys.get(file_hash) if file_hash is not None else None
+            if key is None or key not in self._faces:
+                photo = self.load_image(image)
+                key = array_key(photo)
+                if file_hash is not None:
+                    self._remember(self._file_keys, file_hash, key)
+                if key not in self._faces:
+                    deadline.check()
+                    try:
+                        self._remember(self._faces, key, self._detect(key, photo))
+                    except DemoInputError as exc:
+                        self._remember(self._faces, key, str(exc))  # the message, not the frames it holds
+            found = self._hit(self._faces, key)
+            if isinstance(found, str):
+                raise DemoInputError(found)
+            return found
 
-    def source(self, image: Union[None, np.ndarray, PathLike], tune: str = "none",
-               tune_steps: Optional[int] = None, progress: bool = False) -> "Source":
+    def _detect(self, key: str, photo: np.ndarray) -> _Face:
+        """Scale the photo down to ``max_side``, find its largest face and align it."""
+        notes = []
+        small, _ = detection_copy(photo, self.limits.max_side)
+        if small is not photo:
+            notes.append(f"the source photo was scaled down to {self.limits.max_side} px on its longer side "
+                         f"(the demo's limit)")
+        try:
+            landmarks = find_face(small, detector=self.reenactor.detector, name=SOURCE).landmarks
+            crop, _ = self.reenactor.crop(small, name=SOURCE, landmarks=landmarks)
+        except NoFaceError as exc:
+            raise DemoInputError("no face found in the source image; use a photo with one clear, "
+                                 "roughly frontal face") from exc
+        except ValueError as exc:  # landmarks too degenerate to align
+            raise DemoInputError("the face in the source image could not be aligned; use a photo with a "
+                                 "larger, clearer face") from exc
+        return _Face(key=key, photo=small, landmarks=landmarks, crop=crop, notes=notes)
+
+    def _hit(self, cache: "OrderedDict[Any, Any]", key: Any) -> Any:
+        cache.move_to_end(key)
+        return cache[key]
+
+    def _remember(self, cache: "OrderedDict[Any, Any]", key: Any, value: Any) -> Any:
+        cache[key] = value
+        while len(cache) > self._cache_size:
+            cache.popitem(last=False)
+        return value
+
+    def preview(self, image: ImageUpload) -> np.ndarray:
+        """The aligned crop of the largest face in the source (what the encoder sees)."""
+        with self._lock:
+            return self._face(image, self.deadline()).crop
+
+    def source(self, image: ImageUpload, tune: Optional[str] = None, tune_steps: Optional[int] = None,
+               progress: bool = False) -> "Source":
         """The inverted source (cached by image content and tuning settings)."""
-        return self._source(image, tune, tune_steps, progress)[0]
+        with self._lock:
+            return self._source(image, tune, tune_steps, progress, self.deadline())[0]
 
-    def _source(self, image: Union[None, np.ndarray, PathLike], tune: str, tune_steps: Optional[int],
-                progress: bool) -> Tuple["Source", bool]:
-        """(source, whether it came from the cache)."""
+    def _source(self, image: ImageUpload, tune: Optional[str], tune_steps: Optional[int], progress: bool,
+                deadline: Deadline) -> Tuple["Source", bool, _Face]:
+        """(source, whether it came from the cache, the face it was inverted from)."""
+        tune = self.default_tune if tune is None else tune
         if tune not in TUNE_PRESETS:
-            raise DemoInputError(f"unknown tuning preset {tune!r}; choose from {', '.join(TUNE_PRESETS)}")
+            raise DemoInputError(f"unknown inversion recipe {tune!r}; choose from {', '.join(TUNE_PRESETS)}")
         if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
             raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
-        photo = self.load_image(image)
-
-        key = (array_key(photo), tune, None if tune == "none" or tune_steps is None else int(tune_steps))
         with self._lock:
+            face = self._face(image, deadline)
+            key = (face.key, tune, None if tune == "none" or tune_steps is None else int(tune_steps))
             if key in self._sources:
-                self._sources.move_to_end(key)
-                return self._sources[key], True
+                return self._hit(self._sources, key), True, face
+            deadline.check()
             start = time.perf_counter()
-            src = self.reenactor.invert(photo, tune=None if tune == "none" else tune,
-                                        tune_steps=None if tune_steps is None else int(tune_steps),
-                                        progress=progress, name="source image")
+            try:
+                src = self.reenactor.invert(face.photo, tune=None if tune == "none" else tune,
+                                            tune_steps=None if tune_steps is None else int(tune_steps),
+                                            progress=progress, name=SOURCE, landmarks=face.landmarks,
+                                            tune_callback=deadline.check)
+            except NoFaceError as exc:
+                raise DemoInputError("the face in the source image could not be measured; use a photo with "
+                                     "a clearer, roughly frontal face") from exc
             src.info = {**src.info, "invert_seconds": time.perf_counter() - start}
-            self._sources[key] = src
-            while len(self._sources) > self._cache_size:
-                self._sources.popitem(last=False)
-            return src, False
+            return self._remember(self._sources, key, src), False, face
 
     def check_driving(self, driving: Optional[PathLike]) -> Tuple[Path, "VideoInfo", List[str]]:
         """The driving clip's path, what ``probe_video`` learnt of it, and notes (e.g. that it will be
@@ -182,10 +292,13 @@ class DemoSession:
         if driving is None or not str(driving):
             raise DemoInputError("upload a driving video first")
         path = Path(driving)
-        self._check_file(path, "driving video")
+        check_file(path, "driving video", self.limits.max_upload_mb)
         if not is_video_path(path):
-            raise DemoInputError(f"the driving upload {path.name} is not a video file (.mp4, .mov, .webm, ...)")
-        info = probe_video(path)
+            raise DemoInputError("the driving upload is not a video file (.mp4, .mov, .webm, ...)")
+        try:
+            info = probe_video(path)
+        except VideoError as exc:
+            raise _video_error() from exc
         notes = []
         if info.n_frames is not None and info.n_frames > self.limits.max_frames:
             notes.append(f"the driving clip has {info.n_frames} frames; only the first {self.limits.max_frames} "
@@ -193,7 +306,7 @@ class DemoSession:
         return path, info, notes
 
     # ------------------------------------------------------------------ work
-    def reenact(self, image: Union[None, np.ndarray, PathLike], driving: Optional[PathLike], *, tune: str = "none",
+    def reenact(self, image: ImageUpload, driving: Optional[PathLike], *, tune: Optional[str] = None,
                 tune_steps: Optional[int] = None, relative: bool = True, smoothing: float = 0.5,
                 paste_back: bool = True, progress: bool = False) -> ReenactResult:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
@@ -202,63 +315,83 @@ class DemoSession:
             raise DemoInputError(f"smoothing must be in [0, 1), got {smoothing}")
         path, info, notes = self.check_driving(driving)
         with self._lock:
+            deadline = self.deadline()
             start = time.perf_counter()
-            src, cached = self._source(image, tune, tune_steps, progress)
+            src, cached, face = self._source(image, tune, tune_steps, progress, deadline)
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
-            out_dir = self._new_output_dir()
-            fps = info.fps
             options = ReenactOptions(relative=relative, smoothing=float(smoothing), paste_back=paste_back,
                                      side_by_side=True, progress=progress)
-            track, frames = video_frames(self.reenactor, src, path, options, max_frames=self.limits.max_frames)
             result_width = src.image.shape[1] if paste_back else self.reenactor.render_size
-            video, pair = out_dir / "reenacted.mp4", out_dir / "side_by_side.mp4"
-            with VideoWriter(video, fps, audio_from=path) as result_writer, \
-                    VideoWriter(pair, fps, audio_from=path) as pair_writer:
-                for frame in frames:
-                    pair_writer.write(frame)
-                    result_writer.write(np.ascontiguousarray(frame[:, frame.shape[1] - result_width:]))
+            with self.outputs.new() as out_dir:
+                video, pair = out_dir / "reenacted.mp4", out_dir / "side_by_side.mp4"
+                try:
+                    track, frames = video_frames(_Watched(self.reenactor, deadline), src, path, options,
+                                                 max_frames=self.limits.max_frames)
+                    with VideoWriter(video, info.fps, audio_from=path) as result_writer, \
+                            VideoWriter(pair, info.fps, audio_from=path) as pair_writer:
+                        for frame in deadline.each(frames):
+                            pair_writer.write(frame)
+                            result_writer.write(np.ascontiguousarray(frame[:, frame.shape[1] - result_width:]))
+                except NoFaceError as exc:
+                    raise DemoInputError(f"no face found in the driving video's first {self.limits.max_frames} "
+                                         "frames; use a clip with a visible face") from exc
+                except VideoError as exc:
+                    raise _video_error() from exc
             written = result_writer.frames_written
         seconds = time.perf_counter() - start
         per_frame = seconds / max(written, 1)
         if track.missing:
             notes.append(f"{len(track.missing)} frame(s) without a face took a neighbour's pose")
-        what = "inverted and tuned" if tune != "none" else "inverted"
+        recipe = self.default_tune if tune is None else tune
+        what = f"inverted ({recipe})"
+        distance = src.info.get("identity_distance", 0.0)
+        if distance is None or distance > SAME_PERSON_DISTANCE:
+            notes.append("the inverted face may look like another person (dlib distance "
+                         + ("unmeasured: no face found" if distance is None else f"{distance:.2f} > 0.6")
+                         + "); try the 'editable' recipe or a sharper, frontal photo")
         source_note = f"source {what} earlier (cached)" if cached else f"source {what} in {source_seconds:.1f} s"
         summary = (f"{written} frames, {len(track.missing)} without a face, {per_frame:.2f} s per frame "
                    f"({seconds:.1f} s for the frames; {source_note})")
         return ReenactResult(video=video, side_by_side=pair, summary=summary, frames=written,
-                             frames_without_face=len(track.missing), seconds_per_frame=per_frame, notes=notes)
+                             frames_without_face=len(track.missing), seconds_per_frame=per_frame,
+                             notes=face.notes + notes)
 
-    def edit(self, image: Union[None, np.ndarray, PathLike], yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
-             expression: Optional[Dict[str, float]] = None, *, tune: str = "none", tune_steps: Optional[int] = None,
-             paste_back: bool = False, progress: bool = False) -> np.ndarray:
-        """The source with yaw / pitch / roll (degrees) and expression entries (raw units, by name)
-        added to its own values."""
+    def edit(self, image: ImageUpload, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
+             expression: Optional[Dict[str, float]] = None, *, controls: Optional[Dict[str, float]] = None,
+             tune: Optional[str] = None, tune_steps: Optional[int] = None, paste_back: bool = False,
+             progress: bool = False) -> np.ndarray:
+        """The source with yaw / pitch / roll (degrees), expression controls (``mouth_open``, ``smile``) and
+        expression entries (raw units, by name) added to its own values."""
         names = self.expression_names()
         unknown = [n for n in (expression or {}) if n not in names]
         if unknown:
             raise DemoInputError(f"unknown expression entries {unknown}; this model has {', '.join(names)}")
         by_index = {int(n.split("_", 1)[1]): float(v) for n, v in (expression or {}).items() if float(v) != 0.0}
+        unknown = [n for n in (controls or {}) if n not in CONTROLS]
+        if unknown:
+            raise DemoInputError(f"unknown expression controls {unknown}; choose from {', '.join(CONTROLS)}")
+        chosen = {n: float(v) for n, v in (controls or {}).items() if float(v) != 0.0}
         with self._lock:
-            src = self.source(image, tune, tune_steps, progress)
+            src = self._source(image, tune, tune_steps, progress, self.deadline())[0]
             return self.reenactor.edit(src, yaw=float(yaw), pitch=float(pitch), roll=float(roll),
-                                       expression=by_index or None, paste_back=paste_back)
+                                       expression=by_index or None, controls=chosen or None,
+                                       paste_back=paste_back)
 
-    # ------------------------------------------------------------------ outputs
-    def _new_output_dir(self) -> Path:
-        """A fresh folder for one request's outputs; folders older than ``keep_outputs_s`` are removed."""
-        now = time.time()
-        for old in self.workdir.glob("run-*"):
-            try:
-                if now - old.stat().st_mtime > self._keep_outputs_s:
-                    shutil.rmtree(old, ignore_errors=True)
-            except FileNotFoundError:
-                pass
-        return Path(tempfile.mkdtemp(prefix="run-", dir=self.workdir))
-
+    # ------------------------------------------------------------------ files
     def close(self) -> None:
-        """Remove the temporary output folder (if the session made one)."""
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        """Stop running requests at their next check, stop the pruning timer and remove the outputs and
+        uploads (the whole work folder when the session made it)."""
+        self._closed.set()
+        self.outputs.close()
+        if self._finalizer is not None:
+            self._finalizer()
+            return
+        for folder in [*self.workdir.glob(f"{RUN_PREFIX}*"), self.upload_dir]:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _video_error() -> DemoInputError:
+    """The error for a driving video that ffmpeg cannot read (or whose audio cannot be copied)."""
+    return DemoInputError("the driving video could not be read (corrupt, truncated, or a codec or audio track "
+                          "ffmpeg does not handle); re-export it as an MP4 (H.264 video, AAC audio)")

@@ -24,7 +24,7 @@ import inspect
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -134,7 +134,7 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
             noise_ramp: float = 0.75, mse_weight: float = 1.0, perceptual: LossSpec = "default",
             perceptual_weight: float = 1.0, identity: LossSpec = None, identity_weight: float = 0.1,
             noise_regularize: float = 1e5, offset_weight: float = 0.0, n_mean_latent: int = 4096, seed: int = 0,
-            progress: bool = True) -> ProjectionResult:
+            progress: bool = True, callback: Optional[Callable[[int], None]] = None) -> ProjectionResult:
     """Find the w (default, as the StyleGAN2 projector and PTI) or W+ (``w_plus=True``) that renders
     ``target`` [1, 3, S, S] in [-1, 1]. (On MobileStyleGAN at 256 px, 200 steps in W gave a sharper,
     on-manifold face with lower MSE than in W+, which drifted to a blurry, off-manifold image.)
@@ -148,7 +148,8 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
     disables the latent noise ramp. ``offset_weight`` (W+ only): weight of :func:`wplus_offset_penalty`.
     ``optimize_noise``: also optimise the (initially stored,
     re-normalised) noise maps, with ``noise_regularize`` times the autocorrelation penalty.
-    Deterministic for a given ``seed`` (latent noise comes from a seeded ``torch.Generator``).
+    ``callback`` is called with the number of steps run after each step (an exception it raises stops the
+    projection, e.g. a time limit). Deterministic for a given ``seed`` (latent noise comes from a seeded ``torch.Generator``).
     The generator is not modified and its parameters get no gradients.
     """
     if steps < 1:
@@ -198,6 +199,8 @@ def project(generator: GeneratorBase, target: torch.Tensor, *, steps: int = 200,
             for key, value in parts.items():
                 losses.setdefault(key, []).append(float(value.detach()))
             bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in losses.items()}, refresh=False)
+            if callback is not None:
+                callback(step + 1)
         with torch.no_grad():
             wplus = to_wplus(latent.detach()).clone()
             final = render_with_noise(generator, wplus, size, noise).detach()

@@ -39,7 +39,7 @@ import fnmatch
 import logging
 import math
 from dataclasses import dataclass, field, replace
-from typing import AbstractSet, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import AbstractSet, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -193,7 +193,7 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
          stop_threshold: Optional[float] = math.nan, locality_every: Optional[int] = None, locality_samples: int = 1,
          locality_alpha: Optional[float] = None, locality_psi: float = 0.5, locality_mse_weight: Optional[float] = None,
          locality_perceptual_weight: Optional[float] = None, lr_scaling: str = "auto", seed: int = 0,
-         progress: bool = True) -> TuningResult:
+         progress: bool = True, callback: Optional[Callable[[int], None]] = None) -> TuningResult:
     """Tune a deep copy of ``generator`` so that it renders ``target`` [1, 3, S, S] from ``pivot`` [1, L, D].
 
     ``preset`` (``"released"``, ``"pti"`` or ``None``) supplies the defaults; every explicit
@@ -203,7 +203,8 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
     target's size with the generator's constant noise. ``locality_every > 0`` enables the locality
     regulariser (random codes drawn from a ``torch.Generator`` seeded with ``seed``).
     ``lr_scaling``: see :func:`parameter_groups` (generators without equalized learning rate get
-    per-tensor learning rates proportional to the weights' RMS).
+    per-tensor learning rates proportional to the weights' RMS). ``callback`` is called with the
+    number of steps run after each step; an exception it raises stops the tuning (e.g. a time limit).
     """
     cfg = _tuning_config(preset, steps, lr, layers, mse_weight, perceptual_weight, stop_threshold)
     locality_every = cfg.locality_every if locality_every is None else int(locality_every)
@@ -263,6 +264,8 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
         for key, value in parts.items():
             losses.setdefault(key, []).append(float(value.detach()))
         bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in losses.items()}, refresh=False)
+        if callback is not None:
+            callback(steps_run)
     bar.close()
     tuned.requires_grad_(False).eval()
     log.info("tuning: %d steps%s", steps_run, " (stopped early)" if stopped else "")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
@@ -77,34 +77,39 @@ def get_recipe(name: Optional[str]) -> InversionRecipe:
 
 def search_pivot(generator: GeneratorBase, target: torch.Tensor, start: torch.Tensor,
                  settings: PivotSearch = PivotSearch(), *, perceptual: LossSpec = "default",
-                 identity: LossSpec = "sface", seed: int = 0, progress: bool = False) -> torch.Tensor:
+                 identity: LossSpec = "sface", seed: int = 0, progress: bool = False,
+                 callback: Optional[Callable[[int], None]] = None) -> torch.Tensor:
     """The pivot W+ [1, L, D]: ``start`` (the encoder's W+) refined to render ``target`` [1, 3, S, S]."""
     result = project(generator, target, steps=settings.steps, w_plus=True, start=start, lr=settings.lr,
                      lr_rampup=0.0, initial_noise_factor=0.0, mse_weight=settings.mse_weight, perceptual=perceptual,
                      perceptual_weight=settings.perceptual_weight, identity=identity,
                      identity_weight=settings.identity_weight, offset_weight=settings.offset_weight, seed=seed,
-                     progress=progress)
+                     progress=progress, callback=callback)
     return result.wplus
 
 
 def run_recipe(generator: GeneratorBase, wplus: torch.Tensor, target: torch.Tensor, recipe: str, *,
                tune_steps: Optional[int] = None, perceptual: LossSpec = "default", seed: int = 0,
-               progress: bool = False) -> Tuple[torch.Tensor, Optional[GeneratorBase], Dict[str, Any]]:
+               progress: bool = False, callback: Optional[Callable[[int], None]] = None
+               ) -> Tuple[torch.Tensor, Optional[GeneratorBase], Dict[str, Any]]:
     """Apply recipe ``recipe`` to the encoder's ``wplus`` for ``target``: ``(pivot, tuned generator or None, info)``.
-    ``tune_steps`` overrides the tuning preset's step count."""
+    ``tune_steps`` overrides the tuning preset's step count; ``callback`` is called after every pivot-search and
+    tuning step with the steps run so far in the recipe (an exception it raises stops the recipe)."""
     chosen = get_recipe(recipe)
     info: Dict[str, Any] = {"recipe": recipe}
     pivot = wplus
     if chosen.pivot is not None:
         pivot = search_pivot(generator, target, wplus, chosen.pivot, perceptual=perceptual, seed=seed,
-                             progress=progress)
+                             progress=progress, callback=callback)
         if not torch.isfinite(pivot).all():
             raise FloatingPointError("the pivot search diverged (NaN or Inf in W+)")
         info["pivot_steps"] = chosen.pivot.steps
     tuned = None
     if chosen.tuning is not None:
+        done = chosen.pivot.steps if chosen.pivot is not None else 0
+        step_callback = None if callback is None else (lambda n: callback(done + n))
         result = run_tuning(generator, pivot, target, preset=chosen.tuning, steps=tune_steps, perceptual=perceptual,
-                            seed=seed, progress=progress)
+                            seed=seed, progress=progress, callback=step_callback)
         final = {k: v[-1] for k, v in result.losses.items() if v}
         if not all(math.isfinite(v) for v in final.values()):
             raise FloatingPointError(f"tuning diverged (losses {final})")

@@ -23,7 +23,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -163,11 +163,12 @@ class Reenactor:
 
     # ------------------------------------------------------------------ faces and pose
     def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
-             warn_several: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+             warn_several: bool = False, landmarks: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
-        none); ``align=False``: the image is already an aligned square crop and is only resized.
-        ``warn_several``: log a warning when the image has several faces."""
-        aligned = face_crop(image, self.align_size, align, detector=self.detector, name=name,
+        none; given its 68 ``landmarks`` the face is not detected again); ``align=False``: the image is
+        already an aligned square crop and is only resized. ``warn_several``: log a warning when the image
+        has several faces."""
+        aligned = face_crop(image, self.align_size, align, detector=self.detector, landmarks=landmarks, name=name,
                             warn_several=warn_several)
         return aligned.crop, aligned.transform
 
@@ -241,16 +242,20 @@ class Reenactor:
     # ------------------------------------------------------------------ inversion
     def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
-               progress: bool = False, name: Optional[str] = None, check_identity: bool = True) -> Source:
-        """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop, encoder (or projector) -> W+,
-        Net3D -> p; ``tune``: an inversion recipe of :data:`inversion.recipes.RECIPES` (``"editable"``:
-        pivot search then tuning with the locality term; ``"released"``, ``"pti"``: tuning only; ``None`` /
-        ``"none"``: the encoder's W+ as it is). ``check_identity``: measure the reconstruction's dlib distance to
-        the crop (``info["identity_distance"]``) and log a warning above 0.6 (another person by dlib's convention).
-        ``align=False``: ``image`` is already an aligned square crop (no detection)."""
+               progress: bool = False, name: Optional[str] = None, check_identity: bool = True,
+               landmarks: Optional[np.ndarray] = None, tune_callback: Optional[Callable[[int], None]] = None) -> Source:
+        """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop,
+        encoder (or projector) -> W+, Net3D -> p; ``tune``: an inversion recipe of
+        :data:`inversion.recipes.RECIPES` (``"editable"``: pivot search then tuning with the locality term;
+        ``"released"``, ``"pti"``: tuning only; ``None`` / ``"none"``: the encoder's W+ as it is).
+        ``check_identity``: measure the reconstruction's dlib distance to the crop (``info["identity_distance"]``)
+        and log a warning above 0.6 (another person by dlib's convention). ``align=False``: ``image`` is
+        already an aligned square crop (no detection); ``landmarks``: the face's 68 points in ``image``,
+        found earlier (no detection); ``tune_callback``: called after each pivot-search and tuning step (an
+        exception it raises stops the inversion)."""
         get_recipe(tune)  # an unknown recipe fails before any work
         photo, label = _as_image(image, name or "source")
-        crop, transform = self.crop(photo, align, label, warn_several=True)  # "N faces found in ...; using the largest"
+        crop, transform = self.crop(photo, align, label, warn_several=landmarks is None, landmarks=landmarks)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
                                         steps=projector_steps, perceptual=perceptual, seed=self.seed,
                                         progress=progress)
@@ -267,7 +272,8 @@ class Reenactor:
         if tune not in (None, "none"):
             target = from_uint8(resize_square(crop, self.render_size), self.device)
             wplus, tuned, recipe_info = run_recipe(self.generator, wplus, target, tune, tune_steps=tune_steps,
-                                                   perceptual=perceptual, seed=self.seed, progress=progress)
+                                                   perceptual=perceptual, seed=self.seed, progress=progress,
+                                                   callback=tune_callback)
             wplus = _finite_check(wplus.detach(), f"{label}: the pivot W+")
             if tuned is not None:
                 generator = tuned.eval().requires_grad_(False)

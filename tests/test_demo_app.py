@@ -37,6 +37,7 @@ def served(tmp_path_factory):  # type: ignore[no-untyped-def]
     from latentreenact.reenactor import Reenactor
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    previous = os.environ.get("GRADIO_TEMP_DIR")
     session = DemoSession(functools.partial(Reenactor.from_pretrained, "default"),
                           DemoLimits(max_frames=MAX_FRAMES), workdir=tmp_path_factory.mktemp("demo"))
     app, url = launch(session, host="127.0.0.1", port=None, block=False, quiet=True)
@@ -44,14 +45,18 @@ def served(tmp_path_factory):  # type: ignore[no-untyped-def]
     yield session, url
     app.close()
     session.close()
+    if previous is None:
+        os.environ.pop("GRADIO_TEMP_DIR", None)
+    else:
+        os.environ["GRADIO_TEMP_DIR"] = previous
 
 
-def test_gradio_client(served) -> None:  # type: ignore[no-untyped-def]
+def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
     from PIL import Image
 
-    _, url = served
+    session, url = served
     client = Client(url, verbose=False)
     assert {"/preview", "/reenact", "/edit"} <= set(client.view_api(print_info=False,
                                                                      return_format="dict")["named_endpoints"])
@@ -65,11 +70,53 @@ def test_gradio_client(served) -> None:  # type: ignore[no-untyped-def]
     assert probe_video(pair).size[0] > 320
     with pytest.raises(AppError, match="upload a driving video first"):
         client.predict(source, None, "none", 0, "relative", 0.5, True, api_name="/reenact")
+    # bad uploads reach our reader (not Gradio's preprocessing) and get our words, without server paths
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(AppError, match="not an image this demo can read") as caught:
+        client.predict(handle_file(str(text)), api_name="/preview")
+    assert os.sep not in str(caught.value.message) and "preprocess" not in str(caught.value)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(blank)
+    with pytest.raises(AppError, match="no face found in the source image") as caught:
+        client.predict(handle_file(str(blank)), "none", 0, False, *([0.0] * 13), api_name="/edit")
+    assert os.sep not in str(caught.value.message)
+    assert any(p.is_file() for p in session.upload_dir.rglob("*"))  # Gradio's uploads live in the session's folder
     sliders = [0.0] * 13  # yaw, pitch, roll, 10 expressions
     still = np.asarray(Image.open(client.predict(source, "none", 0, False, *sliders, api_name="/edit")))
     turned = np.asarray(Image.open(client.predict(source, "none", 0, False, 20.0, *sliders[1:], api_name="/edit")))
     assert still.shape == turned.shape == (256, 256, 3)
     assert np.abs(still.astype(int) - turned).mean() > 2.0
+
+
+def test_errors_are_logged_in_one_line_or_with_a_traceback(caplog) -> None:  # type: ignore[no-untyped-def]
+    import gradio as gr
+
+    from demo.app import SERVER_FAILURE, _guarded
+    from demo.session import DemoInputError
+
+    def refuse() -> None:
+        try:
+            raise OSError("/srv/uploads/abc/photo.png: cannot identify")
+        except OSError as exc:
+            raise DemoInputError("the source image is not an image") from exc
+
+    def bug() -> None:
+        raise KeyError("/srv/secret/path")
+
+    caplog.set_level("INFO", logger="demo.app")
+    with pytest.raises(gr.Error) as refused:
+        _guarded(refuse)()
+    assert refused.value.message == "the source image is not an image" and not refused.value.print_exception
+    (record,) = caplog.records
+    assert record.levelname == "INFO" and record.exc_info is None and "\n" not in record.getMessage()
+    assert "cannot identify" in record.getMessage()  # the cause is in the server's log, not the page
+    caplog.clear()
+    with pytest.raises(gr.Error) as failed:
+        _guarded(bug)()
+    assert failed.value.message == SERVER_FAILURE and "/srv" not in failed.value.message
+    (record,) = caplog.records
+    assert record.levelname == "ERROR" and record.exc_info is not None and record.exc_info[0] is KeyError
 
 
 def _browser_or_skip() -> None:

@@ -1,18 +1,27 @@
 """The demo's session layer (``demo.session``, no Gradio needed) on the tiny reenactor with the bundled
-example photo and driving clip: limits, caching, outputs, edits, errors, concurrent requests."""
+example photo and driving clip: limits, caching (one detection per upload), outputs, edits, errors in
+our words, the time limit, concurrent requests, pruning and clean-up."""
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import struct
 import threading
+import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from demo.session import DemoInputError, DemoLimits, DemoSession
+from demo.deadline import Deadline
+from demo.outputs import OutputFolders
+from demo.session import DemoClosedError, DemoInputError, DemoLimits, DemoSession, DemoTimeoutError
 from latentreenact.examples import example_path
-from latentreenact.faces import NoFaceError
-from latentreenact.video import VideoError, iter_frames, probe_video
+from latentreenact.video import iter_frames, probe_video, write_video
 from tiny_reenactor import SIZE, tiny_reenactor
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -23,7 +32,7 @@ DRIVING = example_path("smile")
 
 @pytest.fixture()
 def session(tmp_path):  # type: ignore[no-untyped-def]
-    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=6, max_upload_mb=1), workdir=tmp_path / "work")
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=6, max_upload_mb=1), workdir=tmp_path / "work", default_tune="none")
     yield s
     s.close()
 
@@ -50,7 +59,9 @@ def test_reenact_writes_result_and_side_by_side(session) -> None:  # type: ignor
     assert np.abs(first_pair[:, -320:] - first).mean() < 6.0  # the right half is the result (codec noise aside)
     face_only = session.reenact(str(SOURCE), str(DRIVING), paste_back=False)
     assert probe_video(face_only.video).size == (SIZE, SIZE)
-    assert "source inverted in" in result.summary and "source inverted earlier (cached)" in face_only.summary
+    assert "source inverted (none) in" in result.summary
+    assert "source inverted (none) earlier (cached)" in face_only.summary
+    assert any("another person" in note for note in result.notes)  # the tiny model renders no face: said so
     assert face_only.video.parent != result.video.parent  # one folder per request
 
 
@@ -67,26 +78,26 @@ def test_inputs_are_checked(session, tmp_path) -> None:  # type: ignore[no-untyp
         session.reenact(str(SOURCE), str(big))
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"not a video at all" * 100)
-    with pytest.raises(VideoError):
+    with pytest.raises(DemoInputError, match="driving video could not be read"):
         session.reenact(str(SOURCE), str(corrupt))
     with pytest.raises(DemoInputError, match="smoothing"):
         session.reenact(str(SOURCE), str(DRIVING), smoothing=1.0)
-    with pytest.raises(DemoInputError, match="tuning preset"):
+    with pytest.raises(DemoInputError, match="inversion recipe"):
         session.source(str(SOURCE), tune="fast")
     with pytest.raises(DemoInputError, match="tuning steps"):
         session.source(str(SOURCE), tune="released", tune_steps=10_000)
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    with pytest.raises(DemoInputError, match="not a readable image"):
+    with pytest.raises(DemoInputError, match="not an image this demo can read"):
         session.preview(str(text))
-    with pytest.raises(NoFaceError):
+    with pytest.raises(DemoInputError, match="no face found in the source image"):
         session.preview(np.full((64, 64, 3), 128, np.uint8))
-    small = DemoSession(tiny_reenactor, DemoLimits(max_image_pixels=1000), workdir=tmp_path / "small")
+    small = DemoSession(tiny_reenactor, DemoLimits(max_image_pixels=1000), workdir=tmp_path / "small", default_tune="none")
     with pytest.raises(DemoInputError, match="megapixels"):
         small.preview(str(SOURCE))
     with pytest.raises(ValueError, match="max_frames"):
         DemoLimits(max_frames=0)
-    assert not list((tmp_path / "work").glob("run-*/*.mp4"))  # no failed request left a file
+    assert not list((tmp_path / "work").glob("run-*"))  # no failed request left a folder
 
 
 def test_preview_and_source_cache(session) -> None:  # type: ignore[no-untyped-def]
@@ -149,11 +160,11 @@ def test_failed_render_leaves_no_output(session, monkeypatch) -> None:  # type: 
     monkeypatch.setattr(session.reenactor, "render", broken)
     with pytest.raises(RuntimeError, match="renderer failed"):
         session.reenact(str(SOURCE), str(DRIVING))
-    assert not list(session.workdir.glob("run-*/*.mp4"))
+    assert not list(session.workdir.glob("run-*"))  # the failed request's folder is gone
 
 
 def test_old_outputs_are_removed(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=2), workdir=tmp_path, keep_outputs_s=0.0)
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=2), workdir=tmp_path, keep_outputs_s=0.0, default_tune="none")
     first = s.reenact(str(SOURCE), str(DRIVING))
     assert first.video.is_file()
     second = s.reenact(str(SOURCE), str(DRIVING))
@@ -161,7 +172,7 @@ def test_old_outputs_are_removed(tmp_path) -> None:  # type: ignore[no-untyped-d
 
 
 def test_temporary_workdir_is_removed_on_close() -> None:
-    s = DemoSession(tiny_reenactor)
+    s = DemoSession(tiny_reenactor, default_tune="none")
     folder = Path(s.workdir)
     assert folder.is_dir()
     s.close()
@@ -180,3 +191,225 @@ def test_demo_command_without_gradio(monkeypatch) -> None:  # type: ignore[no-un
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
     result = CliRunner().invoke(demo, [])
     assert result.exit_code == EXIT_MISSING_EXTRA and "pip install 'latentreenact[demo]'" in result.output
+
+
+# ----------------------------------------------------------------------------- our words for bad uploads
+
+def header_only_png(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width`` x ``height`` RGB pixels but holds almost no data: what a
+    decompression bomb looks like to a reader that checks the header before decoding."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def refused(call, match: str, tmp_path: Path) -> str:  # type: ignore[no-untyped-def]
+    """``call()`` raises our DemoInputError matching ``match``, in one line, naming no server path."""
+    with pytest.raises(DemoInputError, match=match) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and os.sep not in message and str(tmp_path) not in message
+    assert "--" not in message  # no CLI advice
+    return message
+
+
+def test_bad_uploads_get_our_one_line_message(session, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image, just text\n" * 10)
+    refused(lambda: session.preview(str(text)), "not an image this demo can read", tmp_path)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    refused(lambda: session.preview(str(empty)), "empty", tmp_path)
+    refused(lambda: session.preview(str(tmp_path / "gone.png")), "no longer on the server", tmp_path)
+    # pixel limits from the header: decoding these would fail as "not an image" instead
+    bomb = header_only_png(tmp_path / "bomb.png", 100_000, 100_000)  # past PIL's own bomb limit
+    refused(lambda: session.preview(str(bomb)), "more than 24 megapixels", tmp_path)
+    large = header_only_png(tmp_path / "large.png", 6000, 5000)  # 30 MP: past the demo's limit only
+    refused(lambda: session.preview(str(large)), "more than 24 megapixels", tmp_path)
+    refused(lambda: session.preview(np.zeros((5000, 6000), np.uint8)), "more than 24 megapixels", tmp_path)
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((80, 80, 3), 128, np.uint8)).save(blank)
+    import latentreenact.faces.detection as detection
+
+    detections = []
+    detect = detection.detect_faces
+    monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: detections.append(1) or detect(*a, **k))
+    refused(lambda: session.preview(str(blank)), "no face found in the source image", tmp_path)
+    refused(lambda: session.edit(str(blank), yaw=5.0), "no face found in the source image", tmp_path)
+    assert len(detections) == 1  # the refusal is remembered too
+    corrupt = tmp_path / "clip.mp4"
+    corrupt.write_bytes(b"\0\0\0\x18ftypmp42" + b"garbage" * 200)
+    refused(lambda: session.reenact(str(SOURCE), str(corrupt)), "driving video could not be read", tmp_path)
+    refused(lambda: session.reenact(str(SOURCE), str(text)), "not a video file", tmp_path)
+    dark = tmp_path / "dark.mp4"
+    write_video(dark, [np.zeros((32, 32, 3), np.uint8)] * 3, 10)
+    refused(lambda: session.reenact(str(SOURCE), str(dark)), "no face found in the driving video", tmp_path)
+    assert not list(session.workdir.glob("run-*"))  # no failed request left a folder
+
+
+def test_one_detection_and_one_decode_per_upload(session, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    import demo.uploads
+    import latentreenact.faces.detection as detection
+
+    detections, decodes = [], []
+    detect, read = detection.detect_faces, demo.uploads.read_image
+    monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: detections.append(1) or detect(*a, **k))
+    monkeypatch.setattr(demo.uploads, "read_image", lambda *a, **k: decodes.append(1) or read(*a, **k))
+    crop = session.preview(str(SOURCE))
+    session.source(str(SOURCE))
+    session.edit(str(SOURCE), yaw=10.0)
+    session.edit(str(SOURCE), pitch=5.0, tune="pti", tune_steps=1)  # a new inversion, the same detection
+    copy = tmp_path / "renamed.png"
+    shutil.copy(SOURCE, copy)  # the same content under another name: a cache hit
+    np.testing.assert_array_equal(session.preview(str(copy)), crop)
+    assert len(detections) == 1 and len(decodes) == 1
+    session.reenact(str(SOURCE), str(DRIVING))  # the driving frames are detected, the source is not again
+    assert len(decodes) == 1 and len(detections) == 1 + 6
+
+
+def test_large_photos_are_worked_at_max_side(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    big = tmp_path / "big.png"
+    Image.open(SOURCE).resize((640, 640)).save(big)
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=2, max_side=400), workdir=tmp_path / "work", default_tune="none")
+    result = s.reenact(str(big), str(DRIVING))
+    assert probe_video(result.video).size == (400, 400)
+    assert any("scaled down to 400 px" in note for note in result.notes)
+    s.close()
+
+
+# ----------------------------------------------------------------------------- the time limit
+
+def ticking_deadline(seconds: float):  # type: ignore[no-untyped-def]
+    """A deadline whose clock moves one second per look."""
+    ticks = itertools.count()
+    return lambda: Deadline(seconds, clock=lambda: float(next(ticks)))
+
+
+def test_deadline() -> None:
+    now = [0.0]
+    deadline = Deadline(10.0, clock=lambda: now[0])
+    deadline.check()
+    now[0] = 10.5
+    assert deadline.remaining() == pytest.approx(-0.5)
+    with pytest.raises(DemoTimeoutError, match="time limit of 10 s"):
+        deadline.check()
+    seen = []
+    with pytest.raises(DemoTimeoutError):
+        for item in Deadline(3.0, clock=lambda: float(len(seen))).each(range(100)):
+            seen.append(item)
+    assert len(seen) == 4  # stopped, not run to the end
+    closed = [False]
+    stopping = Deadline(None, closed=lambda: closed[0])
+    stopping.check()
+    closed[0] = True
+    with pytest.raises(DemoClosedError, match="shutting down"):
+        stopping.check()
+
+
+def test_time_limit_stops_the_frames(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=60), workdir=tmp_path / "work", default_tune="none")
+    s.source(str(SOURCE))
+    aligned = []
+    real = s.reenactor._driving_aligned
+    monkeypatch.setattr(s.reenactor, "_driving_aligned", lambda *a, **k: aligned.append(1) or real(*a, **k))
+    monkeypatch.setattr(s, "deadline", ticking_deadline(10.0))
+    message = refused(lambda: s.reenact(str(SOURCE), str(DRIVING)), "time limit of 10 s", tmp_path)
+    assert "stopped" in message and 0 < len(aligned) <= 10  # the work stopped ten frames in, not at 60
+    assert not list(s.workdir.glob("run-*"))
+    s.close()
+
+
+def test_time_limit_stops_the_tuning(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import inversion.pti
+
+    steps = []
+    render = inversion.pti.render_with_noise
+    monkeypatch.setattr(inversion.pti, "render_with_noise", lambda *a, **k: steps.append(1) or render(*a, **k))
+    monkeypatch.setattr(session, "deadline", ticking_deadline(10.0))
+    with pytest.raises(DemoTimeoutError):
+        session.edit(str(SOURCE), tune="pti", tune_steps=300)
+    assert 0 < len(steps) < 15
+
+
+def test_time_limit_in_real_time(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=30, time_limit_s=1.0), workdir=tmp_path / "work", default_tune="none")
+    s.source(str(SOURCE))
+    real = s.reenactor._driving_aligned
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.25)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(s.reenactor, "_driving_aligned", slow)
+    start = time.monotonic()
+    with pytest.raises(DemoTimeoutError):
+        s.reenact(str(SOURCE), str(DRIVING))
+    assert time.monotonic() - start < 3.0  # 30 slow frames would take 7.5 s
+    s.close()
+    with pytest.raises(DemoClosedError):  # a closed session stops new work
+        s.preview(str(SOURCE))
+
+
+# ----------------------------------------------------------------------------- files
+
+def test_outputs_pruned_by_age_and_count(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    folders = OutputFolders(tmp_path, keep_s=100.0, max_count=3, every_s=None, uploads=uploads)
+    now = time.time()
+    made = []
+    for age in (500, 50, 40, 30, 20):  # oldest first
+        with folders.new() as folder:
+            made.append(folder)
+        os.utime(folder, (now - age, now - age))
+    (uploads / "old").mkdir()
+    os.utime(uploads / "old", (now - 500, now - 500))
+    (uploads / "new.png").write_bytes(b"x")
+    with folders.new() as running:  # making a folder prunes the others first
+        assert running.is_dir()
+        folders.prune(now)
+        assert running.is_dir()  # a folder in use is never pruned
+    # too old (500 s), then beyond the newest 3 counting the one in use
+    assert [f.exists() for f in made] == [False, False, False, True, True]
+    assert not (uploads / "old").exists() and (uploads / "new.png").exists()
+    os.utime(made[3], (now - 200, now - 200))
+    assert folders.prune(now) == [made[3]]  # by age alone
+    with pytest.raises(ZeroDivisionError):
+        with folders.new() as failed:
+            (failed / "partial.mp4").write_bytes(b"x")
+            1 / 0
+    assert not failed.exists()  # a failed request's folder goes at once
+
+
+def test_outputs_pruned_on_a_timer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folders = OutputFolders(tmp_path, keep_s=0.2, max_count=10, every_s=0.1)
+    try:
+        with folders.new() as folder:
+            pass
+        deadline = time.monotonic() + 5.0
+        while folder.exists() and time.monotonic() < deadline:  # no new request: the timer removes it
+            time.sleep(0.05)
+        assert not folder.exists()
+    finally:
+        folders.close()
+
+
+def test_close_removes_everything(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = tmp_path / "root"
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=2), temp_root=root, default_tune="none")
+    assert s.workdir.parent == root and s.upload_dir.is_dir()
+    result = s.reenact(str(SOURCE), str(DRIVING))
+    (s.upload_dir / "upload.png").write_bytes(b"x")
+    assert result.video.is_file()
+    s.close()
+    assert root.is_dir() and not any(root.iterdir())
+    given = tmp_path / "given"
+    s = DemoSession(tiny_reenactor, DemoLimits(max_frames=2), workdir=given, default_tune="none")
+    s.reenact(str(SOURCE), str(DRIVING))
+    (given / "keep.txt").write_text("not ours")
+    s.close()
+    assert sorted(p.name for p in given.iterdir()) == ["keep.txt"]  # ours removed, the folder and others kept

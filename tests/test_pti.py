@@ -93,6 +93,20 @@ def test_early_stopping(setup) -> None:  # type: ignore[no-untyped-def]
     assert pl.stopped_early and pl.steps_run == 0 and "perceptual" in pl.losses
 
 
+def test_callback_sees_each_step_and_can_stop_the_tuning(setup) -> None:  # type: ignore[no-untyped-def]
+    g, pivot, target = setup
+    seen = []
+    result = tune(g, pivot, target, preset="pti", steps=4, perceptual=None, progress=False, callback=seen.append)
+    assert seen == [1, 2, 3, 4] and result.steps_run == 4
+
+    def stop_after_two(steps: int) -> None:
+        if steps == 2:
+            raise TimeoutError("time is up")
+
+    with pytest.raises(TimeoutError, match="time is up"):
+        tune(g, pivot, target, preset="pti", steps=50, perceptual=None, progress=False, callback=stop_after_two)
+
+
 def test_locality_regulariser_runs_and_is_seeded(setup) -> None:  # type: ignore[no-untyped-def]
     g, pivot, target = setup
     kwargs = dict(preset="pti", lr=3e-3, steps=6, perceptual=lambda x, y: (x - y).abs().mean(), locality_every=2,

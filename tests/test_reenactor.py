@@ -289,7 +289,7 @@ def test_spec_from_matrix() -> None:
         spec_from_matrix(DirectionMatrix(13, 4, 8, config={"layout": "bfm", "ranges": RANGES[:5]}))
 
 
-def test_aligned_path_on_real_photos(setup) -> None:  # type: ignore[no-untyped-def]
+def test_aligned_path_on_real_photos(setup, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Detection + FFHQ alignment of real photos (the default path), paste-back into the source photo."""
     from fixtures.face_photos import photo
     from latentreenact.faces import NoFaceError, find_face
@@ -309,6 +309,18 @@ def test_aligned_path_on_real_photos(setup) -> None:  # type: ignore[no-untyped-
     assert changed.any() and x0 - 40 < xs.mean() < x1 + 40 and y0 - 40 < ys.mean() < y1 + 40
     with pytest.raises(NoFaceError):
         r.invert(np.full((64, 64, 3), 128, np.uint8))
+    # landmarks found earlier: the same source without a second detection
+    import latentreenact.faces.detection as detection
+
+    landmarks = find_face(portrait).landmarks
+    real, calls = detection.detect_faces, []
+    monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = r.invert(portrait, landmarks=landmarks)
+    crop, transform = r.crop(portrait, landmarks=landmarks)
+    assert not calls
+    np.testing.assert_array_equal(again.crop, src.crop)
+    np.testing.assert_array_equal(crop, src.crop)
+    np.testing.assert_allclose(transform, src.transform)
 
 
 def test_driving_roll_is_measured_in_the_frame(setup) -> None:  # type: ignore[no-untyped-def]
