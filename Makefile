@@ -20,11 +20,11 @@ $(STAMP): setup.py requirements-data.txt
 	touch $(STAMP)
 
 # The main job: reenact the bundled source photo with the bundled 3 s driving clip on the default models
-# (pivotal tuning first, so that the face is the source person; about 75 s on 2 CPU cores).
+# (the default inversion recipe, 'editable', first, so that the face is the source person; about 2 min on 2 CPU cores).
 EXAMPLES := latentreenact/examples
 demo: $(STAMP)
 	$(VENV)/bin/latentreenact reenact --source $(EXAMPLES)/astronaut.jpg --driving $(EXAMPLES)/smile.mp4 \
-		--tune released --side-by-side --seed 0 -o $(OUT)/reenacted.mp4
+		--side-by-side --seed 0 -o $(OUT)/reenacted.mp4
 
 # The Gradio app on http://127.0.0.1:7860 (Ctrl+C stops it).
 serve: $(STAMP)

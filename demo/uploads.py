@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from latentreenact.faces import ImageTooLargeError, as_rgb_uint8, read_image
+from latentreenact.fileio import file_digest
 
 from .errors import DemoInputError
 
@@ -30,11 +30,7 @@ def check_file(path: Path, what: str, max_mb: float) -> None:
 
 def file_key(path: Path) -> str:
     """A content key of a file (sha1 of its bytes)."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha1")
 
 
 def too_many_pixels(what: str, max_pixels: int) -> DemoInputError:

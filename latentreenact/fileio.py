@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import pickle
 import shutil
@@ -169,3 +170,12 @@ def write_outputs(output: Path, writers: Dict[str, Callable[[Path], Any]]) -> No
     with staged_directory(output) as staging:
         for name, write in writers.items():
             write(staging / name)
+
+
+def file_digest(path: Union[str, "os.PathLike[str]"], algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..fileio import atomic_path, read_torch_file
+from ..fileio import atomic_path, file_digest, read_torch_file
 from ..images import to_uint8
 from ..sampling import render, truncation_centre, wplus_from_z
 from .base import PoseEstimator
@@ -89,11 +89,7 @@ def write_shard(out_dir: PathLike, k: int, shard: Mapping[str, torch.Tensor], st
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def load_manifest(out_dir: PathLike) -> Dict[str, Any]:
