@@ -16,7 +16,8 @@ It writes JSON, a markdown table and one grid per photo (rows: recipes; columns:
 reconstruction, the six edits).
 
     make judge-env   # once
-    python benchmarks/bench_editability.py [--recipes none released editable] [--photos astronaut ...]
+    python benchmarks/bench_editability.py [--recipes none released editable] [--photos astronaut ... |
+        --photo-files a.jpg b.png ...]
         [--json out.json] [--markdown out.md] [--grids DIR]
 """
 
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from latentreenact.faces import read_image
 from latentreenact.images import resize_square
 from latentreenact.judge import FaceJudge, dlib_distance, identity_descriptor, mouth_opening, mouth_width
 from latentreenact.metrics.high_frequency import artifact_ratio
@@ -153,6 +155,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipes", nargs="+", default=["none", "released", "editable"])
     parser.add_argument("--photos", nargs="+", default=None, help="test photo names (default: all five)")
+    parser.add_argument("--photo-files", nargs="+", type=Path, default=None,
+                        help="image files to use instead of the test photos (named by their stem)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--grids", type=Path, default=None, help="folder for one JPEG grid per photo")
@@ -163,7 +167,10 @@ def main() -> None:
 
     torch.manual_seed(0)
     reenactor = Reenactor.from_pretrained("default", seed=0)
-    chosen = photos() if args.photos is None else {k: v for k, v in photos().items() if k in args.photos}
+    if args.photo_files:
+        chosen = {path.stem: read_image(path) for path in args.photo_files}
+    else:
+        chosen = photos() if args.photos is None else {k: v for k, v in photos().items() if k in args.photos}
     rows: List[Dict[str, Any]] = []
     with FaceJudge(mirror=True) as judge:
         for name, photo in chosen.items():
