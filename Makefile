@@ -20,7 +20,7 @@ $(STAMP): setup.py requirements-data.txt
 	touch $(STAMP)
 
 # The main job: reenact the bundled source photo with the bundled 3 s driving clip on the default models
-# (the default inversion recipe, 'editable', first, so that the face is the source person; about 2 min on 2 CPU cores).
+# (the default inversion recipe, 'released' tuning, first, so that the face is the source person; about 1 min on 2 CPU cores).
 EXAMPLES := latentreenact/examples
 demo: $(STAMP)
 	$(VENV)/bin/latentreenact reenact --source $(EXAMPLES)/astronaut.jpg --driving $(EXAMPLES)/smile.mp4 \

@@ -35,10 +35,11 @@ log = logging.getLogger(__name__)
 ANGLE_SLIDERS = (("yaw", 30.0), ("pitch", 20.0), ("roll", 20.0))
 DEFAULT_TUNE = DEFAULT_RECIPE
 TUNE_INFO = ("How the source is inverted after the encoder (without this the encoder's coarse guess is a look-alike "
-             "at best). 'editable' (the default, as in the CLI and the API) refines the latent, then tunes a copy "
-             "of the generator while keeping it close to the original elsewhere, so edits stay clean; 'released' "
-             "is the paper's tuning; 'pivot' and 'local' are its two halves; 'none' is the encoder alone. About "
-             "1 to 2 minutes on 2 CPU cores, seconds on a GPU. Each source is inverted once and cached.")
+             "at best). 'released' (the default, as in the CLI and the API) is the paper's tuning of a copy of the "
+             "generator; 'editable' refines the latent first and keeps the tuned generator close to the original "
+             "elsewhere (less blur on some photos, slower); 'pivot' and 'local' are its two halves; 'none' is "
+             "the encoder alone. About 1 to 2 minutes on 2 CPU cores, seconds on a GPU. Each source is inverted "
+             "once and cached.")
 INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverted into the generator's latent "
          "space and moved along learned directions (Δw = A·Δp) by the driving face's head pose and expression.")
 #: what a user sees when the server fails (the details are in the server's log)

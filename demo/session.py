@@ -349,7 +349,7 @@ class DemoSession:
         if distance is None or distance > SAME_PERSON_DISTANCE:
             notes.append("the inverted face may look like another person (dlib distance "
                          + ("unmeasured: no face found" if distance is None else f"{distance:.2f} > 0.6")
-                         + "); try the 'editable' recipe or a sharper, frontal photo")
+                         + "); try a tuning recipe (released, editable) or a sharper, frontal photo")
         source_note = f"source {what} earlier (cached)" if cached else f"source {what} in {source_seconds:.1f} s"
         summary = (f"{written} frames, {len(track.missing)} without a face, {per_frame:.2f} s per frame "
                    f"({seconds:.1f} s for the frames; {source_note})")

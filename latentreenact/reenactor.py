@@ -246,7 +246,7 @@ class Reenactor:
                landmarks: Optional[np.ndarray] = None, tune_callback: Optional[Callable[[int], None]] = None) -> Source:
         """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop,
         encoder (or projector) -> W+, Net3D -> p; ``tune``: an inversion recipe of
-        :data:`inversion.recipes.RECIPES` (``"editable"``: pivot search then tuning with the locality term;
+        :data:`inversion.recipes.RECIPES` (default ``"released"``, the paper's tuning; ``"editable"``: pivot search then tuning with the locality term;
         ``"released"``, ``"pti"``: tuning only; ``None`` / ``"none"``: the encoder's W+ as it is).
         ``check_identity``: measure the reconstruction's dlib distance to the crop (``info["identity_distance"]``)
         and log a warning above 0.6 (another person by dlib's convention). ``align=False``: ``image`` is
@@ -285,7 +285,8 @@ class Reenactor:
             src.info["identity_distance"] = distance
             if distance is None or distance > SAME_PERSON_DISTANCE:
                 measured = "no face was found in it" if distance is None else f"dlib distance {distance:.2f} > 0.6"
-                advice = ("use the default recipe (tune='editable', --tune editable)" if tune in (None, "none", "pivot")
+                advice = (f"use a tuning recipe (the default tune={DEFAULT_RECIPE!r}, --tune {DEFAULT_RECIPE})"
+                          if tune in (None, "none", "pivot")
                           else "try a sharper, frontal, well-lit photo, or more tuning steps")
                 log.warning("%s: the inverted face looks like another person (%s); %s", label, measured, advice)
         return src

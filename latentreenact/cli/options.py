@@ -34,10 +34,10 @@ def detector_option(help: str = "Face detector.") -> "click.decorators.FC":  # n
 
 # inversion.recipes.RECIPES and DEFAULT_RECIPE, kept here so --help stays cheap (tests/test_controls.py checks them)
 RECIPE_CHOICES = ("none", "released", "pti", "pivot", "local", "editable")
-DEFAULT_RECIPE = "editable"
-RECIPE_HELP = ("Inversion recipe after the encoder: editable (pivot search, then tuning with PTI's locality term; "
-               "the default everywhere), released (the paper's tuning), pti, local (locality tuning only), pivot "
-               "(pivot search only), none (the encoder's code: fast, often another person).")
+DEFAULT_RECIPE = "released"
+RECIPE_HELP = ("Inversion recipe after the encoder: released (the paper's tuning; the default everywhere), editable "
+               "(pivot search, then tuning with PTI's locality term), pti, local (locality tuning only), pivot "
+               "(pivot search only), none (the encoder's code: fast, often another person). See docs/editing.md.")
 
 
 def tune_option(help: str = RECIPE_HELP) -> "click.decorators.FC":  # noqa: A002 - click's keyword
