@@ -63,10 +63,12 @@ def learning_rate(t: float, base: float, rampdown: float = 0.25, rampup: float =
     return base * ramp
 
 
-def check_target(generator: GeneratorBase, target: torch.Tensor) -> int:
-    """Validate a target [1, 3, S, S] (S <= resolution); return S."""
-    if target.ndim != 4 or target.shape[0] != 1 or target.shape[1] != 3 or target.shape[2] != target.shape[3]:
-        raise ValueError(f"target must be one square RGB image [1, 3, S, S] in [-1, 1], got {tuple(target.shape)}")
+def check_target(generator: GeneratorBase, target: torch.Tensor, batch: bool = False) -> int:
+    """Validate a target [1, 3, S, S] (``batch=True``: [N, 3, S, S]) with S <= resolution; return S."""
+    one = target.ndim == 4 and (target.shape[0] == 1 or (batch and target.shape[0] >= 1))
+    if not one or target.shape[1] != 3 or target.shape[2] != target.shape[3]:
+        shape = "[N, 3, S, S]" if batch else "one square RGB image [1, 3, S, S]"
+        raise ValueError(f"target must be {shape} in [-1, 1], got {tuple(target.shape)}")
     size = int(target.shape[-1])
     if size > generator.resolution:
         raise ValueError(f"target size {size} exceeds the generator's resolution {generator.resolution}; resize it")

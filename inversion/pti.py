@@ -194,7 +194,9 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
          locality_alpha: Optional[float] = None, locality_psi: float = 0.5, locality_mse_weight: Optional[float] = None,
          locality_perceptual_weight: Optional[float] = None, lr_scaling: str = "auto", seed: int = 0,
          progress: bool = True, callback: Optional[Callable[[int], None]] = None) -> TuningResult:
-    """Tune a deep copy of ``generator`` so that it renders ``target`` [1, 3, S, S] from ``pivot`` [1, L, D].
+    """Tune a deep copy of ``generator`` so that it renders ``target`` [1, 3, S, S] from ``pivot`` [1, L, D]
+    (or, jointly, N targets [N, 3, S, S] from their N pivots [N, L, D]: several photos of one person; the
+    locality term is drawn around the first pivot).
 
     ``preset`` (``"released"``, ``"pti"`` or ``None``) supplies the defaults; every explicit
     argument overrides it (``stop_threshold=None`` disables early stopping; the NaN default means
@@ -214,9 +216,11 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
                                   else float(locality_perceptual_weight))
     if cfg.steps < 0:
         raise ValueError(f"steps must be >= 0, got {cfg.steps}")
-    size = check_target(generator, target)
-    if pivot.ndim != 3 or pivot.shape[0] != 1 or pivot.shape[1:] != (generator.n_latent, generator.style_dim):
-        raise ValueError(f"pivot must be W+ [1, {generator.n_latent}, {generator.style_dim}], got {tuple(pivot.shape)}")
+    size = check_target(generator, target, batch=True)
+    n = target.shape[0]
+    if pivot.ndim != 3 or pivot.shape[0] != n or pivot.shape[1:] != (generator.n_latent, generator.style_dim):
+        raise ValueError(f"pivot must be W+ [{n}, {generator.n_latent}, {generator.style_dim}] (one per target), "
+                         f"got {tuple(pivot.shape)}")
     device = generator.device
     pivot = pivot.detach().to(device, torch.float32)
     target = target.detach().to(device, torch.float32)
@@ -251,7 +255,7 @@ def tune(generator: GeneratorBase, pivot: torch.Tensor, target: torch.Tensor, *,
             if locality_centre is None:  # once per run: mean_latent(4096) for generators without latent_avg
                 with torch.no_grad():
                     locality_centre = truncation_centre(generator)
-            codes = locality_latents(generator, pivot, locality_samples, locality_alpha, locality_psi, rng,
+            codes = locality_latents(generator, pivot[:1], locality_samples, locality_alpha, locality_psi, rng,
                                      locality_centre)
             parts["locality"] = _locality_loss(generator, tuned, codes, size, perceptual_fn, locality_mse_weight,
                                                locality_perceptual_weight)

@@ -94,21 +94,30 @@ def run_recipe(generator: GeneratorBase, wplus: torch.Tensor, target: torch.Tens
                tune_steps: Optional[int] = None, perceptual: LossSpec = "default", seed: int = 0,
                progress: bool = False, callback: Optional[Callable[[int], None]] = None
                ) -> Tuple[torch.Tensor, Optional[GeneratorBase], Dict[str, Any]]:
-    """Apply recipe ``recipe`` to the encoder's ``wplus`` for ``target``: ``(pivot, tuned generator or None, info)``.
+    """Apply recipe ``recipe`` to the encoder's ``wplus`` [N, L, D] for ``target`` [N, 3, S, S]: ``(pivot, tuned
+    generator or None, info)``. Several photos of one person (N > 1) get a pivot each and one joint tuning.
     ``tune_steps`` overrides the tuning preset's step count; ``callback`` is called after every pivot-search and
     tuning step with the steps run so far in the recipe (an exception it raises stops the recipe)."""
     chosen = get_recipe(recipe)
+    if wplus.ndim != 3 or target.ndim != 4 or wplus.shape[0] != target.shape[0]:
+        raise ValueError(f"give one W+ per target: got W+ {tuple(wplus.shape)} and targets {tuple(target.shape)}")
     info: Dict[str, Any] = {"recipe": recipe}
     pivot = wplus
+    done = 0
     if chosen.pivot is not None:
-        pivot = search_pivot(generator, target, wplus, chosen.pivot, perceptual=perceptual, seed=seed,
-                             progress=progress, callback=callback)
+        pivots = []
+        for i in range(wplus.shape[0]):  # one pivot per photo
+            offset = done
+            step_callback = None if callback is None else (lambda n, offset=offset: callback(offset + n))
+            pivots.append(search_pivot(generator, target[i:i + 1], wplus[i:i + 1], chosen.pivot, perceptual=perceptual,
+                                       seed=seed, progress=progress, callback=step_callback))
+            done += chosen.pivot.steps
+        pivot = torch.cat(pivots)
         if not torch.isfinite(pivot).all():
             raise FloatingPointError("the pivot search diverged (NaN or Inf in W+)")
         info["pivot_steps"] = chosen.pivot.steps
     tuned = None
     if chosen.tuning is not None:
-        done = chosen.pivot.steps if chosen.pivot is not None else 0
         step_callback = None if callback is None else (lambda n: callback(done + n))
         result = run_tuning(generator, pivot, target, preset=chosen.tuning, steps=tune_steps, perceptual=perceptual,
                             seed=seed, progress=progress, callback=step_callback)

@@ -243,17 +243,23 @@ class Reenactor:
     def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
                progress: bool = False, name: Optional[str] = None, check_identity: bool = True,
-               landmarks: Optional[np.ndarray] = None, tune_callback: Optional[Callable[[int], None]] = None) -> Source:
+               landmarks: Optional[np.ndarray] = None, tune_callback: Optional[Callable[[int], None]] = None,
+               also: Sequence[ImageInput] = ()) -> Source:
         """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop,
         encoder (or projector) -> W+, Net3D -> p; ``tune``: an inversion recipe of
-        :data:`inversion.recipes.RECIPES` (default ``"released"``, the paper's tuning; ``"editable"``: pivot search then tuning with the locality term;
-        ``"released"``, ``"pti"``: tuning only; ``None`` / ``"none"``: the encoder's W+ as it is).
+        :data:`inversion.recipes.RECIPES` (default ``"released"``, the paper's tuning; ``"editable"``: pivot
+        search then tuning with the locality term; ``None`` / ``"none"``: the encoder's W+ as it is).
+        ``also``: more photos of the same person, used only by the tuning (joint tuning over all photos,
+        each with its own pivot; the first photo is the one reenacted and edited).
         ``check_identity``: measure the reconstruction's dlib distance to the crop (``info["identity_distance"]``)
         and log a warning above 0.6 (another person by dlib's convention). ``align=False``: ``image`` is
         already an aligned square crop (no detection); ``landmarks``: the face's 68 points in ``image``,
         found earlier (no detection); ``tune_callback``: called after each pivot-search and tuning step (an
         exception it raises stops the inversion)."""
-        get_recipe(tune)  # an unknown recipe fails before any work
+        recipe = get_recipe(tune)  # an unknown recipe fails before any work
+        if also and recipe.tuning is None:
+            raise ValueError(f"extra photos of the person are used only by tuning; recipe {tune!r} does not tune "
+                             f"(choose released, pti, local or editable)")
         photo, label = _as_image(image, name or "source")
         crop, transform = self.crop(photo, align, label, warn_several=landmarks is None, landmarks=landmarks)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
@@ -270,11 +276,16 @@ class Reenactor:
             p = self._frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator
         if tune not in (None, "none"):
-            target = from_uint8(resize_square(crop, self.render_size), self.device)
+            extras = [self._extra_crop(extra, align, f"{label} (extra photo {i + 1})", projector_steps, perceptual)
+                      for i, extra in enumerate(also)]
+            crops = [crop] + [c for c, _ in extras]
+            target = torch.cat([from_uint8(resize_square(c, self.render_size), self.device) for c in crops])
+            wplus = torch.cat([wplus] + [w for _, w in extras])
             wplus, tuned, recipe_info = run_recipe(self.generator, wplus, target, tune, tune_steps=tune_steps,
                                                    perceptual=perceptual, seed=self.seed, progress=progress,
                                                    callback=tune_callback)
-            wplus = _finite_check(wplus.detach(), f"{label}: the pivot W+")
+            wplus = _finite_check(wplus[:1].detach(), f"{label}: the pivot W+")
+            recipe_info["photos"] = 1 + len(also)
             if tuned is not None:
                 generator = tuned.eval().requires_grad_(False)
             info = {**info, **recipe_info}
@@ -290,6 +301,15 @@ class Reenactor:
                           else "try a sharper, frontal, well-lit photo, or more tuning steps")
                 log.warning("%s: the inverted face looks like another person (%s); %s", label, measured, advice)
         return src
+
+    def _extra_crop(self, image: ImageInput, align: bool, label: str, projector_steps: int,
+                    perceptual: Any) -> Tuple[np.ndarray, torch.Tensor]:
+        """Another photo of the source person for joint tuning: its crop and the encoder's W+ [1, L, D]."""
+        photo, label = _as_image(image, label)
+        crop, _ = self.crop(photo, align, label, warn_several=True)
+        wplus, _, _ = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
+                                     steps=projector_steps, perceptual=perceptual, seed=self.seed)
+        return crop, _finite_check(wplus.detach(), f"{label}: the inverted W+")
 
     # ------------------------------------------------------------------ editing
     def control_directions(self) -> Dict[str, torch.Tensor]:

@@ -93,3 +93,46 @@ def test_run_recipe_contract(setup) -> None:
     with pytest.raises(ValueError, match="unknown inversion recipe"):
         run_recipe(g, start, target, "fastest")
     assert get_recipe(None) is RECIPES["none"] and DEFAULT_RECIPE in RECIPES
+
+
+def test_joint_tuning_fits_every_photo(setup) -> None:
+    """Two photos of one 'person' (two targets, a pivot each): one tuned generator fits both."""
+    g, start, target = setup
+    with torch.no_grad():
+        other_start = start + 0.3 * torch.randn(start.shape, generator=torch.Generator().manual_seed(3))
+        other = (target + 0.2 * torch.randn(target.shape, generator=torch.Generator().manual_seed(4))).clamp(-1, 1)
+    pivots, targets = torch.cat([start, other_start]), torch.cat([target, other])
+    result = tune(g, pivots, targets, preset="pti", steps=30, lr=0.01, perceptual=None, progress=False)
+    with torch.no_grad():
+        for i in range(2):
+            before = F.mse_loss(render_with_noise(g, pivots[i:i + 1], 32), targets[i:i + 1])
+            after = F.mse_loss(render_with_noise(result.generator, pivots[i:i + 1], 32), targets[i:i + 1])
+            assert after < 0.8 * before, i
+    with pytest.raises(ValueError, match="one per target"):
+        tune(g, start, targets, preset="pti", steps=1, perceptual=None, progress=False)
+
+
+def test_invert_with_more_photos_of_the_person(tmp_path) -> None:
+    import numpy as np
+    from click.testing import CliRunner
+
+    from latentreenact.cli.main import cli
+    from tiny_reenactor import SIZE, tiny_reenactor
+
+    r = tiny_reenactor()
+    rng = np.random.default_rng(0)
+    photos = [(rng.random((SIZE, SIZE, 3)) * 200 + 40).astype(np.uint8) for _ in range(2)]
+    src = r.invert(photos[0], align=False, tune="pti", tune_steps=2, perceptual="none", also=[photos[1]],
+                   check_identity=False)
+    assert src.info["photos"] == 2 and src.wplus.shape[0] == 1 and src.generator is not r.generator
+    with pytest.raises(ValueError, match="used only by tuning"):
+        r.invert(photos[0], align=False, tune="none", also=[photos[1]])
+    result = CliRunner().invoke(cli, ["edit", "--source", str(tmp_path / "a.png"), "--source", str(tmp_path / "b.png"),
+                                      "--tune", "none", "--yaw", "5", "-o", str(tmp_path / "e.png")])
+    assert result.exit_code == 3 and "a.png" in result.output  # missing files first
+    for name, photo in zip(("a.png", "b.png"), photos):
+        from PIL import Image
+        Image.fromarray(photo).save(tmp_path / name)
+    result = CliRunner().invoke(cli, ["edit", "--source", str(tmp_path / "a.png"), "--source", str(tmp_path / "b.png"),
+                                      "--tune", "none", "--yaw", "5", "-o", str(tmp_path / "e.png")])
+    assert result.exit_code == 5 and "does not tune" in result.output and not (tmp_path / "e.png").exists()

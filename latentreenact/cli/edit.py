@@ -83,7 +83,7 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif) or, with --sweep, a .gif.")
 @reports_errors
-def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
+def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
          pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
          smile: Optional[float], expression: Tuple[str, ...],
          sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
@@ -95,9 +95,9 @@ def edit(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, yaw
     controls = {k: v for k, v in (("mouth_open", mouth_open), ("smile", smile)) if v is not None}
     fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
              "controls": controls, "absolute": absolute, "paste_back": paste_back}
-    check_source(source)
+    source = check_source(sources, tune)
     check_output(output, *(("image", "gif") if parsed else ("image",)))  # before any model loads
-    reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
+    reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
                                  no_align, progress)
     if not parsed:
         save_image(reenactor.edit(src, **fixed), output)

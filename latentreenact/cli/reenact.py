@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Tuple
 
 import click
 
@@ -44,22 +44,29 @@ def source_options(func: Any) -> Any:
                         help="Inputs are already FFHQ-aligned square face crops: skip face detection.")(func)
     func = tune_steps_option(func)
     func = tune_option()(func)
-    return click.option("--source", "source", type=click.Path(path_type=Path), required=True,
-                        help="Source face image.")(func)
+    return click.option("--source", "sources", type=click.Path(path_type=Path), required=True, multiple=True,
+                        help="Source face image. Repeat it to add more photos of the same person: the first is "
+                             "reenacted, all of them are used by the tuning (joint tuning; the recipe must tune).")(func)
 
 
-def check_source(source: Path) -> None:
+def check_source(sources: Sequence[Path], tune: str) -> Path:
     """Before any model is loaded: ``FileNotFoundError`` (exit 3) for a missing source image,
-    ``ValueError`` (exit 5) for a directory, a file that is not an image or one too large."""
-    check_source_file(source)
+    ``ValueError`` (exit 5) for a directory, a file that is not an image or one too large, or for several
+    photos with a recipe that does not tune. Returns the first photo (the one reenacted)."""
+    for source in sources:
+        check_source_file(source)
+    if len(sources) > 1 and tune in ("none", "pivot"):
+        raise ValueError(f"{len(sources)} source photos were given, but recipe {tune!r} does not tune; the extra "
+                         f"photos are used only by tuning (choose released, pti, local or editable)")
+    return sources[0]
 
 
-def load_source(source: Path, model: str, exact: bool, truncation: Optional[float], device: str, seed: int,
-                detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
-    """Load the reenactor and invert the source: ``(reenactor, source)``."""
-    return load_and_invert(source, model, exact=exact, truncation=truncation, device=parse_device(device), seed=seed,
-                           detector=detector, tune=tune, tune_steps=tune_steps,
-                           align=not no_align, progress=progress)
+def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
+                seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
+    """Load the reenactor and invert the first source photo (tuning on all of them): ``(reenactor, source)``."""
+    return load_and_invert(sources[0], model, exact=exact, truncation=truncation, device=parse_device(device),
+                           seed=seed, detector=detector, tune=tune, tune_steps=tune_steps,
+                           align=not no_align, progress=progress, also=list(sources[1:]))
 
 
 @click.command()
@@ -90,20 +97,20 @@ def load_source(source: Path, model: str, exact: bool, truncation: Optional[floa
                    "file (.png, .jpg, .jpeg, .webp, .bmp, .tif) or OUT/<name>.png in a directory; a folder a "
                    "directory.")
 @reports_errors
-def reenact(source: Path, tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
+def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
             truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int, progress: bool,
             output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
     start = time.perf_counter()
-    check_source(source)
+    source = check_source(sources, tune)
     if not driving.exists():
         raise FileNotFoundError(f"driving input not found: {driving}")
     check_reenact_output(output, driving)
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
-        reenactor, src = load_source(source, model, exact, truncation, device, seed, detector, tune, tune_steps,
+        reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
                                      no_align, progress)
         setup = time.perf_counter() - start
         start = time.perf_counter()
