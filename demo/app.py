@@ -93,10 +93,10 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
 
         ui["source"].change(preview, inputs=ui["source"], outputs=ui["crop"], api_name="preview")
         ui["run"].click(reenact, inputs=[ui[k] for k in ("source", "driving", "tune", "tune_steps", "mode",
-                                                        "smoothing", "paste_back")],
+                                                        "smoothing", "paste_back", "extras")],
                         outputs=[ui["result"], ui["pair"], ui["status"]], api_name="reenact")
         sliders = ed["sliders"]
-        edit_inputs = [ed["source"], ed["tune"], ed["steps"], ed["paste"], *sliders]
+        edit_inputs = [ed["source"], ed["tune"], ed["steps"], ed["paste"], *sliders, ed["extras"]]
         ed["apply"].click(edit, inputs=edit_inputs, outputs=ed["edited"], api_name="edit")
         # the same edit on slider release, new source and reset: not separate API endpoints
         hidden: Dict[str, Any] = {"api_visibility": "private"}
@@ -116,12 +116,12 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) ->
         return session.preview(image) if image else None
 
     def reenact(image: Optional[str], driving: Optional[str], tune: str, tune_steps: float, mode: str,
-                smoothing: float, paste_back: bool,
+                smoothing: float, paste_back: bool, extras: Optional[List[str]] = None,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
         progress(0.0, desc="inverting the source")
         result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
                                            relative=mode == "relative", smoothing=smoothing, paste_back=paste_back,
-                                           progress=True)
+                                           progress=True, extras=extras or ())
         for note in result.notes:
             gr.Warning(note)
         return str(result.video), str(result.side_by_side), result.summary
@@ -130,13 +130,16 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) ->
              roll: float, progress: gr.Progress = gr.Progress(track_tqdm=True),
              *values: float) -> Optional[np.ndarray]:
         # progress comes before *values: Gradio only looks for gr.Progress among positional parameters;
-        # values: the expression controls (CONTROLS order), then the raw expression coefficients
+        # values: the expression controls (CONTROLS order), the raw expression coefficients, then the
+        # extra photos of the person (a list of paths or None)
         if not image:
             return None
+        *values, extras = values
         controls = dict(zip(CONTROLS, values[:len(CONTROLS)]))
         expression = dict(zip(expression_names, values[len(CONTROLS):]))
         return _guarded(session.edit)(image, yaw, pitch, roll, expression, controls=controls, tune=tune,
-                                      tune_steps=_steps(tune_steps), paste_back=paste_back, progress=True)
+                                      tune_steps=_steps(tune_steps), paste_back=paste_back, progress=True,
+                                      extras=extras or ())
 
     return preview, reenact, edit
 
@@ -146,6 +149,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
     with gr.Row():
         with gr.Column():
             source = _photo_input(gr, "source", limits)
+            extras = _extra_photos_input(gr, "extras", limits)
             crop = gr.Image(label="Aligned crop (what the encoder sees)", interactive=False,
                             elem_id="crop", height=192)
         with gr.Column():
@@ -169,7 +173,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
     with gr.Row():
         result = gr.Video(label="Result", elem_id="result", interactive=False)
         pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
-    return {"source": source, "crop": crop, "driving": driving, "tune": tune, "tune_steps": tune_steps, "mode": mode,
+    return {"source": source, "extras": extras, "crop": crop, "driving": driving, "tune": tune, "tune_steps": tune_steps, "mode": mode,
             "smoothing": smoothing, "paste_back": paste_back, "run": run, "status": status, "result": result,
             "pair": pair}
 
@@ -180,6 +184,7 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
     with gr.Row():
         with gr.Column():
             edit_source = _photo_input(gr, "edit_source", session.limits)
+            edit_extras = _extra_photos_input(gr, "edit_extras", session.limits)
             if examples:
                 gr.Examples([[str(example_path("astronaut"))]], inputs=[edit_source], label="Examples",
                             elem_id="edit_examples")
@@ -198,7 +203,7 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
                 reset = gr.Button("Reset", elem_id="edit_reset")
         with gr.Column():
             edited = gr.Image(label="Edited", interactive=False, elem_id="edited")
-    return {"source": edit_source, "tune": edit_tune, "steps": edit_steps, "paste": edit_paste, "sliders": sliders,
+    return {"source": edit_source, "extras": edit_extras, "tune": edit_tune, "steps": edit_steps, "paste": edit_paste, "sliders": sliders,
             "apply": apply, "reset": reset, "edited": edited}
 
 
@@ -207,6 +212,13 @@ def _photo_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:
     return gr.File(type="filepath", file_count="single", elem_id=elem_id, height=120,
                    label=f"Source face (a photo: PNG, JPEG or WebP, at most {limits.max_image_pixels / 1e6:g} "
                          f"megapixels)")
+
+
+def _extra_photos_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:
+    """Optional more photos of the source person: the tuning fits all of them (joint tuning)."""
+    return gr.File(value=[], type="filepath", file_count="multiple", elem_id=elem_id, height=90,
+                   label=f"More photos of the same person (optional, at most {limits.max_extra_photos}): "
+                         f"tuned jointly, slower; the first photo is the one animated")
 
 
 def _tuning_controls(gr: Any, max_steps: int, key: str) -> Tuple[Any, Any]:

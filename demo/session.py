@@ -21,12 +21,12 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from inversion.recipes import DEFAULT_RECIPE, RECIPES
+from inversion.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 from latentreenact.faces import NoFaceError, find_face
 from latentreenact.faces.detection import detection_copy
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
@@ -58,19 +58,23 @@ __all__ = ["DemoClosedError", "DemoInputError", "DemoLimits", "DemoSession", "De
 class DemoLimits:
     """Per-request limits: upload size (also enforced by the server), image pixels (checked from the
     header, before decoding), the longer side the source photo is worked at (larger ones are scaled
-    down), driving frames used, tuning steps and the time one request may take (seconds)."""
+    down), driving frames used, tuning steps, extra photos of the source person (joint tuning) and the
+    time one request may take (seconds)."""
 
     max_upload_mb: int = 50
     max_image_pixels: int = 24_000_000
     max_side: int = 1024
     max_frames: int = 300
     max_tune_steps: int = 400
+    max_extra_photos: int = 3
     time_limit_s: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("max_upload_mb", "max_image_pixels", "max_side", "max_frames", "max_tune_steps"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if int(self.max_extra_photos) < 0:
+            raise ValueError(f"max_extra_photos must be >= 0, got {self.max_extra_photos}")
         if not float(self.time_limit_s) > 0:
             raise ValueError(f"time_limit_s must be positive, got {self.time_limit_s}")
 
@@ -195,25 +199,25 @@ class DemoSession:
         check_file(path, what, self.limits.max_upload_mb)
         return read_photo(path, what, self.limits.max_image_pixels)
 
-    def _face(self, image: ImageUpload, deadline: Deadline) -> _Face:
-        """The source's face, detected once per upload content (a file's bytes, or its pixels); a photo
-        without a usable face is refused from the cache too."""
+    def _face(self, image: ImageUpload, deadline: Deadline, what: str = SOURCE) -> _Face:
+        """The face of a source photo, detected once per upload content (a file's bytes, or its pixels); a
+        photo without a usable face is refused from the cache too."""
         deadline.check()
         file_hash = None
         if image is not None and not isinstance(image, np.ndarray) and str(image):
-            check_file(Path(image), SOURCE, self.limits.max_upload_mb)
+            check_file(Path(image), what, self.limits.max_upload_mb)
             file_hash = file_key(Path(image))
         with self._lock:
             key = self._file_keys.get(file_hash) if file_hash is not None else None
             if key is None or key not in self._faces:
-                photo = self.load_image(image)
+                photo = self.load_image(image, what)
                 key = array_key(photo)
                 if file_hash is not None:
                     self._remember(self._file_keys, file_hash, key)
                 if key not in self._faces:
                     deadline.check()
                     try:
-                        self._remember(self._faces, key, self._detect(key, photo))
+                        self._remember(self._faces, key, self._detect(key, photo, what))
                     except DemoInputError as exc:
                         self._remember(self._faces, key, str(exc))  # the message, not the frames it holds
             found = self._hit(self._faces, key)
@@ -221,21 +225,21 @@ class DemoSession:
                 raise DemoInputError(found)
             return found
 
-    def _detect(self, key: str, photo: np.ndarray) -> _Face:
+    def _detect(self, key: str, photo: np.ndarray, what: str = SOURCE) -> _Face:
         """Scale the photo down to ``max_side``, find its largest face and align it."""
         notes = []
         small, _ = detection_copy(photo, self.limits.max_side)
         if small is not photo:
-            notes.append(f"the source photo was scaled down to {self.limits.max_side} px on its longer side "
+            notes.append(f"the {what} was scaled down to {self.limits.max_side} px on its longer side "
                          f"(the demo's limit)")
         try:
-            landmarks = find_face(small, detector=self.reenactor.detector, name=SOURCE).landmarks
-            crop, _ = self.reenactor.crop(small, name=SOURCE, landmarks=landmarks)
+            landmarks = find_face(small, detector=self.reenactor.detector, name=what).landmarks
+            crop, _ = self.reenactor.crop(small, name=what, landmarks=landmarks)
         except NoFaceError as exc:
-            raise DemoInputError("no face found in the source image; use a photo with one clear, "
+            raise DemoInputError(f"no face found in the {what}; use a photo with one clear, "
                                  "roughly frontal face") from exc
         except ValueError as exc:  # landmarks too degenerate to align
-            raise DemoInputError("the face in the source image could not be aligned; use a photo with a "
+            raise DemoInputError(f"the face in the {what} could not be aligned; use a photo with a "
                                  "larger, clearer face") from exc
         return _Face(key=key, photo=small, landmarks=landmarks, crop=crop, notes=notes)
 
@@ -255,22 +259,32 @@ class DemoSession:
             return self._face(image, self.deadline()).crop
 
     def source(self, image: ImageUpload, tune: Optional[str] = None, tune_steps: Optional[int] = None,
-               progress: bool = False) -> "Source":
-        """The inverted source (cached by image content and tuning settings)."""
+               progress: bool = False, extras: Sequence[ImageUpload] = ()) -> "Source":
+        """The inverted source (cached by image content, extra photos and tuning settings)."""
         with self._lock:
-            return self._source(image, tune, tune_steps, progress, self.deadline())[0]
+            return self._source(image, tune, tune_steps, progress, self.deadline(), extras)[0]
 
     def _source(self, image: ImageUpload, tune: Optional[str], tune_steps: Optional[int], progress: bool,
-                deadline: Deadline) -> Tuple["Source", bool, _Face]:
-        """(source, whether it came from the cache, the face it was inverted from)."""
+                deadline: Deadline, extras: Sequence[ImageUpload] = ()) -> Tuple["Source", bool, _Face]:
+        """(source, whether it came from the cache, the face it was inverted from). ``extras``: more photos
+        of the same person, for joint tuning."""
         tune = self.default_tune if tune is None else tune
         if tune not in TUNE_PRESETS:
             raise DemoInputError(f"unknown inversion recipe {tune!r}; choose from {', '.join(TUNE_PRESETS)}")
         if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
             raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
+        extras = [e for e in (extras or ()) if e is not None and not (isinstance(e, str) and not e)]
+        if len(extras) > self.limits.max_extra_photos:
+            raise DemoInputError(f"at most {self.limits.max_extra_photos} extra photos of the person, "
+                                 f"got {len(extras)}")
+        if extras and get_recipe(tune).tuning is None:
+            raise DemoInputError(f"extra photos of the person are used only by tuning; the recipe {tune!r} "
+                                 f"does not tune (choose released, pti, local or editable)")
         with self._lock:
             face = self._face(image, deadline)
-            key = (face.key, tune, None if tune == "none" or tune_steps is None else int(tune_steps))
+            more = [self._face(e, deadline, f"extra photo {i + 1}") for i, e in enumerate(extras)]
+            key = (face.key, tuple(f.key for f in more), tune,
+                   None if tune == "none" or tune_steps is None else int(tune_steps))
             if key in self._sources:
                 return self._hit(self._sources, key), True, face
             deadline.check()
@@ -279,7 +293,8 @@ class DemoSession:
                 src = self.reenactor.invert(face.photo, tune=None if tune == "none" else tune,
                                             tune_steps=None if tune_steps is None else int(tune_steps),
                                             progress=progress, name=SOURCE, landmarks=face.landmarks,
-                                            tune_callback=deadline.check)
+                                            tune_callback=deadline.check, also=[f.photo for f in more],
+                                            also_landmarks=[f.landmarks for f in more])
             except NoFaceError as exc:
                 raise DemoInputError("the face in the source image could not be measured; use a photo with "
                                      "a clearer, roughly frontal face") from exc
@@ -308,16 +323,17 @@ class DemoSession:
     # ------------------------------------------------------------------ work
     def reenact(self, image: ImageUpload, driving: Optional[PathLike], *, tune: Optional[str] = None,
                 tune_steps: Optional[int] = None, relative: bool = True, smoothing: float = 0.5,
-                paste_back: bool = True, progress: bool = False) -> ReenactResult:
+                paste_back: bool = True, progress: bool = False, extras: Sequence[ImageUpload] = ()) -> ReenactResult:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
-        [driving | result] video, both at the clip's frame rate."""
+        [driving | result] video, both at the clip's frame rate. ``extras``: more photos of the same
+        person for joint tuning (the first photo is the one reenacted)."""
         if not 0.0 <= float(smoothing) < 1.0:
             raise DemoInputError(f"smoothing must be in [0, 1), got {smoothing}")
         path, info, notes = self.check_driving(driving)
         with self._lock:
             deadline = self.deadline()
             start = time.perf_counter()
-            src, cached, face = self._source(image, tune, tune_steps, progress, deadline)
+            src, cached, face = self._source(image, tune, tune_steps, progress, deadline, extras)
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, smoothing=float(smoothing), paste_back=paste_back,
@@ -344,7 +360,8 @@ class DemoSession:
         if track.missing:
             notes.append(f"{len(track.missing)} frame(s) without a face took a neighbour's pose")
         recipe = self.default_tune if tune is None else tune
-        what = f"inverted ({recipe})"
+        photos = int(src.info.get("photos", 1))
+        what = f"inverted ({recipe}" + (f", tuned jointly on {photos} photos)" if photos > 1 else ")")
         distance = src.info.get("identity_distance", 0.0)
         if distance is None or distance > SAME_PERSON_DISTANCE:
             notes.append("the inverted face may look like another person (dlib distance "
@@ -360,9 +377,10 @@ class DemoSession:
     def edit(self, image: ImageUpload, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
              expression: Optional[Dict[str, float]] = None, *, controls: Optional[Dict[str, float]] = None,
              tune: Optional[str] = None, tune_steps: Optional[int] = None, paste_back: bool = False,
-             progress: bool = False) -> np.ndarray:
+             progress: bool = False, extras: Sequence[ImageUpload] = ()) -> np.ndarray:
         """The source with yaw / pitch / roll (degrees), expression controls (``mouth_open``, ``smile``) and
-        expression entries (raw units, by name) added to its own values."""
+        expression entries (raw units, by name) added to its own values; ``extras``: more photos of the
+        same person for joint tuning."""
         names = self.expression_names()
         unknown = [n for n in (expression or {}) if n not in names]
         if unknown:
@@ -373,7 +391,7 @@ class DemoSession:
             raise DemoInputError(f"unknown expression controls {unknown}; choose from {', '.join(CONTROLS)}")
         chosen = {n: float(v) for n, v in (controls or {}).items() if float(v) != 0.0}
         with self._lock:
-            src = self._source(image, tune, tune_steps, progress, self.deadline())[0]
+            src = self._source(image, tune, tune_steps, progress, self.deadline(), extras)[0]
             return self.reenactor.edit(src, yaw=float(yaw), pitch=float(pitch), roll=float(roll),
                                        expression=by_index or None, controls=chosen or None,
                                        paste_back=paste_back)

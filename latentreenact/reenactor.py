@@ -244,13 +244,14 @@ class Reenactor:
                tune_steps: Optional[int] = None, perceptual: Any = "default", projector_steps: int = 200,
                progress: bool = False, name: Optional[str] = None, check_identity: bool = True,
                landmarks: Optional[np.ndarray] = None, tune_callback: Optional[Callable[[int], None]] = None,
-               also: Sequence[ImageInput] = ()) -> Source:
+               also: Sequence[ImageInput] = (), also_landmarks: Optional[Sequence[np.ndarray]] = None) -> Source:
         """Invert the largest face of ``image`` (a path or an array; several faces: a warning says so): crop,
         encoder (or projector) -> W+, Net3D -> p; ``tune``: an inversion recipe of
         :data:`inversion.recipes.RECIPES` (default ``"released"``, the paper's tuning; ``"editable"``: pivot
         search then tuning with the locality term; ``None`` / ``"none"``: the encoder's W+ as it is).
         ``also``: more photos of the same person, used only by the tuning (joint tuning over all photos,
-        each with its own pivot; the first photo is the one reenacted and edited).
+        each with its own pivot; the first photo is the one reenacted and edited); ``also_landmarks``: their
+        faces' 68 points, found earlier (no detection).
         ``check_identity``: measure the reconstruction's dlib distance to the crop (``info["identity_distance"]``)
         and log a warning above 0.6 (another person by dlib's convention). ``align=False``: ``image`` is
         already an aligned square crop (no detection); ``landmarks``: the face's 68 points in ``image``,
@@ -260,6 +261,8 @@ class Reenactor:
         if also and recipe.tuning is None:
             raise ValueError(f"extra photos of the person are used only by tuning; recipe {tune!r} does not tune "
                              f"(choose released, pti, local or editable)")
+        if also_landmarks is not None and len(also_landmarks) != len(also):
+            raise ValueError(f"also_landmarks must hold one entry per extra photo ({len(also)}), got {len(also_landmarks)}")
         photo, label = _as_image(image, name or "source")
         crop, transform = self.crop(photo, align, label, warn_several=landmarks is None, landmarks=landmarks)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
@@ -276,7 +279,8 @@ class Reenactor:
             p = self._frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator
         if tune not in (None, "none"):
-            extras = [self._extra_crop(extra, align, f"{label} (extra photo {i + 1})", projector_steps, perceptual)
+            extras = [self._extra_crop(extra, align, f"{label} (extra photo {i + 1})", projector_steps, perceptual,
+                                       None if also_landmarks is None else also_landmarks[i])
                       for i, extra in enumerate(also)]
             crops = [crop] + [c for c, _ in extras]
             target = torch.cat([from_uint8(resize_square(c, self.render_size), self.device) for c in crops])
@@ -303,10 +307,10 @@ class Reenactor:
         return src
 
     def _extra_crop(self, image: ImageInput, align: bool, label: str, projector_steps: int,
-                    perceptual: Any) -> Tuple[np.ndarray, torch.Tensor]:
+                    perceptual: Any, landmarks: Optional[np.ndarray] = None) -> Tuple[np.ndarray, torch.Tensor]:
         """Another photo of the source person for joint tuning: its crop and the encoder's W+ [1, L, D]."""
         photo, label = _as_image(image, label)
-        crop, _ = self.crop(photo, align, label, warn_several=True)
+        crop, _ = self.crop(photo, align, label, warn_several=landmarks is None, landmarks=landmarks)
         wplus, _, _ = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,
                                      steps=projector_steps, perceptual=perceptual, seed=self.seed)
         return crop, _finite_check(wplus.detach(), f"{label}: the inverted W+")

@@ -70,6 +70,12 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     assert probe_video(pair).size[0] > 320
     with pytest.raises(AppError, match="upload a driving video first"):
         client.predict(source, None, "none", 0, "relative", 0.5, True, api_name="/reenact")
+    # more photos of the person: tuned jointly with the source (the upload accepts several files)
+    mirrored = tmp_path / "mirrored.png"
+    Image.open(example_path("astronaut")).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored)
+    _, _, status = client.predict(source, driving, "pti", 10, "relative", 0.5, True, [handle_file(str(mirrored))],
+                                  api_name="/reenact")
+    assert "tuned jointly on 2 photos" in status
     # bad uploads reach our reader (not Gradio's preprocessing) and get our words, without server paths
     text = tmp_path / "notes.png"
     text.write_text("not an image")

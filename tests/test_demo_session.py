@@ -132,6 +132,30 @@ def test_edit(session) -> None:  # type: ignore[no-untyped-def]
         session.expression_range("yaw")
 
 
+def test_extra_photos_are_tuned_jointly(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    mirrored = tmp_path / "mirrored.png"
+    Image.open(SOURCE).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored)
+    calls = []
+    invert = session.reenactor.invert
+    session.reenactor.invert = lambda *a, **k: calls.append(k) or invert(*a, **k)
+    single = session.source(str(SOURCE), tune="pti", tune_steps=1)
+    joint = session.source(str(SOURCE), tune="pti", tune_steps=1, extras=[str(mirrored)])
+    assert joint is not single and joint.info["photos"] == 2 and single.info.get("photos", 1) == 1
+    assert len(calls[1]["also"]) == 1 and calls[1]["also_landmarks"][0].shape == (68, 2)  # detected once, here
+    assert session.source(str(SOURCE), tune="pti", tune_steps=1, extras=[str(mirrored)]) is joint  # cached
+    assert session.source(str(SOURCE), tune="pti", tune_steps=1, extras=[None, ""]) is single  # empty slots
+    result = session.reenact(str(SOURCE), str(DRIVING), tune="pti", tune_steps=1, extras=[str(mirrored)])
+    assert "tuned jointly on 2 photos" in result.summary and len(calls) == 2
+    with pytest.raises(DemoInputError, match="used only by tuning"):
+        session.source(str(SOURCE), tune="none", extras=[str(mirrored)])
+    with pytest.raises(DemoInputError, match="at most 3 extra photos"):
+        session.source(str(SOURCE), tune="pti", extras=[str(mirrored)] * 4)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (64, 64), "white").save(blank)
+    with pytest.raises(DemoInputError, match="no face found in the extra photo 1"):
+        session.source(str(SOURCE), tune="pti", tune_steps=1, extras=[str(blank)])
+
+
 def test_concurrent_requests(session) -> None:  # type: ignore[no-untyped-def]
     results, errors = [], []
 
