@@ -18,7 +18,7 @@ reconstruction, the six edits).
     make judge-env   # once
     python benchmarks/bench_editability.py [--recipes none released editable] [--photos astronaut ... |
         --photo-files a.jpg b.png ...]
-        [--json out.json] [--markdown out.md] [--grids DIR]
+        [--directions shipped=A.pt other=B.pt] [--json out.json] [--markdown out.md] [--grids DIR]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from directions.matrix import DirectionMatrix, spec_from_matrix
 from latentreenact.faces import read_image
 from latentreenact.images import resize_square
 from latentreenact.judge import FaceJudge, dlib_distance, identity_descriptor, mouth_opening, mouth_width
@@ -74,29 +75,53 @@ def judge_edit(judge: FaceJudge, base: np.ndarray, image: np.ndarray, quantity: 
     return measure(mesh) - measure(mesh_base)
 
 
-def evaluate(reenactor: Reenactor, judge: FaceJudge, photo: np.ndarray, name: str, recipe: str) -> Dict[str, Any]:
-    """One photo inverted with one recipe: the row of measurements and the grid row of images."""
+def evaluate(reenactor: Reenactor, judge: FaceJudge, photo: np.ndarray, name: str, recipe: str,
+             matrices: Dict[str, DirectionMatrix]) -> List[Dict[str, Any]]:
+    """One photo inverted with one recipe, edited with each direction matrix: per matrix, the row of
+    measurements and the grid row of images (``row["tiles"]``)."""
     crop, _ = reenactor.crop(photo, True, name)
     start = time.perf_counter()
     src = reenactor.invert(photo, tune=recipe, name=name)
     seconds = time.perf_counter() - start
     base = reenactor.render_source(src)
     source_descriptor = identity_descriptor(crop)
-    row: Dict[str, Any] = {"photo": name, "recipe": recipe, "seconds": seconds,
-                           "reconstruction_distance": distance(source_descriptor, base), "edits": {}}
-    tiles = [resize_square(crop, base.shape[0]), base]
-    for edit_name, (kwargs, quantity, requested) in EDITS.items():
-        image = reenactor.edit(src, **kwargs)
-        tiles.append(image)
-        change = judge_edit(judge, base, image, quantity)
-        row["edits"][edit_name] = {
-            "distance": distance(source_descriptor, image),
-            "change": change,
-            "gain": None if change is None or requested is None else change / requested,
-            "artifact_ratio": artifact_ratio(image, base),
-        }
-    row["tiles"] = tiles
-    return row
+    rows = []
+    for label, matrix in matrices.items():
+        reenactor.directions = matrix
+        row: Dict[str, Any] = {"photo": name, "recipe": recipe if len(matrices) == 1 else f"{recipe} / A {label}",
+                               "directions": label, "seconds": seconds,
+                               "reconstruction_distance": distance(source_descriptor, base), "edits": {}}
+        tiles = [resize_square(crop, base.shape[0]), base]
+        for edit_name, (kwargs, quantity, requested) in EDITS.items():
+            image = reenactor.edit(src, **kwargs)
+            tiles.append(image)
+            change = judge_edit(judge, base, image, quantity)
+            row["edits"][edit_name] = {
+                "distance": distance(source_descriptor, image),
+                "change": change,
+                "gain": None if change is None or requested is None else change / requested,
+                "artifact_ratio": artifact_ratio(image, base),
+            }
+        row["tiles"] = tiles
+        rows.append(row)
+    return rows
+
+
+def load_matrices(specs: Optional[List[str]], reenactor: Reenactor) -> Dict[str, DirectionMatrix]:
+    """``NAME=PATH`` direction matrices to compare (default: the reenactor's own, named "shipped"); each
+    must use the reenactor's pose vector (same entries and ranges)."""
+    if not specs:
+        return {"shipped": reenactor.directions}
+    out = {}
+    for item in specs:
+        label, _, path = item.partition("=")
+        if not path:
+            raise SystemExit(f"--directions takes NAME=PATH, got {item!r}")
+        matrix = DirectionMatrix.load(path)
+        if spec_from_matrix(matrix) != reenactor.spec:
+            raise SystemExit(f"{path}: its pose vector differs from the default model's")
+        out[label] = matrix.eval().requires_grad_(False)
+    return out
 
 
 def summary(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
@@ -161,12 +186,15 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--grids", type=Path, default=None, help="folder for one JPEG grid per photo")
     parser.add_argument("--tile", type=int, default=160, help="grid tile size in pixels")
+    parser.add_argument("--directions", nargs="+", default=None, metavar="NAME=PATH",
+                        help="direction matrices to compare on the same inversions (default: the shipped A)")
     args = parser.parse_args()
 
     from fixtures.face_photos import photos  # tests/fixtures: the repository's real photos
 
     torch.manual_seed(0)
     reenactor = Reenactor.from_pretrained("default", seed=0)
+    matrices = load_matrices(args.directions, reenactor)
     if args.photo_files:
         chosen = {path.stem: read_image(path) for path in args.photo_files}
     else:
@@ -176,12 +204,12 @@ def main() -> None:
         for name, photo in chosen.items():
             grid_rows = []
             for recipe in args.recipes:
-                row = evaluate(reenactor, judge, photo, name, recipe)
-                tiles = row.pop("tiles")
-                grid_rows.append(np.concatenate([np.asarray(Image.fromarray(t).resize((args.tile, args.tile),
-                                                                                      Image.LANCZOS)) for t in tiles], 1))
-                rows.append(row)
-                print(json.dumps({k: v for k, v in row.items()}, default=lambda x: round(x, 3)), flush=True)
+                for row in evaluate(reenactor, judge, photo, name, recipe, matrices):
+                    tiles = row.pop("tiles")
+                    grid_rows.append(np.concatenate([np.asarray(Image.fromarray(t).resize((args.tile, args.tile),
+                                                                                          Image.LANCZOS)) for t in tiles], 1))
+                    rows.append(row)
+                    print(json.dumps({k: v for k, v in row.items()}, default=lambda x: round(x, 3)), flush=True)
             if args.grids is not None:
                 args.grids.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(np.concatenate(grid_rows, 0)).save(args.grids / f"{name}.jpg", quality=88)
@@ -189,7 +217,7 @@ def main() -> None:
     text = markdown(table, rows)
     print(text)
     record = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-              "recipes": args.recipes, "edits": {k: v[0] for k, v in EDITS.items()}, "summary": table, "rows": rows}
+              "recipes": args.recipes, "directions": args.directions or ["shipped"], "edits": {k: v[0] for k, v in EDITS.items()}, "summary": table, "rows": rows}
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(record, indent=1))

@@ -6,9 +6,18 @@ linear-probe idea of InterFaceGAN. Used as the initial A (the same B on each of 
 layers, bias 0) and refined by :func:`directions.train.train_directions`, it saves most of the
 optimisation on a CPU. The correlations of the training faces leak into B (e.g. yaw with
 identity), which the trainer's identity and shape losses then correct.
+
+``covariates`` take part of that leak out before training: attributes of each face that a pose
+edit should leave alone (e.g. its identity embedding) enter the regression as extra regressors,
+and only the pose block of the joint solution is kept. By the Frisch-Waugh-Lovell theorem that
+block is the regression on the part of the pose vector that the covariates do not explain, so
+what merely correlates with pose through those attributes (age, glasses, hair, sex in a face
+generator) no longer moves with it.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 
@@ -22,19 +31,28 @@ __all__ = ["regression_init"]
 
 
 def regression_init(w: torch.Tensor, p: torch.Tensor, spec: PoseVectorSpec, num_layers: int = 8,
-                    ridge: float = 1e-2) -> DirectionMatrix:
-    """A DirectionMatrix whose weight solves the ridge regression of ``w`` [N, D] on ``rescale(p)`` [N, k]."""
+                    ridge: float = 1e-2, covariates: Optional[torch.Tensor] = None) -> DirectionMatrix:
+    """A DirectionMatrix whose weight solves the ridge regression of ``w`` [N, D] on ``rescale(p)`` [N, k],
+    jointly with ``covariates`` [N, C] when given (standardised; only the pose block is kept)."""
     if w.ndim != 2 or p.ndim != 2 or w.shape[0] != p.shape[0]:
         raise ValueError(f"need w [N, D] and p [N, k] with the same N, got {tuple(w.shape)} and {tuple(p.shape)}")
-    if w.shape[0] <= p.shape[1]:
-        raise ValueError(f"need more samples than pose entries ({p.shape[1]}), got {w.shape[0]}")
+    n_regressors = p.shape[1] + (0 if covariates is None else covariates.shape[-1])
+    if w.shape[0] <= n_regressors:
+        raise ValueError(f"need more samples than regressors ({n_regressors}), got {w.shape[0]}")
     if not (torch.isfinite(w).all() and torch.isfinite(p).all()):
         raise ValueError("w or p contains NaN or Inf")
     q = spec.rescale(p.double())
-    qc = q - q.mean(0)
+    x = q - q.mean(0)
+    if covariates is not None:
+        if covariates.ndim != 2 or covariates.shape[0] != w.shape[0]:
+            raise ValueError(f"covariates must be [N={w.shape[0]}, C], got {tuple(covariates.shape)}")
+        if not torch.isfinite(covariates).all():
+            raise ValueError("covariates contain NaN or Inf")
+        u = covariates.double() - covariates.double().mean(0)
+        x = torch.cat([x, u / u.std(0).clamp_min(1e-12)], 1)
     wc = w.double() - w.double().mean(0)
-    gram = qc.T @ qc + ridge * len(q) * torch.eye(q.shape[1], dtype=torch.float64)
-    coef = torch.linalg.solve(gram, qc.T @ wc)  # [k, D]
+    gram = x.T @ x + ridge * len(q) * torch.eye(x.shape[1], dtype=torch.float64)
+    coef = torch.linalg.solve(gram, x.T @ wc)[: q.shape[1]]  # [k, D]
     A = DirectionMatrix(spec.k, num_layers, w.shape[1], spec.shift_scale, seed=None)
     with torch.no_grad():
         A.linear.weight.copy_(coef.T.repeat(num_layers, 1).float())

@@ -143,3 +143,26 @@ def test_regression_init_recovers_planted_directions() -> None:
     assert float(A.linear.bias.abs().max()) == 0.0
     with pytest.raises(ValueError, match="NaN"):
         regression_init(w * float("nan"), p, spec)
+
+
+def test_regression_init_covariates_remove_correlated_attributes() -> None:
+    """w = B q + C u with u correlated with q: the plain regression's pose block is B plus the leak
+    C Γ (Γ: regression of u on q); with u as covariates it is B again."""
+    g = torch.Generator().manual_seed(0)
+    spec = PoseVectorSpec(NAMES, {n: (-2.0, 2.0) for n in NAMES[3:]})
+    n = 4000
+    p = torch.randn(n, 13, generator=g) * torch.tensor([20.0, 10, 10] + [1.0] * 10)
+    q = spec.rescale(p)
+    gamma = torch.randn(13, 2, generator=g)
+    u = q @ gamma + torch.randn(n, 2, generator=g)  # attributes that co-vary with the pose vector
+    B, C = torch.randn(13, 8, generator=g), torch.randn(2, 8, generator=g)
+    w = 0.3 + q @ B + u @ C + 0.01 * torch.randn(n, 8, generator=g)
+    plain = regression_init(w, p, spec, num_layers=2, ridge=1e-9).linear.weight[:8].T
+    adjusted = regression_init(w, p, spec, num_layers=2, ridge=1e-9, covariates=u).linear.weight[:8].T
+    assert float((plain - (B + gamma @ C)).abs().max()) < 0.1  # the leak, in closed form (up to sampling noise)
+    assert float((plain - B).abs().max()) > 0.5
+    assert torch.allclose(adjusted, B, atol=0.02)
+    with pytest.raises(ValueError, match="covariates"):
+        regression_init(w, p, spec, covariates=u[:10])
+    with pytest.raises(ValueError, match="NaN"):
+        regression_init(w, p, spec, covariates=u * float("nan"))

@@ -127,6 +127,8 @@ def test_invert_with_more_photos_of_the_person(tmp_path) -> None:
     assert src.info["photos"] == 2 and src.wplus.shape[0] == 1 and src.generator is not r.generator
     with pytest.raises(ValueError, match="used only by tuning"):
         r.invert(photos[0], align=False, tune="none", also=[photos[1]])
+    with pytest.raises(ValueError, match="one entry per extra photo"):
+        r.invert(photos[0], align=False, tune="pti", also=[photos[1]], also_landmarks=[])
     result = CliRunner().invoke(cli, ["edit", "--source", str(tmp_path / "a.png"), "--source", str(tmp_path / "b.png"),
                                       "--tune", "none", "--yaw", "5", "-o", str(tmp_path / "e.png")])
     assert result.exit_code == 3 and "a.png" in result.output  # missing files first
