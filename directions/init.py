@@ -17,17 +17,19 @@ generator) no longer moves with it.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional, Tuple
+
+from tqdm.auto import tqdm
 
 import torch
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
 from latentreenact.net3d.pose_vector import PoseVectorSpec
-from latentreenact.sampling import truncation_centre, wplus_from_z
+from latentreenact.sampling import render, truncation_centre, wplus_from_z
 
 from .matrix import DirectionMatrix
 
-__all__ = ["regression_init"]
+__all__ = ["labelled_latents", "regression_init", "sampled_latents"]
 
 
 def regression_init(w: torch.Tensor, p: torch.Tensor, spec: PoseVectorSpec, num_layers: int = 8,
@@ -75,3 +77,29 @@ def labelled_latents(generator: "object", estimator: "object", data_dir: str, la
         ps.append(estimator(images.float().to(generator.device) / 127.5 - 1).to_vector(layout).cpu())
         ws.append(wplus_from_z(generator, labels["z"], psi, centre)[:, 0].cpu())
     return torch.cat(ws), torch.cat(ps)
+
+
+@torch.no_grad()
+def sampled_latents(generator: Any, estimator: Any, n: int, seed: int = 0, truncation: float = 0.7,
+                    size: int = 256, identity: Any = None, layout: str = "bfm", batch_size: int = 16,
+                    progress: bool = False) -> Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """(w [M, D], p [M, k], identity embedding [M, E] or None) of ``n`` faces drawn from ``seed``
+    (z ~ N(0, I), truncated toward the generator's centre), rendered at ``size`` and measured by
+    ``estimator``; ``identity`` (an :class:`latentreenact.identity.loss.IdentityLoss`) embeds each face.
+    The M <= n faces the estimator found are kept."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
+    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
+    ws, ps, es = [], [], []
+    for start in tqdm(range(0, n, batch_size), desc="labelling faces", unit="batch", disable=not progress):
+        wplus = wplus_from_z(generator, z[start:start + batch_size], truncation, centre)
+        images = render(generator, wplus, size).clamp(-1, 1)
+        params = estimator(images)
+        ws.append(wplus[:, 0].cpu())
+        ps.append(params.to_vector(layout).cpu())
+        if identity is not None:
+            es.append(identity.embed(images).cpu())
+    w, p = torch.cat(ws), torch.cat(ps)
+    keep = torch.isfinite(p).all(1)
+    return w[keep], p[keep], torch.cat(es)[keep] if identity is not None else None

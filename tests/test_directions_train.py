@@ -166,3 +166,39 @@ def test_regression_init_covariates_remove_correlated_attributes() -> None:
         regression_init(w, p, spec, covariates=u[:10])
     with pytest.raises(ValueError, match="NaN"):
         regression_init(w, p, spec, covariates=u * float("nan"))
+
+
+def test_sampled_latents_are_seeded_and_measured(comp) -> None:
+    from directions.init import sampled_latents
+    from latentreenact.sampling import render, wplus_from_z
+
+    class Embed:
+        def embed(self, images: torch.Tensor) -> torch.Tensor:
+            return images.mean(dim=(2, 3))
+
+    G = comp.generator
+    w, p, e = sampled_latents(G, comp.estimator, 20, seed=3, truncation=1.0, size=16, identity=Embed(), batch_size=8)
+    assert w.shape == (20, 8) and p.shape == (20, 13) and e.shape == (20, 3)
+    z = torch.randn(20, G.style_dim, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(w, wplus_from_z(G, z)[:, 0])
+    image = render(G, wplus_from_z(G, z[5:6]), 16).clamp(-1, 1)
+    torch.testing.assert_close(p[5:6], comp.estimator(image).to_vector("bfm"), atol=1e-5, rtol=1e-5)
+    again = sampled_latents(G, comp.estimator, 20, seed=3, truncation=1.0, size=16, batch_size=5)
+    torch.testing.assert_close(again[0], w)
+    assert again[2] is None
+    A = regression_init(w.repeat(4, 1) + 0.01 * torch.randn(80, 8, generator=torch.Generator().manual_seed(0)),
+                        p.repeat(4, 1), SPEC, num_layers=4, covariates=e.repeat(4, 1))
+    assert torch.isfinite(A.linear.weight).all()
+
+
+def test_train_directions_cli_takes_one_init_source(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from latentreenact.cli.main import cli
+
+    ranges = tmp_path / "ranges.npy"
+    ranges.write_bytes(b"")
+    result = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--ranges", str(ranges),
+                                      "--steps", "1", "--init-from-data", str(tmp_path), "--init-samples", "64"])
+    assert result.exit_code == 2 and "not both" in result.output
+    assert not (tmp_path / "run").exists()

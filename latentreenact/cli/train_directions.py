@@ -8,8 +8,9 @@ from typing import Optional, Tuple
 import click
 
 from directions.components import build_components
-from directions.init import labelled_latents, regression_init
+from directions.init import labelled_latents, regression_init, sampled_latents
 from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
+from inversion.losses import resolve_loss
 
 from ..checkpoints.loading import load_generator
 from ..output_paths import check_output
@@ -45,6 +46,13 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
               help="Latent bank {'wplus', 'group'[, 'images']} of inverted real frames (real / paired modes).")
 @click.option("--init-from-data", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Start from the ridge regression of latents on pose vectors over this `net3d dataset` folder.")
+@click.option("--init-samples", type=click.IntRange(64, None), default=None,
+              help="Start from the ridge regression over this many new faces (seeded by --seed), measured by bfm-net "
+                   "(instead of --init-from-data).")
+@click.option("--init-hold", type=click.Choice(["identity", "none"]), default="identity", show_default=True,
+              help="With --init-samples: hold the faces' SFace identity embedding fixed in the regression (it "
+                   "enters as covariates), so that what co-varies with pose through identity (age, sex, hair, "
+                   "glasses) is left out of A's start.")
 @click.option("--steps", type=click.IntRange(1, None), required=True, help="Optimiser steps.")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=12, show_default=True,
               help="Source/target pairs per step.")
@@ -64,12 +72,14 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @progress_option
 @reports_errors
 def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, bank: Optional[Path],
-               init_from_data: Optional[Path], steps: int, batch_size: int, lr: float, render_size: int,
+               init_from_data: Optional[Path], init_samples: Optional[int], init_hold: str, steps: int, batch_size: int, lr: float, render_size: int,
                loss_weights: Tuple[str, ...], eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
                progress: bool) -> None:
     """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
     losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
     check_output(output, "directory")
+    if init_from_data is not None and init_samples is not None:
+        raise click.BadParameter("give --init-from-data or --init-samples, not both", param_hint="--init-samples")
     torch_device = parse_device(device)
     weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
     cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,
@@ -83,6 +93,11 @@ def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, 
     if init_from_data is not None:
         w, p = labelled_latents(generator, comp.estimator, str(init_from_data))
         init = regression_init(w, p, comp.spec, cfg.num_layers)
+    elif init_samples is not None:
+        hold = resolve_loss("sface", "identity", torch_device) if init_hold == "identity" else None
+        w, p, embedding = sampled_latents(generator, comp.estimator, init_samples, seed=seed, truncation=cfg.truncation,
+                                          identity=hold, progress=progress)
+        init = regression_init(w, p, comp.spec, cfg.num_layers, covariates=embedding)
     result = train_directions(comp, output, cfg, resume=resume, bank=LatentBank.load(bank) if bank else None,
                               init=init, progress=progress,
                               matrix_config={"generator": generator_path.replace("-heads", ""),
