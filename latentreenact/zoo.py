@@ -124,16 +124,16 @@ REGISTRY: Dict[str, ModelEntry] = {
         name="directions-mobilestylegan-ffhq",
         kind="directions",
         arch="direction-matrix",
-        version="trained 1 (latentreenact 0.1.0): ridge start + 240 steps of train directions (synthetic)",
+        version="trained 2 (latentreenact 0.1.0): identity-held ridge start over 6,000 faces + 240 steps of train directions (synthetic)",
         files=(ModelFile("directions_mobilestylegan_ffhq.pt", 232837,
-                         "6875b248bc4406c9dfc9f9d1ca9da92f99bf0a6b595d54bf72e05d0f6061a3b2"),),
+                         "f65b996e9042c3448146060ac38c85a2839546a452b34429172d03032c9cc2da"),),
         package=None,  # shipped inside latentreenact/weights
         package_dir="weights",
         install="reinstall latentreenact (the weights ship inside it)",
         licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
         description="A for mobilestylegan-ffhq with the bfm-net pose vector (yaw, pitch, roll, 10 BFM expressions): "
-                    "the trainer's ridge-regression start plus 240 steps with all the paper's losses; pose error "
-                    "1.40 deg, identity 0.69 on 500 held-out pairs (see weights/DIRECTIONS_MODEL_CARD.md)",
+                    "a ridge-regression start that holds the faces' identity embedding fixed, plus 240 steps with all "
+                    "the paper's losses (see weights/DIRECTIONS_MODEL_CARD.md)",
     ),
 }
 
