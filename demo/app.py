@@ -216,7 +216,7 @@ def _photo_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:
 
 def _extra_photos_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:
     """Optional more photos of the source person: the tuning fits all of them (joint tuning)."""
-    return gr.File(value=[], type="filepath", file_count="multiple", elem_id=elem_id, height=90,
+    return gr.File(value=[], type="filepath", file_count="multiple", elem_id=elem_id, height=130,
                    label=f"More photos of the same person (optional, at most {limits.max_extra_photos}): "
                          f"tuned jointly, slower; the first photo is the one animated")
 
