@@ -191,7 +191,7 @@ class DemoSession:
     # ------------------------------------------------------------------ inputs
     def load_image(self, image: ImageUpload, what: str = SOURCE) -> np.ndarray:
         """A checked uint8 RGB image from an upload (a path or an array)."""
-        if image is None or (isinstance(image, str) and not image):
+        if _empty(image):
             raise DemoInputError(f"upload a {what} first")
         if isinstance(image, np.ndarray):
             return check_array(image, what, self.limits.max_image_pixels)
@@ -273,7 +273,7 @@ class DemoSession:
             raise DemoInputError(f"unknown inversion recipe {tune!r}; choose from {', '.join(TUNE_PRESETS)}")
         if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
             raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
-        extras = [e for e in (extras or ()) if e is not None and not (isinstance(e, str) and not e)]
+        extras = [e for e in (extras or ()) if not _empty(e)]
         if len(extras) > self.limits.max_extra_photos:
             raise DemoInputError(f"at most {self.limits.max_extra_photos} extra photos of the person, "
                                  f"got {len(extras)}")
@@ -407,6 +407,11 @@ class DemoSession:
             return
         for folder in [*self.workdir.glob(f"{RUN_PREFIX}*"), self.upload_dir]:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _empty(upload: ImageUpload) -> bool:
+    """Whether an upload slot holds nothing (None, or the empty path Gradio sends)."""
+    return upload is None or (isinstance(upload, str) and not upload)
 
 
 def _video_error() -> DemoInputError:

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from tqdm.auto import tqdm
-
 import torch
+from tqdm.auto import tqdm
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
 from latentreenact.net3d.pose_vector import PoseVectorSpec
