@@ -178,6 +178,53 @@ def test_state_dict_roundtrip_and_noise_modes() -> None:
         G.synthesis(torch.zeros(1, 5, 32))
 
 
+def _textbook_inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor) -> torch.Tensor:
+    """The inverse Haar transform written out per output pixel parity (closed form)."""
+    b, c, h, w = ll.shape
+    out = torch.empty(b, c, 2 * h, 2 * w, dtype=ll.dtype)
+    out[..., 0::2, 0::2] = ((ll + lh) + (hl + hh)) * 0.5
+    out[..., 0::2, 1::2] = ((ll + lh) - (hl + hh)) * 0.5
+    out[..., 1::2, 0::2] = ((ll - lh) + (hl - hh)) * 0.5
+    out[..., 1::2, 1::2] = ((ll - lh) - (hl - hh)) * 0.5
+    return out
+
+
+def test_inverse_haar_layouts_are_the_closed_form_bit_for_bit() -> None:
+    from latentreenact.models.mobilestylegan_layers import inverse_haar, split_bands
+
+    x = torch.randn(2, 24, 5, 7, generator=torch.Generator().manual_seed(0))
+    bands = split_bands(x)
+    assert [tuple(t.shape) for t in bands] == [(2, 6, 5, 7)] * 4
+    assert torch.equal(bands[2], x[:, 6:].reshape(2, 6, 3, 5, 7)[:, :, 1])  # LH, HL, HH interleaved per channel
+    expected = _textbook_inverse_haar(*bands)
+    with torch.no_grad():  # inference: the channels-last formulation
+        fast = inverse_haar(*bands)
+    assert fast.is_contiguous(memory_format=torch.channels_last) and torch.equal(fast, expected)
+    leaves = [t.clone().requires_grad_(True) for t in bands]
+    slow = inverse_haar(*leaves)  # autograd: NCHW
+    assert slow.is_contiguous() and torch.equal(slow.detach(), expected)
+    slow.sum().backward()  # each band reaches 4 pixels with weights +-0.5: d(sum)/d(LL) = 2, the rest 0
+    assert torch.equal(leaves[0].grad, torch.full_like(leaves[0], 2.0))
+    assert all(torch.equal(t.grad, torch.zeros_like(t)) for t in leaves[1:])
+
+
+def test_batch_one_folded_modulation_matches_the_batched_path() -> None:
+    G = tiny_model(level_heads=True)
+    w = torch.randn(3, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        for size in (8, 32, 64):
+            batch = G.synthesis(w, resolution=size)  # activations modulated
+            single = torch.cat([G.synthesis(w[i:i + 1], resolution=size) for i in range(3)])  # weights modulated
+            assert torch.allclose(single, batch, rtol=0, atol=1e-5), size
+    grads = []
+    for fold in (True, False):  # the folded path is differentiable and gives the same W+ gradient
+        wp = w[:1, None].repeat(1, G.n_latent, 1).requires_grad_(True)
+        image = G.synthesis(wp if fold else torch.cat([wp, wp.detach()]))[:1]
+        image.square().sum().backward()
+        grads.append(wp.grad)
+    assert (grads[0] - grads[1]).abs().max() <= 1e-5 * grads[1].abs().max()
+
+
 def test_level_heads_skip_top_blocks() -> None:
     G = tiny_model(level_heads=True)
     w = torch.randn(1, 32, generator=torch.Generator().manual_seed(2))
