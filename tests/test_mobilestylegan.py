@@ -200,6 +200,8 @@ def test_inverse_haar_layouts_are_the_closed_form_bit_for_bit() -> None:
     with torch.no_grad():  # inference: the channels-last formulation
         fast = inverse_haar(*bands)
     assert fast.is_contiguous(memory_format=torch.channels_last) and torch.equal(fast, expected)
+    with torch.no_grad():  # the 1/2 folded into the bands: the same bits
+        assert torch.equal(inverse_haar(*(t * 0.5 for t in bands), halved=True), expected)
     leaves = [t.clone().requires_grad_(True) for t in bands]
     slow = inverse_haar(*leaves)  # autograd: NCHW
     assert slow.is_contiguous() and torch.equal(slow.detach(), expected)

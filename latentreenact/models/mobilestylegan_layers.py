@@ -36,7 +36,8 @@ class StyleIndex:
 
 
 # ----------------------------------------------------------------------------------- wavelets
-def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor) -> torch.Tensor:
+def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor,
+                 halved: bool = False) -> torch.Tensor:
     """Single-level inverse 2-D Haar (db1) transform: four [B, C, H, W] bands -> [B, C, 2H, 2W].
 
     Same convention as ``pytorch_wavelets.DWTInverse(wave="db1")``: LH is the vertical detail
@@ -46,7 +47,8 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     NCHW, because oneDNN's channels-last backward loses precision (W+ gradients 7.5e-4 relative
     to float64 instead of 1e-5); under tracing (ONNX export) too, as writes through ``out=`` are
     not traced. The values are the formula's bit for bit either way (the same sums in the same
-    order, then an exact halving).
+    order, then an exact halving). ``halved``: the bands were already multiplied by 1/2 (folded
+    into an earlier scaling; the result is the same bit for bit, as halving commutes with rounding).
     """
     b, c, h, w = ll.shape
     lo_even, lo_odd = ll + lh, ll - lh  # along height: rows 2i, 2i+1 of the low-pass half
@@ -54,7 +56,8 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     if torch.jit.is_tracing() or (torch.is_grad_enabled() and any(t.requires_grad for t in (ll, lh, hl, hh))):
         even_rows = torch.stack([lo_even + hi_even, lo_even - hi_even], dim=-1)  # along width: cols 2j, 2j+1
         odd_rows = torch.stack([lo_odd + hi_odd, lo_odd - hi_odd], dim=-1)
-        return torch.stack([even_rows, odd_rows], dim=3).mul_(0.5).reshape(b, c, 2 * h, 2 * w)
+        out = torch.stack([even_rows, odd_rows], dim=3)
+        return (out if halved else out.mul_(0.5)).reshape(b, c, 2 * h, 2 * w)
 
     def nhwc(t: torch.Tensor) -> torch.Tensor:
         return t.permute(0, 2, 3, 1)
@@ -64,7 +67,7 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     torch.sub(nhwc(lo_even), nhwc(hi_even), out=out[:, :, 0, :, 1])
     torch.add(nhwc(lo_odd), nhwc(hi_odd), out=out[:, :, 1, :, 0])
     torch.sub(nhwc(lo_odd), nhwc(hi_odd), out=out[:, :, 1, :, 1])
-    return out.mul_(0.5).view(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
+    return (out if halved else out.mul_(0.5)).view(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
 
 
 def split_bands(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -205,8 +208,8 @@ class ModulatedInverseHaar(nn.Module):
         nn.init.ones_(self.modulation.bias)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """[B, C, S, S] -> [B, C/4, 2S, 2S]."""
-        return inverse_haar(*split_bands(x * self.modulation(w)[:, :, None, None]))
+        """[B, C, S, S] -> [B, C/4, 2S, 2S] (the transform's 1/2 is folded into the modulation)."""
+        return inverse_haar(*split_bands(x * (self.modulation(w) * 0.5)[:, :, None, None]), halved=True)
 
 
 class SynthesisBlock(nn.Module):
