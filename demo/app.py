@@ -16,15 +16,18 @@ import os
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from latentreenact.examples import example_path
+from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
 from latentreenact.net3d.controls import CONTROLS
 
 from .errors import DemoInputError
+from .live import LiveState, live_step
 from .session import DEFAULT_RECIPE, TUNE_PRESETS, DemoLimits, DemoSession
 
 if TYPE_CHECKING:
@@ -45,6 +48,10 @@ INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverte
 #: what a user sees when the server fails (the details are in the server's log)
 SERVER_FAILURE = "the server failed on this request (the details are in its log); try again or another input"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: seconds between camera frames sent by the browser in the live tab (at most 12.5 frames/s)
+LIVE_STREAM_EVERY = 0.08
+LIVE_INFO = ("Prepare inverts (and tunes) the source once; then start the camera: every frame drives the source "
+             "(tracking the face between detections). 'none' prepares in a second but is a look-alike at best.")
 
 
 def _shown(exc: BaseException) -> "gr.Error":
@@ -90,6 +97,8 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
             ui = _reenact_tab(gr, session.limits, examples)
         with gr.Tab("Edit", id="edit"):
             ed = _edit_tab(gr, session, expression_names, examples)
+        with gr.Tab("Live (webcam)", id="live"):
+            lv = _live_tab(gr, session.limits, examples)
 
         ui["source"].change(preview, inputs=ui["source"], outputs=ui["crop"], api_name="preview")
         ui["run"].click(reenact, inputs=[ui[k] for k in ("source", "driving", "tune", "tune_steps", "mode",
@@ -105,6 +114,13 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
         ed["source"].change(edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
         ed["reset"].click(lambda: [0.0] * len(sliders), outputs=sliders, **hidden).then(
             edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
+        prepare, live = _live_handlers(session)
+        lv["prepare"].click(prepare, inputs=[lv["source"], lv["tune"], lv["steps"]], outputs=lv["status"],
+                            api_name="prepare")
+        lv["camera"].stream(live, inputs=[lv["camera"], lv["state"], lv["source"], lv["tune"], lv["steps"],
+                                          lv["paste"]],
+                            outputs=[lv["result"], lv["rate"], lv["state"]], stream_every=LIVE_STREAM_EVERY,
+                            concurrency_limit=1, concurrency_id="live", show_progress="hidden", **hidden)
     return app
 
 
@@ -142,6 +158,55 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) ->
                                       extras=extras or ())
 
     return preview, reenact, edit
+
+
+def _live_handlers(session: DemoSession) -> Tuple[Callable[..., Any], Callable[..., Any]]:
+    """The live tab's handlers: ``(prepare, step)``."""
+
+    @_guarded
+    def prepare(image: Optional[str], tune: str, tune_steps: float) -> str:
+        if not image:
+            raise DemoInputError("upload a source photo first")
+        start = time.perf_counter()
+        src = session.source(image, tune=tune, tune_steps=_steps(tune_steps), progress=True)
+        distance = src.info.get("identity_distance")
+        warning = ("" if distance is not None and distance <= SAME_PERSON_DISTANCE
+                   else "; the inverted face may look like another person (try the 'released' recipe)")
+        return (f"source prepared ({tune}) in {time.perf_counter() - start:.1f} s{warning}; "
+                f"start the camera to drive it")
+
+    def step(frame: Optional[np.ndarray], state: Optional[LiveState], image: Optional[str], tune: str,
+             tune_steps: float, paste_back: bool) -> Tuple[Optional[np.ndarray], str, Optional[LiveState]]:
+        try:
+            return live_step(session, state, frame, image, tune, _steps(tune_steps), paste_back)
+        except DemoInputError as exc:  # e.g. not prepared yet: said under the result, the stream goes on
+            return None, str(exc), state
+        except Exception as exc:  # noqa: BLE001 - every failure is shown in our words
+            raise _shown(exc) from exc
+
+    return prepare, step
+
+
+def _live_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
+    """The live tab's components, by name."""
+    with gr.Row():
+        with gr.Column():
+            source = _photo_input(gr, "live_source", limits)
+            if examples:
+                gr.Examples([[str(example_path("astronaut"))]], inputs=[source], label="Examples",
+                            elem_id="live_examples")
+            tune, steps = _tuning_controls(gr, limits.max_tune_steps, "live")
+            paste = gr.Checkbox(False, label="Paste the face back into the source photo")
+            prepare = gr.Button("Prepare", variant="primary", elem_id="live_prepare")
+            status = gr.Markdown(LIVE_INFO, elem_id="live_status")
+        with gr.Column():
+            camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera (driving face)",
+                              elem_id="live_camera")
+        with gr.Column():
+            result = gr.Image(label="Live result", interactive=False, elem_id="live_result")
+            rate = gr.Markdown(elem_id="live_rate")
+    return {"source": source, "tune": tune, "steps": steps, "paste": paste, "prepare": prepare, "status": status,
+            "camera": camera, "result": result, "rate": rate, "state": gr.State(None)}
 
 
 def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -268,23 +268,8 @@ class DemoSession:
                 deadline: Deadline, extras: Sequence[ImageUpload] = ()) -> Tuple["Source", bool, _Face]:
         """(source, whether it came from the cache, the face it was inverted from). ``extras``: more photos
         of the same person, for joint tuning."""
-        tune = self.default_tune if tune is None else tune
-        if tune not in TUNE_PRESETS:
-            raise DemoInputError(f"unknown inversion recipe {tune!r}; choose from {', '.join(TUNE_PRESETS)}")
-        if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
-            raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
-        extras = [e for e in (extras or ()) if not _empty(e)]
-        if len(extras) > self.limits.max_extra_photos:
-            raise DemoInputError(f"at most {self.limits.max_extra_photos} extra photos of the person, "
-                                 f"got {len(extras)}")
-        if extras and get_recipe(tune).tuning is None:
-            raise DemoInputError(f"extra photos of the person are used only by tuning; the recipe {tune!r} "
-                                 f"does not tune (choose released, pti, local or editable)")
         with self._lock:
-            face = self._face(image, deadline)
-            more = [self._face(e, deadline, f"extra photo {i + 1}") for i, e in enumerate(extras)]
-            key = (face.key, tuple(f.key for f in more), tune,
-                   None if tune == "none" or tune_steps is None else int(tune_steps))
+            key, tune, face, more = self._source_key(image, tune, tune_steps, deadline, extras)
             if key in self._sources:
                 return self._hit(self._sources, key), True, face
             deadline.check()
@@ -300,6 +285,45 @@ class DemoSession:
                                      "a clearer, roughly frontal face") from exc
             src.info = {**src.info, "invert_seconds": time.perf_counter() - start}
             return self._remember(self._sources, key, src), False, face
+
+    def _source_key(self, image: ImageUpload, tune: Optional[str], tune_steps: Optional[int], deadline: Deadline,
+                    extras: Sequence[ImageUpload]) -> Tuple[Tuple[Any, ...], str, _Face, List[_Face]]:
+        """The source cache's key for these settings (uploads detected, settings checked), the recipe's
+        name, the source face and the extra photos' faces."""
+        tune = self.default_tune if tune is None else tune
+        if tune not in TUNE_PRESETS:
+            raise DemoInputError(f"unknown inversion recipe {tune!r}; choose from {', '.join(TUNE_PRESETS)}")
+        if tune_steps is not None and not 0 <= int(tune_steps) <= self.limits.max_tune_steps:
+            raise DemoInputError(f"tuning steps must be in [0, {self.limits.max_tune_steps}], got {tune_steps}")
+        extras = [e for e in (extras or ()) if not _empty(e)]
+        if len(extras) > self.limits.max_extra_photos:
+            raise DemoInputError(f"at most {self.limits.max_extra_photos} extra photos of the person, "
+                                 f"got {len(extras)}")
+        if extras and get_recipe(tune).tuning is None:
+            raise DemoInputError(f"extra photos of the person are used only by tuning; the recipe {tune!r} "
+                                 f"does not tune (choose released, pti, local or editable)")
+        with self._lock:
+            face = self._face(image, deadline)
+            more = [self._face(e, deadline, f"extra photo {i + 1}") for i, e in enumerate(extras)]
+        key = (face.key, tuple(f.key for f in more), tune,
+               None if tune == "none" or tune_steps is None else int(tune_steps))
+        return key, tune, face, more
+
+    def prepared_source(self, image: ImageUpload, tune: Optional[str] = None, tune_steps: Optional[int] = None,
+                        extras: Sequence[ImageUpload] = ()) -> Tuple["Source", Tuple[Any, ...]]:
+        """The source already inverted with these settings and its cache key, without inverting anything
+        (``DemoInputError`` when it was not prepared: see :meth:`source`)."""
+        if _empty(image):
+            raise DemoInputError("upload a source photo and press Prepare first")
+        with self._lock:
+            key = self._source_key(image, tune, tune_steps, self.deadline(), [e for e in extras if not _empty(e)])[0]
+            if key not in self._sources:
+                raise DemoInputError("prepare the source first: press Prepare (the camera then drives it)")
+            return self._hit(self._sources, key), key
+
+    def model_lock(self) -> ContextManager[Any]:
+        """The lock that serialises work on the models (hold it around direct use of :attr:`reenactor`)."""
+        return self._lock
 
     def check_driving(self, driving: Optional[PathLike]) -> Tuple[Path, "VideoInfo", List[str]]:
         """The driving clip's path, what ``probe_video`` learnt of it, and notes (e.g. that it will be

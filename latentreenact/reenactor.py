@@ -206,6 +206,12 @@ class Reenactor:
         found = params.found.detach().cpu().bool() & torch.isfinite(p).all(1)
         return torch.where(found[:, None], p, torch.full_like(p, math.nan)), found
 
+    def pose_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray]) -> Tuple[torch.Tensor,
+                                                                                                torch.Tensor]:
+        """:meth:`pose` of aligned crops cut from frames (``transforms``: crop->frame), with roll in the frame."""
+        p, found = self.pose(crops)
+        return self._frame_roll(p, transforms), found
+
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops):
@@ -218,9 +224,8 @@ class Reenactor:
         pending: List[Tuple[int, Tuple[np.ndarray, np.ndarray]]] = []
 
         def flush() -> None:
-            p, ok = self.pose([c for _, (c, _) in pending])
-            if align:
-                p = self._frame_roll(p, [t for _, (_, t) in pending])
+            crops = [c for _, (c, _) in pending]
+            p, ok = self.pose_in_frame(crops, [t for _, (_, t) in pending]) if align else self.pose(crops)
             for (index, _), row, hit in zip(pending, p, ok):
                 rows[index], found[index] = row, hit
             pending.clear()

@@ -7,10 +7,12 @@ from .image_input import DEFAULT_MAX_PIXELS, as_rgb_uint8, probe_image, read_ima
 from .landmarks import five_points, landmarks_68
 from .paste_back import paste_back, soft_mask
 from .quad_crop import AlignedCrop, extract_quad, rescale_transform
+from .tracking import FaceTracker, TrackedFace, box_from_landmarks
 from .types import Face, FaceIndexError, ImageTooLargeError, ModelFileError, NoFaceError
 
 __all__ = [
-    "AlignedCrop", "DEFAULT_MAX_PIXELS", "DETECT_MAX_SIDE", "DETECTORS", "Face", "FaceIndexError",
+    "AlignedCrop", "DEFAULT_MAX_PIXELS", "DETECT_MAX_SIDE", "DETECTORS", "Face", "FaceIndexError", "FaceTracker",
+    "TrackedFace", "box_from_landmarks",
     "ImageTooLargeError", "ModelFileError", "NoFaceError", "align_face",
     "align_ffhq", "align_vox", "as_rgb_uint8", "detect_faces", "detect_faces_batch", "extract_quad",
     "face_crop", "ffhq_quad", "find_face", "find_faces", "five_points", "landmarks_68", "paste_back", "probe_image",

@@ -241,6 +241,22 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def _one_at_a_time(wplus: torch.Tensor, noise_mode: str, noise: Sequence[Optional[torch.Tensor]]) -> bool:
+    """Whether to render a batch image by image: on the CPU without autograd, where the batch-1 path
+    (styles folded into the weights, channels-last) is 4x faster per image than a batched pass
+    (256 px: 27 vs 113 ms), and only when that changes nothing but rounding: stored, explicit or no
+    noise (fresh random noise is drawn for the whole batch at once, as before)."""
+    batch = wplus.shape[0]
+    return (wplus.device.type == "cpu" and not (torch.is_grad_enabled() and wplus.requires_grad)
+            and all(n is None or n.shape[0] in (1, batch) for n in noise)
+            and (noise_mode in ("const", "none") or all(n is not None for n in noise)))
+
+
+def _noise_row(noise: Sequence[Optional[torch.Tensor]], i: int) -> List[Optional[torch.Tensor]]:
+    """The explicit noise maps of batch row ``i`` (maps with batch 1 are shared by every row)."""
+    return [n if n is None or n.shape[0] == 1 else n[i:i + 1] for n in noise]
+
+
 class MobileSynthesis(nn.Module):
     """The synthesis network; ``level_heads`` builds the 8..512 px wavelet heads (absent in the IR)."""
 
@@ -294,6 +310,9 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
+        if wplus.shape[0] > 1 and _one_at_a_time(wplus, noise_mode, noise):
+            return torch.cat([self(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator, resolution)
+                              for i in range(wplus.shape[0])])
         stop = int(math.log2(size)) - 3 if self.has_head(size) else len(self.blocks)
 
         x = self.const.expand(wplus.shape[0], -1, -1, -1)
@@ -324,6 +343,10 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
+        if wplus.shape[0] > 1 and _one_at_a_time(wplus, noise_mode, noise):
+            rows = [self.forward_levels(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator)
+                    for i in range(wplus.shape[0])]
+            return torch.cat([r[0] for r in rows]), [torch.cat(level) for level in zip(*(r[1] for r in rows))]
         index = self.style_index
         x = self.const.expand(wplus.shape[0], -1, -1, -1)
         x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)

@@ -1,0 +1,130 @@
+"""Live reenactment: one driving frame in, one output frame out (a webcam, a stream).
+
+:class:`LiveReenactor` is the causal form of the video path (:mod:`latentreenact.reenact_video`):
+the same pose measurement, exponential smoothing, relative Δp and rendering, computed as each
+frame arrives, with one Net3D pass and one generator pass per frame. Its differences, all forced
+by not seeing the future: frames before the first face show the source unmoved (Δp = 0), and
+frames without a face keep the last pose. With ``track=False`` and a first frame that has a face
+its frames equal the video path's (up to float rounding; tested).
+
+``track=True`` (the default here) follows the face with :class:`~latentreenact.faces.FaceTracker`
+instead of detecting it on every frame: the landmarks differ slightly from a fresh detection's
+(measured in ``benchmarks/bench_reenact.py``), so the video path keeps detecting unless asked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+
+from .faces import FaceTracker, as_rgb_uint8
+from .images import to_uint8
+from .reenact_video import DEFAULT_SMOOTHING, Source, compose
+
+#: stages timed for every frame, in order
+STAGES = ("landmarks", "align", "net3d", "render", "compose")
+
+
+@dataclass
+class LiveFrame:
+    """One output frame: ``image`` (uint8), whether this frame had a ``found`` face, whether the
+    detector ran (``detected``; False: tracked or no face), and ``seconds`` per stage of :data:`STAGES`."""
+
+    image: np.ndarray
+    found: bool
+    detected: bool
+    seconds: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        """Time for the whole frame."""
+        return float(sum(self.seconds.values()))
+
+
+class LiveReenactor:
+    """Reenact a prepared source frame by frame (see the module docstring).
+
+    ``reenactor``: a :class:`~latentreenact.reenactor.Reenactor`; ``src``: its inverted source.
+    ``smoothing``: the pose EMA factor in [0, 1) (default 0.5, as for videos); ``relative``: move
+    the source by the motion since the first frame with a face (else against the source's pose);
+    ``paste_back``: paste the face into the source photo; ``track``: follow the face between
+    detections, run every ``redetect_every`` frames.
+    """
+
+    def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
+                 paste_back: bool = False, track: bool = True, redetect_every: int = 30) -> None:
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        if not reenactor.spec.k == src.p.shape[1]:
+            raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the reenactor's layout {reenactor.spec.k}")
+        self.reenactor, self.src = reenactor, src
+        self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
+        self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
+        self._idle: Optional[np.ndarray] = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start over: the next frame with a face becomes the reference of the relative motion."""
+        self.tracker.reset()
+        self._raw: Optional[torch.Tensor] = None  # last measured pose [k]
+        self._smoothed: Optional[torch.Tensor] = None
+        self._reference: Optional[torch.Tensor] = None
+        self.frames = 0
+
+    def idle_frame(self) -> np.ndarray:
+        """The output before any face was seen: the source at Δp = 0 (A's bias applied, as in the video path)."""
+        if self._idle is None:
+            zero = torch.zeros(1, self.reenactor.spec.k)
+            face = to_uint8(self.reenactor.render(self.src, self.reenactor.shift(self.src, zero)))[0]
+            self._idle = compose(self.src, face, self.paste_back)
+        return self._idle
+
+    def step(self, frame: np.ndarray) -> LiveFrame:
+        """Reenact one driving frame (uint8 RGB [H, W, 3]; other layouts are converted)."""
+        seconds: Dict[str, float] = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            seconds[stage] = now - clock
+            clock = now
+
+        rgb = as_rgb_uint8(frame, name=f"frame {self.frames}")
+        self.frames += 1
+        tracked = self.tracker(rgb, name=f"frame {self.frames - 1}")
+        lap("landmarks")
+        found = False
+        if tracked is not None:
+            try:
+                crop, transform = self.reenactor.crop(rgb, landmarks=tracked.landmarks)
+            except ValueError:  # landmarks too degenerate to align
+                crop = None
+            lap("align")
+            if crop is not None:
+                p, ok = self.reenactor.pose_in_frame([crop], [transform])
+                found = bool(ok[0])
+                if found:
+                    self._raw = p[0]
+                else:
+                    self.tracker.reset()  # Net3D sees no face: the tracker has drifted off it
+            lap("net3d")
+        if self._raw is None:
+            return LiveFrame(self.idle_frame(), found, bool(tracked and tracked.detected),
+                             {**{s: 0.0 for s in STAGES}, **seconds})
+        raw = self._raw
+        self._smoothed = raw if self._smoothed is None else self.smoothing * self._smoothed + (1 - self.smoothing) * raw
+        if self._reference is None:
+            self._reference = self._smoothed if self.relative else self.src.p[0].detach().float().cpu()
+        spec = self.reenactor.spec
+        dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference[None])
+        face = to_uint8(self.reenactor.render(self.src, self.reenactor.shift(self.src, dp)))[0]
+        lap("render")
+        image = compose(self.src, face, self.paste_back)
+        lap("compose")
+        return LiveFrame(image, found, bool(tracked and tracked.detected),
+                         {s: seconds.get(s, 0.0) for s in STAGES})
