@@ -1,6 +1,8 @@
 """The Gradio app of ``latentreenact demo``: a Reenact tab (source and driving uploads with bundled
-examples, aligned-crop preview, options, progress, result and side-by-side videos) and an Edit tab
-(yaw / pitch / roll / expression sliders with Reset). The work is done by :class:`demo.session.DemoSession`.
+examples, aligned-crop preview, options, progress, result and side-by-side videos), an Edit tab
+(yaw / pitch / roll / expression sliders with Reset) and a Live tab (a prepared source driven by the
+browser's camera, frame by frame, with the frame rate shown). The work is done by
+:class:`demo.session.DemoSession` (and :mod:`demo.live` for the camera stream).
 
 The source photo is a file input, so Gradio hands over the uploaded file without decoding it and our
 reader checks it. Users see our messages only: refused inputs (:class:`DemoInputError`) are logged in

@@ -437,3 +437,26 @@ def test_close_removes_everything(tmp_path) -> None:  # type: ignore[no-untyped-
     (given / "keep.txt").write_text("not ours")
     s.close()
     assert sorted(p.name for p in given.iterdir()) == ["keep.txt"]  # ours removed, the folder and others kept
+
+
+def test_live_step_needs_a_prepared_source_and_keeps_one_reenactor_per_source(session) -> None:  # type: ignore[no-untyped-def]
+    from demo.live import live_step
+
+    frames = list(iter_frames(DRIVING, 3))
+    with pytest.raises(DemoInputError, match="upload a source photo"):
+        live_step(session, None, frames[0], None, "none", None, False)
+    with pytest.raises(DemoInputError, match="prepare the source first"):
+        live_step(session, None, frames[0], str(SOURCE), "none", None, False)
+    image, line, none = live_step(session, None, None, str(SOURCE), "none", None, False)
+    assert image is None and none is None and "waiting for the camera" in line
+    with pytest.raises(DemoInputError, match="camera frame is not an RGB"):
+        live_step(session, None, np.zeros((4, 4, 7), np.uint8), str(SOURCE), "none", None, False)
+    session.source(str(SOURCE))  # Prepare
+    image, line, state = live_step(session, None, frames[0], str(SOURCE), "none", None, False)
+    assert image.shape == (SIZE, SIZE, 3) and state.frames == 1 and "face found in 1 of 1 frames" in line
+    for frame in frames[1:]:
+        image, line, again = live_step(session, state, frame, str(SOURCE), "none", None, False)
+        assert again is state
+    assert state.frames == 3 and "frames/s shown" in line and "ms per frame" in line
+    _, _, pasted = live_step(session, state, frames[0], str(SOURCE), "none", None, True)  # new settings: new stream
+    assert pasted is not state and pasted.frames == 1 and pasted.live.paste_back
