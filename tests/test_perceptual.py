@@ -279,3 +279,27 @@ def test_identity_feature_loss() -> None:
     assert not any(p.requires_grad for p in net.parameters())
     with pytest.raises(ValueError, match="layer weights"):
         IdentityFeatureLoss(net, layer_weights=[1.0])(x, y)
+
+
+def test_identity_feature_loss_reuses_a_fixed_targets_features_only() -> None:
+    net = TinyNet(1)
+    calls = []
+    net.register_forward_hook(lambda module, inputs, output: calls.append(inputs[0].shape[0]))
+    loss = IdentityFeatureLoss(net, normalize=True)
+    x, y = images(3, size=32), images(4, size=32)
+    first = loss(x, y)
+    assert len(calls) == 2
+    again = loss(x + 0.1, y)  # same target tensor: its features are not computed again ...
+    assert len(calls) == 3
+    fresh = IdentityFeatureLoss(net, normalize=True)
+    torch.testing.assert_close(again, fresh(x + 0.1, y), rtol=0, atol=0)  # ... and the value is the same
+    y.mul_(0.5)  # changed in place: computed again
+    torch.testing.assert_close(loss(x, y), fresh(x, y.clone()), rtol=0, atol=0)
+    copy = y.clone()  # a new tensor, even with the same values: computed again
+    before = len(calls)
+    loss(x, copy)
+    assert len(calls) == before + 2
+    yg = y.clone().requires_grad_(True)  # a target that needs gradients: never cached, gradients reach it
+    loss(x, yg).sum().backward()
+    assert yg.grad is not None and yg.grad.abs().sum() > 0
+    assert first.shape == (2,)

@@ -40,6 +40,7 @@ class IdentityFeatureLoss(nn.Module):
         self.data_range = data_range
         if freeze:
             extractor.requires_grad_(False).eval()
+        self._target_cache: Optional[tuple] = None
 
     def _features(self, images: torch.Tensor) -> list:
         feats = self.extractor(images)
@@ -52,11 +53,26 @@ class IdentityFeatureLoss(nn.Module):
             raise ValueError(f"{len(self.layer_weights)} layer weights given for {len(feats)} feature maps")
         return feats
 
+    def _target_features(self, y: torch.Tensor) -> list:
+        """The features of ``y``, reused while the same unchanged tensor comes back (a fixed target in an
+        optimisation loop: tuning computes them once instead of every step). The cache holds the
+        tensor itself, so a new tensor is never mistaken for it; a target that needs gradients is not
+        cached."""
+        if y.requires_grad and torch.is_grad_enabled():
+            return self._features(y)
+        cached = self._target_cache
+        if cached is not None and cached[0] is y and cached[1] == y._version:
+            return cached[2]
+        with torch.no_grad():
+            feats = self._features(y)
+        self._target_cache = (y, y._version, feats)
+        return feats
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Loss per image pair ``[B]`` (take ``.mean()`` for a scalar)."""
         if x.shape != y.shape:
             raise ValueError(f"images differ in shape: {tuple(x.shape)} vs {tuple(y.shape)}")
-        fx, fy = self._features(x), self._features(y)
+        fx, fy = self._features(x), self._target_features(y)
         weights = self.layer_weights or [1.0] * len(fx)
         loss = x.new_zeros(x.shape[0])
         for w, a, b in zip(weights, fx, fy):
