@@ -18,6 +18,7 @@ _LAZY = {
     "StyleGAN2Discriminator": ("latentreenact.models.discriminator", "StyleGAN2Discriminator"),
     "Reenactor": ("latentreenact.reenactor", "Reenactor"),
     "ReenactOptions": ("latentreenact.reenact_video", "ReenactOptions"),
+    "LiveReenactor": ("latentreenact.live", "LiveReenactor"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -36,6 +36,7 @@ from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 from .faces import NoFaceError, as_rgb_uint8, face_crop, read_image
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
+from .live import LiveReenactor
 from .model_parts import load_parts
 from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
@@ -388,6 +389,12 @@ class Reenactor:
         if driving_kind(driving) == "video":
             return list(video_frames(self, src, Path(driving), opts)[1])
         return reenact_images(self, src, driving, opts).frames
+
+    def live(self, src: Source, **settings: Any) -> LiveReenactor:
+        """A frame-by-frame reenactor of ``src`` for a camera or a stream (``live.step(frame)`` per frame; see
+        :class:`latentreenact.live.LiveReenactor` for ``smoothing``, ``relative``, ``paste_back``, ``track``)."""
+        self._check_source(src)
+        return LiveReenactor(self, src, **settings)
 
     def reenact_video(self, src: Source, video: PathLike, output: PathLike, options: Optional[ReenactOptions] = None,
                       *, max_frames: Optional[int] = None, **settings: Any) -> VideoSummary:

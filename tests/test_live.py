@@ -79,7 +79,8 @@ def test_live_without_tracking_equals_the_video_path(setup, frames: list) -> Non
     clip = Path(example_path("smile"))
     track, rendered = video_frames(reenactor, src, clip, ReenactOptions(batch_size=8), max_frames=12)
     expected = list(rendered)
-    live = LiveReenactor(reenactor, src, track=False)
+    live = reenactor.live(src, track=False)
+    assert isinstance(live, LiveReenactor)
     got = [live.step(frame) for frame in frames[:12]]
     assert all(g.found and g.detected for g in got)
     diff = np.stack([np.abs(g.image.astype(int) - e.astype(int)) for g, e in zip(got, expected)])

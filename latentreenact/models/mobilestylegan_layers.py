@@ -37,23 +37,22 @@ class StyleIndex:
 
 # ----------------------------------------------------------------------------------- wavelets
 def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor,
-                 halved: bool = False) -> torch.Tensor:
+                 halved: bool = False, channels_last: bool = False) -> torch.Tensor:
     """Single-level inverse 2-D Haar (db1) transform: four [B, C, H, W] bands -> [B, C, 2H, 2W].
 
     Same convention as ``pytorch_wavelets.DWTInverse(wave="db1")``: LH is the vertical detail
-    (filtered along height), HL the horizontal one. Without autograd the output is channels-last
-    in memory (the 2x2 interleave is then two copies along contiguous channel rows, and the
-    convolutions that follow run channels-last, about 2x faster on CPU); with autograd it stays
-    NCHW, because oneDNN's channels-last backward loses precision (W+ gradients 7.5e-4 relative
-    to float64 instead of 1e-5); under tracing (ONNX export) too, as writes through ``out=`` are
-    not traced. The values are the formula's bit for bit either way (the same sums in the same
-    order, then an exact halving). ``halved``: the bands were already multiplied by 1/2 (folded
+    (filtered along height), HL the horizontal one. ``channels_last``: write the output
+    channels-last in memory (the 2x2 interleave then goes along contiguous channel rows, and the
+    convolutions after it run channels-last, about 2x faster on CPU); the inference passes use it
+    (see :class:`MobileSynthesis`). Not under tracing (ONNX export), where writes through ``out=``
+    are not recorded. The values are the formula's bit for bit either way (the same sums in the
+    same order, then an exact halving). ``halved``: the bands were already multiplied by 1/2 (folded
     into an earlier scaling; the result is the same bit for bit, as halving commutes with rounding).
     """
     b, c, h, w = ll.shape
     lo_even, lo_odd = ll + lh, ll - lh  # along height: rows 2i, 2i+1 of the low-pass half
     hi_even, hi_odd = hl + hh, hl - hh  # rows 2i, 2i+1 of the high-pass half
-    if torch.jit.is_tracing() or (torch.is_grad_enabled() and any(t.requires_grad for t in (ll, lh, hl, hh))):
+    if not channels_last or torch.jit.is_tracing():
         even_rows = torch.stack([lo_even + hi_even, lo_even - hi_even], dim=-1)  # along width: cols 2j, 2j+1
         odd_rows = torch.stack([lo_odd + hi_odd, lo_odd - hi_odd], dim=-1)
         out = torch.stack([even_rows, odd_rows], dim=3)
@@ -78,7 +77,15 @@ def split_bands(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tens
 
 def wavelet_to_image(freq: torch.Tensor) -> torch.Tensor:
     """12-channel wavelet output [B, 12, S, S] -> RGB image [B, 3, 2S, 2S] (contiguous)."""
-    return inverse_haar(*split_bands(freq)).contiguous()
+    return inverse_haar(*split_bands(freq))
+
+
+def _inference(module: nn.Module, wplus: torch.Tensor) -> bool:
+    """Whether a pass is inference: autograd off, or nothing it would record (neither W+ nor a
+    parameter needs gradients). Only such passes take the fast paths; tuning and training keep the
+    textbook formulation, so what they compute and train is unchanged by them."""
+    return not (torch.is_grad_enabled()
+                and (wplus.requires_grad or any(p.requires_grad for p in module.parameters())))
 
 
 def _modulated_weight(weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -150,23 +157,23 @@ class StyledConv(nn.Module):
             self.weight.mul_(torch.rsqrt((self.scale * self.weight).pow(2).sum([1, 2, 3]) + 1e-8).view(-1, 1, 1, 1))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str,
-                noise: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                noise: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None,
+                fast: bool = False) -> torch.Tensor:
         """``x`` [B, Cin, S, S], ``w`` [B, style_dim] -> [B, Cout, S, S].
 
-        At batch 1 the style scales the depthwise weights (or the dense weights' input channels)
-        instead of the feature map, and the bias is added inside the last convolution; larger
-        batches modulate the activations. Both equal the formula up to float rounding.
+        ``fast`` (inference at batch 1): the style scales the depthwise weights (or the dense
+        weights' input channels) instead of the feature map, the bias is added inside the last
+        convolution, and noise and activation are applied in place. Otherwise the activations are
+        modulated (the textbook form). Both equal the formula up to float rounding.
         """
         style = self.modulation(w) * self.scale
-        if x.shape[0] == 1:
+        if fast and x.shape[0] == 1:
             bias = self.bias.view(-1)
             if self.depthwise:
                 x = F.conv2d(x, _modulated_weight(self.weight_dw, style), padding=self.padding, groups=x.shape[1])
                 x = F.conv2d(x, self.weight_pw, bias)
             else:
                 x = F.conv2d(x, _modulated_weight(self.weight, style), bias, padding=self.padding)
-            if torch.is_grad_enabled():
-                return F.leaky_relu(self.noise(x, noise_mode, noise, generator), 0.2)
             return F.leaky_relu_(self.noise(x, noise_mode, noise, generator, inplace=True), 0.2)
         x = x * style[:, :, None, None]
         if self.depthwise:
@@ -189,10 +196,10 @@ class WaveletHead(nn.Module):
         self.weight = nn.Parameter(torch.randn(channels_out, channels_in, 1, 1))
         self.bias = nn.Parameter(torch.zeros(1, channels_out, 1, 1))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """``x`` [B, C, S, S], ``w`` [B, style_dim] -> wavelet [B, 12, S, S]."""
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fast: bool = False) -> torch.Tensor:
+        """``x`` [B, C, S, S], ``w`` [B, style_dim] -> wavelet [B, 12, S, S] (``fast``: see :class:`StyledConv`)."""
         style = self.modulation(w) * self.scale
-        if x.shape[0] == 1:
+        if fast and x.shape[0] == 1:
             return F.conv2d(x, _modulated_weight(self.weight, style), self.bias.view(-1))
         return F.conv2d(x * style[:, :, None, None], self.weight) + self.bias
 
@@ -207,9 +214,11 @@ class ModulatedInverseHaar(nn.Module):
         self.modulation = nn.Linear(style_dim, channels_in)
         nn.init.ones_(self.modulation.bias)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """[B, C, S, S] -> [B, C/4, 2S, 2S] (the transform's 1/2 is folded into the modulation)."""
-        return inverse_haar(*split_bands(x * (self.modulation(w) * 0.5)[:, :, None, None]), halved=True)
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fast: bool = False) -> torch.Tensor:
+        """[B, C, S, S] -> [B, C/4, 2S, 2S] (the transform's 1/2 is folded into the modulation; ``fast``:
+        the output is channels-last)."""
+        return inverse_haar(*split_bands(x * (self.modulation(w) * 0.5)[:, :, None, None]), halved=True,
+                            channels_last=fast)
 
 
 class SynthesisBlock(nn.Module):
@@ -241,13 +250,13 @@ class MappingNetwork(nn.Module):
         return x
 
 
-def _one_at_a_time(wplus: torch.Tensor, noise_mode: str, noise: Sequence[Optional[torch.Tensor]]) -> bool:
-    """Whether to render a batch image by image: on the CPU without autograd, where the batch-1 path
+def _one_at_a_time(wplus: torch.Tensor, noise_mode: str, noise: Sequence[Optional[torch.Tensor]], fast: bool) -> bool:
+    """Whether to render a batch image by image: at inference on the CPU, where the batch-1 path
     (styles folded into the weights, channels-last) is 4x faster per image than a batched pass
     (256 px: 27 vs 113 ms), and only when that changes nothing but rounding: stored, explicit or no
     noise (fresh random noise is drawn for the whole batch at once, as before)."""
     batch = wplus.shape[0]
-    return (wplus.device.type == "cpu" and not (torch.is_grad_enabled() and wplus.requires_grad)
+    return (fast and batch > 1 and wplus.device.type == "cpu"
             and all(n is None or n.shape[0] in (1, batch) for n in noise)
             and (noise_mode in ("const", "none") or all(n is not None for n in noise)))
 
@@ -303,6 +312,10 @@ class MobileSynthesis(nn.Module):
         With a head for ``resolution`` the blocks above it are skipped. Without one (models
         loaded from the IR below 1024 px) the top level is rendered and its wavelet LL band,
         which is exactly the 2x area-downsampled 1024 px image, is area-downsampled further.
+
+        Inference passes (nothing needs gradients) take the fast paths: styles folded into the
+        weights at batch 1, channels-last activations, CPU batches one image at a time. Passes that
+        autograd records (tuning, training) run the textbook formulation, as before these paths existed.
         """
         size = self.resolution if resolution is None else int(resolution)
         if size < 8 or size > self.resolution or size & (size - 1):
@@ -310,26 +323,27 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
-        if wplus.shape[0] > 1 and _one_at_a_time(wplus, noise_mode, noise):
+        fast = _inference(self, wplus)
+        if _one_at_a_time(wplus, noise_mode, noise, fast):
             return torch.cat([self(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator, resolution)
                               for i in range(wplus.shape[0])])
         stop = int(math.log2(size)) - 3 if self.has_head(size) else len(self.blocks)
 
         x = self.const.expand(wplus.shape[0], -1, -1, -1)
         index = self.style_index
-        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)
+        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator, fast)
         if stop == 0:
-            return wavelet_to_image(self.to_img1(x, wplus[:, index.to_img1]))
+            return wavelet_to_image(self.to_img1(x, wplus[:, index.to_img1], fast))
         for k, block in enumerate(self.blocks[:stop]):
             i_up, i_conv1, i_conv2, _ = index.blocks[k]
-            x = block.up(x, wplus[:, i_up])
-            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator)
-            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator)
-        freq = self.blocks[stop - 1].to_img(x, wplus[:, index.blocks[stop - 1][3]])
+            x = block.up(x, wplus[:, i_up], fast)
+            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator, fast)
+            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator, fast)
+        freq = self.blocks[stop - 1].to_img(x, wplus[:, index.blocks[stop - 1][3]], fast)
         if 2 * freq.shape[-1] == size:
-            return wavelet_to_image(freq)
+            return wavelet_to_image(freq).contiguous()
         low = freq[:, :3] * 0.5  # the LL band / 2 = the full image average-pooled 2x
-        return F.avg_pool2d(low, low.shape[-1] // size) if low.shape[-1] != size else low
+        return (F.avg_pool2d(low, low.shape[-1] // size) if low.shape[-1] != size else low).contiguous()
 
     def forward_levels(self, wplus: torch.Tensor, noise_mode: str = "const",
                        noise: Optional[Sequence[Optional[torch.Tensor]]] = None,
@@ -343,21 +357,22 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
-        if wplus.shape[0] > 1 and _one_at_a_time(wplus, noise_mode, noise):
+        fast = _inference(self, wplus)
+        if _one_at_a_time(wplus, noise_mode, noise, fast):
             rows = [self.forward_levels(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator)
                     for i in range(wplus.shape[0])]
             return torch.cat([r[0] for r in rows]), [torch.cat(level) for level in zip(*(r[1] for r in rows))]
         index = self.style_index
         x = self.const.expand(wplus.shape[0], -1, -1, -1)
-        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator)
+        x = self.conv1(x, wplus[:, index.conv1], noise_mode, noise[0], generator, fast)
         states = [x]
         for k, block in enumerate(self.blocks):
             i_up, i_conv1, i_conv2, _ = index.blocks[k]
-            x = block.up(x, wplus[:, i_up])
-            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator)
-            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator)
+            x = block.up(x, wplus[:, i_up], fast)
+            x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator, fast)
+            x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator, fast)
             states.append(x)
-        image = wavelet_to_image(self.blocks[-1].to_img(x, wplus[:, index.blocks[-1][3]]))
+        image = wavelet_to_image(self.blocks[-1].to_img(x, wplus[:, index.blocks[-1][3]], fast)).contiguous()
         return image, states
 
 
