@@ -1,12 +1,19 @@
-"""Generator forward speed: our default path vs the straightforward reference formulation.
+"""Generator speed: our default path vs the straightforward reference formulation.
 
-CPU: a 256 px StyleGAN2 (channel multiplier 1, 512-d, 8 mapping layers, random weights) at
-batch 1 and 4. Both formulations run in this process on the same weights and inputs,
-interleaved; the script prints the max abs output difference and the speed ratio (target:
->= 2x at outputs equal within 1e-4, docs/architecture.md §10). With a CUDA device it also compares the CUDA
-ops with the PyTorch path and reports images/s at batch 8.
+CPU: a 256 px StyleGAN2 (512-d, 8 mapping layers, random weights) at batch 1 and 4, channel
+multipliers 1 and 2, for three passes:
 
-    python benchmarks/bench_generator.py [--repeats 5] [--json out.json]
+* ``forward``: synthesis without autograd (rendering);
+* ``w+``: forward and backward with respect to W+ (projection, training A);
+* ``weights``: forward and backward with respect to W+ and every synthesis weight (tuning).
+
+Both formulations run in this process on the same weights and inputs, interleaved; the script
+prints the max abs difference of the images (and of the W+ gradients) and the speed ratio (target:
+>= 2.5x at outputs equal within 1e-4, issue #19). With a CUDA device it also compares the CUDA ops
+with the PyTorch path and reports images/s at batch 8.
+
+    python benchmarks/bench_generator.py [--repeats 5] [--cm 1 2] [--batches 1 4]
+        [--passes forward w+ weights] [--json out.json]
 """
 
 from __future__ import annotations
@@ -16,14 +23,14 @@ import json
 import platform
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
 from latentreenact.models.stylegan2 import StyleGAN2Generator
 from latentreenact.models.stylegan2_layers import set_formulation
 
-TARGET_RATIO = 2.0
+TARGET_RATIO = 2.5
 TOLERANCE = 1e-4
 
 
@@ -36,21 +43,44 @@ def timed(fn: Callable[[], torch.Tensor], sync: Callable[[], None]) -> float:
 
 
 def compare(g: StyleGAN2Generator, w: torch.Tensor, repeats: int, variants: Dict[str, Callable[[], None]],
-            sync: Callable[[], None]) -> Dict[str, object]:
-    """Median seconds per call of each variant (interleaved runs) and their outputs' max abs difference."""
+            sync: Callable[[], None], kind: str = "forward") -> Dict[str, object]:
+    """Median seconds per call of each variant (interleaved runs) and their outputs' max abs difference.
+
+    ``kind``: ``forward`` (no autograd), ``w+`` (backward to W+) or ``weights`` (backward to W+ and
+    the synthesis weights)."""
+    weights = [p for n, p in g.named_parameters() if not n.startswith("style.")]
+
+    def run() -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if kind == "forward":
+            with torch.inference_mode():
+                return g.synthesis(w, noise_mode="const"), None
+        for p in weights:
+            p.requires_grad_(kind == "weights")
+            p.grad = None
+        wp = w.clone().requires_grad_(True)
+        image = g.synthesis(wp, noise_mode="const")
+        image.square().mean().backward()
+        return image.detach(), wp.grad
+
     outputs, times = {}, {name: [] for name in variants}
-    with torch.inference_mode():
-        for name, setup in variants.items():  # warm-up (oneDNN / cuDNN primitive creation)
+    for name, setup in variants.items():  # warm-up (oneDNN / cuDNN primitive creation)
+        setup()
+        outputs[name] = tuple(t.float().cpu() if t is not None else None for t in run())
+    for _ in range(repeats):
+        for name, setup in variants.items():
             setup()
-            outputs[name] = g.synthesis(w, noise_mode="const").float().cpu()
-        for _ in range(repeats):
-            for name, setup in variants.items():
-                setup()
-                times[name].append(timed(lambda: g.synthesis(w, noise_mode="const"), sync))
+            times[name].append(timed(run, sync))
+    for p in weights:
+        p.requires_grad_(False)
+        p.grad = None
     names = list(variants)
-    diff = (outputs[names[0]] - outputs[names[1]]).abs().max().item()
+    first, second = outputs[names[0]], outputs[names[1]]
+    diff = (first[0] - second[0]).abs().max().item()
     med = {name: statistics.median(t) for name, t in times.items()}
-    return {"seconds": med, "max_abs_diff": diff, "ratio": med[names[0]] / med[names[1]]}
+    result: Dict[str, object] = {"seconds": med, "max_abs_diff": diff, "ratio": med[names[0]] / med[names[1]]}
+    if first[1] is not None:
+        result["grad_rel_diff"] = ((first[1] - second[1]).abs().max() / first[1].abs().max()).item()
+    return result
 
 
 def main() -> None:
@@ -58,24 +88,35 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--cm", type=int, nargs="+", default=[1, 2], help="channel multipliers")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--passes", nargs="+", default=["forward", "w+", "weights"],
+                        choices=["forward", "w+", "weights"])
     args = parser.parse_args()
 
-    torch.manual_seed(0)
-    g = StyleGAN2Generator(args.size, 512, 8, channel_multiplier=1).eval()
+    print(f"# StyleGAN2 {args.size}px, CPU: {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}, median of {args.repeats}")
+    print(f"{'cm':>2} {'pass':<8} {'batch':>5} {'reference s':>12} {'default s':>10} {'ratio':>6} {'max|diff|':>10} "
+          f"{'grad rel':>9}  verdict")
     results: List[Dict[str, object]] = []
     cpu_sync = lambda: None  # noqa: E731
-    print(f"# StyleGAN2 {args.size}px cm1 forward, CPU: {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"{'device':<6} {'batch':>5} {'reference s':>12} {'default s':>10} {'ratio':>6} {'max|diff|':>10}  verdict")
-    variants = {"reference": lambda: set_formulation(g, "reference"), "default": lambda: set_formulation(g, "default")}
-    for batch in (1, 4):
-        w = torch.randn(batch, g.n_latent, 512, generator=torch.Generator().manual_seed(batch))
-        r = compare(g, w, args.repeats, variants, cpu_sync)
-        ok = r["ratio"] >= TARGET_RATIO and r["max_abs_diff"] <= TOLERANCE
-        print(f"{'cpu':<6} {batch:>5} {r['seconds']['reference']:>12.4f} {r['seconds']['default']:>10.4f} "
-              f"{r['ratio']:>6.2f} {r['max_abs_diff']:>10.2e}  {'PASS' if ok else 'FAIL'} (target >= {TARGET_RATIO}x)")
-        results.append({"device": "cpu", "batch": batch, **r, "pass": ok})
-    set_formulation(g, "default")
+    for cm in args.cm:
+        torch.manual_seed(0)
+        g = StyleGAN2Generator(args.size, 512, 8, channel_multiplier=cm).eval().requires_grad_(False)
+        variants = {"reference": lambda: set_formulation(g, "reference"),
+                    "default": lambda: set_formulation(g, "default")}
+        for kind in args.passes:
+            for batch in args.batches:
+                w = torch.randn(batch, g.n_latent, 512, generator=torch.Generator().manual_seed(batch))
+                r = compare(g, w, args.repeats, variants, cpu_sync, kind)
+                ok = r["ratio"] >= TARGET_RATIO and r["max_abs_diff"] <= TOLERANCE
+                grad = f"{r['grad_rel_diff']:9.1e}" if "grad_rel_diff" in r else f"{'-':>9}"
+                print(f"{cm:>2} {kind:<8} {batch:>5} {r['seconds']['reference']:>12.4f} {r['seconds']['default']:>10.4f} "
+                      f"{r['ratio']:>6.2f} {r['max_abs_diff']:>10.2e} {grad}  "
+                      f"{'PASS' if ok else 'FAIL'} (target >= {TARGET_RATIO}x)", flush=True)
+                results.append({"device": "cpu", "channel_multiplier": cm, "pass": kind, "batch": batch, **r,
+                                "passed": ok})
+        set_formulation(g, "default")
 
     if torch.cuda.is_available():
         import os
