@@ -125,10 +125,16 @@ class FusedLeakyReLU(nn.Module):
         self.clamp = clamp
         self.formulation = "default"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """``inplace``: ``x`` may be overwritten (a fresh tensor that autograd does not record); on the CPU
+        the PyTorch path's steps then run in place on it (the same operations, the same bits)."""
         if self.formulation == "reference":
             out = fused_leaky_relu_reference(x, self.bias, self.negative_slope, self.scale)
             return out if self.clamp is None else out.clamp(-self.clamp, self.clamp)
+        if inplace and not x.is_cuda:
+            x = F.leaky_relu_(x.add_(self.bias.reshape(1, -1, *([1] * (x.ndim - 2)))), self.negative_slope)
+            x = x.mul_(self.scale) if self.scale != 1 else x
+            return x.clamp_(-self.clamp, self.clamp) if self.clamp is not None and self.clamp >= 0 else x
         return fused_bias_act(x, self.bias, dim=1, act="lrelu", alpha=self.negative_slope, gain=self.scale,
                               clamp=self.clamp)
 
@@ -167,6 +173,20 @@ class ModulatedConv2d(Resampling):
             self._energy_key = key
         return self._energy
 
+    def _channels_last_weight(self, transposed: bool = False) -> torch.Tensor:
+        """``weight[0]`` [out, in, k, k] (``transposed``: [in, out, k, k]) stored channels-last, the layout
+        that channels-last activations' convolutions use; cached like :meth:`_weight_energy` while no
+        gradient is needed."""
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return (w[0].transpose(0, 1) if transposed else w[0]).contiguous(memory_format=torch.channels_last)
+        key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled(), transposed)
+        cache = self.__dict__.setdefault("_channels_last_cache", {})
+        if cache.get(transposed, (None,))[0] != key:
+            weight = w[0].detach().transpose(0, 1) if transposed else w[0].detach()
+            cache[transposed] = (key, weight.contiguous(memory_format=torch.channels_last))
+        return cache[transposed][1]
+
     def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style) * self.scale  # [B, in]
         weight = self.weight[0]  # [out, in, k, k]
@@ -174,8 +194,14 @@ class ModulatedConv2d(Resampling):
         d = torch.rsqrt((s * s) @ self._weight_energy().t() + 1e-8) if self.demodulate else None  # [B, out]
         if x.shape[0] == 1:  # one sample: modulate the weight (one pass over it) instead of the activations
             coef = s[0][None, :] if d is None else d[0][:, None] * s[0][None, :]  # [out, in]
-            if self.upsample:  # a contiguous first operand makes the product the contiguous [in, out] weight
+            channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+            if self.upsample:
+                if channels_last:  # [in, out, k, k] stored channels-last: no reorder before the convolution
+                    return self._conv_up(x, self._channels_last_weight(transposed=True) * coef.t()[:, :, None, None])
+                # a contiguous first operand makes the product the contiguous [in, out] weight
                 return self._conv_up(x, coef.t().contiguous()[:, :, None, None] * weight.transpose(0, 1))
+            if channels_last:
+                weight = self._channels_last_weight()  # the product then needs no reorder before the convolution
             return F.conv2d(x, weight * coef[:, :, None, None], padding=self.padding)
         x = x * s[:, :, None, None]
         x = self._conv_up(x, weight.transpose(0, 1)) if self.upsample else F.conv2d(x, weight, padding=self.padding)
@@ -183,7 +209,9 @@ class ModulatedConv2d(Resampling):
 
     def _conv_up(self, x: torch.Tensor, weight_t: torch.Tensor) -> torch.Tensor:
         """2x transposed convolution with ``weight_t`` [in, out, k, k], then the blur."""
-        return self.blur(F.conv_transpose2d(x, weight_t.contiguous(), stride=2))
+        if not (weight_t.is_contiguous() or weight_t.is_contiguous(memory_format=torch.channels_last)):
+            weight_t = weight_t.contiguous()
+        return self.blur(F.conv_transpose2d(x, weight_t, stride=2))
 
     def _forward_grouped(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
@@ -211,12 +239,14 @@ class NoiseInjection(nn.Module):
         self.weight = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor, noise: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                generator: Optional[torch.Generator] = None, inplace: bool = False) -> torch.Tensor:
+        """``x + weight * noise`` (fresh N(0, 1) noise from ``generator`` when none is given; ``inplace``:
+        added into ``x``)."""
         if noise is None:
             b, _, h, w = x.shape
             gen_device = generator.device if generator is not None else x.device
             noise = torch.randn(b, 1, h, w, generator=generator, device=gen_device, dtype=x.dtype).to(x.device)
-        return x + self.weight * noise
+        return x.add_(self.weight * noise) if inplace else x + self.weight * noise
 
 
 class ConstantInput(nn.Module):
@@ -243,9 +273,11 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: Optional[torch.Tensor] = None,
                 noise_mode: str = "random", generator: Optional[torch.Generator] = None) -> torch.Tensor:
         x = self.conv(x, style)
+        # the convolution's output is fresh: without autograd recording it, noise and activation go in place
+        inplace = self.conv.formulation == "default" and not (torch.is_grad_enabled() and x.requires_grad)
         if noise_mode != "none":
-            x = self.noise(x, noise, generator)
-        return self.activate(x)
+            x = self.noise(x, noise, generator, inplace=inplace)
+        return self.activate(x, inplace=inplace)
 
 
 class ToRGB(nn.Module):
