@@ -273,8 +273,11 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: Optional[torch.Tensor] = None,
                 noise_mode: str = "random", generator: Optional[torch.Generator] = None) -> torch.Tensor:
         x = self.conv(x, style)
-        # the convolution's output is fresh: without autograd recording it, noise and activation go in place
-        inplace = self.conv.formulation == "default" and not (torch.is_grad_enabled() and x.requires_grad)
+        # the convolution's output is fresh: when autograd records none of these steps, noise and activation
+        # go in place
+        recorded = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (x, noise, self.noise.weight, self.activate.bias))
+        inplace = self.conv.formulation == "default" and not recorded
         if noise_mode != "none":
             x = self.noise(x, noise, generator, inplace=inplace)
         return self.activate(x, inplace=inplace)
