@@ -139,6 +139,20 @@ def _browser_or_skip() -> None:
         pytest.skip(message)
 
 
+def _chromium(profile: str, *flags: str):  # type: ignore[no-untyped-def]
+    """Headless Chromium under Selenium with a fresh profile folder and any extra ``flags``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1400,1400", f"--user-data-dir={profile}", *flags):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+
+
 def choose(driver, radio_id: str, value: str) -> None:  # type: ignore[no-untyped-def]
     """Click the option ``value`` of the Gradio radio group ``radio_id``."""
     from selenium.webdriver.common.by import By
@@ -150,20 +164,12 @@ def choose(driver, radio_id: str, value: str) -> None:  # type: ignore[no-untype
 
 def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     _, url = served
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1400", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = _chromium(profile)
     try:
         driver.get(url)
         wait = WebDriverWait(driver, 60)
@@ -218,9 +224,7 @@ def test_browser_live_camera(served, tmp_path, monkeypatch) -> None:  # type: ig
     """The Live tab in headless Chromium with a fake camera fed from the bundled clip: results arrive in
     the page, and each one is what the live reenactor makes of the camera frames that reached the server."""
     _browser_or_skip()
-    from selenium import webdriver
     from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -239,16 +243,9 @@ def test_browser_live_camera(served, tmp_path, monkeypatch) -> None:  # type: ig
 
     monkeypatch.setattr(app_module, "live_step", recording)
     camera = _fake_camera_clip(tmp_path / "camera.y4m")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1300", f"--user-data-dir={profile}",
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                 f"--use-file-for-fake-video-capture={camera}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = _chromium(profile, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                       f"--use-file-for-fake-video-capture={camera}")
     try:
         driver.get(url)
         wait = WebDriverWait(driver, 60)
