@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 #: weight of the newest frame in the frame-rate averages
 RATE_SMOOTHING = 0.2
-STAGE_LABELS = {"landmarks": "landmarks", "align": "align", "net3d": "Net3D", "render": "render", "compose": "compose"}
+STAGE_LABELS = {"landmarks": "landmarks", "align": "align", "check": "check", "net3d": "Net3D", "render": "render",
+                "compose": "compose"}
 
 
 @dataclass

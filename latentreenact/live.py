@@ -8,8 +8,11 @@ frames without a face keep the last pose. With ``track=False`` and a first frame
 its frames equal the video path's (up to float rounding; tested).
 
 ``track=True`` (the default here) follows the face with :class:`~latentreenact.faces.FaceTracker`
-instead of detecting it on every frame: the landmarks differ slightly from a fresh detection's
-(measured in ``benchmarks/bench_reenact.py``), so the video path keeps detecting unless asked.
+instead of detecting it on every frame, and hands its landmarks to the pose estimator, which then
+starts from them in the aligned crop instead of detecting the face there again (``bfm-rigid``,
+``bfm-fit``). On tracked frames a quick detection in the aligned crop (no upsampling: the face
+fills it) checks that the face is still there, since the landmark predictor answers on any box. The landmarks differ slightly from a fresh detection's (the pose difference is
+measured in ``benchmarks/bench_reenact.py``), so the video path keeps detecting.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-from .faces import FaceTracker, as_rgb_uint8
+from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .images import to_uint8
 from .reenact_video import DEFAULT_SMOOTHING, Source, compose
 
 #: stages timed for every frame, in order
-STAGES = ("landmarks", "align", "net3d", "render", "compose")
+STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
 
 
 @dataclass
@@ -63,6 +66,7 @@ class LiveReenactor:
             raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the reenactor's layout {reenactor.spec.k}")
         self.reenactor, self.src = reenactor, src
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
+        self.track = bool(track)
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -105,8 +109,13 @@ class LiveReenactor:
             except ValueError:  # landmarks too degenerate to align
                 crop = None
             lap("align")
+            if crop is not None and not tracked.detected and not detect_faces(crop, self.reenactor.detector, 0):
+                crop = None  # the tracked face is gone (the landmark predictor answers on any box)
+                self.tracker.reset()
+            lap("check")
             if crop is not None:
-                p, ok = self.reenactor.pose_in_frame([crop], [transform])
+                hint = [tracked.landmarks] if self.track else None  # tracked: no second detection in the crop
+                p, ok = self.reenactor.pose_in_frame([crop], [transform], landmarks=hint)
                 found = bool(ok[0])
                 if found:
                     self._raw = p[0]

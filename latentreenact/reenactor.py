@@ -33,7 +33,7 @@ from directions.matrix import DirectionMatrix, spec_from_matrix
 from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
-from .faces import NoFaceError, as_rgb_uint8, face_crop, read_image
+from .faces import NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, read_image, transform_points
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
 from .live import LiveReenactor
@@ -202,15 +202,26 @@ class Reenactor:
     def pose(self, crops: Sequence[np.ndarray]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of aligned crops: (p [N, k] on CPU, found [N] bool); rows not found hold NaN."""
         with torch.no_grad():
-            params = self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device), missing="mask")
-            p = params.to_vector(self.spec.names).detach().float().cpu()
+            return self._vectors(self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device),
+                                                         missing="mask"))
+
+    def _vectors(self, params: Any) -> Tuple[torch.Tensor, torch.Tensor]:
+        p = params.to_vector(self.spec.names).detach().float().cpu()
         found = params.found.detach().cpu().bool() & torch.isfinite(p).all(1)
         return torch.where(found[:, None], p, torch.full_like(p, math.nan)), found
 
-    def pose_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray]) -> Tuple[torch.Tensor,
-                                                                                                torch.Tensor]:
-        """:meth:`pose` of aligned crops cut from frames (``transforms``: crop->frame), with roll in the frame."""
-        p, found = self.pose(crops)
+    def pose_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
+                      landmarks: Optional[Sequence[np.ndarray]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`pose` of aligned crops cut from frames (``transforms``: crop->frame), with roll in the frame.
+        ``landmarks``: the faces' 68 landmarks in the frames (a tracked face); an estimator that takes
+        face boxes (``estimate_boxes``: ``bfm-fit``, ``bfm-rigid``) then starts its landmarks from
+        them instead of detecting the face in the crop again (others ignore them)."""
+        if landmarks is not None and hasattr(self.estimator, "estimate_boxes"):
+            boxes = [box_from_landmarks(transform_points(np.linalg.inv(t), lm)) for t, lm in zip(transforms, landmarks)]
+            with torch.no_grad():
+                p, found = self._vectors(self.estimator.estimate_boxes(list(crops), boxes, missing="mask"))
+        else:
+            p, found = self.pose(crops)
         return self._frame_roll(p, transforms), found
 
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,

@@ -93,3 +93,19 @@ def test_bfm_fit_backend(bfm_fit) -> None:
     torch.testing.assert_close(q.angles[0], p.angles[0])
     with pytest.raises(NoFaceError, match=r"\[1\]"):
         bfm_fit.estimate(tensor)
+
+
+def test_bfm_fit_with_given_boxes_equals_detection_with_those_boxes() -> None:
+    from latentreenact.faces import find_face
+    from latentreenact.faces.alignment import face_crop
+
+    estimator = get_estimator("bfm-rigid")
+    crop = face_crop(photo("astronaut"), 256).crop
+    box = find_face(crop).box  # the box the detector gives: the landmarks, and so the fit, are the same
+    detected = estimator.estimate([crop])
+    boxed = estimator.estimate_boxes([crop], [box])
+    assert torch.equal(boxed.angles, detected.angles) and torch.equal(boxed.expression, detected.expression)
+    shifted = estimator.estimate_boxes([crop], [tuple(v + 3 for v in box)])  # a tracked box, a little off
+    assert shifted.found.all() and (shifted.angles - detected.angles).abs().max() < 3.0
+    with pytest.raises(ValueError, match="1 images but 2 boxes"):
+        estimator.estimate_boxes([crop], [box, box])

@@ -6,12 +6,13 @@ Not differentiable (detection and the fit run on uint8 copies of the images).
 from __future__ import annotations
 
 import logging
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
 
-from ..faces import NoFaceError
-from ..shape3d import LandmarkFitter, LinearShapeModel
+from ..faces import NoFaceError, landmarks_68
+from ..shape3d import LandmarkFitter, LinearShapeModel, check_landmarks
 from .base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, detect_landmarks
 from .params import PoseParams
 
@@ -65,8 +66,29 @@ class BFMFitEstimator(PoseEstimator):
         """See :class:`~latentreenact.net3d.base.PoseEstimator`."""
         check_missing(missing)
         rgb = as_uint8_list(images)
-        batch = len(rgb)
-        lmk = detect_landmarks(rgb, self.detector, self.upsample)
+        return self._from_landmarks(detect_landmarks(rgb, self.detector, self.upsample), missing)
+
+    def estimate_boxes(self, images: ImageBatch, boxes: Sequence[Sequence[float]], missing: str = "raise") -> PoseParams:
+        """:meth:`estimate` with each image's face box (x0, y0, x1, y1) given: the 68-landmark predictor
+        starts from it and no detector runs (a face tracked from the previous frame)."""
+        check_missing(missing)
+        rgb = as_uint8_list(images)
+        if len(boxes) != len(rgb):
+            raise ValueError(f"got {len(rgb)} images but {len(boxes)} boxes")
+        lmk: List[Optional[np.ndarray]] = []
+        for i, (image, box) in enumerate(zip(rgb, boxes)):
+            points = np.asarray(landmarks_68(image, box), dtype=np.float64)
+            try:
+                check_landmarks(points)
+                lmk.append(points)
+            except ValueError as exc:
+                log.debug("image[%d]: %s", i, exc)
+                lmk.append(None)
+        return self._from_landmarks(lmk, missing)
+
+    def _from_landmarks(self, lmk: List[Optional[np.ndarray]], missing: str) -> PoseParams:
+        """The BFM fit of each image's 68 landmarks (None: no usable face)."""
+        batch = len(lmk)
         if missing == "raise" and any(p is None for p in lmk):
             bad = [i for i, p in enumerate(lmk) if p is None]
             raise NoFaceError(f"no usable face in image(s) {bad} (detector {self.detector})")
