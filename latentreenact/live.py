@@ -62,7 +62,7 @@ class LiveReenactor:
                  paste_back: bool = False, track: bool = True, redetect_every: int = 30) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
-        if not reenactor.spec.k == src.p.shape[1]:
+        if reenactor.spec.k != src.p.shape[1]:
             raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the reenactor's layout {reenactor.spec.k}")
         self.reenactor, self.src = reenactor, src
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
