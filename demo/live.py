@@ -36,18 +36,19 @@ class LiveState:
     live: LiveReenactor
     frames: int = 0
     found: int = 0
-    work_s: float = 0.0  # average seconds of work per frame
     interval_s: float = 0.0  # average seconds between results
-    stages_s: dict = field(default_factory=dict)
+    stages_s: dict = field(default_factory=dict)  # average seconds per stage
     last_end: Optional[float] = None
+
+    @property
+    def work_s(self) -> float:
+        """Average seconds of work per frame (the stages' averages add up to it: the averages are linear)."""
+        return float(sum(self.stages_s.values()))
 
     def record(self, seconds: dict, found: bool, end: float) -> None:
         """Count one frame: its stage times, whether it had a face, when it left."""
-        total = float(sum(seconds.values()))
-        first = self.frames == 0
         self.frames += 1
         self.found += int(found)
-        self.work_s = total if first else (1 - RATE_SMOOTHING) * self.work_s + RATE_SMOOTHING * total
         for stage, value in seconds.items():
             before = self.stages_s.get(stage, value)
             self.stages_s[stage] = (1 - RATE_SMOOTHING) * before + RATE_SMOOTHING * value

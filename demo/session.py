@@ -316,7 +316,7 @@ class DemoSession:
         if _empty(image):
             raise DemoInputError("upload a source photo and press Prepare first")
         with self._lock:
-            key = self._source_key(image, tune, tune_steps, self.deadline(), [e for e in extras if not _empty(e)])[0]
+            key = self._source_key(image, tune, tune_steps, self.deadline(), extras)[0]
             if key not in self._sources:
                 raise DemoInputError("prepare the source first: press Prepare (the camera then drives it)")
             return self._hit(self._sources, key), key

@@ -11,8 +11,9 @@ its frames equal the video path's (up to float rounding; tested).
 instead of detecting it on every frame, and hands its landmarks to the pose estimator, which then
 starts from them in the aligned crop instead of detecting the face there again (``bfm-rigid``,
 ``bfm-fit``). On tracked frames a quick detection in the aligned crop (no upsampling: the face
-fills it) checks that the face is still there, since the landmark predictor answers on any box. The landmarks differ slightly from a fresh detection's (the pose difference is
-measured in ``benchmarks/bench_reenact.py``), so the video path keeps detecting.
+fills it) checks that the face is still there, since the landmark predictor answers on any box.
+The landmarks differ slightly from a fresh detection's (the pose difference is measured in
+``benchmarks/bench_reenact.py``), so the video path keeps detecting.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ derives the box from the previous frame's landmarks (:func:`box_from_landmarks`,
 between the two boxes measured on dlib's own HOG detections) and only runs the predictor: about
 1.5 ms instead of 17 ms for a 256 px frame. A tracked face whose landmark box jumps in size or
 leaves the frame is detected again on the same frame. The predictor answers on any box, so a face
-that vanishes between detections is noticed only by the caller (the live reenactor resets the
-tracker when Net3D finds no face in the crop) or by the next detection.
+that vanishes between detections is noticed only by the caller (the live reenactor detects the face
+in the aligned crop of every tracked frame and resets the tracker when it is gone) or by the next
+detection.
 """
 
 from __future__ import annotations

@@ -88,13 +88,11 @@ def _inference(module: nn.Module, wplus: torch.Tensor) -> bool:
                 and (wplus.requires_grad or any(p.requires_grad for p in module.parameters())))
 
 
-def _modulated_weight(weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``weight`` [Cout, Cin_or_1, k, k] with its input channels (depthwise: its groups) scaled by
+def _modulated_weight(weight: torch.Tensor, scale: torch.Tensor, depthwise: bool = False) -> torch.Tensor:
+    """``weight`` [Cout, Cin, k, k] (``depthwise``: [Cin, 1, k, k]) with its input channels scaled by
     ``scale`` [1, Cin]: the batch-1 form of modulating the activations, one pass over the weights
     instead of one over the feature map."""
-    if weight.shape[1] == 1:  # depthwise: one filter per input channel
-        return weight * scale.view(-1, 1, 1, 1)
-    return weight * scale.view(1, -1, 1, 1)
+    return weight * (scale.view(-1, 1, 1, 1) if depthwise else scale.view(1, -1, 1, 1))
 
 
 # ----------------------------------------------------------------------------------- layers
@@ -170,7 +168,7 @@ class StyledConv(nn.Module):
         if fast and x.shape[0] == 1:
             bias = self.bias.view(-1)
             if self.depthwise:
-                x = F.conv2d(x, _modulated_weight(self.weight_dw, style), padding=self.padding, groups=x.shape[1])
+                x = F.conv2d(x, _modulated_weight(self.weight_dw, style, depthwise=True), padding=self.padding, groups=x.shape[1])
                 x = F.conv2d(x, self.weight_pw, bias)
             else:
                 x = F.conv2d(x, _modulated_weight(self.weight, style), bias, padding=self.padding)
@@ -341,7 +339,7 @@ class MobileSynthesis(nn.Module):
             x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator, fast)
         freq = self.blocks[stop - 1].to_img(x, wplus[:, index.blocks[stop - 1][3]], fast)
         if 2 * freq.shape[-1] == size:
-            return wavelet_to_image(freq).contiguous()
+            return wavelet_to_image(freq)
         low = freq[:, :3] * 0.5  # the LL band / 2 = the full image average-pooled 2x
         return (F.avg_pool2d(low, low.shape[-1] // size) if low.shape[-1] != size else low).contiguous()
 
@@ -372,7 +370,7 @@ class MobileSynthesis(nn.Module):
             x = block.conv1(x, wplus[:, i_conv1], noise_mode, noise[2 * k + 1], generator, fast)
             x = block.conv2(x, wplus[:, i_conv2], noise_mode, noise[2 * k + 2], generator, fast)
             states.append(x)
-        image = wavelet_to_image(self.blocks[-1].to_img(x, wplus[:, index.blocks[-1][3]], fast)).contiguous()
+        image = wavelet_to_image(self.blocks[-1].to_img(x, wplus[:, index.blocks[-1][3]], fast))
         return image, states
 
 

@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..faces import NoFaceError, as_rgb_uint8, find_face
+from ..faces import NoFaceError, as_rgb_uint8, find_face, landmarks_68
 from ..images import to_uint8
 from ..shape3d import check_landmarks
 from .params import PoseParams
@@ -73,15 +73,22 @@ def as_uint8_list(images: ImageBatch) -> List[np.ndarray]:
     return [as_rgb_uint8(im, name=f"image[{i}]") for i, im in enumerate(images)]
 
 
-def detect_landmarks(images: Sequence[np.ndarray], detector: str = "hog",
-                     upsample: int = 1) -> List[Optional[np.ndarray]]:
-    """68 landmarks (float64 [68, 2]) of the largest face per uint8 RGB image; None where none is usable."""
+def detect_landmarks(images: Sequence[np.ndarray], detector: str = "hog", upsample: int = 1,
+                     boxes: Optional[Sequence[Sequence[float]]] = None) -> List[Optional[np.ndarray]]:
+    """68 landmarks (float64 [68, 2]) of the largest face per uint8 RGB image; None where none is usable.
+    ``boxes``: each image's face box (x0, y0, x1, y1), given instead of detected (a tracked face): the
+    landmark predictor starts from it."""
+    if boxes is not None and len(boxes) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(boxes)} boxes")
     found: List[Optional[np.ndarray]] = []
     for i, image in enumerate(images):
         try:
-            face = find_face(image, detector=detector, upsample=upsample, name=f"image[{i}]")
-            check_landmarks(face.landmarks)
-            found.append(np.asarray(face.landmarks, dtype=np.float64))
+            if boxes is None:
+                points = find_face(image, detector=detector, upsample=upsample, name=f"image[{i}]").landmarks
+            else:
+                points = landmarks_68(image, boxes[i])
+            check_landmarks(points)
+            found.append(np.asarray(points, dtype=np.float64))
         except (NoFaceError, ValueError) as exc:
             log.debug("image[%d]: %s", i, exc)
             found.append(None)

@@ -11,8 +11,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
-from ..faces import NoFaceError, landmarks_68
-from ..shape3d import LandmarkFitter, LinearShapeModel, check_landmarks
+from ..faces import NoFaceError
+from ..shape3d import LandmarkFitter, LinearShapeModel
 from .base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, detect_landmarks
 from .params import PoseParams
 
@@ -72,19 +72,7 @@ class BFMFitEstimator(PoseEstimator):
         """:meth:`estimate` with each image's face box (x0, y0, x1, y1) given: the 68-landmark predictor
         starts from it and no detector runs (a face tracked from the previous frame)."""
         check_missing(missing)
-        rgb = as_uint8_list(images)
-        if len(boxes) != len(rgb):
-            raise ValueError(f"got {len(rgb)} images but {len(boxes)} boxes")
-        lmk: List[Optional[np.ndarray]] = []
-        for i, (image, box) in enumerate(zip(rgb, boxes)):
-            points = np.asarray(landmarks_68(image, box), dtype=np.float64)
-            try:
-                check_landmarks(points)
-                lmk.append(points)
-            except ValueError as exc:
-                log.debug("image[%d]: %s", i, exc)
-                lmk.append(None)
-        return self._from_landmarks(lmk, missing)
+        return self._from_landmarks(detect_landmarks(as_uint8_list(images), boxes=boxes), missing)
 
     def _from_landmarks(self, lmk: List[Optional[np.ndarray]], missing: str) -> PoseParams:
         """The BFM fit of each image's 68 landmarks (None: no usable face)."""
