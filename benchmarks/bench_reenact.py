@@ -79,12 +79,10 @@ def main() -> None:
     dp = reenactor.spec.delta(p[:1].expand_as(p), p)
 
     def render_all(source: Any) -> None:
-        from latentreenact.images import to_uint8
         from latentreenact.reenact_video import compose
 
         for i in range(0, len(frames), 8):
-            faces = reenactor.render(source, reenactor.shift(source, dp[i:i + 8]))
-            for face in to_uint8(faces):
+            for face in reenactor.faces(source, dp[i:i + 8]):
                 compose(source, face, paste_back=True)
 
     measure_s = median_seconds(lambda: reenactor.measure(frames), args.repeats, device) / len(frames)

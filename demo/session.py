@@ -124,6 +124,11 @@ class _Watched:
         self._deadline.check()
         return self._reenactor.render(src, wplus)
 
+    def faces(self, src: "Source", dp: torch.Tensor) -> np.ndarray:
+        """:meth:`Reenactor.faces` after a check."""
+        self._deadline.check()
+        return self._reenactor.faces(src, dp)
+
 
 class DemoSession:
     """The demo's state: a lazily built :class:`~latentreenact.reenactor.Reenactor` (``factory``), small

@@ -30,7 +30,8 @@ def from_uint8(images: np.ndarray, device: Union[str, torch.device] = "cpu") -> 
         array = array[None]
     if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8:
         raise ValueError(f"expected uint8 images [B, H, W, 3], got {array.dtype} {array.shape}")
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(0, 3, 1, 2).float()
+    array = np.ascontiguousarray(array) if array.flags.writeable else np.array(array)  # torch needs writable memory
+    tensor = torch.from_numpy(array).to(device).permute(0, 3, 1, 2).float()
     return tensor / 127.5 - 1
 
 

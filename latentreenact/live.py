@@ -26,7 +26,6 @@ import numpy as np
 import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
-from .images import to_uint8
 from .reenact_video import DEFAULT_SMOOTHING, Source, compose
 
 #: stages timed for every frame, in order
@@ -84,7 +83,7 @@ class LiveReenactor:
         """The output before any face was seen: the source at Δp = 0 (A's bias applied, as in the video path)."""
         if self._idle is None:
             zero = torch.zeros(1, self.reenactor.spec.k)
-            face = to_uint8(self.reenactor.render(self.src, self.reenactor.shift(self.src, zero)))[0]
+            face = self.reenactor.faces(self.src, zero)[0]
             self._idle = compose(self.src, face, self.paste_back)
         return self._idle
 
@@ -132,7 +131,7 @@ class LiveReenactor:
             self._reference = self._smoothed if self.relative else self.src.p[0].detach().float().cpu()
         spec = self.reenactor.spec
         dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference[None])
-        face = to_uint8(self.reenactor.render(self.src, self.reenactor.shift(self.src, dp)))[0]
+        face = self.reenactor.faces(self.src, dp)[0]
         lap("render")
         image = compose(self.src, face, self.paste_back)
         lap("compose")

@@ -31,7 +31,6 @@ from tqdm.auto import tqdm
 from .faces import NoFaceError, as_rgb_uint8
 from .faces import paste_back as paste
 from .faces import read_image
-from .images import to_uint8
 from .output_paths import check_output
 from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
 
@@ -81,11 +80,8 @@ class FrameReenactor(Protocol):
                 total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors [N, k] and whether each frame had a face [N]."""
 
-    def shift(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
-        """The source's W+ moved by the rescaled pose changes ``dp`` [B, k]."""
-
-    def render(self, src: Source, wplus: torch.Tensor) -> torch.Tensor:
-        """Images [B, 3, S, S] in [-1, 1] of ``wplus`` with the source's generator."""
+    def faces(self, src: Source, dp: torch.Tensor) -> np.ndarray:
+        """uint8 faces [B, S, S, 3] of the source moved by the rescaled pose changes ``dp`` [B, k]."""
 
 
 @dataclass(frozen=True)
@@ -293,7 +289,7 @@ def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndar
     batch_size, progress = options.batch_size, options.progress
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
-        faces = to_uint8(reenactor.render(src, reenactor.shift(src, dp[start:start + len(batch)])))
+        faces = reenactor.faces(src, dp[start:start + len(batch)])
         for face, frame in zip(faces, batch):
             yield compose(src, face, options.paste_back, frame, options.side_by_side)
 

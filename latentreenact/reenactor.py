@@ -12,6 +12,11 @@ Which reference ``p_ref`` is used:
   Δp = rescale(p_t) - rescale(p_s).
 - ``relative=False`` (absolute): Δp = rescale(p_t) - rescale(p_s) for every frame.
 
+Roll (``roll="rotate"``, the default): an FFHQ-aligned generator draws every face with level eyes and A's
+roll column hardly rolls the head, so the roll entry of Δp is taken out of A's input and applied after
+rendering as an in-plane rotation of the face region (:func:`latentreenact.faces.roll.roll_faces`);
+``roll="latent"`` feeds it to A as the paper does.
+
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
 (the official renders' "compat" setting, docs/architecture.md §7) every latent is rendered as
 ``centre + psi * (w - centre)`` after the shift, around a stored (seeded) truncation centre.
@@ -34,6 +39,7 @@ from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
 from .faces import NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, read_image, transform_points
+from .faces.roll import roll_faces
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
 from .live import LiveReenactor
@@ -55,6 +61,8 @@ BFM_BACKENDS = {"bfm-net", "bfm-fit", "bfm-rigid"}
 #: FFHQ alignment size of source and driving crops (the Net3D input size)
 ALIGN_SIZE = 256
 DEFAULT_RENDER_SIZE = 256
+#: how the roll entry of Δp moves the face: an in-plane rotation after rendering, or A's roll column
+ROLL_MODES = ("rotate", "latent")
 # ----------------------------------------------------------------------------------------- helpers
 
 def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
@@ -80,12 +88,13 @@ class Reenactor:
     ``spec`` is passed). ``render_size`` defaults to min(256, generator resolution);
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
-    face detector for ``align=True`` inputs.
+    face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES` (see the module docstring).
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
                  render_size: Optional[int] = None, truncation: Optional[float] = None, align_size: int = ALIGN_SIZE,
-                 spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog") -> None:
+                 spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog",
+                 roll: str = "rotate") -> None:
         self.generator, self.encoder, self.estimator = generator, encoder, estimator
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
@@ -98,6 +107,9 @@ class Reenactor:
         if truncation is not None and not (math.isfinite(truncation) and truncation > 0):
             raise ValueError(f"truncation psi must be a positive number or None, got {truncation}")
         self.truncation = truncation
+        if roll not in ROLL_MODES:
+            raise ValueError(f"unknown roll mode {roll!r}; choose from {', '.join(ROLL_MODES)}")
+        self.roll = roll
         if self.spec.k != directions.k:
             raise ValueError(f"the pose vector has {self.spec.k} entries but the direction matrix takes {directions.k}")
         if directions.style_dim != generator.style_dim or directions.num_layers > generator.n_latent:
@@ -149,6 +161,27 @@ class Reenactor:
             if self.truncation is not None:
                 wplus = self.generator.truncate(wplus, self.truncation, self.truncation_centre())
             return render(src.generator, wplus.to(self.device), self.render_size, noise_mode="const")
+
+    def split_roll(self, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Δp [B, k] as A takes it and the roll applied after rendering, in degrees [B]: with ``roll="rotate"``
+        and a layout with roll, Δp without its roll entry and that entry unscaled; otherwise ``(Δp, None)``."""
+        if self.roll != "rotate" or "roll" not in self.spec.names:
+            return dp, None
+        column = list(self.spec.names).index("roll")
+        dp = torch.as_tensor(dp, dtype=torch.float32)
+        degrees = self.spec.unscale(dp)[:, column]  # angles have no offset: unscale(Δ) is the change in degrees
+        latent = dp.clone()
+        latent[:, column] = 0.0
+        return latent, degrees
+
+    def faces(self, src: Source, dp: torch.Tensor) -> np.ndarray:
+        """The source's face moved by Δp [B, k] (rescaled): the shifted W+ rendered, then rolled (see
+        :meth:`split_roll`); uint8 [B, S, S, 3]."""
+        latent, degrees = self.split_roll(dp)
+        images = self.render(src, self.shift(src, latent))
+        if degrees is not None:
+            images = roll_faces(images, degrees)
+        return to_uint8(images)
 
     def render_source(self, src: Source) -> np.ndarray:
         """The source's reconstruction (no shift) as uint8 [S, S, 3]."""
@@ -369,8 +402,9 @@ class Reenactor:
         return self.spec.delta(base, target)
 
     def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
-        """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`)."""
-        return self.shift(src, self.edit_delta(src, **edit))
+        """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`); with ``roll="rotate"`` it holds no roll
+        (the roll is a rotation of the rendered face, see :meth:`faces`)."""
+        return self.shift(src, self.split_roll(self.edit_delta(src, **edit))[0])
 
     def edit(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
              roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
@@ -378,9 +412,9 @@ class Reenactor:
              controls: Optional[Mapping[str, float]] = None) -> np.ndarray:
         """The source with its pose / expression edited (see :meth:`edit_delta`): uint8 [S, S, 3], or
         the source photo with the edited face pasted back."""
-        wplus = self.edit_latent(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
-                                 absolute=absolute, controls=controls)
-        return compose(src, to_uint8(self.render(src, wplus))[0], paste_back=paste_back)
+        dp = self.edit_delta(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
+                             absolute=absolute, controls=controls)
+        return compose(src, self.faces(src, dp)[0], paste_back=paste_back)
 
     # ------------------------------------------------------------------ reenactment
     def reenact_images(self, src: Source, driving: Any, options: Optional[ReenactOptions] = None,

@@ -18,7 +18,7 @@ from ..reenactor import Reenactor
 from .errors import reports_errors
 from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
                      tune_steps_option)
-from .reenact import model_options
+from .reenact import model_options, reenactor_overrides
 
 
 @click.command("reenact")
@@ -50,7 +50,7 @@ from .reenact import model_options
 @reports_errors
 def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str, ...], tune: str,
             identity_weights: Optional[Path], lpips_backbone: Optional[Path], fid_features: Optional[Path], model: str, exact: bool,
-            truncation: Optional[float], detector: str, device: str, seed: int, progress: bool) -> None:
+            truncation: Optional[float], roll_mode: str, detector: str, device: str, seed: int, progress: bool) -> None:
     """Evaluate reenactment on DATA: a folder of videos or a pairs CSV (source,driving[,target])."""
     start = time.perf_counter()
     if not data.exists():
@@ -64,7 +64,7 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
     check_output(output, "directory")
     torch.manual_seed(seed)
     torch_device = parse_device(device)
-    overrides = {"detector": detector, **({"truncation": truncation} if truncation is not None else {})}
+    overrides = reenactor_overrides(detector, truncation, roll_mode)
     reenactor = Reenactor.from_pretrained(model, device=torch_device, seed=seed, exact=exact, **overrides)
     result = evaluate_reenactment(data, reenactor, mode=mode, frames=frames, methods=methods,
                                   tune=None if tune == "none" else tune, detector=detector,

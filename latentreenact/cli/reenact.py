@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import click
 
@@ -19,6 +19,7 @@ from ..reenact_files import check_driving, check_reenact_output, load_and_invert
 from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
 from ..reenact_video import ReenactOptions
+from ..reenactor import ROLL_MODES
 from ..video import warnings_once
 from .errors import reports_errors
 from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
@@ -26,7 +27,11 @@ from .options import (detector_option, device_option, parse_device, progress_opt
 
 
 def model_options(func: Any) -> Any:
-    """``--model``, ``--exact``, ``--truncation``: shared by ``reenact`` and ``edit``."""
+    """``--model``, ``--exact``, ``--truncation``, ``--roll-mode``: shared by ``reenact``, ``edit`` and ``eval``."""
+    func = click.option("--roll-mode", type=click.Choice(ROLL_MODES), default="rotate", show_default=True,
+                        help="How head roll moves the face: 'rotate' turns the rendered face region in the image "
+                             "plane (the generator draws level eyes); 'latent' uses the direction matrix's roll "
+                             "column, as in the paper (it hardly rolls the face).")(func)
     func = click.option("--truncation", type=float, default=None,
                         help="Compat setting: render centre + psi*(w - centre) after the shift (the official "
                              "renders use 0.7). Default: off.")(func)
@@ -61,12 +66,18 @@ def check_source(sources: Sequence[Path], tune: str) -> Path:
     return sources[0]
 
 
+def reenactor_overrides(detector: str, truncation: Optional[float], roll_mode: str) -> Dict[str, Any]:
+    """The :class:`~latentreenact.reenactor.Reenactor` arguments that ``model_options`` and ``--detector`` set."""
+    return {"detector": detector, "roll": roll_mode, **({"truncation": truncation} if truncation is not None else {})}
+
+
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
-                seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool) -> Any:
+                seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool,
+                roll_mode: str = "rotate") -> Any:
     """Load the reenactor and invert the first source photo (tuning on all of them): ``(reenactor, source)``."""
     return load_and_invert(sources[0], model, exact=exact, truncation=truncation, device=parse_device(device),
                            seed=seed, detector=detector, tune=tune, tune_steps=tune_steps,
-                           align=not no_align, progress=progress, also=list(sources[1:]))
+                           align=not no_align, progress=progress, also=list(sources[1:]), roll=roll_mode)
 
 
 @click.command()
@@ -100,8 +111,8 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
 def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
-            truncation: Optional[float], batch_size: int, detector: str, device: str, seed: int, progress: bool,
-            output: Path) -> None:
+            truncation: Optional[float], roll_mode: str, batch_size: int, detector: str, device: str, seed: int,
+            progress: bool, output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
     start = time.perf_counter()
     source = check_source(sources, tune)
@@ -111,7 +122,7 @@ def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
         reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                     no_align, progress)
+                                     no_align, progress, roll_mode)
         setup = time.perf_counter() - start
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, align=not no_align, smoothing=smoothing, paste_back=paste_back,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from ..images import array_key, resize_square, to_uint8
+from ..images import array_key, resize_square
 from ..reenact_video import pose_track
 from .data import EvalClip
 from .scoring import dlib_face
@@ -100,6 +100,6 @@ class ReenactorMethod:
         size = clip.source.shape[0]
         outputs: List[np.ndarray] = []
         for start in range(0, len(dp), self.batch_size):
-            faces = to_uint8(r.render(src, r.shift(src, dp[start:start + self.batch_size])))
+            faces = r.faces(src, dp[start:start + self.batch_size])
             outputs += [resize_square(face, size) for face in faces]
         return outputs

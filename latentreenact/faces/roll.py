@@ -1,0 +1,60 @@
+"""Head roll as an in-plane rotation of an aligned face crop.
+
+Roll is a rotation about the viewing axis, so a rolled head is the unrolled head's image rotated in the
+image plane. An FFHQ-aligned generator draws every face with level eyes, so its latent space hardly rolls
+the head (docs/driving.md); the reenactor therefore applies the driving roll here, after rendering: the
+face region of the crop (a soft ellipse, :func:`soft_mask`) is rotated about the crop's centre and the
+corners keep the unrotated render (the background does not roll with the head).
+
+Sign: positive degrees raise the roll of docs/architecture.md §6 measured in the output, the convention in
+which the reenactor measures roll in the frame (``Reenactor._frame_roll``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .paste_back import soft_mask
+
+#: width of the ellipse's soft edge, as a fraction of the crop size
+ROLL_FEATHER = 0.15
+
+
+def roll_matrix(degrees: torch.Tensor) -> torch.Tensor:
+    """[B, 2, 3] sampling matrices in normalised coordinates (x right, y down; ``F.affine_grid``'s):
+    output pixel x samples the input at R(degrees) x, which shows the face rotated by -degrees in the
+    image's (x, y) axes and so raises its roll by ``degrees``."""
+    radians = degrees.double() * (math.pi / 180.0)
+    cos, sin, zero = torch.cos(radians), torch.sin(radians), torch.zeros_like(radians)
+    return torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+
+
+def roll_faces(images: torch.Tensor, degrees: torch.Tensor, feather: float = ROLL_FEATHER) -> torch.Tensor:
+    """Roll the faces of aligned square crops ``images`` [B, C, S, S] by ``degrees`` [B] (or a scalar):
+    the ellipse of the face rotated about the crop's centre (bilinear, edge pixels repeated) and blended
+    into the unrotated crop. Differentiable; rows with 0 degrees are returned unchanged."""
+    if images.ndim != 4 or images.shape[-1] != images.shape[-2]:
+        raise ValueError(f"expected square images [B, C, S, S], got {tuple(images.shape)}")
+    degrees = torch.as_tensor(degrees, dtype=torch.float64).flatten().cpu()
+    if degrees.numel() == 1:
+        degrees = degrees.expand(images.shape[0])
+    if degrees.numel() != images.shape[0]:
+        raise ValueError(f"expected one angle per image ({images.shape[0]}), got {degrees.numel()}")
+    if not torch.isfinite(degrees).all():
+        raise ValueError("roll angles must be finite (not NaN or Inf)")
+    moving = degrees != 0
+    if not bool(moving.any()):
+        return images
+    size = images.shape[-1]
+    subset = images[moving]
+    theta = roll_matrix(degrees[moving]).to(device=images.device, dtype=subset.dtype)
+    grid = F.affine_grid(theta, list(subset.shape), align_corners=False)
+    rotated = F.grid_sample(subset, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    mask = torch.from_numpy(soft_mask(size, "ellipse", feather)).to(device=images.device, dtype=subset.dtype)
+    blended = subset + mask * (rotated - subset)
+    out = images.clone()
+    out[moving] = blended
+    return out
