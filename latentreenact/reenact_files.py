@@ -72,16 +72,18 @@ def check_reenact_output(output: Path, driving: Path) -> str:
 def load_and_invert(source: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
                     device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog",
                     tune: Optional[str] = None, tune_steps: Optional[int] = None, align: bool = True,
-                    progress: bool = False, also: Sequence[Path] = (), roll: str = "rotate") -> Tuple[Reenactor, Source]:
+                    progress: bool = False, also: Sequence[Path] = (), roll: str = "rotate",
+                    calibrate: bool = True) -> Tuple[Reenactor, Source]:
     """Read the source photo (and ``also``: more photos of the same person for joint tuning), load the
-    reenactor (``roll``: its roll mode, see :data:`~latentreenact.reenactor.ROLL_MODES`) and invert (and tune
-    on) the source.
+    reenactor (``roll``: its roll mode, see :data:`~latentreenact.reenactor.ROLL_MODES`; ``calibrate``: measure
+    the source's pitch gain) and invert (and tune on) the source.
 
     The photos are read first, so an unreadable image fails before any model loads.
     """
     photo = read_image(source)
     extra = [read_image(path) for path in also]
-    overrides = {"detector": detector, "roll": roll, **({"truncation": truncation} if truncation is not None else {})}
+    overrides = {"detector": detector, "roll": roll, "calibrate": calibrate,
+                 **({"truncation": truncation} if truncation is not None else {})}
     reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact, **overrides)
     src = reenactor.invert(photo, tune=tune, align=align, tune_steps=tune_steps, progress=progress, name=str(source),
                            also=extra)

@@ -48,7 +48,8 @@ class Source:
     ``crop``: the aligned uint8 crop [S, S, 3] (S = the reenactor's ``align_size``); ``wplus``
     [1, L, D]; ``p`` [1, k]: the raw pose vector (degrees, coefficients); ``generator``: a tuned
     copy, or the reenactor's shared generator; ``transform``: 3x3 crop->photo transform (for
-    paste-back); ``image``: the source photo (uint8 [H, W, 3]).
+    paste-back); ``image``: the source photo (uint8 [H, W, 3]); ``pose_gains``: per pose-vector entry, how far
+    the estimator sees this source's face move per unit asked of A (``Reenactor.calibrate``; empty: none).
     """
 
     crop: np.ndarray
@@ -59,6 +60,7 @@ class Source:
     image: np.ndarray
     name: str = "source"
     info: Dict[str, Any] = field(default_factory=dict)
+    pose_gains: Dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.wplus.ndim != 3 or self.wplus.shape[0] != 1:

@@ -17,6 +17,13 @@ roll column hardly rolls the head, so the roll entry of Δp is taken out of A's 
 rendering as an in-plane rotation of the face region (:func:`latentreenact.faces.roll.roll_faces`);
 ``roll="latent"`` feeds it to A as the paper does.
 
+Per-source calibration (``calibrate=True``, the default): A is linear and was trained on generated faces, so
+how far a given (tuned) source's face turns per degree asked of it varies from face to face (0.3 to 1.6 of the
+request, docs/driving.md). After inversion the reenactor renders the source at ±a few degrees of yaw and pitch,
+measures the renders with its own estimator and stores the gains (``Source.pose_gains``); Δp's yaw and pitch
+are divided by them, so the estimator sees the output move as much as it saw the driving face move (a scale
+error of the estimator cancels, as it measures both).
+
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
 (the official renders' "compat" setting, docs/architecture.md §7) every latent is rendered as
 ``centre + psi * (w - centre)`` after the shift, around a stored (seeded) truncation centre.
@@ -63,6 +70,10 @@ ALIGN_SIZE = 256
 DEFAULT_RENDER_SIZE = 256
 #: how the roll entry of Δp moves the face: an in-plane rotation after rendering, or A's roll column
 ROLL_MODES = ("rotate", "latent")
+#: the pose-vector entries calibrated per source, with the edit (degrees, either way) that measures them
+CALIBRATION_STEPS = {"pitch": 8.0}  # yaw: calibrating it overshot on real clips (docs/driving.md)
+#: measured gains outside this range are clipped (a render the estimator misreads must not blow up Δp)
+GAIN_LIMITS = (0.25, 4.0)
 # ----------------------------------------------------------------------------------------- helpers
 
 def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
@@ -88,13 +99,14 @@ class Reenactor:
     ``spec`` is passed). ``render_size`` defaults to min(256, generator resolution);
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
-    face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES` (see the module docstring).
+    face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
+    inverted source's yaw and pitch gains (see the module docstring).
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
                  render_size: Optional[int] = None, truncation: Optional[float] = None, align_size: int = ALIGN_SIZE,
                  spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog",
-                 roll: str = "rotate") -> None:
+                 roll: str = "rotate", calibrate: bool = True) -> None:
         self.generator, self.encoder, self.estimator = generator, encoder, estimator
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
@@ -109,7 +121,7 @@ class Reenactor:
         self.truncation = truncation
         if roll not in ROLL_MODES:
             raise ValueError(f"unknown roll mode {roll!r}; choose from {', '.join(ROLL_MODES)}")
-        self.roll = roll
+        self.roll, self.calibrate_sources = roll, bool(calibrate)
         if self.spec.k != directions.k:
             raise ValueError(f"the pose vector has {self.spec.k} entries but the direction matrix takes {directions.k}")
         if directions.style_dim != generator.style_dim or directions.num_layers > generator.n_latent:
@@ -174,10 +186,43 @@ class Reenactor:
         latent[:, column] = 0.0
         return latent, degrees
 
+    def calibrated(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
+        """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to :data:`GAIN_LIMITS`)."""
+        if not src.pose_gains:
+            return dp
+        dp = torch.as_tensor(dp, dtype=torch.float32).clone()
+        for name, gain in src.pose_gains.items():
+            dp[:, list(self.spec.names).index(name)] /= min(max(gain, GAIN_LIMITS[0]), GAIN_LIMITS[1])
+        return dp
+
+    def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
+        """The source's gains: for each entry of ``steps`` (default :data:`CALIBRATION_STEPS`; angles in degrees)
+        in the layout, the change the estimator measures between renders edited by -step and +step through A
+        alone, over 2 step. An entry whose renders the estimator cannot read, or whose gain is not positive, is
+        left out (logged)."""
+        steps = CALIBRATION_STEPS if steps is None else steps
+        names = [n for n in steps if n in self.spec.names]
+        if not names:
+            return {}
+        dp = torch.cat([self.spec.delta(src.p, _moved(src.p, list(self.spec.names).index(n), sign * float(steps[n])))
+                        for n in names for sign in (-1, 1)])
+        renders = to_uint8(self.render(src, self.shift(src, self.split_roll(dp)[0])))  # A alone, as it is
+        p, found = self.pose([resize_square(r, self.align_size) for r in renders])
+        gains: Dict[str, float] = {}
+        for i, name in enumerate(names):
+            column = list(self.spec.names).index(name)
+            gain = float(p[2 * i + 1, column] - p[2 * i, column]) / (2 * float(steps[name]))
+            if bool(found[2 * i]) and bool(found[2 * i + 1]) and math.isfinite(gain) and gain > 0:
+                gains[name] = gain
+            else:
+                log.warning("%s: the %s calibration could not be measured (found %s, gain %.3g); it is left as A "
+                            "gives it", src.name, name, bool(found[2 * i] and found[2 * i + 1]), gain)
+        return gains
+
     def faces(self, src: Source, dp: torch.Tensor) -> np.ndarray:
-        """The source's face moved by Δp [B, k] (rescaled): the shifted W+ rendered, then rolled (see
-        :meth:`split_roll`); uint8 [B, S, S, 3]."""
-        latent, degrees = self.split_roll(dp)
+        """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`), the shifted W+
+        rendered, then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
+        latent, degrees = self.split_roll(self.calibrated(src, dp))
         images = self.render(src, self.shift(src, latent))
         if degrees is not None:
             images = roll_faces(images, degrees)
@@ -345,6 +390,9 @@ class Reenactor:
             info = {**info, **recipe_info}
         src = Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
                      name=label, info=info)
+        if self.calibrate_sources:
+            src.pose_gains = self.calibrate(src)
+            src.info["pose_gains"] = dict(src.pose_gains)
         if check_identity:
             distance = face_distance(crop, self.render_source(src))
             src.info["identity_distance"] = distance
@@ -404,7 +452,7 @@ class Reenactor:
     def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
         """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`); with ``roll="rotate"`` it holds no roll
         (the roll is a rotation of the rendered face, see :meth:`faces`)."""
-        return self.shift(src, self.split_roll(self.edit_delta(src, **edit))[0])
+        return self.shift(src, self.split_roll(self.calibrated(src, self.edit_delta(src, **edit)))[0])
 
     def edit(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
              roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
@@ -447,6 +495,13 @@ class Reenactor:
         etc. with the driving clip's audio, or .gif), streamed and written atomically (see
         :func:`latentreenact.reenact_video.reenact_video`). ``options`` / ``settings``: as :meth:`reenact`."""
         return reenact_video(self, src, video, output, _options(options, settings), max_frames=max_frames)
+
+
+def _moved(p: torch.Tensor, column: int, by: float) -> torch.Tensor:
+    """A copy of the raw pose vector(s) ``p`` with entry ``column`` moved by ``by``."""
+    out = p.detach().float().cpu().clone()
+    out[:, column] += by
+    return out
 
 
 def _options(options: Optional[ReenactOptions], settings: Dict[str, Any]) -> ReenactOptions:

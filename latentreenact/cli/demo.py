@@ -43,12 +43,12 @@ from .reenact import model_options, reenactor_overrides
 @reports_errors
 def demo(host: str, port: int, max_frames: int, max_upload_mb: int, max_tune_steps: int, time_limit: float,
          temp_dir: Optional[Path], examples: bool, model: str, exact: bool, truncation: Optional[float],
-         roll_mode: str, detector: str, device: str, seed: int) -> None:
+         roll_mode: str, calibrate: bool, detector: str, device: str, seed: int) -> None:
     """Serve the Gradio demo (reenact and edit tabs) until SIGTERM or SIGINT (Ctrl+C); then remove its files."""
     if importlib.util.find_spec("gradio") is None:  # checked before the models load
         fail("the demo needs Gradio: pip install 'latentreenact[demo]'", EXIT_MISSING_EXTRA)
 
-    overrides = reenactor_overrides(detector, truncation, roll_mode)
+    overrides = reenactor_overrides(detector, truncation, roll_mode, calibrate)
     factory = functools.partial(Reenactor.from_pretrained, model, device=parse_device(device), seed=seed,
                                 exact=exact, **overrides)
     session = DemoSession(factory, DemoLimits(max_upload_mb=max_upload_mb, max_frames=max_frames,

@@ -87,7 +87,8 @@ def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_ali
          pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
          smile: Optional[float], expression: Tuple[str, ...],
          sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
-         truncation: Optional[float], roll_mode: str, detector: str, device: str, seed: int, progress: bool,
+         truncation: Optional[float], roll_mode: str, calibrate: bool, detector: str, device: str, seed: int,
+         progress: bool,
          output: Path) -> None:
     """Edit the head pose and expression of the face in --source."""
     parsed = [parse_sweep(s) for s in sweeps]
@@ -99,7 +100,7 @@ def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_ali
     source = check_source(sources, tune)
     check_output(output, *(("image", "gif") if parsed else ("image",)))  # before any model loads
     reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                 no_align, progress, roll_mode)
+                                 no_align, progress, roll_mode, calibrate)
     if not parsed:
         save_image(reenactor.edit(src, **fixed), output)
         click.echo(f"edited {source} -> {output}", err=True)

@@ -57,7 +57,8 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @reports_errors
 def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
            smoothing: float, max_frames: Optional[int], mirror: bool, model: str, exact: bool,
-           truncation: Optional[float], roll_mode: str, batch_size: int, detector: str, device: str, seed: int,
+           truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
+           seed: int,
            progress: bool) -> None:
     """Measure motion transfer from driving clips to source photos with the independent judge."""
     start = time.perf_counter()
@@ -74,7 +75,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
     except JudgeUnavailableError as exc:
         fail(str(exc), EXIT_MISSING_EXTRA)
     torch.manual_seed(seed)
-    overrides = reenactor_overrides(detector, truncation, roll_mode)
+    overrides = reenactor_overrides(detector, truncation, roll_mode, calibrate)
     with judge:
         reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
         try:
@@ -86,7 +87,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         version = judge.mesh.version  # type: ignore[attr-defined]
     meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
             "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "max_frames": max_frames,
-            "mirror": mirror, "seed": seed, "device": device, "roll_mode": roll_mode,
+            "mirror": mirror, "seed": seed, "device": device, "roll_mode": roll_mode, "calibrate": calibrate,
             "judge": f"mediapipe {version} face mesh, dlib descriptor",
             "seconds": round(time.perf_counter() - start, 1)}
     paths = write_motion_report(results, output, meta)

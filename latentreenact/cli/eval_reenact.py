@@ -50,7 +50,8 @@ from .reenact import model_options, reenactor_overrides
 @reports_errors
 def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str, ...], tune: str,
             identity_weights: Optional[Path], lpips_backbone: Optional[Path], fid_features: Optional[Path], model: str, exact: bool,
-            truncation: Optional[float], roll_mode: str, detector: str, device: str, seed: int, progress: bool) -> None:
+            truncation: Optional[float], roll_mode: str, calibrate: bool, detector: str, device: str, seed: int,
+            progress: bool) -> None:
     """Evaluate reenactment on DATA: a folder of videos or a pairs CSV (source,driving[,target])."""
     start = time.perf_counter()
     if not data.exists():
@@ -64,7 +65,7 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
     check_output(output, "directory")
     torch.manual_seed(seed)
     torch_device = parse_device(device)
-    overrides = reenactor_overrides(detector, truncation, roll_mode)
+    overrides = reenactor_overrides(detector, truncation, roll_mode, calibrate)
     reenactor = Reenactor.from_pretrained(model, device=torch_device, seed=seed, exact=exact, **overrides)
     result = evaluate_reenactment(data, reenactor, mode=mode, frames=frames, methods=methods,
                                   tune=None if tune == "none" else tune, detector=detector,

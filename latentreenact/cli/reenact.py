@@ -27,7 +27,11 @@ from .options import (detector_option, device_option, parse_device, progress_opt
 
 
 def model_options(func: Any) -> Any:
-    """``--model``, ``--exact``, ``--truncation``, ``--roll-mode``: shared by ``reenact``, ``edit`` and ``eval``."""
+    """``--model``, ``--exact``, ``--truncation``, ``--roll-mode``, ``--calibrate``: shared by ``reenact``, ``edit``,
+    ``eval`` and ``demo``."""
+    func = click.option("--calibrate/--no-calibrate", default=True, show_default=True,
+                        help="After inversion, measure how far A turns this source's face in pitch per degree asked "
+                             "(renders read by the Net3D estimator) and scale the driving pitch by it.")(func)
     func = click.option("--roll-mode", type=click.Choice(ROLL_MODES), default="rotate", show_default=True,
                         help="How head roll moves the face: 'rotate' turns the rendered face region in the image "
                              "plane (the generator draws level eyes); 'latent' uses the direction matrix's roll "
@@ -66,18 +70,21 @@ def check_source(sources: Sequence[Path], tune: str) -> Path:
     return sources[0]
 
 
-def reenactor_overrides(detector: str, truncation: Optional[float], roll_mode: str) -> Dict[str, Any]:
+def reenactor_overrides(detector: str, truncation: Optional[float], roll_mode: str = "rotate",
+                        calibrate: bool = True) -> Dict[str, Any]:
     """The :class:`~latentreenact.reenactor.Reenactor` arguments that ``model_options`` and ``--detector`` set."""
-    return {"detector": detector, "roll": roll_mode, **({"truncation": truncation} if truncation is not None else {})}
+    return {"detector": detector, "roll": roll_mode, "calibrate": calibrate,
+            **({"truncation": truncation} if truncation is not None else {})}
 
 
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
                 seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool,
-                roll_mode: str = "rotate") -> Any:
+                roll_mode: str = "rotate", calibrate: bool = True) -> Any:
     """Load the reenactor and invert the first source photo (tuning on all of them): ``(reenactor, source)``."""
     return load_and_invert(sources[0], model, exact=exact, truncation=truncation, device=parse_device(device),
                            seed=seed, detector=detector, tune=tune, tune_steps=tune_steps,
-                           align=not no_align, progress=progress, also=list(sources[1:]), roll=roll_mode)
+                           align=not no_align, progress=progress, also=list(sources[1:]), roll=roll_mode,
+                           calibrate=calibrate)
 
 
 @click.command()
@@ -111,7 +118,8 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
 def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
-            truncation: Optional[float], roll_mode: str, batch_size: int, detector: str, device: str, seed: int,
+            truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
+            seed: int,
             progress: bool, output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
     start = time.perf_counter()
@@ -122,7 +130,7 @@ def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
         reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                     no_align, progress, roll_mode)
+                                     no_align, progress, roll_mode, calibrate)
         setup = time.perf_counter() - start
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, align=not no_align, smoothing=smoothing, paste_back=paste_back,
