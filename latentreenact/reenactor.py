@@ -19,10 +19,11 @@ rendering as an in-plane rotation of the face region (:func:`latentreenact.faces
 
 Per-source calibration (``calibrate=True``, the default): A is linear and was trained on generated faces, so
 how far a given (tuned) source's face turns per degree asked of it varies from face to face (0.3 to 1.6 of the
-request, docs/driving.md). After inversion the reenactor renders the source at ±a few degrees of yaw and pitch,
-measures the renders with its own estimator and stores the gains (``Source.pose_gains``); Δp's yaw and pitch
-are divided by them, so the estimator sees the output move as much as it saw the driving face move (a scale
-error of the estimator cancels, as it measures both).
+request, docs/driving.md). After inversion the reenactor renders the source at ±8° of pitch through A,
+measures the renders with its own estimator and stores the gains (``Source.pose_gains``); a driving Δp's pitch
+is divided by them, so the estimator sees the output move as much as it saw the driving face move (a scale
+error of the estimator cancels, as it measures both). Edits are not calibrated: they ask for angles, which the
+estimator's scale on renders would distort (calibrated pitch edits overshot by up to 1.7x, docs/driving.md).
 
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
 (the official renders' "compat" setting, docs/architecture.md §7) every latent is rendered as
@@ -219,10 +220,11 @@ class Reenactor:
                             "gives it", src.name, name, bool(found[2 * i] and found[2 * i + 1]), gain)
         return gains
 
-    def faces(self, src: Source, dp: torch.Tensor) -> np.ndarray:
-        """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`), the shifted W+
-        rendered, then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
-        latent, degrees = self.split_roll(self.calibrated(src, dp))
+    def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True) -> np.ndarray:
+        """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`; ``calibrate=False``
+        for edits, which ask for angles rather than a driving face's measured motion), the shifted W+ rendered,
+        then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
+        latent, degrees = self.split_roll(self.calibrated(src, dp) if calibrate else dp)
         images = self.render(src, self.shift(src, latent))
         if degrees is not None:
             images = roll_faces(images, degrees)
@@ -452,7 +454,7 @@ class Reenactor:
     def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
         """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`); with ``roll="rotate"`` it holds no roll
         (the roll is a rotation of the rendered face, see :meth:`faces`)."""
-        return self.shift(src, self.split_roll(self.calibrated(src, self.edit_delta(src, **edit)))[0])
+        return self.shift(src, self.split_roll(self.edit_delta(src, **edit))[0])
 
     def edit(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
              roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
@@ -462,7 +464,7 @@ class Reenactor:
         the source photo with the edited face pasted back."""
         dp = self.edit_delta(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
                              absolute=absolute, controls=controls)
-        return compose(src, self.faces(src, dp)[0], paste_back=paste_back)
+        return compose(src, self.faces(src, dp, calibrate=False)[0], paste_back=paste_back)
 
     # ------------------------------------------------------------------ reenactment
     def reenact_images(self, src: Source, driving: Any, options: Optional[ReenactOptions] = None,
