@@ -12,8 +12,10 @@ which the reenactor measures roll in the frame (``Reenactor._frame_roll``).
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -21,6 +23,14 @@ from .paste_back import soft_mask
 
 #: width of the ellipse's soft edge, as a fraction of the crop size
 ROLL_FEATHER = 0.15
+
+
+@functools.lru_cache(maxsize=8)
+def _face_mask(size: int, feather: float) -> np.ndarray:
+    """The ellipse mask of :func:`soft_mask`, computed once per size (read-only)."""
+    mask = soft_mask(size, "ellipse", feather)
+    mask.setflags(write=False)
+    return mask
 
 
 def roll_matrix(degrees: torch.Tensor) -> torch.Tensor:
@@ -53,7 +63,7 @@ def roll_faces(images: torch.Tensor, degrees: torch.Tensor, feather: float = ROL
     theta = roll_matrix(degrees[moving]).to(device=images.device, dtype=subset.dtype)
     grid = F.affine_grid(theta, list(subset.shape), align_corners=False)
     rotated = F.grid_sample(subset, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    mask = torch.from_numpy(soft_mask(size, "ellipse", feather)).to(device=images.device, dtype=subset.dtype)
+    mask = torch.tensor(_face_mask(size, float(feather)), device=images.device, dtype=subset.dtype)
     blended = subset + mask * (rotated - subset)
     out = images.clone()
     out[moving] = blended
