@@ -52,6 +52,8 @@ from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
 from .live import LiveReenactor
 from .model_parts import load_parts
+from .pose_delta import (CALIBRATION_STEPS, GAIN_LIMITS, apply_gains, calibration_deltas, gains_from_readings,
+                         split_roll)
 from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
 from .shape3d import LinearShapeModel
@@ -71,10 +73,6 @@ ALIGN_SIZE = 256
 DEFAULT_RENDER_SIZE = 256
 #: how the roll entry of Δp moves the face: an in-plane rotation after rendering, or A's roll column
 ROLL_MODES = ("rotate", "latent")
-#: the pose-vector entries calibrated per source, with the edit (degrees, either way) that measures them
-CALIBRATION_STEPS = {"pitch": 8.0}  # yaw: calibrating it overshot on real clips (docs/driving.md)
-#: measured gains outside this range are clipped (a render the estimator misreads must not blow up Δp)
-GAIN_LIMITS = (0.25, 4.0)
 # ----------------------------------------------------------------------------------------- helpers
 
 def _as_image(image: ImageInput, name: str) -> Tuple[np.ndarray, str]:
@@ -178,23 +176,11 @@ class Reenactor:
     def split_roll(self, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Δp [B, k] as A takes it and the roll applied after rendering, in degrees [B]: with ``roll="rotate"``
         and a layout with roll, Δp without its roll entry and that entry unscaled; otherwise ``(Δp, None)``."""
-        if self.roll != "rotate" or "roll" not in self.spec.names:
-            return dp, None
-        column = list(self.spec.names).index("roll")
-        dp = torch.as_tensor(dp, dtype=torch.float32)
-        degrees = self.spec.unscale(dp)[:, column]  # angles have no offset: unscale(Δ) is the change in degrees
-        latent = dp.clone()
-        latent[:, column] = 0.0
-        return latent, degrees
+        return split_roll(self.spec, dp) if self.roll == "rotate" else (dp, None)
 
     def calibrated(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
         """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to :data:`GAIN_LIMITS`)."""
-        if not src.pose_gains:
-            return dp
-        dp = torch.as_tensor(dp, dtype=torch.float32).clone()
-        for name, gain in src.pose_gains.items():
-            dp[:, list(self.spec.names).index(name)] /= min(max(gain, GAIN_LIMITS[0]), GAIN_LIMITS[1])
-        return dp
+        return apply_gains(self.spec, dp, src.pose_gains)
 
     def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
         """The source's gains: for each entry of ``steps`` (default :data:`CALIBRATION_STEPS`; angles in degrees)
@@ -202,22 +188,15 @@ class Reenactor:
         alone, over 2 step. An entry whose renders the estimator cannot read, or whose gain is not positive, is
         left out (logged)."""
         steps = CALIBRATION_STEPS if steps is None else steps
-        names = [n for n in steps if n in self.spec.names]
+        names, dp = calibration_deltas(self.spec, src.p, steps)
         if not names:
             return {}
-        dp = torch.cat([self.spec.delta(src.p, _moved(src.p, list(self.spec.names).index(n), sign * float(steps[n])))
-                        for n in names for sign in (-1, 1)])
         renders = to_uint8(self.render(src, self.shift(src, self.split_roll(dp)[0])))  # A alone, as it is
         p, found = self.pose([resize_square(r, self.align_size) for r in renders])
-        gains: Dict[str, float] = {}
-        for i, name in enumerate(names):
-            column = list(self.spec.names).index(name)
-            gain = float(p[2 * i + 1, column] - p[2 * i, column]) / (2 * float(steps[name]))
-            if bool(found[2 * i]) and bool(found[2 * i + 1]) and math.isfinite(gain) and gain > 0:
-                gains[name] = gain
-            else:
-                log.warning("%s: the %s calibration could not be measured (found %s, gain %.3g); it is left as A "
-                            "gives it", src.name, name, bool(found[2 * i] and found[2 * i + 1]), gain)
+        gains, failed = gains_from_readings(self.spec, names, steps, p, found)
+        for name, (both, gain) in failed.items():
+            log.warning("%s: the %s calibration could not be measured (found %s, gain %.3g); it is left as A "
+                        "gives it", src.name, name, both, gain)
         return gains
 
     def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True) -> np.ndarray:
@@ -497,13 +476,6 @@ class Reenactor:
         etc. with the driving clip's audio, or .gif), streamed and written atomically (see
         :func:`latentreenact.reenact_video.reenact_video`). ``options`` / ``settings``: as :meth:`reenact`."""
         return reenact_video(self, src, video, output, _options(options, settings), max_frames=max_frames)
-
-
-def _moved(p: torch.Tensor, column: int, by: float) -> torch.Tensor:
-    """A copy of the raw pose vector(s) ``p`` with entry ``column`` moved by ``by``."""
-    out = p.detach().float().cpu().clone()
-    out[:, column] += by
-    return out
 
 
 def _options(options: Optional[ReenactOptions], settings: Dict[str, Any]) -> ReenactOptions:

@@ -48,6 +48,7 @@ LAYERS: Dict[str, int] = {
     "latentreenact.reenact_video": 3,
     "latentreenact.reenact_files": 3,
     "latentreenact.reenactor": 3,
+    "latentreenact.pose_delta": 3,
     "latentreenact.live": 3,
     # applications
     "latentreenact.cli": 4,

@@ -110,3 +110,15 @@ def test_calibrated_pitch_edits_move_as_asked_on_real_photos() -> None:
         assert found.all()
         moved = float(p[1, column] - p[0, column])
         assert moved == pytest.approx(16.0, rel=0.05), (name, moved, gain)
+
+
+def test_pose_delta_on_a_layout_without_roll() -> None:
+    from latentreenact.net3d.pose_vector import PoseVectorSpec
+    from latentreenact.pose_delta import calibration_deltas, split_roll
+
+    spec = PoseVectorSpec(("yaw", "pitch", "exp_0"), {"exp_0": (-2.0, 2.0)})
+    dp = torch.ones(2, 3)
+    assert split_roll(spec, dp) == (dp, None)
+    names, deltas = calibration_deltas(spec, torch.zeros(1, 3), {"pitch": 5.0, "roll": 5.0})
+    assert names == ["pitch"]
+    torch.testing.assert_close(deltas, torch.tensor([[0.0, -1.5, 0.0], [0.0, 1.5, 0.0]]))  # 5 * 6 / 20

@@ -1,0 +1,72 @@
+"""What becomes of a rescaled pose change Δp before the direction matrix A sees it (docs/architecture.md §2):
+per-source gains divide some entries (calibration), and with roll applied as an image rotation the roll entry
+is taken out and returned in degrees. Pure tensor arithmetic on a :class:`PoseVectorSpec`; the renders that
+measure the gains are the reenactor's (``Reenactor.calibrate``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+
+from .net3d.pose_vector import PoseVectorSpec
+
+#: the pose-vector entries calibrated per source, with the edit (degrees, either way) that measures them
+CALIBRATION_STEPS = {"pitch": 8.0}  # yaw: calibrating it overshot on real clips (docs/driving.md)
+#: measured gains outside this range are clipped (a render the estimator misreads must not blow up Δp)
+GAIN_LIMITS = (0.25, 4.0)
+
+
+def split_roll(spec: PoseVectorSpec, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Δp [B, k] without its roll entry, and that entry in degrees [B]; ``(Δp, None)`` for layouts without roll."""
+    if "roll" not in spec.names:
+        return dp, None
+    column = list(spec.names).index("roll")
+    dp = torch.as_tensor(dp, dtype=torch.float32)
+    degrees = spec.unscale(dp)[:, column]  # angles have no offset: unscale(Δ) is the change in degrees
+    latent = dp.clone()
+    latent[:, column] = 0.0
+    return latent, degrees
+
+
+def apply_gains(spec: PoseVectorSpec, dp: torch.Tensor, gains: Mapping[str, float]) -> torch.Tensor:
+    """Δp [B, k] with each entry named in ``gains`` divided by its gain, clipped to :data:`GAIN_LIMITS`."""
+    if not gains:
+        return dp
+    dp = torch.as_tensor(dp, dtype=torch.float32).clone()
+    for name, gain in gains.items():
+        dp[:, list(spec.names).index(name)] /= min(max(gain, GAIN_LIMITS[0]), GAIN_LIMITS[1])
+    return dp
+
+
+def calibration_deltas(spec: PoseVectorSpec, p: torch.Tensor,
+                       steps: Mapping[str, float]) -> Tuple[List[str], torch.Tensor]:
+    """The entries of ``steps`` in the layout and the Δp [2 n, k] that move the raw pose ``p`` [1, k] by -step and
+    +step of each (rows: -step, +step per entry)."""
+    names = [n for n in steps if n in spec.names]
+    rows = []
+    for name in names:
+        for sign in (-1.0, 1.0):
+            moved = p.detach().float().cpu().clone()
+            moved[:, list(spec.names).index(name)] += sign * float(steps[name])
+            rows.append(spec.delta(p.detach().float().cpu(), moved))
+    return names, torch.cat(rows) if rows else torch.zeros(0, spec.k)
+
+
+def gains_from_readings(spec: PoseVectorSpec, names: Sequence[str], steps: Mapping[str, float], p: torch.Tensor,
+                        found: torch.Tensor) -> Tuple[Dict[str, float], Dict[str, Tuple[bool, float]]]:
+    """Gains from the estimator's readings ``p`` [2 n, k] of the renders of :func:`calibration_deltas`:
+    (measured change) / (2 step) per entry; entries not found in both renders, or with a gain that is not a
+    positive number, go to the second dict (name -> (found, gain)) instead."""
+    gains: Dict[str, float] = {}
+    failed: Dict[str, Tuple[bool, float]] = {}
+    for i, name in enumerate(names):
+        column = list(spec.names).index(name)
+        gain = float(p[2 * i + 1, column] - p[2 * i, column]) / (2 * float(steps[name]))
+        both = bool(found[2 * i]) and bool(found[2 * i + 1])
+        if both and math.isfinite(gain) and gain > 0:
+            gains[name] = gain
+        else:
+            failed[name] = (both, gain)
+    return gains, failed
