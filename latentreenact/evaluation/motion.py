@@ -333,7 +333,7 @@ def plot_result(result: MotionResult, path: Path) -> Path:
         ax.plot(frames, result.driving_series.signal(name), color="tab:blue", label="driving (judge)")
         ax.plot(frames, result.output_series.signal(name), color="tab:red", label="output (judge)")
         if name in ANGLES and name in result.bfm:
-            ax.plot(frames, result.bfm[name], color="tab:gray", linestyle=":", label="bfm-net on driving (as used)")
+            ax.plot(frames, result.bfm[name], color="tab:gray", linestyle=":", label="Net3D estimate on driving (as used)")
         ax.set_ylabel(f"{name} ({UNITS[name]})")
         ax.set_title(f"{name}: r = {_fmt(stats['correlation'])}, gain = {_fmt(stats['gain'])}", fontsize=9,
                      loc="left")
