@@ -99,7 +99,7 @@ class Reenactor:
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
-    inverted source's yaw and pitch gains (see the module docstring).
+    inverted source's gains (:data:`CALIBRATION_STEPS`: pitch; see the module docstring).
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
@@ -203,6 +203,9 @@ class Reenactor:
         """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`; ``calibrate=False``
         for edits, which ask for angles rather than a driving face's measured motion), the shifted W+ rendered,
         then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
+        dp = _finite_check(torch.as_tensor(dp, dtype=torch.float32), "Δp")
+        if dp.ndim != 2 or dp.shape[1] != self.spec.k:
+            raise ValueError(f"Δp must be [B, {self.spec.k}], got {tuple(dp.shape)}")
         latent, degrees = self.split_roll(self.calibrated(src, dp) if calibrate else dp)
         images = self.render(src, self.shift(src, latent))
         if degrees is not None:

@@ -84,6 +84,10 @@ def test_reenactor_rotates_roll_and_keeps_it_out_of_the_latent() -> None:
     edited = r.edit(src, roll=10.0)
     np.testing.assert_array_equal(edited, to_uint8(roll_faces(r.render(src, src.wplus), 10.0))[0])
     assert torch.equal(r.edit_latent(src, roll=10.0), r.shift(src, torch.zeros(1, r.spec.k)))
+    with pytest.raises(ValueError, match="Δp must be"):
+        r.faces(src, torch.zeros(1, r.spec.k - 1))
+    with pytest.raises(ValueError, match="NaN"):
+        r.faces(src, torch.full((1, r.spec.k), float("nan")))
 
 
 def test_latent_roll_mode_feeds_roll_to_the_matrix() -> None:
