@@ -45,12 +45,13 @@ def calibration_deltas(spec: PoseVectorSpec, p: torch.Tensor,
     """The entries of ``steps`` in the layout and the Δp [2 n, k] that move the raw pose ``p`` [1, k] by -step and
     +step of each (rows: -step, +step per entry)."""
     names = [n for n in steps if n in spec.names]
+    base = p.detach().float().cpu()
     rows = []
     for name in names:
         for sign in (-1.0, 1.0):
-            moved = p.detach().float().cpu().clone()
+            moved = base.clone()
             moved[:, list(spec.names).index(name)] += sign * float(steps[name])
-            rows.append(spec.delta(p.detach().float().cpu(), moved))
+            rows.append(spec.delta(base, moved))
     return names, torch.cat(rows) if rows else torch.zeros(0, spec.k)
 
 

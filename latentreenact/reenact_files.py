@@ -69,6 +69,14 @@ def check_reenact_output(output: Path, driving: Path) -> str:
     return check_output(output, "image", "directory")
 
 
+def reenactor_overrides(detector: str = "hog", truncation: Optional[float] = None, roll: str = "rotate",
+                        calibrate: bool = True) -> Dict[str, Any]:
+    """The :class:`Reenactor` keyword arguments for a detector, a truncation (``None``: off), a roll mode and
+    whether sources are calibrated (what the commands' model options set)."""
+    return {"detector": detector, "roll": roll, "calibrate": calibrate,
+            **({"truncation": truncation} if truncation is not None else {})}
+
+
 def load_and_invert(source: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
                     device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog",
                     tune: Optional[str] = None, tune_steps: Optional[int] = None, align: bool = True,
@@ -82,9 +90,8 @@ def load_and_invert(source: Path, model: str = "default", *, exact: bool = False
     """
     photo = read_image(source)
     extra = [read_image(path) for path in also]
-    overrides = {"detector": detector, "roll": roll, "calibrate": calibrate,
-                 **({"truncation": truncation} if truncation is not None else {})}
-    reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact, **overrides)
+    reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact,
+                                          **reenactor_overrides(detector, truncation, roll, calibrate))
     src = reenactor.invert(photo, tune=tune, align=align, tune_steps=tune_steps, progress=progress, name=str(source),
                            also=extra)
     return reenactor, src

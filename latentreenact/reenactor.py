@@ -159,9 +159,7 @@ class Reenactor:
     def shift(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
         """The source's W+ moved by Δp [B, k] (rescaled): [B, n_latent, D]."""
         self._check_source(src)
-        dp = _finite_check(torch.as_tensor(dp, dtype=torch.float32).to(self.device), "Δp")
-        if dp.ndim != 2 or dp.shape[1] != self.spec.k:
-            raise ValueError(f"Δp must be [B, {self.spec.k}], got {tuple(dp.shape)}")
+        dp = self._checked_delta(dp).to(self.device)
         with torch.no_grad():
             return self.directions.shift(src.wplus.to(self.device).expand(dp.shape[0], -1, -1), dp)
 
@@ -172,6 +170,13 @@ class Reenactor:
             if self.truncation is not None:
                 wplus = self.generator.truncate(wplus, self.truncation, self.truncation_centre())
             return render(src.generator, wplus.to(self.device), self.render_size, noise_mode="const")
+
+    def _checked_delta(self, dp: torch.Tensor) -> torch.Tensor:
+        """Δp as float32, after checking that it is [B, k] and finite (ValueError)."""
+        dp = _finite_check(torch.as_tensor(dp, dtype=torch.float32), "Δp")
+        if dp.ndim != 2 or dp.shape[1] != self.spec.k:
+            raise ValueError(f"Δp must be [B, {self.spec.k}], got {tuple(dp.shape)}")
+        return dp
 
     def split_roll(self, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Δp [B, k] as A takes it and the roll applied after rendering, in degrees [B]: with ``roll="rotate"``
@@ -191,7 +196,7 @@ class Reenactor:
         names, dp = calibration_deltas(self.spec, src.p, steps)
         if not names:
             return {}
-        renders = to_uint8(self.render(src, self.shift(src, self.split_roll(dp)[0])))  # A alone, as it is
+        renders = self.faces(src, dp, calibrate=False)  # A alone, as it is (no roll is asked)
         p, found = self.pose([resize_square(r, self.align_size) for r in renders])
         gains, failed = gains_from_readings(self.spec, names, steps, p, found)
         for name, (both, gain) in failed.items():
@@ -203,9 +208,7 @@ class Reenactor:
         """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`; ``calibrate=False``
         for edits, which ask for angles rather than a driving face's measured motion), the shifted W+ rendered,
         then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
-        dp = _finite_check(torch.as_tensor(dp, dtype=torch.float32), "Δp")
-        if dp.ndim != 2 or dp.shape[1] != self.spec.k:
-            raise ValueError(f"Δp must be [B, {self.spec.k}], got {tuple(dp.shape)}")
+        dp = self._checked_delta(dp)  # before the calibration and the roll split index its columns
         latent, degrees = self.split_roll(self.calibrated(src, dp) if calibrate else dp)
         images = self.render(src, self.shift(src, latent))
         if degrees is not None:

@@ -12,10 +12,11 @@ import click
 from demo.app import serve
 from demo.session import DemoLimits, DemoSession
 
+from ..reenact_files import reenactor_overrides
 from ..reenactor import Reenactor
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import detector_option, device_option, parse_device, seed_option
-from .reenact import model_options, reenactor_overrides
+from .reenact import model_options
 
 
 @click.command()

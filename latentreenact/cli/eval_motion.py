@@ -15,13 +15,14 @@ import torch
 from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
 from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
 from ..output_paths import check_output
+from ..reenact_files import reenactor_overrides
 from ..reenact_video import folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
                      tune_steps_option)
-from .reenact import model_options, reenactor_overrides
+from .reenact import model_options
 
 
 def _images(paths: Tuple[Path, ...]) -> List[Path]:

@@ -14,11 +14,12 @@ from ..evaluation.data import video_files
 from ..evaluation.reenact import METHODS, evaluate_reenactment
 from ..evaluation.runner import markdown_table, write_report
 from ..output_paths import check_output
+from ..reenact_files import reenactor_overrides
 from ..reenactor import Reenactor
 from .errors import reports_errors
 from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
                      tune_steps_option)
-from .reenact import model_options, reenactor_overrides
+from .reenact import model_options
 
 
 @click.command("reenact")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import click
 
@@ -68,13 +68,6 @@ def check_source(sources: Sequence[Path], tune: str) -> Path:
         raise ValueError(f"{len(sources)} source photos were given, but recipe {tune!r} does not tune; the extra "
                          f"photos are used only by tuning (choose released, pti, local or editable)")
     return sources[0]
-
-
-def reenactor_overrides(detector: str, truncation: Optional[float], roll_mode: str = "rotate",
-                        calibrate: bool = True) -> Dict[str, Any]:
-    """The :class:`~latentreenact.reenactor.Reenactor` arguments that ``model_options`` and ``--detector`` set."""
-    return {"detector": detector, "roll": roll_mode, "calibrate": calibrate,
-            **({"truncation": truncation} if truncation is not None else {})}
 
 
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
