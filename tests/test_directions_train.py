@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -201,4 +202,31 @@ def test_train_directions_cli_takes_one_init_source(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--ranges", str(ranges),
                                       "--steps", "1", "--init-from-data", str(tmp_path), "--init-samples", "64"])
     assert result.exit_code == 2 and "not both" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_directions_cli_init_matrix_checks(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from directions.matrix import DirectionMatrix
+    from latentreenact.cli.main import cli
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "1", *args])
+
+    no_ranges = run()
+    assert no_ranges.exit_code == 2 and "--ranges" in no_ranges.output
+    missing = run("--init-matrix", str(tmp_path / "nothing.pt"))
+    assert missing.exit_code == 2 and "neither a registered directions model nor a file" in missing.output
+    bare = DirectionMatrix(13, 2, 8, 6.0, seed=0, config={"layout": "bfm"}).save(tmp_path / "bare.pt")
+    no_stored = run("--init-matrix", str(bare))
+    assert no_stored.exit_code == 2 and "stores no pose-vector ranges" in no_stored.output
+    ranges = np.tile([-1.0, 1.0], (13, 1))
+    stored = DirectionMatrix(13, 2, 8, 6.0, seed=0, config={"layout": "bfm", "ranges": ranges.tolist()})
+    path = stored.save(tmp_path / "A.pt")
+    np.save(tmp_path / "other.npy", ranges * 2)
+    differ = run("--init-matrix", str(path), "--ranges", str(tmp_path / "other.npy"))
+    assert differ.exit_code == 2 and "differs from the ranges stored" in differ.output
+    both = run("--init-matrix", str(path), "--init-samples", "64")
+    assert both.exit_code == 2 and "not both" in both.output
     assert not (tmp_path / "run").exists()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import click
+import numpy as np
 
 from directions.components import build_components
 from directions.init import labelled_latents, regression_init, sampled_latents
+from directions.matrix import DirectionMatrix
 from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
 from inversion.losses import resolve_loss
 
+from .. import zoo
 from ..checkpoints.loading import load_generator
+from ..net3d.pose_vector import load_ranges
 from ..output_paths import check_output
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option, seed_option
@@ -36,8 +40,9 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
               help="Run folder (checkpoint.pt, metrics.jsonl, eval_*.png grids, A.pt).")
 @click.option("--generator", "generator_path", default="mobilestylegan-ffhq-heads", show_default=True,
               help="Registered name or checkpoint; the -heads variant renders 256 px fast.")
-@click.option("--ranges", "ranges_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
-              help="Ranges file of the pose vector (`latentreenact stats --backend bfm-net`, with its .json).")
+@click.option("--ranges", "ranges_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Ranges file of the pose vector (`latentreenact stats --backend bfm-net`, with its .json); "
+                   "with --init-matrix, default: the ranges stored in that matrix.")
 @click.option("--mode", type=click.Choice(["synthetic", "real", "real+synthetic", "paired"]), default="synthetic",
               show_default=True,
               help="Training pairs: sampled latents, inverted real frames (--bank), half each, or source and "
@@ -53,6 +58,9 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
               help="With --init-samples: hold the faces' SFace identity embedding fixed in the regression (it "
                    "enters as covariates), so that what co-varies with pose through identity (age, sex, hair, "
                    "glasses) is left out of A's start.")
+@click.option("--init-matrix", default=None,
+              help="Start from this matrix (a registered name such as directions-mobilestylegan-ffhq, or an A.pt "
+                   "of ours): its weights and its pose-vector ranges (instead of a regression start).")
 @click.option("--steps", type=click.IntRange(1, None), required=True, help="Optimiser steps.")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=12, show_default=True,
               help="Source/target pairs per step.")
@@ -71,25 +79,30 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @device_option
 @progress_option
 @reports_errors
-def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, bank: Optional[Path],
-               init_from_data: Optional[Path], init_samples: Optional[int], init_hold: str, steps: int, batch_size: int, lr: float, render_size: int,
+def directions(output: Path, generator_path: str, ranges_path: Optional[Path], mode: str, bank: Optional[Path],
+               init_from_data: Optional[Path], init_samples: Optional[int], init_hold: str,
+               init_matrix: Optional[str], steps: int, batch_size: int, lr: float, render_size: int,
                loss_weights: Tuple[str, ...], eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
                progress: bool) -> None:
     """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
     losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
     check_output(output, "directory")
-    if init_from_data is not None and init_samples is not None:
-        raise click.BadParameter("give --init-from-data or --init-samples, not both", param_hint="--init-samples")
+    starts = [name for name, value in (("--init-from-data", init_from_data), ("--init-samples", init_samples),
+                                       ("--init-matrix", init_matrix)) if value is not None]
+    if len(starts) > 1:
+        raise click.BadParameter(f"give one of {' / '.join(starts)}, not both", param_hint=starts[-1])
+    start = _start_matrix(init_matrix) if init_matrix is not None else None
+    ranges = _ranges(ranges_path, start)
     torch_device = parse_device(device)
     weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
     cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,
                            loss_weights=weights, eval_every=eval_every, n_eval=n_eval, seed=seed)
     cfg.check()
     generator = load_generator(generator_path, device=torch_device)
-    comp = build_components(generator, str(ranges_path), device=torch_device,
+    comp = build_components(generator, ranges, device=torch_device,
                             identity="sface" if weights["identity"] > 0 else "none",
                             perceptual="default" if weights["perceptual"] > 0 else "none")
-    init = None
+    init = start
     if init_from_data is not None:
         w, p = labelled_latents(generator, comp.estimator, str(init_from_data))
         init = regression_init(w, p, comp.spec, cfg.num_layers)
@@ -101,7 +114,33 @@ def directions(output: Path, generator_path: str, ranges_path: Path, mode: str, 
     result = train_directions(comp, output, cfg, resume=resume, bank=LatentBank.load(bank) if bank else None,
                               init=init, progress=progress,
                               matrix_config={"generator": generator_path.replace("-heads", ""),
-                                             "backend": "bfm-net"})
+                                             "backend": "bfm-net",
+                                             **({"init_matrix": init_matrix} if init_matrix else {})})
     last = result["last_eval"]
     click.echo(f"step {result['step']}: pose error {last.get('pose_error', float('nan')):.2f} deg, identity "
                f"similarity {last.get('identity_similarity', float('nan')):.3f}; A: {result.get('matrix')}", err=True)
+
+
+def _start_matrix(name: str) -> DirectionMatrix:
+    """The matrix named by --init-matrix (a registered directions model or a file of ours)."""
+    path = zoo.model_file(name, kind="directions") if zoo.is_registered(name) else Path(name)
+    if not path.is_file():
+        raise click.BadParameter(f"{name}: neither a registered directions model nor a file", param_hint="--init-matrix")
+    matrix = DirectionMatrix.load(path)
+    if "ranges" not in matrix.config:
+        raise click.BadParameter(f"{path}: the matrix stores no pose-vector ranges (a released A_matrix.pt?); "
+                                 f"convert it with its ranges first", param_hint="--init-matrix")
+    return matrix
+
+
+def _ranges(path: Optional[Path], start: Optional[DirectionMatrix]) -> Union[str, np.ndarray]:
+    """The pose-vector ranges of the run: the file, or those stored in the start matrix (they must agree)."""
+    stored = None if start is None else np.asarray(start.config["ranges"], dtype=np.float64)
+    if path is None:
+        if stored is None:
+            raise click.BadParameter("give --ranges (or --init-matrix, whose ranges are used)", param_hint="--ranges")
+        return stored
+    if stored is not None and not np.allclose(load_ranges(path), stored):
+        raise click.BadParameter(f"{path} differs from the ranges stored in the --init-matrix matrix",
+                                 param_hint="--ranges")
+    return str(path)
