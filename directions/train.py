@@ -263,6 +263,9 @@ def _new_matrix(comp: Components, cfg: DirectionsConfig, style_dim: int, init: O
         if (init.k, init.num_layers, init.style_dim) != (k, cfg.num_layers, style_dim):
             raise ValueError(f"init matrix is [{init.k} -> {init.num_layers}x{init.style_dim}], the run needs "
                              f"[{k} -> {cfg.num_layers}x{style_dim}]")
+        if init.shift_scale != comp.spec.shift_scale:
+            raise ValueError(f"init matrix reads Δp rescaled to ±{init.shift_scale:g}, the run's pose vector to "
+                             f"±{comp.spec.shift_scale:g}")
         A.load_state_dict(init.state_dict())
     return A
 

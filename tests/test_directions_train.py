@@ -105,6 +105,15 @@ def test_training_moves_only_A_and_writes_outputs(comp, tmp_path: Path) -> None:
     assert (tmp_path / "run" / "eval_000006.png").is_file()
 
 
+def test_init_matrix_must_match_the_run(comp, tmp_path: Path) -> None:
+    for wrong in (DirectionMatrix(13, 3, 8, SPEC.shift_scale), DirectionMatrix(13, 4, 8, SPEC.shift_scale / 2)):
+        with pytest.raises(ValueError, match="init matrix"):
+            train_directions(comp, tmp_path / "run", _cfg(), init=wrong)
+    start = DirectionMatrix(13, 4, 8, SPEC.shift_scale, seed=5)
+    result = train_directions(comp, tmp_path / "ok", _cfg(steps=1, lr=1e-12), init=start)
+    torch.testing.assert_close(DirectionMatrix.load(result["matrix"]).linear.weight, start.linear.weight)
+
+
 def test_resume_is_bit_identical(comp, tmp_path: Path) -> None:
     train_directions(comp, tmp_path / "full", _cfg(checkpoint_every=2))
     train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2), stop_after=4)
