@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .faces import NoFaceError, as_rgb_uint8
 from .faces import paste_back as paste
 from .faces import read_image
+from .net3d.pose_vector import ANGLE_SCALES
 from .output_paths import check_output
 from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
 
@@ -96,7 +97,11 @@ class ReenactOptions:
     ``smoothing``: the factor a of the pose EMA in [0, 1); ``None`` takes the default for the kind
     of input (:meth:`smoothing_for`). ``paste_back``: paste the face into the source photo.
     ``side_by_side``: put the driving frame on the left. ``batch_size``: frames per Net3D and
-    generator pass. ``progress``: progress bars on stderr.
+    generator pass. ``progress``: progress bars on stderr. ``absolute_expression``: with ``relative``,
+    take the expression entries (not the angles) against the source instead of the first frame, so the
+    source gets the driving face's expression rather than its change of expression (opt-in; measured
+    in docs/driving.md: it opens a closed-mouthed source's mouth as far as the driving mouth, at some
+    cost in identity).
     """
 
     relative: bool = True
@@ -106,6 +111,7 @@ class ReenactOptions:
     side_by_side: bool = False
     batch_size: int = 8
     progress: bool = False
+    absolute_expression: bool = False
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
@@ -250,14 +256,19 @@ def smooth(p: torch.Tensor, factor: float) -> torch.Tensor:
 
 
 def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found: torch.Tensor, *, relative: bool,
-               sequence: bool, smoothing: float, what: str) -> PoseTrack:
+               sequence: bool, smoothing: float, what: str, absolute_expression: bool = False) -> PoseTrack:
     """Fill, smooth and turn driving poses into Δp: relative sequences against the first frame with a face,
-    otherwise (absolute, or a single image) against the source (see :mod:`latentreenact.reenactor`)."""
+    otherwise (absolute, or a single image) against the source (see :mod:`latentreenact.reenactor`);
+    ``absolute_expression`` keeps the angles relative but takes the other entries against the source."""
     filled = smooth(fill_missing(p, found, what), smoothing)
+    source = src.p.detach().float().cpu().reshape(1, -1)
     if relative and sequence:
         reference = filled[int(torch.nonzero(found).flatten()[0])][None]
+        if absolute_expression:
+            angles = torch.tensor([name in ANGLE_SCALES for name in reenactor.spec.names])
+            reference = torch.where(angles[None], reference, source)
     else:
-        reference = src.p.detach().float().cpu()
+        reference = source
     dp = reenactor.spec.rescale(filled) - reenactor.spec.rescale(reference)
     return PoseTrack(p=filled, found=found.clone(), dp=dp)
 
@@ -330,6 +341,7 @@ def reenact_images(reenactor: "FrameReenactor", src: Source, driving: Any, optio
     if single and not bool(found[0]):
         raise NoFaceError(f"no face found in the driving image {names[0]}")
     track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=not single,
+                       absolute_expression=options.absolute_expression,
                        smoothing=options.smoothing_for(video=False), what="the driving images")
     _log_missing(track, "driving images")
     frames = list(_rendered(reenactor, src, iter(images), track.dp, options))
@@ -348,6 +360,7 @@ def video_frames(reenactor: "FrameReenactor", src: Source, video: Path, options:
     p, found = reenactor.measure(iter_frames(video, max_frames), align=options.align, batch_size=options.batch_size,
                                  progress=options.progress, total=total)
     track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=True,
+                       absolute_expression=options.absolute_expression,
                        smoothing=options.smoothing_for(video=True), what=f"the frames of {video}")
     _log_missing(track, f"frames of {video}")
     return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options)

@@ -85,6 +85,17 @@ def test_reenact_folder_image_and_video(files, tmp_path) -> None:  # type: ignor
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["d0.png", "d1.png", "d2.png"]
     assert "3 frame(s), 0 without a face" in result.output and "s/frame" in result.output
+    # --expression absolute: the expression entries against the source, so the frames change; with --absolute
+    # everything is already against the source and the option changes nothing
+    def frames(folder):  # type: ignore[no-untyped-def]
+        return [np.asarray(Image.open(folder / f"d{i}.png")) for i in range(3)]
+
+    for name, extra in [("expr", ["--expression", "absolute"]), ("abs", ["--absolute"]),
+                        ("abs_expr", ["--absolute", "--expression", "absolute"])]:
+        result = run(reenact, common + ["--driving", root / "driving", "-o", tmp_path / name] + extra)
+        assert result.exit_code == 0, result.output
+    assert any(not np.array_equal(a, b) for a, b in zip(frames(tmp_path / "expr"), frames(tmp_path / "frames")))
+    assert all(np.array_equal(a, b) for a, b in zip(frames(tmp_path / "abs_expr"), frames(tmp_path / "abs")))
     result = run(reenact, common + ["--driving", root / "driving" / "d1.png", "--no-paste-back", "--side-by-side",
                                     "-o", tmp_path / "one.png"])
     assert result.exit_code == 0, result.output

@@ -148,6 +148,32 @@ def test_pose_track_filling_and_smoothing() -> None:
         fill_missing(p, torch.zeros(4, dtype=torch.bool))
 
 
+def test_pose_track_absolute_expression_closed_form() -> None:
+    """Relative angles, expression against the source: each column of Δp against its own reference."""
+    from types import SimpleNamespace
+
+    from latentreenact.net3d.pose_vector import PoseVectorSpec
+    from latentreenact.reenact_video import pose_track
+
+    spec = PoseVectorSpec(("yaw", "pitch", "exp_0", "exp_1"), {"exp_0": (-2.0, 2.0), "exp_1": (0.0, 6.0)})
+    reenactor = SimpleNamespace(spec=spec)
+    src = SimpleNamespace(p=torch.tensor([[5.0, -3.0, 1.0, 2.0]]))
+    p = torch.tensor([[math.nan] * 4, [10.0, 2.0, -1.0, 3.0], [20.0, 4.0, 0.5, 6.0]])
+    found = torch.tensor([False, True, True])
+    kw = dict(sequence=True, smoothing=0.0, what="frames")
+    rel = pose_track(reenactor, src, p, found, relative=True, **kw).dp
+    hybrid = pose_track(reenactor, src, p, found, relative=True, absolute_expression=True, **kw).dp
+    absolute = pose_track(reenactor, src, p, found, relative=False, **kw).dp
+    # yaw: 6/40 per degree, pitch 6/20; exp_0: 12/4 per unit, exp_1 12/6 per unit
+    assert torch.allclose(hybrid[2], torch.tensor([10 * 0.15, 2 * 0.3, -0.5 * 3.0, 4.0 * 2.0]))
+    assert torch.allclose(hybrid[:, :2], rel[:, :2]) and torch.allclose(hybrid[:, 2:], absolute[:, 2:])
+    assert not torch.allclose(hybrid, rel) and not torch.allclose(hybrid, absolute)
+    # a single driving image is already taken against the source: the option changes nothing there
+    single = dict(relative=True, sequence=False, smoothing=0.0, what="image")
+    assert torch.equal(pose_track(reenactor, src, p[1:2], found[1:2], absolute_expression=True, **single).dp,
+                       pose_track(reenactor, src, p[1:2], found[1:2], **single).dp)
+
+
 def test_truncation_compat_setting(setup) -> None:  # type: ignore[no-untyped-def]
     from latentreenact.sampling import render
 

@@ -20,8 +20,8 @@ from ..reenact_video import folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
-from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
-                     tune_steps_option)
+from .options import (detector_option, device_option, expression_option, parse_device, progress_option,
+                      seed_option, tune_option, tune_steps_option)
 from .reenact import model_options
 
 
@@ -45,6 +45,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @tune_steps_option
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.5, show_default=True,
               help="Exponential moving average of the driving pose (as `reenact` does for videos).")
+@expression_option
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames of each clip.")
 @click.option("--mirror/--no-mirror", default=True, show_default=True,
               help="Average the judge's measurement of each frame with that of its mirror image.")
@@ -57,7 +58,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @progress_option
 @reports_errors
 def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
-           smoothing: float, max_frames: Optional[int], mirror: bool, model: str, exact: bool,
+           smoothing: float, expression: str, max_frames: Optional[int], mirror: bool, model: str, exact: bool,
            truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
            seed: int,
            progress: bool) -> None:
@@ -82,12 +83,13 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         try:
             results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
                                       smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
-                                      detector=detector, progress=progress)
+                                      absolute_expression=expression == "absolute", detector=detector, progress=progress)
         except JudgeWorkerError as exc:  # the judge's helper process died mid-run
             fail(f"the judge failed: {exc}", EXIT_MISSING_EXTRA)
         version = judge.mesh.version  # type: ignore[attr-defined]
     meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
-            "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "max_frames": max_frames,
+            "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "expression": expression,
+            "max_frames": max_frames,
             "mirror": mirror, "seed": seed, "device": device, "roll_mode": roll_mode, "calibrate": calibrate,
             "judge": f"mediapipe {version} face mesh, dlib descriptor",
             "seconds": round(time.perf_counter() - start, 1)}

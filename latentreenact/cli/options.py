@@ -48,3 +48,9 @@ def tune_option(help: str = RECIPE_HELP) -> "click.decorators.FC":  # noqa: A002
 
 tune_steps_option = click.option("--tune-steps", type=click.IntRange(0, 100000), default=None,
                                  help="Tuning steps (default: the recipe's tuning preset's).")
+expression_option = click.option(
+    "--expression", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
+    help="With relative motion: relative moves the source's expression by the driving face's change of expression "
+         "since its first frame; absolute gives the source the driving face's expression itself (the head motion "
+         "stays relative). Absolute opens a closed-mouthed source's mouth as far as the driving mouth, at some cost "
+         "in identity (docs/driving.md).")
