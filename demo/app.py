@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EXPRESSION_MODE = "relative head, driving expression"
 ANGLE_SLIDERS = (("yaw", 30.0), ("pitch", 20.0), ("roll", 20.0))
 DEFAULT_TUNE = DEFAULT_RECIPE
 TUNE_INFO = ("How the source is inverted after the encoder (without this the encoder's coarse guess is a look-alike "
@@ -138,7 +139,8 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) ->
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
         progress(0.0, desc="inverting the source")
         result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
-                                           relative=mode == "relative", smoothing=smoothing, paste_back=paste_back,
+                                           relative=mode != "absolute", absolute_expression=mode == EXPRESSION_MODE,
+                                           smoothing=smoothing, paste_back=paste_back,
                                            progress=True, extras=extras or ())
         for note in result.notes:
             gr.Warning(note)
@@ -224,9 +226,11 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
                                elem_id="driving", sources=["upload"])
         with gr.Column():
             tune, tune_steps = _tuning_controls(gr, limits.max_tune_steps, "reenact")
-            mode = gr.Radio(["relative", "absolute"], value="relative", label="Pose reference",
-                            info="relative: motion since the clip's first face; absolute: the driving "
-                                 "pose itself")
+            mode = gr.Radio(["relative", EXPRESSION_MODE, "absolute"], value="relative", label="Pose reference",
+                            info="relative: motion since the clip's first face; relative head, driving "
+                                 "expression: the head moves as the clip's does, the face takes the driving "
+                                 "expression itself (opens a closed mouth; costs some likeness); absolute: the "
+                                 "driving pose itself")
             smoothing = gr.Slider(0.0, 0.95, value=0.5, step=0.05, label="Temporal smoothing",
                                   info="exponential moving average of the driving pose (0 = off)")
             paste_back = gr.Checkbox(True, label="Paste the face back into the source photo")

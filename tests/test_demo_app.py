@@ -25,7 +25,7 @@ pytest.importorskip("gradio", reason="the demo tests need the 'demo' extra (grad
 
 from demo.session import DemoLimits, DemoSession  # noqa: E402
 from latentreenact.examples import example_path  # noqa: E402
-from latentreenact.video import probe_video  # noqa: E402
+from latentreenact.video import iter_frames, probe_video  # noqa: E402
 
 MAX_FRAMES = 8
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -73,6 +73,13 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     assert probe_video(pair).size[0] > 320
     with pytest.raises(AppError, match="upload a driving video first"):
         client.predict(source, None, "none", 0, "relative", 0.5, True, api_name="/reenact")
+    # the driving expression itself (relative head): another reenactment of the same clip, wired to the option
+    from demo.app import EXPRESSION_MODE
+
+    face = client.predict(source, driving, "none", 0, "relative", 0.5, False, api_name="/reenact")[0]
+    expr, _, status = client.predict(source, driving, "none", 0, EXPRESSION_MODE, 0.5, False, api_name="/reenact")
+    assert f"{MAX_FRAMES} frames" in status
+    assert not np.array_equal(next(iter_frames(face)), next(iter_frames(expr)))
     # more photos of the person: tuned jointly with the source (the upload accepts several files)
     mirrored = tmp_path / "mirrored.png"
     Image.open(example_path("astronaut")).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored)
