@@ -11,6 +11,8 @@ Which reference ``p_ref`` is used:
   reenactment: Δp_t = rescale(p_t) - rescale(p_first)); a *single* driving image uses the source,
   Δp = rescale(p_t) - rescale(p_s).
 - ``relative=False`` (absolute): Δp = rescale(p_t) - rescale(p_s) for every frame.
+- ``absolute_expression=True`` with ``relative=True`` (opt-in): the angles as in relative mode, the
+  expression entries against the source, so the source takes the driving face's expression itself.
 
 Roll (``roll="rotate"``, the default): an FFHQ-aligned generator draws every face with level eyes and A's
 roll column hardly rolls the head, so the roll entry of Δp is taken out of A's input and applied after

@@ -83,7 +83,8 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         try:
             results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
                                       smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
-                                      absolute_expression=expression == "absolute", detector=detector, progress=progress)
+                                      absolute_expression=expression == "absolute", detector=detector,
+                                      progress=progress)
         except JudgeWorkerError as exc:  # the judge's helper process died mid-run
             fail(f"the judge failed: {exc}", EXIT_MISSING_EXTRA)
         version = judge.mesh.version  # type: ignore[attr-defined]

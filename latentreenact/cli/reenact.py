@@ -128,8 +128,9 @@ def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_
                                      no_align, progress, roll_mode, calibrate)
         setup = time.perf_counter() - start
         start = time.perf_counter()
-        options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute", align=not no_align, smoothing=smoothing, paste_back=paste_back,
-                                 side_by_side=side_by_side, batch_size=batch_size, progress=progress)
+        options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute", align=not no_align,
+                                 smoothing=smoothing, paste_back=paste_back, side_by_side=side_by_side,
+                                 batch_size=batch_size, progress=progress)
         frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
     seconds = time.perf_counter() - start
     what = "loading the models and inverting" + (" and tuning" if tune != "none" else "")
