@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
-from .reenact_video import DEFAULT_SMOOTHING, Source, compose
+from .reenact_video import DEFAULT_SMOOTHING, Source, compose, motion_reference
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
@@ -54,19 +54,21 @@ class LiveReenactor:
     ``reenactor``: a :class:`~latentreenact.reenactor.Reenactor`; ``src``: its inverted source.
     ``smoothing``: the pose EMA factor in [0, 1) (default 0.5, as for videos); ``relative``: move
     the source by the motion since the first frame with a face (else against the source's pose);
+    ``absolute_expression``: with ``relative``, the expression entries against the source's instead;
     ``paste_back``: paste the face into the source photo; ``track``: follow the face between
     detections, run every ``redetect_every`` frames.
     """
 
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
-                 paste_back: bool = False, track: bool = True, redetect_every: int = 30) -> None:
+                 paste_back: bool = False, track: bool = True, redetect_every: int = 30,
+                 absolute_expression: bool = False) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if reenactor.spec.k != src.p.shape[1]:
             raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the reenactor's layout {reenactor.spec.k}")
         self.reenactor, self.src = reenactor, src
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
-        self.track = bool(track)
+        self.track, self.absolute_expression = bool(track), bool(absolute_expression)
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -128,9 +130,10 @@ class LiveReenactor:
         raw = self._raw
         self._smoothed = raw if self._smoothed is None else self.smoothing * self._smoothed + (1 - self.smoothing) * raw
         if self._reference is None:
-            self._reference = self._smoothed if self.relative else self.src.p[0].detach().float().cpu()
+            self._reference = motion_reference(self.reenactor.spec.names, self._smoothed[None], self.src,
+                                               relative=self.relative, absolute_expression=self.absolute_expression)
         spec = self.reenactor.spec
-        dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference[None])
+        dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference)
         face = self.reenactor.faces(self.src, dp)[0]
         lap("render")
         image = compose(self.src, face, self.paste_back)

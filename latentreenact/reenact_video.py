@@ -21,7 +21,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Protocol, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -255,20 +255,29 @@ def smooth(p: torch.Tensor, factor: float) -> torch.Tensor:
     return out
 
 
+def motion_reference(names: Sequence[str], first: torch.Tensor, src: Source, *, relative: bool,
+                     absolute_expression: bool = False) -> torch.Tensor:
+    """The raw pose [1, k] that Δp is taken against: the first driving pose ``first`` [1, k] (relative), the
+    source's (not relative), or the first pose's angles with the source's other entries
+    (relative with ``absolute_expression``)."""
+    source = src.p.detach().float().cpu().reshape(1, -1)
+    if not relative:
+        return source
+    if not absolute_expression:
+        return first
+    angles = torch.tensor([name in ANGLE_SCALES for name in names])
+    return torch.where(angles[None], first, source)
+
+
 def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found: torch.Tensor, *, relative: bool,
                sequence: bool, smoothing: float, what: str, absolute_expression: bool = False) -> PoseTrack:
     """Fill, smooth and turn driving poses into Δp: relative sequences against the first frame with a face,
     otherwise (absolute, or a single image) against the source (see :mod:`latentreenact.reenactor`);
     ``absolute_expression`` keeps the angles relative but takes the other entries against the source."""
     filled = smooth(fill_missing(p, found, what), smoothing)
-    source = src.p.detach().float().cpu().reshape(1, -1)
-    if relative and sequence:
-        reference = filled[int(torch.nonzero(found).flatten()[0])][None]
-        if absolute_expression:
-            angles = torch.tensor([name in ANGLE_SCALES for name in reenactor.spec.names])
-            reference = torch.where(angles[None], reference, source)
-    else:
-        reference = source
+    first = filled[int(torch.nonzero(found).flatten()[0])][None]
+    reference = motion_reference(reenactor.spec.names, first, src, relative=relative and sequence,
+                                 absolute_expression=absolute_expression)
     dp = reenactor.spec.rescale(filled) - reenactor.spec.rescale(reference)
     return PoseTrack(p=filled, found=found.clone(), dp=dp)
 

@@ -474,7 +474,8 @@ class Reenactor:
 
     def live(self, src: Source, **settings: Any) -> LiveReenactor:
         """A frame-by-frame reenactor of ``src`` for a camera or a stream (``live.step(frame)`` per frame; see
-        :class:`latentreenact.live.LiveReenactor` for ``smoothing``, ``relative``, ``paste_back``, ``track``)."""
+        :class:`latentreenact.live.LiveReenactor` for ``smoothing``, ``relative``, ``absolute_expression``,
+        ``paste_back``, ``track``)."""
         self._check_source(src)
         return LiveReenactor(self, src, **settings)
 

@@ -87,6 +87,13 @@ def test_live_without_tracking_equals_the_video_path(setup, frames: list) -> Non
     assert diff.max() <= 1 and diff.mean() < 0.01  # batch 1 vs batch 8 rendering: float rounding only
     assert not np.array_equal(got[0].image, got[-1].image)  # the face moves
     assert set(got[3].seconds) == set(STAGES) and got[3].total_seconds > 0
+    # the driving expression itself: the same as the video path with the same option, and not the relative frames
+    options = ReenactOptions(batch_size=8, absolute_expression=True)
+    expected_expr = list(video_frames(reenactor, src, clip, options, max_frames=4)[1])
+    live = reenactor.live(src, track=False, absolute_expression=True)
+    got_expr = [live.step(frame).image for frame in frames[:4]]
+    assert max(np.abs(g.astype(int) - e.astype(int)).max() for g, e in zip(got_expr, expected_expr)) <= 1
+    assert not np.array_equal(got_expr[0], got[0].image)
 
 
 def test_live_before_a_face_and_after_a_loss(setup, frames: list) -> None:  # type: ignore[no-untyped-def]
