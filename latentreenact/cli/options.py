@@ -52,5 +52,5 @@ expression_option = click.option(
     "--expression", type=click.Choice(["relative", "absolute"]), default="relative", show_default=True,
     help="With relative motion: relative moves the source's expression by the driving face's change of expression "
          "since its first frame; absolute gives the source the driving face's expression itself (the head motion "
-         "stays relative). Absolute opens a closed-mouthed source's mouth as far as the driving mouth, at some cost "
-         "in identity (docs/driving.md).")
+         "stays relative). Absolute opens a closed-mouthed source's mouth with the driving mouth, at some cost in "
+         "identity and head motion (docs/driving.md).")
