@@ -100,8 +100,8 @@ class ReenactOptions:
     generator pass. ``progress``: progress bars on stderr. ``absolute_expression``: with ``relative``,
     take the expression entries (not the angles) against the source instead of the first frame, so the
     source gets the driving face's expression rather than its change of expression (opt-in; measured
-    in docs/driving.md: it opens a closed-mouthed source's mouth as far as the driving mouth, at some
-    cost in identity).
+    in docs/driving.md: a closed-mouthed source's mouth then opens with the driving mouth, at some
+    cost in identity and head motion).
     """
 
     relative: bool = True
