@@ -16,7 +16,7 @@ from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_r
 from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
 from ..output_paths import check_output
 from ..reenact_files import reenactor_overrides
-from ..reenact_video import folder_images
+from ..reenact_video import ReenactOptions, folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
@@ -81,10 +81,10 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
     with judge:
         reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
         try:
+            options = ReenactOptions(smoothing=smoothing, batch_size=batch_size,
+                                     absolute_expression=expression == "absolute")
             results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
-                                      smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
-                                      absolute_expression=expression == "absolute", detector=detector,
-                                      progress=progress)
+                                      options=options, max_frames=max_frames, detector=detector, progress=progress)
         except JudgeWorkerError as exc:  # the judge's helper process died mid-run
             fail(f"the judge failed: {exc}", EXIT_MISSING_EXTRA)
         version = judge.mesh.version  # type: ignore[attr-defined]

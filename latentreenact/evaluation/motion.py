@@ -240,16 +240,14 @@ def judge_pair(judge: FaceJudge, driving_frames: Iterable[np.ndarray], output_fr
 
 
 def evaluate_pair(reenactor: Any, src: Any, driving: Path, judge: FaceJudge, *, tune: str = "none",
-                  setup_seconds: float = 0.0, smoothing: float = 0.5, batch_size: int = 8,
-                  max_frames: Optional[int] = None, detector: str = "hog", progress: bool = False,
-                  absolute_expression: bool = False) -> MotionResult:
-    """Reenact the inverted source ``src`` from the clip ``driving`` (``Reenactor``'s video path, face crops
-    without paste-back) and judge the result; the time per frame covers bfm-net's pass and the rendering."""
+                  setup_seconds: float = 0.0, options: Optional[ReenactOptions] = None,
+                  max_frames: Optional[int] = None, detector: str = "hog", progress: bool = False) -> MotionResult:
+    """Reenact the inverted source ``src`` from the clip ``driving`` (``Reenactor``'s video path with
+    ``options``, default :class:`ReenactOptions`; face crops without paste-back) and judge the result; the time
+    per frame covers bfm-net's pass and the rendering."""
     start = time.perf_counter()
-    track, frames = video_frames(reenactor, src, driving,
-                                 ReenactOptions(smoothing=smoothing, batch_size=batch_size, progress=progress,
-                                                absolute_expression=absolute_expression),
-                                 max_frames=max_frames)
+    options = (options or ReenactOptions()).with_(paste_back=False, side_by_side=False, progress=progress)
+    track, frames = video_frames(reenactor, src, driving, options, max_frames=max_frames)
     measured = time.perf_counter() - start
     reference = int(np.flatnonzero(track.found.numpy())[0])
     bfm = bfm_series(track.p.numpy(), reenactor.spec.names, reference)
@@ -261,10 +259,11 @@ def evaluate_pair(reenactor: Any, src: Any, driving: Path, judge: FaceJudge, *, 
 
 
 def evaluate_motion(reenactor: Any, sources: Sequence[Path], drivings: Sequence[Path], judge: FaceJudge, *,
-                    tune: str = "none", tune_steps: Optional[int] = None, smoothing: float = 0.5,
-                    batch_size: int = 8, max_frames: Optional[int] = None, detector: str = "hog",
-                    progress: bool = False, absolute_expression: bool = False) -> List[MotionResult]:
-    """Every source photo × driving clip (each source inverted, and tuned, once)."""
+                    tune: str = "none", tune_steps: Optional[int] = None, options: Optional[ReenactOptions] = None,
+                    max_frames: Optional[int] = None, detector: str = "hog",
+                    progress: bool = False) -> List[MotionResult]:
+    """Every source photo × driving clip (each source inverted, and tuned, once; reenacted with ``options``
+    as in :func:`evaluate_pair`)."""
     results = []
     bar = tqdm(total=len(sources) * len(drivings), desc="motion", unit="pair", disable=not progress)
     try:
@@ -275,9 +274,8 @@ def evaluate_motion(reenactor: Any, sources: Sequence[Path], drivings: Sequence[
             setup = time.perf_counter() - start
             for driving in drivings:
                 results.append(evaluate_pair(reenactor, src, Path(driving), judge, tune=tune, setup_seconds=setup,
-                                             smoothing=smoothing, batch_size=batch_size, max_frames=max_frames,
-                                             detector=detector, progress=progress,
-                                             absolute_expression=absolute_expression))
+                                             options=options, max_frames=max_frames, detector=detector,
+                                             progress=progress))
                 bar.update(1)
     finally:
         bar.close()
