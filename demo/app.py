@@ -26,7 +26,6 @@ import numpy as np
 
 from latentreenact.examples import example_path
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
-from latentreenact.net3d.controls import CONTROLS
 
 from .errors import DemoInputError
 from .live import LiveState, live_step
@@ -92,7 +91,8 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
     import gradio as gr
 
     expression_names = session.expression_names()
-    preview, reenact, edit = _handlers(gr, session, expression_names)
+    control_names = [c.name for c in session.edit_controls()]
+    preview, reenact, edit = _handlers(gr, session, expression_names, control_names)
     keep_s = max(int(session.outputs.keep_s), 1)
     with gr.Blocks(title="latentreenact demo", analytics_enabled=False, delete_cache=(keep_s, keep_s)) as app:
         gr.Markdown(INTRO)
@@ -127,7 +127,8 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
     return app
 
 
-def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) -> Tuple[Callable[..., Any], ...]:
+def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str],
+              control_names: Sequence[str]) -> Tuple[Callable[..., Any], ...]:
     """The app's event handlers over ``session``: ``(preview, reenact, edit)``; failures become gr.Error."""
 
     @_guarded
@@ -150,13 +151,13 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str]) ->
              roll: float, progress: gr.Progress = gr.Progress(track_tqdm=True),
              *values: float) -> Optional[np.ndarray]:
         # progress comes before *values: Gradio only looks for gr.Progress among positional parameters;
-        # values: the expression controls (CONTROLS order), the raw expression coefficients, then the
+        # values: the expression controls (control_names order), the raw expression coefficients, then the
         # extra photos of the person (a list of paths or None)
         if not image:
             return None
         *values, extras = values
-        controls = dict(zip(CONTROLS, values[:len(CONTROLS)]))
-        expression = dict(zip(expression_names, values[len(CONTROLS):]))
+        controls = dict(zip(control_names, values[:len(control_names)]))
+        expression = dict(zip(expression_names, values[len(control_names):]))
         return _guarded(session.edit)(image, yaw, pitch, roll, expression, controls=controls, tune=tune,
                                       tune_steps=_steps(tune_steps), paste_back=paste_back, progress=True,
                                       extras=extras or ())
@@ -266,7 +267,7 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
                                  elem_id=f"edit_{name}") for name, bound in ANGLE_SLIDERS]
             sliders += [gr.Slider(*control.range, value=0.0, step=0.05, label=control.name.replace("_", " "),
                                   info=control.description, elem_id=f"edit_{control.name}")
-                        for control in CONTROLS.values()]
+                        for control in session.edit_controls()]
             with gr.Accordion("Raw expression coefficients (advanced)", open=False):
                 sliders += [_expression_slider(gr, session, name) for name in expression_names]
             with gr.Row():

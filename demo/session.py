@@ -31,7 +31,8 @@ from latentreenact.faces import NoFaceError, find_face
 from latentreenact.faces.detection import detection_copy
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
 from latentreenact.images import array_key
-from latentreenact.net3d.controls import CONTROLS
+from latentreenact.latent_controls import LATENT_CONTROLS, LatentControl
+from latentreenact.net3d.controls import CONTROLS, ExpressionControl
 from latentreenact.reenact_video import ReenactOptions, video_frames
 from latentreenact.video import VideoError, VideoWriter, is_video_path, probe_video
 
@@ -41,6 +42,7 @@ from .outputs import RUN_PREFIX, OutputFolders
 from .uploads import check_array, check_file, file_key, read_photo
 
 if TYPE_CHECKING:
+    from latentreenact.driving_eyes import DrivingMeasurement
     from latentreenact.reenactor import Reenactor, Source
     from latentreenact.video import VideoInfo
 
@@ -111,9 +113,13 @@ class _Watched:
         self._reenactor, self._deadline = reenactor, deadline
         self.spec = reenactor.spec
 
-    def measure(self, frames: Iterable[np.ndarray], **kwargs: Any) -> Tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`Reenactor.measure` of the frames, checked one by one."""
-        return self._reenactor.measure(self._deadline.each(frames), **kwargs)
+    def measure_driving(self, frames: Iterable[np.ndarray], **kwargs: Any) -> "DrivingMeasurement":
+        """:meth:`Reenactor.measure_driving` of the frames, checked one by one."""
+        return self._reenactor.measure_driving(self._deadline.each(frames), **kwargs)
+
+    def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
+        """:meth:`Reenactor.control_series`."""
+        return self._reenactor.control_series(name, values)
 
     def shift(self, src: "Source", dp: torch.Tensor) -> torch.Tensor:
         """:meth:`Reenactor.shift`."""
@@ -124,10 +130,11 @@ class _Watched:
         self._deadline.check()
         return self._reenactor.render(src, wplus)
 
-    def faces(self, src: "Source", dp: torch.Tensor) -> np.ndarray:
+    def faces(self, src: "Source", dp: torch.Tensor, calibrate: bool = True,
+              offset: Optional[torch.Tensor] = None) -> np.ndarray:
         """:meth:`Reenactor.faces` after a check."""
         self._deadline.check()
-        return self._reenactor.faces(src, dp)
+        return self._reenactor.faces(src, dp, calibrate, offset)
 
 
 class DemoSession:
@@ -179,6 +186,11 @@ class DemoSession:
     def expression_names(self) -> List[str]:
         """Names of the expression entries of the model's pose vector (``exp_0``, ...)."""
         return [n for n in self.reenactor.spec.names if n.startswith("exp_")]
+
+    def edit_controls(self) -> List[Union[ExpressionControl, LatentControl]]:
+        """The expression controls the model offers (``mouth_open``, ``smile``, and ``eyes_closed`` when its
+        W-space controls file has it), each with ``name``, ``range`` and ``description``."""
+        return [CONTROLS[n] if n in CONTROLS else LATENT_CONTROLS[n] for n in self.reenactor.control_names()]
 
     def expression_range(self, name: str) -> Tuple[float, float]:
         """The (min, max) of an expression entry over the data the matrix was fitted on (raw units)."""
@@ -410,7 +422,8 @@ class DemoSession:
              expression: Optional[Dict[str, float]] = None, *, controls: Optional[Dict[str, float]] = None,
              tune: Optional[str] = None, tune_steps: Optional[int] = None, paste_back: bool = False,
              progress: bool = False, extras: Sequence[ImageUpload] = ()) -> np.ndarray:
-        """The source with yaw / pitch / roll (degrees), expression controls (``mouth_open``, ``smile``) and
+        """The source with yaw / pitch / roll (degrees), expression controls (``mouth_open``, ``smile``,
+        ``eyes_closed``) and
         expression entries (raw units, by name) added to its own values; ``extras``: more photos of the
         same person for joint tuning."""
         names = self.expression_names()
@@ -418,9 +431,10 @@ class DemoSession:
         if unknown:
             raise DemoInputError(f"unknown expression entries {unknown}; this model has {', '.join(names)}")
         by_index = {int(n.split("_", 1)[1]): float(v) for n, v in (expression or {}).items() if float(v) != 0.0}
-        unknown = [n for n in (controls or {}) if n not in CONTROLS]
+        offered = self.reenactor.control_names()
+        unknown = [n for n in (controls or {}) if n not in offered]
         if unknown:
-            raise DemoInputError(f"unknown expression controls {unknown}; choose from {', '.join(CONTROLS)}")
+            raise DemoInputError(f"unknown expression controls {unknown}; choose from {', '.join(offered)}")
         chosen = {n: float(v) for n, v in (controls or {}).items() if float(v) != 0.0}
         with self._lock:
             src = self._source(image, tune, tune_steps, progress, self.deadline(), extras)[0]

@@ -1,6 +1,6 @@
 """The parts of a :class:`~latentreenact.reenactor.Reenactor`: the default model (registered names) or a
-model directory (``reenactor.json`` naming a generator, encoder, Net3D estimator and direction matrix,
-each a file in the directory or a registered name, plus optional settings)."""
+model directory (``reenactor.json`` naming a generator, encoder, Net3D estimator and direction matrix, and
+optionally W-space controls, each a file in the directory or a registered name, plus optional settings)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from inversion import load_encoder
 from . import zoo
 from .checkpoints.errors import CheckpointFormatError
 from .checkpoints.loading import load_generator
+from .latent_controls import LatentControls
 from .net3d import get_estimator
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,16 @@ PathLike = Union[str, "os.PathLike[str]"]
 MODEL_FILE = "reenactor.json"
 #: the parts of ``from_pretrained("default")`` (registered names; ``exact=True`` swaps in the exact generator)
 DEFAULT_MODEL: Dict[str, Any] = {"generator": "mobilestylegan-ffhq-heads", "encoder": "encoder-mobilestylegan-ffhq",
-                                 "estimator": "bfm-rigid", "directions": "directions-mobilestylegan-ffhq"}
+                                 "estimator": "bfm-rigid", "directions": "directions-mobilestylegan-ffhq",
+                                 "controls": "controls-mobilestylegan-ffhq"}
 EXACT_GENERATORS = {"mobilestylegan-ffhq-heads": "mobilestylegan-ffhq"}
 #: what a model directory holds when its reenactor.json does not say otherwise
 DIRECTORY_DEFAULTS: Dict[str, Any] = {"generator": "generator.pt", "encoder": "encoder.pt",
-                                      "directions": "directions.pt", "estimator": "bfm-net"}
+                                      "directions": "directions.pt", "estimator": "bfm-net", "controls": None}
 SETTINGS = ("render_size", "truncation", "align_size")
-PART_KINDS = {"generator": "generator", "encoder": "encoder", "directions": "directions"}
+PART_KINDS = {"generator": "generator", "encoder": "encoder", "directions": "directions", "controls": "latent-controls"}
+#: parts a model directory may leave out (None)
+OPTIONAL_PARTS = ("controls",)
 
 
 def _locate(part: str, value: str, root: Optional[Path]) -> Union[Path, str]:
@@ -48,7 +52,9 @@ def _locate(part: str, value: str, root: Optional[Path]) -> Union[Path, str]:
     if value == DEFAULT_MODEL[part]:
         raise zoo.ModelNotFoundError(f"the default {part} {value!r} is not installed (not in this version's model "
                                      f"registry); install a latentreenact release that ships it, or use a model "
-                                     f"directory (--model DIR) holding {DIRECTORY_DEFAULTS[part]}")
+                                     f"directory (--model DIR) "
+                                     + (f"holding {DIRECTORY_DEFAULTS[part]}" if DIRECTORY_DEFAULTS[part] else
+                                        f"without a {part} entry"))
     where = f"no file {root / value} and " if root is not None else ""
     raise FileNotFoundError(f"{part} {value!r}: {where}no registered model of that name "
                             f"(registered: {', '.join(sorted(zoo.list_models()))})")
@@ -58,7 +64,7 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
                exact: bool = False) -> Dict[str, Any]:
     """Build the parts of a reenactor: ``"default"`` (registered names, :data:`DEFAULT_MODEL`) or a
     directory with ``reenactor.json`` naming each part (a file in the directory or a registered
-    name; missing entries default to :data:`DIRECTORY_DEFAULTS`) and optional settings
+    name; missing entries default to :data:`DIRECTORY_DEFAULTS`; ``controls`` may be left out) and optional settings
     (``render_size``, ``truncation``, ``align_size``). Returns keyword arguments for :class:`Reenactor`.
     """
     root: Optional[Path] = None
@@ -79,11 +85,11 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
         raise CheckpointFormatError(f"{root / MODEL_FILE if root else 'model'}: unknown entries {unknown}")
     if exact:
         spec["generator"] = EXACT_GENERATORS.get(spec["generator"], spec["generator"])
-    located = {part: _locate(part, str(spec[part]), root) for part in PART_KINDS}  # all checked before loading
+    located = {part: _locate(part, str(spec[part]), root) for part in PART_KINDS  # all checked before loading
+               if not (part in OPTIONAL_PARTS and spec.get(part) is None)}
 
-    directions_path = located["directions"]
-    if isinstance(directions_path, str):
-        directions_path = zoo.model_file(directions_path)
+    directions_path, controls_path = (zoo.model_file(v) if isinstance(v, str) else v
+                                      for v in (located["directions"], located.get("controls")))
     estimator_spec = spec["estimator"]
     options: Dict[str, Any] = {}
     if isinstance(estimator_spec, Mapping):
@@ -97,7 +103,8 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
     parts = {"generator": load_generator(located["generator"], device=device),
              "encoder": load_encoder(located["encoder"], device=device),
              "estimator": get_estimator(estimator_spec, device=device, **options),
-             "directions": DirectionMatrix.load(directions_path, device=device)}
+             "directions": DirectionMatrix.load(directions_path, device=device),
+             "controls": None if controls_path is None else LatentControls.load(controls_path)}
     settings = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
     log.info("reenactor parts from %s: %s", model, {k: str(v) for k, v in located.items()})
     return {**parts, **settings}

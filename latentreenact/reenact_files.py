@@ -16,6 +16,7 @@ import torch
 from .faces import probe_image, read_image
 from .fileio import write_outputs
 from .images import make_grid, save_image
+from .latent_controls import LATENT_CONTROLS
 from .net3d.controls import CONTROLS
 from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_output
 from .reenact_video import ReenactOptions, Source, driving_kind, folder_images
@@ -123,10 +124,10 @@ def reenact_to_files(reenactor: Reenactor, src: Source, driving: Path, output: P
 
 def edit_args(fixed: Dict[str, Any], name: Optional[str] = None, value: float = 0.0) -> Dict[str, Any]:
     """Keyword arguments of ``Reenactor.edit`` with entry ``name`` (``yaw``, ..., ``exp_I``, or a control such as
-    ``mouth_open``) set to ``value``."""
+    ``mouth_open`` or ``eyes_closed``) set to ``value``."""
     args = {**fixed, "expression": dict(fixed["expression"]), "controls": dict(fixed.get("controls") or {})}
     if name is not None:
-        if name in CONTROLS:
+        if name in CONTROLS or name in LATENT_CONTROLS:
             args["controls"][name] = value
         elif name.startswith("exp_"):
             args["expression"][int(name[4:])] = value

@@ -8,9 +8,13 @@ moving average of the raw pose vector, ``s_t = a * s_(t-1) + (1 - a) * p_t`` (0 
 default 0.5 damps Net3D's frame-to-frame jitter at the cost of about one frame of lag).
 
 The video path runs in two streamed passes over the driving clip: (1) detect, align and measure
-every frame (one Net3D pass per ``batch_size`` frames; only the pose vectors are kept), (2) decode
-again, render the shifted latents ``batch_size`` at a time (one generator pass per frame), compose
+every frame (one Net3D pass per ``batch_size`` frames; only the pose vectors and eye openings are kept),
+(2) decode again, render the shifted latents ``batch_size`` at a time (one generator pass per frame), compose
 and encode. Nothing but the pose vectors is held for the whole clip.
+
+``follow_eyes`` (opt-in) adds the driving eyes, which the pose vector cannot carry: per frame an
+``eyes_closed`` value from the driving face's eye opening (:mod:`latentreenact.driving_eyes`, :func:`eye_track`),
+rendered as a W+ offset along the model's ``eyes_closed`` direction.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .driving_eyes import DrivingMeasurement, eye_reference
 from .faces import NoFaceError, as_rgb_uint8
 from .faces import paste_back as paste
 from .faces import read_image
+from .latent_controls import LATENT_CONTROLS
 from .net3d.pose_vector import ANGLE_SCALES
 from .output_paths import check_output
 from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
@@ -79,12 +85,17 @@ class FrameReenactor(Protocol):
 
     spec: Any
 
-    def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8, progress: bool = False,
-                total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Raw pose vectors [N, k] and whether each frame had a face [N]."""
+    def measure_driving(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
+                        progress: bool = False, total: Optional[int] = None) -> DrivingMeasurement:
+        """Raw pose vectors [N, k], whether each frame had a face [N], and each frame's eye opening [N]."""
 
-    def faces(self, src: Source, dp: torch.Tensor) -> np.ndarray:
-        """uint8 faces [B, S, S, 3] of the source moved by the rescaled pose changes ``dp`` [B, k]."""
+    def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
+              offset: Optional[torch.Tensor] = None) -> np.ndarray:
+        """uint8 faces [B, S, S, 3] of the source moved by the rescaled pose changes ``dp`` [B, k] (and the W+
+        ``offset`` [B or 1, n_latent, D])."""
+
+    def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
+        """W+ offsets [N, n_latent, D] of a W-space control taking ``values`` [N]."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,8 @@ class ReenactOptions:
     take the expression entries (not the angles) against the source instead of the first frame, so the
     source gets the driving face's expression rather than its change of expression (opt-in; measured
     in docs/driving.md: a closed-mouthed source's mouth then opens with the driving mouth, at some
-    cost in identity and head motion).
+    cost in identity and head motion). ``follow_eyes``: the source's eyes open and close with the driving
+    eyes (the model's ``eyes_closed`` direction, see :func:`eye_track`; opt-in).
     """
 
     relative: bool = True
@@ -112,6 +124,7 @@ class ReenactOptions:
     batch_size: int = 8
     progress: bool = False
     absolute_expression: bool = False
+    follow_eyes: bool = False
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
@@ -135,11 +148,13 @@ def resolve_options(options: Optional[ReenactOptions], settings: dict, caller: s
 
 @dataclass
 class PoseTrack:
-    """Driving poses: ``p`` [N, k] raw (gaps filled, smoothed), ``found`` [N], ``dp`` [N, k] rescaled Δp."""
+    """Driving poses: ``p`` [N, k] raw (gaps filled, smoothed), ``found`` [N], ``dp`` [N, k] rescaled Δp, and
+    with ``follow_eyes`` the ``eyes_closed`` value of each frame ``eyes`` [N]."""
 
     p: torch.Tensor
     found: torch.Tensor
     dp: torch.Tensor
+    eyes: Optional[torch.Tensor] = None
 
     @property
     def missing(self) -> List[int]:
@@ -282,6 +297,28 @@ def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found:
     return PoseTrack(p=filled, found=found.clone(), dp=dp)
 
 
+def eye_track(eye: torch.Tensor, found: torch.Tensor, src: Source, *, against_source: bool, smoothing: float
+              ) -> torch.Tensor:
+    """``eyes_closed`` values [N] that follow a driving eye-opening series ``eye`` [N]: frames without a value take
+    the previous one's (leading ones: the first), the series is smoothed like the pose (EMA ``smoothing``), and
+    ``-(eye_t - eye_ref) / unit`` is taken against the first usable frame, or the source's own eye opening
+    (``against_source``; ``src.info["eye_opening"]``)."""
+    usable = found.bool() & torch.isfinite(eye)
+    reference = eye_reference(eye, found, src.info.get("eye_opening"), against_source=against_source)
+    filled = smooth(fill_missing(eye.float()[:, None], usable, "the driving eye openings")[:, 0], smoothing)
+    return -(filled - reference) / LATENT_CONTROLS["eyes_closed"].unit
+
+
+def _with_eyes(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measured: DrivingMeasurement,
+               options: ReenactOptions, smoothing: float, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
+    """The track with its eye values and their W+ offsets [N, n_latent, D] (``follow_eyes``; else unchanged, None)."""
+    if not options.follow_eyes:
+        return track, None
+    against_source = not (options.relative and sequence) or options.absolute_expression
+    eyes = eye_track(measured.eye, measured.found, src, against_source=against_source, smoothing=smoothing)
+    return replace(track, eyes=eyes), reenactor.control_series("eyes_closed", eyes)
+
+
 def _log_missing(track: PoseTrack, what: str) -> None:
     missing = track.missing
     if missing:
@@ -306,12 +343,15 @@ def compose(src: Source, face: np.ndarray, paste_back: bool = False, driving: Op
 
 
 def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndarray], dp: torch.Tensor,
-              options: ReenactOptions) -> Iterator[np.ndarray]:
-    """Render ``dp[i]`` for each driving frame ``i`` (``batch_size`` per generator pass) and compose."""
+              options: ReenactOptions, offsets: Optional[torch.Tensor] = None) -> Iterator[np.ndarray]:
+    """Render ``dp[i]`` (plus the W+ offset ``offsets[i]`` when given) for each driving frame ``i``
+    (``batch_size`` per generator pass) and compose."""
     batch_size, progress = options.batch_size, options.progress
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
-        faces = reenactor.faces(src, dp[start:start + len(batch)])
+        end = start + len(batch)
+        faces = (reenactor.faces(src, dp[start:end]) if offsets is None else
+                 reenactor.faces(src, dp[start:end], offset=offsets[start:end]))
         for face, frame in zip(faces, batch):
             yield compose(src, face, options.paste_back, frame, options.side_by_side)
 
@@ -345,15 +385,18 @@ def reenact_images(reenactor: "FrameReenactor", src: Source, driving: Any, optio
     in a list or folder such images take a neighbour's pose and are reported."""
     options = resolve_options(options, settings, "reenact_images")
     images, names, single = load_driving_images(driving)
-    p, found = reenactor.measure(images, align=options.align, batch_size=options.batch_size,
-                                 progress=options.progress)
+    measured = reenactor.measure_driving(images, align=options.align, batch_size=options.batch_size,
+                                         progress=options.progress)
+    p, found = measured.p, measured.found
     if single and not bool(found[0]):
         raise NoFaceError(f"no face found in the driving image {names[0]}")
+    smoothing = options.smoothing_for(video=False)
     track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=not single,
                        absolute_expression=options.absolute_expression,
-                       smoothing=options.smoothing_for(video=False), what="the driving images")
+                       smoothing=smoothing, what="the driving images")
+    track, offsets = _with_eyes(reenactor, src, track, measured, options, smoothing, sequence=not single)
     _log_missing(track, "driving images")
-    frames = list(_rendered(reenactor, src, iter(images), track.dp, options))
+    frames = list(_rendered(reenactor, src, iter(images), track.dp, options, offsets))
     return ImageReenactment(frames=frames, names=names, frames_without_face=track.missing)
 
 
@@ -366,13 +409,15 @@ def video_frames(reenactor: "FrameReenactor", src: Source, video: Path, options:
         raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
     info = probe_video(video)
     total = info.n_frames if max_frames is None or info.n_frames is None else min(info.n_frames, max_frames)
-    p, found = reenactor.measure(iter_frames(video, max_frames), align=options.align, batch_size=options.batch_size,
-                                 progress=options.progress, total=total)
-    track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=True,
+    measured = reenactor.measure_driving(iter_frames(video, max_frames), align=options.align,
+                                         batch_size=options.batch_size, progress=options.progress, total=total)
+    smoothing = options.smoothing_for(video=True)
+    track = pose_track(reenactor, src, measured.p, measured.found, relative=options.relative, sequence=True,
                        absolute_expression=options.absolute_expression,
-                       smoothing=options.smoothing_for(video=True), what=f"the frames of {video}")
+                       smoothing=smoothing, what=f"the frames of {video}")
+    track, offsets = _with_eyes(reenactor, src, track, measured, options, smoothing, sequence=True)
     _log_missing(track, f"frames of {video}")
-    return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options)
+    return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options, offsets)
 
 
 def reenact_video(reenactor: "FrameReenactor", src: Source, video: PathLike, output: PathLike,

@@ -48,10 +48,12 @@ from directions.matrix import DirectionMatrix, spec_from_matrix
 from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
+from .driving_eyes import DrivingMeasurement, eye_openings
 from .faces import NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, read_image, transform_points
 from .faces.roll import roll_faces
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
+from .latent_controls import LATENT_CONTROLS, LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
 from .pose_delta import (CALIBRATION_STEPS, GAIN_LIMITS, apply_gains, calibration_deltas, gains_from_readings,
@@ -101,14 +103,18 @@ class Reenactor:
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
-    inverted source's gains (:data:`CALIBRATION_STEPS`: pitch; see the module docstring).
+    inverted source's gains (:data:`CALIBRATION_STEPS`: pitch; see the module docstring); ``controls``: the
+    W-space controls (``eyes_closed``, :mod:`latentreenact.latent_controls`), None to offer none.
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
                  render_size: Optional[int] = None, truncation: Optional[float] = None, align_size: int = ALIGN_SIZE,
                  spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog",
-                 roll: str = "rotate", calibrate: bool = True) -> None:
+                 roll: str = "rotate", calibrate: bool = True, controls: Optional[LatentControls] = None) -> None:
         self.generator, self.encoder, self.estimator = generator, encoder, estimator
+        if controls is not None:
+            controls.check_fits(generator.n_latent, generator.style_dim)
+        self.latent_controls = controls
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
         self.spec = spec if spec is not None else spec_from_matrix(directions)
@@ -158,12 +164,16 @@ class Reenactor:
                 self._centre = truncation_centre(self.generator, seed=self.seed).to(self.device)
         return self._centre
 
-    def shift(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
-        """The source's W+ moved by Δp [B, k] (rescaled): [B, n_latent, D]."""
+    def shift(self, src: Source, dp: torch.Tensor, offset: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The source's W+ moved by Δp [B, k] (rescaled), plus a W+ ``offset`` [1, n_latent, D] when given (the
+        W-space controls, :meth:`control_offset`): [B, n_latent, D]."""
         self._check_source(src)
         dp = self._checked_delta(dp).to(self.device)
         with torch.no_grad():
-            return self.directions.shift(src.wplus.to(self.device).expand(dp.shape[0], -1, -1), dp)
+            wplus = src.wplus.to(self.device)
+            if offset is not None:
+                wplus = wplus + _finite_check(offset, "W+ offset").to(wplus)
+            return self.directions.shift(wplus.expand(dp.shape[0], -1, -1), dp)
 
     def render(self, src: Source, wplus: torch.Tensor) -> torch.Tensor:
         """Render W+ [B, L, D] with the source's generator at ``render_size``: [B, 3, S, S] in [-1, 1]."""
@@ -206,13 +216,14 @@ class Reenactor:
                         "gives it", src.name, name, both, gain)
         return gains
 
-    def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True) -> np.ndarray:
+    def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
+              offset: Optional[torch.Tensor] = None) -> np.ndarray:
         """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`; ``calibrate=False``
-        for edits, which ask for angles rather than a driving face's measured motion), the shifted W+ rendered,
-        then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
+        for edits, which ask for angles rather than a driving face's measured motion), the shifted W+ (plus
+        ``offset``, see :meth:`shift`) rendered, then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
         dp = self._checked_delta(dp)  # before the calibration and the roll split index its columns
         latent, degrees = self.split_roll(self.calibrated(src, dp) if calibrate else dp)
-        images = self.render(src, self.shift(src, latent))
+        images = self.render(src, self.shift(src, latent, offset))
         if degrees is not None:
             images = roll_faces(images, degrees)
         return to_uint8(images)
@@ -268,9 +279,14 @@ class Reenactor:
 
     def pose(self, crops: Sequence[np.ndarray]) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of aligned crops: (p [N, k] on CPU, found [N] bool); rows not found hold NaN."""
+        return self._vectors(self._estimate(crops))
+
+    def _estimate(self, crops: Sequence[np.ndarray], boxes: Optional[Sequence[Sequence[float]]] = None) -> Any:
+        """The estimator's PoseParams of aligned crops (``boxes``: face boxes for estimators that take them)."""
         with torch.no_grad():
-            return self._vectors(self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device),
-                                                         missing="mask"))
+            if boxes is not None:
+                return self.estimator.estimate_boxes(list(crops), boxes, missing="mask")
+            return self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device), missing="mask")
 
     def _vectors(self, params: Any) -> Tuple[torch.Tensor, torch.Tensor]:
         p = params.to_vector(self.spec.names).detach().float().cpu()
@@ -283,36 +299,54 @@ class Reenactor:
         ``landmarks``: the faces' 68 landmarks in the frames (a tracked face); an estimator that takes
         face boxes (``estimate_boxes``: ``bfm-fit``, ``bfm-rigid``) then starts its landmarks from
         them instead of detecting the face in the crop again (others ignore them)."""
+        p, found, _ = self._pose_in_frame(crops, transforms, landmarks)
+        return p, found
+
+    def _pose_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
+                       landmarks: Optional[Sequence[np.ndarray]] = None) -> Tuple[torch.Tensor, torch.Tensor, Any]:
+        """:meth:`pose_in_frame` and the estimator's PoseParams."""
+        boxes = None
         if landmarks is not None and hasattr(self.estimator, "estimate_boxes"):
             boxes = [box_from_landmarks(transform_points(np.linalg.inv(t), lm)) for t, lm in zip(transforms, landmarks)]
-            with torch.no_grad():
-                p, found = self._vectors(self.estimator.estimate_boxes(list(crops), boxes, missing="mask"))
-        else:
-            p, found = self.pose(crops)
-        return self._frame_roll(p, transforms), found
+        params = self._estimate(crops, boxes)
+        p, found = self._vectors(params)
+        return self._frame_roll(p, transforms), found, params
 
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Raw pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops):
         (p [N, k], found [N]); frames without a face get NaN rows and ``found`` False. With
         ``align``, roll is the head's roll in the frame (the crop's own rotation added back)."""
+        measured = self.measure_driving(frames, align, batch_size, progress, total)
+        return measured.p, measured.found
+
+    def measure_driving(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
+                        progress: bool = False, total: Optional[int] = None) -> DrivingMeasurement:
+        """:meth:`measure`, plus each frame's eye opening (dlib 68-landmark eye aspect ratio, NaN without a
+        face or with an estimator that reports no detected landmarks, see :func:`eye_openings`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         rows: List[torch.Tensor] = []
         found: List[torch.Tensor] = []
+        eyes: List[float] = []
         pending: List[Tuple[int, Tuple[np.ndarray, np.ndarray]]] = []
 
         def flush() -> None:
             crops = [c for _, (c, _) in pending]
-            p, ok = self.pose_in_frame(crops, [t for _, (_, t) in pending]) if align else self.pose(crops)
-            for (index, _), row, hit in zip(pending, p, ok):
-                rows[index], found[index] = row, hit
+            if align:
+                p, ok, params = self._pose_in_frame(crops, [t for _, (_, t) in pending])
+            else:
+                params = self._estimate(crops)
+                p, ok = self._vectors(params)
+            for (index, _), row, hit, eye in zip(pending, p, ok, eye_openings(params).tolist()):
+                rows[index], found[index], eyes[index] = row, hit, eye
             pending.clear()
 
         for i, frame in enumerate(tqdm(frames, desc="measuring", unit="frame", total=total, disable=not progress)):
             aligned = self._driving_aligned(frame, align, name=f"frame {i}")
             rows.append(torch.full((self.spec.k,), math.nan))
             found.append(torch.tensor(False))
+            eyes.append(math.nan)
             if aligned is not None:
                 pending.append((i, aligned))
             if len(pending) == batch_size:
@@ -321,7 +355,7 @@ class Reenactor:
             flush()
         if not rows:
             raise ValueError("no driving frames given")
-        return torch.stack(rows), torch.stack(found)
+        return DrivingMeasurement(torch.stack(rows), torch.stack(found), torch.tensor(eyes, dtype=torch.float32))
 
     # ------------------------------------------------------------------ inversion
     def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
@@ -356,9 +390,11 @@ class Reenactor:
         if wplus.shape[2] != self.generator.style_dim:
             raise ValueError(f"the encoder predicts {wplus.shape[2]}-d styles; the generator takes "
                              f"{self.generator.style_dim}")
-        p, found = self.pose([crop])
+        params = self._estimate([crop])
+        p, found = self._vectors(params)
         if not bool(found[0]):
             raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
+        eye = float(eye_openings(params)[0])
         if align:
             p = self._frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator
@@ -379,6 +415,8 @@ class Reenactor:
             info = {**info, **recipe_info}
         src = Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
                      name=label, info=info)
+        if math.isfinite(eye):
+            src.info["eye_opening"] = eye
         if self.calibrate_sources:
             src.pose_gains = self.calibrate(src)
             src.info["pose_gains"] = dict(src.pose_gains)
@@ -403,6 +441,31 @@ class Reenactor:
         return crop, _finite_check(wplus.detach(), f"{label}: the inverted W+")
 
     # ------------------------------------------------------------------ editing
+    def control_names(self) -> Tuple[str, ...]:
+        """The expression controls this reenactor offers: the pose-vector ones (``mouth_open``, ``smile``) and
+        the W-space ones of its controls file (``eyes_closed`` with the default model)."""
+        latent = self.latent_controls.names if self.latent_controls is not None else ()
+        return (*CONTROLS, *latent)
+
+    def control_offset(self, controls: Optional[Mapping[str, float]]) -> Optional[torch.Tensor]:
+        """ΔW+ [1, n_latent, D] of the W-space controls among ``controls`` (None when there are none); ValueError
+        for a W-space control that this reenactor has no direction for."""
+        values = {k: float(v) for k, v in (controls or {}).items() if k in LATENT_CONTROLS}
+        if not values:
+            return None
+        if self.latent_controls is None:
+            raise ValueError(f"{', '.join(values)}: this model has no W-space controls file (the default model "
+                             f"ships one; a model directory names it as 'controls' in reenactor.json)")
+        return self.latent_controls.offset(values, self.generator.n_latent)
+
+    def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
+        """ΔW+ [N, n_latent, D] of one W-space control taking ``values`` [N] (e.g. ``eyes_closed`` per frame)."""
+        if self.latent_controls is None:
+            raise ValueError(f"{name}: this model has no W-space controls file (the default model ships one; a "
+                             f"model directory names it as 'controls' in reenactor.json)")
+        unit = self.latent_controls.offset({name: 1.0}, self.generator.n_latent)
+        return _finite_check(torch.as_tensor(values, dtype=torch.float32), f"{name} values")[:, None, None] * unit
+
     def control_directions(self) -> Dict[str, torch.Tensor]:
         """Raw Δp [k] of a value of 1 of each expression control (``mouth_open``, ``smile``; see
         :mod:`latentreenact.net3d.controls`); ValueError for pose vectors without BFM expressions."""
@@ -416,7 +479,8 @@ class Reenactor:
                    controls: Optional[Mapping[str, float]] = None) -> torch.Tensor:
         """Δp [1, k] for an edit: angles in degrees, expressions (``{index: value}``) in raw units;
         added to the source's values (default) or set (``absolute=True``); None leaves an entry as is.
-        ``controls`` (``{"mouth_open": 1.0, "smile": 0.5}``) are added on top (see :data:`CONTROLS`)."""
+        ``controls`` (``{"mouth_open": 1.0, "smile": 0.5}``) are added on top (see :data:`CONTROLS`); the W-space
+        controls among them (``eyes_closed``) are not part of Δp (see :meth:`control_offset`) and are only checked."""
         values: Dict[str, float] = {k: float(v) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
                                                                ("jaw", jaw)) if v is not None}
         values.update({f"exp_{int(i)}": float(v) for i, v in (expression or {}).items()})
@@ -431,17 +495,20 @@ class Reenactor:
         for name, value in values.items():
             i = self.spec.names.index(name)
             target[0, i] = value if absolute else target[0, i] + value
-        if control_values:
-            unknown = [n for n in control_values if n not in CONTROLS]
-            if unknown:
-                raise ValueError(f"unknown expression controls {unknown}; choose from {', '.join(CONTROLS)}")
-            target = target + control_delta(self.control_directions(), control_values).unsqueeze(0)
+        unknown = [n for n in control_values if n not in CONTROLS and n not in LATENT_CONTROLS]
+        if unknown:
+            raise ValueError(f"unknown expression controls {unknown}; choose from {', '.join(self.control_names())}")
+        self.control_offset(control_values)  # a W-space control this model lacks fails here
+        pose_controls = {n: v for n, v in control_values.items() if n in CONTROLS}
+        if pose_controls:
+            target = target + control_delta(self.control_directions(), pose_controls).unsqueeze(0)
         return self.spec.delta(base, target)
 
     def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
         """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`); with ``roll="rotate"`` it holds no roll
         (the roll is a rotation of the rendered face, see :meth:`faces`)."""
-        return self.shift(src, self.split_roll(self.edit_delta(src, **edit))[0])
+        dp = self.split_roll(self.edit_delta(src, **edit))[0]
+        return self.shift(src, dp, self.control_offset(edit.get("controls")))
 
     def edit(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
              roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
@@ -451,7 +518,8 @@ class Reenactor:
         the source photo with the edited face pasted back."""
         dp = self.edit_delta(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
                              absolute=absolute, controls=controls)
-        return compose(src, self.faces(src, dp, calibrate=False)[0], paste_back=paste_back)
+        face = self.faces(src, dp, calibrate=False, offset=self.control_offset(controls))[0]
+        return compose(src, face, paste_back=paste_back)
 
     # ------------------------------------------------------------------ reenactment
     def reenact_images(self, src: Source, driving: Any, options: Optional[ReenactOptions] = None,

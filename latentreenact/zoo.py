@@ -135,6 +135,20 @@ REGISTRY: Dict[str, ModelEntry] = {
                     "a ridge-regression start that holds the faces' identity embedding fixed, plus 240 steps with all "
                     "the paper's losses (see weights/DIRECTIONS_MODEL_CARD.md)",
     ),
+    "controls-mobilestylegan-ffhq": ModelEntry(
+        name="controls-mobilestylegan-ffhq",
+        kind="latent-controls",
+        arch="latent-controls",
+        version="fit 1 (latentreenact 0.1.0): train controls over 4,000 faces, seed 0",
+        files=(ModelFile("controls_mobilestylegan_ffhq.pt", 4398,
+                         "305b0538ba98dbcc63d4e4838ca63a67bfdb56ed3924dfcd18d8bd93b8a50855"),),
+        package=None,  # shipped inside latentreenact/weights
+        package_dir="weights",
+        install="reinstall latentreenact (the weights ship inside it)",
+        licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
+        description="the eyes_closed direction in mobilestylegan-ffhq's W (layers 0-11), with the pose vector and "
+                    "identity embedding held (see weights/DIRECTIONS_MODEL_CARD.md)",
+    ),
 }
 
 

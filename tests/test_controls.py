@@ -89,15 +89,19 @@ def test_cli_recipe_choices_match_the_library():
 
 def test_controls_on_generated_faces_keep_the_person_and_move_the_landmarks(judge, one_thread):
     """Both ends of every control's range, on three generated faces of the default models: the judge finds a
-    face, the dlib distance to the unedited render stays <= 0.6, and the judged mouth measure moves the right way."""
+    face, the dlib distance to the unedited render stays <= 0.6, and the judged mouth (eye) measure moves the right
+    way."""
     from latentreenact.images import to_uint8
-    from latentreenact.judge import face_distance, mouth_opening, mouth_width
+    from latentreenact.judge import eye_opening, face_distance, mouth_opening, mouth_width
+    from latentreenact.latent_controls import LATENT_CONTROLS
     from latentreenact.reenact_video import Source
     from latentreenact.reenactor import Reenactor
     from latentreenact.sampling import wplus_from_z
 
     r = Reenactor.from_pretrained("default", seed=0)
-    judged = {"mouth_open": mouth_opening, "smile": mouth_width}
+    judged = {"mouth_open": mouth_opening, "smile": mouth_width, "eyes_closed": lambda mesh: -eye_opening(mesh)}
+    assert set(r.control_names()) == set(judged)
+    ranges = {**{n: c.range for n, c in CONTROLS.items()}, **{n: c.range for n, c in LATENT_CONTROLS.items()}}
     z = torch.randn(3, r.generator.style_dim, generator=torch.Generator().manual_seed(7))
     for i in range(3):
         wplus = wplus_from_z(r.generator, z[i:i + 1], truncation=0.7)
@@ -105,8 +109,8 @@ def test_controls_on_generated_faces_keep_the_person_and_move_the_landmarks(judg
                                         np.eye(3), np.zeros((1, 1, 3), np.uint8)), wplus))[0]
         src = r.invert(face, align=False, tune="none", check_identity=False)
         base = r.render_source(src)
-        for name, control in CONTROLS.items():
-            ends = [r.edit(src, controls={name: v}) for v in control.range]
+        for name in r.control_names():
+            ends = [r.edit(src, controls={name: v}) for v in ranges[name]]
             meshes = [judge.mesh(e) for e in ends]
             assert all(m is not None for m in meshes), (i, name)
             for image in ends:

@@ -98,11 +98,17 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
         client.predict(handle_file(str(blank)), "none", 0, False, *([0.0] * 13), api_name="/edit")
     assert os.sep not in str(caught.value.message)
     assert any(p.is_file() for p in session.upload_dir.rglob("*"))  # Gradio's uploads live in the session's folder
-    sliders = [0.0] * 13  # yaw, pitch, roll, 10 expressions
+    controls = [c.name for c in session.edit_controls()]
+    assert controls == ["mouth_open", "smile", "eyes_closed"]
+    sliders = [0.0] * (3 + len(controls) + 10)  # yaw, pitch, roll, the controls, 10 expressions
     still = np.asarray(Image.open(client.predict(source, "none", 0, False, *sliders, api_name="/edit")))
     turned = np.asarray(Image.open(client.predict(source, "none", 0, False, 20.0, *sliders[1:], api_name="/edit")))
-    assert still.shape == turned.shape == (256, 256, 3)
+    eyes = list(sliders)
+    eyes[3 + controls.index("eyes_closed")] = 1.0
+    closed = np.asarray(Image.open(client.predict(source, "none", 0, False, *eyes, api_name="/edit")))
+    assert still.shape == turned.shape == closed.shape == (256, 256, 3)
     assert np.abs(still.astype(int) - turned).mean() > 2.0
+    assert np.abs(still.astype(int) - closed).mean() > 1.0
 
 
 def test_errors_are_logged_in_one_line_or_with_a_traceback(caplog) -> None:  # type: ignore[no-untyped-def]

@@ -68,7 +68,7 @@ def test_missing_default_model_and_bad_checkpoint(files, tmp_path) -> None:  # t
         assert result.exit_code == EXIT_NOT_FOUND and "encoder-mobilestylegan-ffhq" in result.output
     broken = tmp_path / "broken"
     broken.mkdir()
-    for name in ("generator.pt", "encoder.pt", "net3d.pt", "reenactor.json"):
+    for name in ("generator.pt", "encoder.pt", "net3d.pt", "controls.pt", "reenactor.json"):
         (broken / name).write_bytes((model / name).read_bytes())
     (broken / "directions.pt").write_bytes(b"not a checkpoint")
     result = run(reenact, args[:-2] + ["--model", broken, "--no-align", "-o", tmp_path / "o.png"])
@@ -125,12 +125,18 @@ def test_edit_single_and_sweeps(files, tmp_path) -> None:  # type: ignore[no-unt
     result = run(edit, common + ["--sweep", "pitch:-10:10:4", "-o", tmp_path / "s.gif"])
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "s.gif").n_frames == 6  # forwards and back
+    base = np.asarray(Image.open(tmp_path / "e.png"))
+    result = run(edit, common + ["--yaw", "20", "--exp", "0=1.5", "--eyes-closed", "1", "-o", tmp_path / "eyes.png"])
+    assert result.exit_code == 0, result.output
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "eyes.png")), base)  # the model dir names controls.pt
+    result = run(edit, common + ["--sweep", "eyes_closed:0:1:2", "-o", tmp_path / "eyes_grid.png"])
+    assert result.exit_code == 0, result.output
     result = run(edit, common + ["--jaw", "1", "-o", tmp_path / "jaw.png"])
     assert result.exit_code == EXIT_BAD_INPUT and "jaw" in result.output
     for bad in (["--sweep", "yaw:1:2"], ["--exp", "x"], ["-o", tmp_path / "nosweep.gif"]):
         result = run(edit, common + (bad if "-o" in bad else bad + ["-o", tmp_path / "x.png"]))
         assert result.exit_code == EXIT_USAGE, result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "grid.png", "s.gif"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "eyes.png", "eyes_grid.png", "grid.png", "s.gif"]
 
 
 def test_parse_sweep() -> None:
@@ -149,4 +155,8 @@ def test_bad_inputs_exit_5(files, tmp_path) -> None:  # type: ignore[no-untyped-
     result = run(edit, ["--source", tmp_path / "blank.png", "--model", model, "--yaw", "5", "--no-progress",
                         "-o", tmp_path / "e.png"])
     assert result.exit_code == EXIT_BAD_INPUT and "no face" in result.output
+    # --follow-eyes with an estimator that detects no landmarks (the tiny bfm-net): a clear error, no output
+    result = run(reenact, ["--source", root / "source.png", "--driving", root / "driving", "--model", model,
+                           "--no-align", "--no-progress", "--follow-eyes", "-o", tmp_path / "eyes"])
+    assert result.exit_code == EXIT_BAD_INPUT and "landmark-fitting estimator" in result.output, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.png", "corrupt.mp4"]

@@ -23,6 +23,7 @@ class FakeEstimator:
 
     name = "fake"
     differentiable = True
+    with_eyes = False
 
     def estimate(self, images, missing="raise"):  # type: ignore[no-untyped-def]
         from latentreenact.net3d.params import PoseParams
@@ -35,8 +36,22 @@ class FakeEstimator:
             raise ValueError("no face")
         angles = torch.where(found[:, None], angles, torch.nan)
         expression = torch.where(found[:, None], expression, torch.nan)
+        extras = {}
+        if self.with_eyes:  # "detected" landmarks whose eye aspect ratio is 0.3 + 0.1 * the mean of channel 1
+            extras["detected_landmarks"] = eye_landmarks(0.3 + 0.1 * x[:, 1].mean(dim=(1, 2)))
         return PoseParams(angles=angles, expression=expression, landmarks=torch.zeros(len(x), 68, 2),
-                          backend=self.name, found=found)
+                          backend=self.name, found=found, extras=extras)
+
+
+def eye_landmarks(ratios: torch.Tensor) -> torch.Tensor:
+    """68 landmarks [B, 68, 2] whose two eyes (20 px wide) have eye aspect ratio ``ratios`` [B]; other points 0."""
+    points = torch.zeros(len(ratios), 68, 2)
+    for a, b, ups, lows, x0 in ((36, 39, (37, 38), (41, 40), 0.0), (42, 45, (43, 44), (47, 46), 50.0)):
+        points[:, a, 0], points[:, b, 0] = x0, x0 + 20.0
+        for k, (up, low) in enumerate(zip(ups, lows)):
+            points[:, up, 0] = points[:, low, 0] = x0 + 20.0 * (k + 1) / 3
+            points[:, up, 1], points[:, low, 1] = -10.0 * ratios, 10.0 * ratios
+    return points
 
 
 def tiny_encoder(generator, seed: int = 0):  # type: ignore[no-untyped-def]
@@ -63,12 +78,22 @@ def tiny_directions(bias: float = 0.0):  # type: ignore[no-untyped-def]
     return matrix
 
 
+def tiny_controls(style_dim: int = 8):  # type: ignore[no-untyped-def]
+    """W-space controls for the tiny generator: a seeded ``eyes_closed`` direction on layers 0-1."""
+    from latentreenact.latent_controls import LatentControls
+
+    direction = torch.randn(1, style_dim, generator=torch.Generator().manual_seed(5))
+    return LatentControls(["eyes_closed"], direction, (0, 2), {"generator": "tiny"})
+
+
 def tiny_reenactor(**kw):  # type: ignore[no-untyped-def]
+    """The tiny reenactor; ``with_controls=True`` gives it :func:`tiny_controls`."""
     from latentreenact.reenactor import Reenactor
 
     g = tiny_generator(size=SIZE, style_dim=8)
+    controls = tiny_controls() if kw.pop("with_controls", False) else None
     return Reenactor(g, tiny_encoder(g), FakeEstimator(), tiny_directions(kw.pop("bias", 0.0)),
-                     render_size=SIZE, align_size=SIZE, **kw)
+                     render_size=SIZE, align_size=SIZE, controls=controls, **kw)
 
 
 def face(generator, seed: int, size: int = SIZE) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -82,7 +107,8 @@ def face(generator, seed: int, size: int = SIZE) -> np.ndarray:  # type: ignore[
 
 
 def write_model_dir(folder: Path, reenactor, json_extra=None) -> Path:  # type: ignore[no-untyped-def]
-    """A model directory: generator.pt, encoder.pt, directions.pt, a tiny bfm-net regressor and reenactor.json."""
+    """A model directory: generator.pt, encoder.pt, directions.pt, a tiny bfm-net regressor, controls.pt when the
+    reenactor has W-space controls, and reenactor.json."""
     from inversion.light_encoder import save_light_encoder
     from latentreenact.checkpoints.loading import save_generator
     from latentreenact.net3d.regressor import Net3DRegressor
@@ -91,10 +117,14 @@ def write_model_dir(folder: Path, reenactor, json_extra=None) -> Path:  # type: 
     save_generator(reenactor.generator, folder / "generator.pt")
     save_light_encoder(folder / "encoder.pt", reenactor.encoder)
     reenactor.directions.save(folder / "directions.pt")
+    extra = dict(json_extra or {})
+    if reenactor.latent_controls is not None:
+        reenactor.latent_controls.save(folder / "controls.pt")
+        extra.setdefault("controls", "controls.pt")
     torch.manual_seed(0)
     Net3DRegressor({"input_size": 16, "widths": [4], "blocks": [1], "pool": 1, "hidden": 8}).save(folder / "net3d.pt")
     spec = {"estimator": {"backend": "bfm-net", "weights": "net3d.pt"}, "render_size": SIZE, "align_size": SIZE,
-            **(json_extra or {})}
+            **extra}
     (folder / "reenactor.json").write_text(json.dumps(spec))
     return folder
 
@@ -103,7 +133,7 @@ def model_files(root: Path):  # type: ignore[no-untyped-def]
     """A tiny reenactor, its model directory ``root/model`` and ``root/source.png``: (reenactor, model dir)."""
     from PIL import Image
 
-    r = tiny_reenactor()
+    r = tiny_reenactor(with_controls=True)
     model = write_model_dir(root / "model", r)
     Image.fromarray(face(r.generator, 3)).save(root / "source.png")
     return r, model

@@ -20,8 +20,8 @@ from ..reenact_video import ReenactOptions, folder_images
 from ..reenactor import Reenactor
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
-from .options import (detector_option, device_option, expression_option, parse_device, progress_option,
-                      seed_option, tune_option, tune_steps_option)
+from .options import (detector_option, device_option, expression_option, eyes_option, parse_device,
+                      progress_option, seed_option, tune_option, tune_steps_option)
 from .reenact import model_options
 
 
@@ -46,6 +46,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.5, show_default=True,
               help="Exponential moving average of the driving pose (as `reenact` does for videos).")
 @expression_option
+@eyes_option
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames of each clip.")
 @click.option("--mirror/--no-mirror", default=True, show_default=True,
               help="Average the judge's measurement of each frame with that of its mirror image.")
@@ -58,7 +59,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @progress_option
 @reports_errors
 def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
-           smoothing: float, expression: str, max_frames: Optional[int], mirror: bool, model: str, exact: bool,
+           smoothing: float, expression: str, follow_eyes: bool, max_frames: Optional[int], mirror: bool, model: str, exact: bool,
            truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
            seed: int,
            progress: bool) -> None:
@@ -82,14 +83,14 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
         try:
             options = ReenactOptions(smoothing=smoothing, batch_size=batch_size,
-                                     absolute_expression=expression == "absolute")
+                                     absolute_expression=expression == "absolute", follow_eyes=follow_eyes)
             results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
                                       options=options, max_frames=max_frames, detector=detector, progress=progress)
         except JudgeWorkerError as exc:  # the judge's helper process died mid-run
             fail(f"the judge failed: {exc}", EXIT_MISSING_EXTRA)
         version = judge.mesh.version  # type: ignore[attr-defined]
     meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
-            "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "expression": expression,
+            "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "expression": expression, "follow_eyes": follow_eyes,
             "max_frames": max_frames,
             "mirror": mirror, "seed": seed, "device": device, "roll_mode": roll_mode, "calibrate": calibrate,
             "judge": f"mediapipe {version} face mesh, dlib descriptor",

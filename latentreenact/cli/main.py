@@ -19,6 +19,7 @@ from .pose import pose
 from .reenact import reenact
 from .sample import sample
 from .stats import stats
+from .train_controls import controls as train_controls_cmd
 from .train_directions import directions as train_directions_cmd
 from .train_encoder import encoder as train_encoder_cmd
 from .train_heads import heads as train_heads
@@ -44,13 +45,15 @@ cli.add_command(demo)
 
 @cli.group()
 def train() -> None:
-    """Fit or train model parts (MobileStyleGAN's level heads, the Net3D regressor, the encoder, A)."""
+    """Fit or train model parts (MobileStyleGAN's level heads, the Net3D regressor, the encoder, A, the W-space
+    controls)."""
 
 
 train.add_command(train_heads)
 train.add_command(train_net3d_cmd)
 train.add_command(train_encoder_cmd)
 train.add_command(train_directions_cmd)
+train.add_command(train_controls_cmd)
 
 
 @cli.group()

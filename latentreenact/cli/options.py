@@ -54,3 +54,7 @@ expression_option = click.option(
          "since its first frame; absolute gives the source the driving face's expression itself (the head motion "
          "stays relative). Absolute opens a closed-mouthed source's mouth with the driving mouth, at some cost in "
          "identity and head motion (docs/driving.md).")
+eyes_option = click.option(
+    "--follow-eyes/--no-follow-eyes", default=False, show_default=True,
+    help="Open and close the source's eyes with the driving eyes (dlib's eye landmarks on the driving face, "
+         "rendered along the model's eyes_closed direction; needs a model with W-space controls, as the default).")

@@ -6,10 +6,11 @@ whose expression coefficients are p's ``exp_*`` entries), in units of the inter-
 * ``mouth_open``: mean inner-lip gap (landmarks 61-67, 62-66, 63-65);
 * ``smile``: mouth width (48-54).
 
-There are no eye or brow controls: the model's 10 expression components barely move the eyelids
-and brows (an eyes-closed or brow-raise step of 0.02 eye-distance needs 10 to 13 units of rescaled
-p, beyond A's ±6 range), and A's columns, trained on what they do move, rendered no visible eye or
-brow change when tried (docs/editing.md).
+The model's 10 expression components barely move the eyelids and brows (an eyes-closed or brow-raise
+step of 0.02 eye-distance needs 10 to 13 units of rescaled p, beyond A's ±6 range), and A's columns,
+trained on what they do move, rendered no visible eye or brow change when tried (docs/editing.md). So
+``eyes_closed`` is a direction in the generator's W instead (:mod:`latentreenact.latent_controls`); there is
+no brow control.
 
 The landmarks are linear in the expression coefficients, so near the mean expression a measure
 changes at the rate of its gradient ``g`` (raw coefficients). A control moves p along the direction

@@ -1,0 +1,86 @@
+"""Driving eyes (latentreenact.driving_eyes, ReenactOptions.follow_eyes): the eye series and control values against
+closed forms, and the image path rendering each frame with its eyes_closed offset."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from latentreenact.driving_eyes import eye_openings, eye_reference
+from latentreenact.latent_controls import LATENT_CONTROLS
+from latentreenact.net3d.params import PoseParams
+from latentreenact.reenact_video import ReenactOptions, eye_track
+from tiny_reenactor import SIZE, eye_landmarks, face, tiny_reenactor
+
+UNIT = LATENT_CONTROLS["eyes_closed"].unit
+
+
+def _params(ratios, found, detected: bool = True) -> PoseParams:  # type: ignore[no-untyped-def]
+    n = len(ratios)
+    return PoseParams(angles=torch.zeros(n, 3), expression=torch.zeros(n, 10), landmarks=torch.zeros(n, 68, 2),
+                      backend="test", found=torch.tensor(found),
+                      extras={"detected_landmarks": eye_landmarks(torch.tensor(ratios))} if detected else {})
+
+
+def test_eye_openings_from_detected_landmarks() -> None:
+    eye = eye_openings(_params([0.3, 0.1, 0.2], [True, True, False]))
+    assert eye[:2].tolist() == pytest.approx([0.3, 0.1]) and math.isnan(eye[2])
+    assert torch.isnan(eye_openings(_params([0.3], [True], detected=False))).all()
+
+
+class _Src:
+    def __init__(self, eye=None):  # type: ignore[no-untyped-def]
+        self.info = {} if eye is None else {"eye_opening": eye}
+
+
+def test_eye_track_closed_form() -> None:
+    eye = torch.tensor([math.nan, 0.30, 0.10, math.nan, 0.25])
+    found = torch.tensor([False, True, True, True, True])
+    values = eye_track(eye, found, _src := _Src(), against_source=False, smoothing=0.0)
+    # gaps take the previous value (a leading gap the first one); the reference is the first usable frame (0.30)
+    expected = -(torch.tensor([0.30, 0.30, 0.10, 0.10, 0.25]) - 0.30) / UNIT
+    assert torch.allclose(values, expected, atol=1e-6)
+    smoothed = eye_track(eye, found, _src, against_source=False, smoothing=0.5)
+    assert float(smoothed[2]) == pytest.approx(-(0.5 * 0.30 + 0.5 * 0.10 - 0.30) / UNIT)
+    against = eye_track(eye, found, _Src(0.2), against_source=True, smoothing=0.0)
+    assert torch.allclose(against, -(torch.tensor([0.30, 0.30, 0.10, 0.10, 0.25]) - 0.2) / UNIT, atol=1e-6)
+    with pytest.raises(ValueError, match="source's eye opening is unknown"):
+        eye_track(eye, found, _Src(), against_source=True, smoothing=0.0)
+    with pytest.raises(ValueError, match="unknown on every frame"):
+        eye_reference(torch.full((3,), math.nan), torch.ones(3, dtype=torch.bool), None, against_source=False)
+
+
+def test_follow_eyes_renders_each_frame_with_its_offset() -> None:
+    r = tiny_reenactor(with_controls=True)
+    r.estimator.with_eyes = True
+    src = r.invert(face(r.generator, 3), align=False, tune="none", check_identity=False)
+    assert src.info["eye_opening"] == pytest.approx(0.3 + 0.1 * float((src.crop[..., 1] / 127.5 - 1).mean()), abs=1e-3)
+    frames = [face(r.generator, 40 + i) for i in range(3)]
+    plain = r.reenact_images(src, frames, align=False)
+    eyes = r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True))
+    assert np.array_equal(plain.frames[0], eyes.frames[0])  # the first frame is the reference: value 0
+    assert not np.array_equal(plain.frames[1], eyes.frames[1])
+    measured = r.measure_driving(frames, align=False)
+    values = -(measured.eye - measured.eye[0]) / UNIT
+    dp = r.spec.rescale(measured.p) - r.spec.rescale(measured.p[:1])
+    expected = r.faces(src, dp, offset=r.control_series("eyes_closed", values))
+    assert all(np.array_equal(a, b) for a, b in zip(eyes.frames, expected))
+    # absolute driving takes the eyes against the source's own eye opening
+    absolute = r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True, relative=False))
+    assert not np.array_equal(absolute.frames[0], r.reenact_images(src, frames, align=False, relative=False).frames[0])
+
+
+def test_follow_eyes_needs_landmarks_and_controls() -> None:
+    frames = [np.full((SIZE, SIZE, 3), 100 + 20 * i, np.uint8) for i in range(2)]
+    r = tiny_reenactor(with_controls=True)  # the fake estimator reports no detected landmarks
+    src = r.invert(frames[0], align=False, tune="none", check_identity=False)
+    with pytest.raises(ValueError, match="unknown on every frame"):
+        r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True))
+    bare = tiny_reenactor()
+    bare.estimator.with_eyes = True
+    src = bare.invert(frames[0], align=False, tune="none", check_identity=False)
+    with pytest.raises(ValueError, match="no W-space controls file"):
+        bare.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True))

@@ -1,0 +1,140 @@
+"""W-space controls (latentreenact.latent_controls, directions.latent_fit): the eye measure and the min-norm
+direction against closed forms, the file format, the edit API and a model directory's optional part."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from directions.latent_fit import LabelledFaces, fit_latent_controls, min_norm_directions
+from latentreenact.checkpoints.errors import CheckpointFormatError
+from latentreenact.faces.measures import eye_opening_68
+from latentreenact.latent_controls import LATENT_CONTROLS, LatentControls
+from tiny_reenactor import tiny_controls, tiny_reenactor, write_model_dir
+
+
+def _eyes(gap: float, width: float) -> np.ndarray:
+    """68 landmarks whose two eyes have lid gaps ``gap`` and widths ``width`` (other points at 0)."""
+    points = np.zeros((68, 2))
+    for corner_a, corner_b, uppers, lowers, x0 in ((36, 39, (37, 38), (41, 40), 0.0), (42, 45, (43, 44), (47, 46), 50.0)):
+        points[corner_a], points[corner_b] = (x0, 0.0), (x0 + width, 0.0)
+        for k, (up, low) in enumerate(zip(uppers, lowers)):
+            x = x0 + width * (k + 1) / 3
+            points[up], points[low] = (x, -gap / 2), (x, gap / 2)
+    return points
+
+
+def test_eye_opening_closed_form() -> None:
+    assert eye_opening_68(_eyes(6.0, 20.0)) == pytest.approx(0.3)
+    batch = np.stack([_eyes(6.0, 20.0), _eyes(0.0, 20.0)])
+    np.testing.assert_allclose(eye_opening_68(batch), [0.3, 0.0])
+    with pytest.raises(ValueError, match="68"):
+        eye_opening_68(np.zeros((5, 2)))
+
+
+def test_min_norm_direction_closed_form() -> None:
+    """Exact linear labels: the direction moves the target by 1, the held labels by 0, and equals the shortest such
+    step P a / (a^T P a), P the projection off the held gradients."""
+    g = torch.Generator().manual_seed(0)
+    n, d = 3000, 12
+    w = torch.randn(n, d, generator=g, dtype=torch.float64) * 2 + 1
+    a = torch.randn(d, generator=g, dtype=torch.float64)
+    held = torch.randn(d, 3, generator=g, dtype=torch.float64)
+    directions, corr = min_norm_directions(w, (w @ a)[:, None] + 0.5, w @ held * 7, ridge=1e-9)
+    step = directions[0].double()
+    assert float(step @ a) == pytest.approx(1.0, abs=1e-4)
+    np.testing.assert_allclose((step @ held).numpy(), 0.0, atol=1e-4)
+    proj = torch.eye(d, dtype=torch.float64) - held @ torch.linalg.solve(held.T @ held, held.T)
+    expected = proj @ a / (a @ proj @ a)
+    np.testing.assert_allclose(step.numpy(), expected.numpy(), atol=1e-4)
+    assert float(corr[0]) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="no free direction"):
+        min_norm_directions(w, w[:, :6], w[:, 6:])
+    with pytest.raises(ValueError, match="NaN"):
+        min_norm_directions(w, torch.full((n, 1), float("nan")))
+
+
+def test_fit_latent_controls_closes_the_eyes() -> None:
+    """The fitted eyes_closed step lowers the (linear) eye opening by ``unit`` per value."""
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(2000, 24, generator=g)
+    a = torch.randn(24, generator=g)
+    faces = LabelledFaces(w, w[:, :13] * 0.1, w[:, 13:15], 0.3 + w @ a * 0.01)
+    fitted = fit_latent_controls(faces, (0, 3), ridge=1e-9)
+    offset = fitted.offset({"eyes_closed": 1.0}, n_latent=5)
+    assert offset[0, 3:].abs().max() == 0 and torch.equal(offset[0, 0], offset[0, 2])
+    change = float(offset[0, 0] @ a) * 0.01
+    assert change == pytest.approx(-LATENT_CONTROLS["eyes_closed"].unit, rel=1e-3)
+    assert fitted.config["samples"] == 2000 and fitted.config["fit_correlation"]["eyes_closed"] > 0.99
+
+
+def test_file_round_trip_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    controls = tiny_controls()
+    path = controls.save(tmp_path / "c.pt")
+    loaded = LatentControls.load(path)
+    assert loaded.names == ("eyes_closed",) and loaded.layers == (0, 2) and loaded.config == {"generator": "tiny"}
+    assert torch.equal(loaded.directions, controls.directions)
+    offset = loaded.offset({"eyes_closed": 2.0}, n_latent=4)
+    assert torch.allclose(offset[0, 1], 2.0 * LATENT_CONTROLS["eyes_closed"].unit * controls.directions[0])
+    assert offset[0, 2:].abs().max() == 0
+    with pytest.raises(ValueError, match="unknown latent controls"):
+        loaded.offset({"brow_raise": 1.0}, 4)
+    with pytest.raises(ValueError, match="finite"):
+        loaded.offset({"eyes_closed": float("nan")}, 4)
+    with pytest.raises(ValueError, match="do not fit"):
+        loaded.offset({"eyes_closed": 1.0}, 1)
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointFormatError, match="other.pt"):
+        LatentControls.load(tmp_path / "other.pt")
+    torch.save({"format": "latentreenact.latent-controls", "format_version": 1, "names": ["eyes_closed"],
+                "directions": torch.full((1, 8), float("nan")), "layers": [0, 2]}, tmp_path / "nan.pt")
+    with pytest.raises(CheckpointFormatError, match="nan.pt.*NaN"):
+        LatentControls.load(tmp_path / "nan.pt")
+    with pytest.raises(FileNotFoundError):
+        LatentControls.load(tmp_path / "missing.pt")
+
+
+def test_reenactor_edit_with_eyes_closed() -> None:
+    r = tiny_reenactor(with_controls=True)
+    assert r.control_names() == ("mouth_open", "smile", "eyes_closed")
+    rng = np.random.default_rng(0)
+    src = r.invert((rng.random((16, 16, 3)) * 255).astype(np.uint8), align=False, tune="none", check_identity=False)
+    assert np.array_equal(r.edit(src, controls={"eyes_closed": 0.0}), r.edit(src))
+    assert torch.equal(r.edit_delta(src, controls={"eyes_closed": 1.0}), r.edit_delta(src))  # not part of Δp
+    moved = r.edit_latent(src, yaw=5.0, controls={"eyes_closed": 1.0}) - r.edit_latent(src, yaw=5.0)
+    assert torch.allclose(moved, r.latent_controls.offset({"eyes_closed": 1.0}, r.generator.n_latent), atol=1e-6)
+    assert not np.array_equal(r.edit(src, controls={"eyes_closed": 1.0}), r.edit(src))
+    bare = tiny_reenactor()
+    assert bare.control_names() == ("mouth_open", "smile")
+    with pytest.raises(ValueError, match="no W-space controls file"):
+        bare.edit(src, controls={"eyes_closed": 1.0})
+    with pytest.raises(ValueError, match="unknown expression controls"):
+        r.edit(src, controls={"wink": 1.0})
+    with pytest.raises(ValueError, match="does not fit|do not fit"):
+        tiny_reenactor().__class__(bare.generator, bare.encoder, bare.estimator, bare.directions,
+                                   controls=LatentControls(["eyes_closed"], torch.zeros(1, 4), (0, 1)))
+
+
+def test_model_directory_controls_are_optional(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from latentreenact.model_parts import load_parts
+
+    with_controls = write_model_dir(tmp_path / "a", tiny_reenactor(with_controls=True))
+    assert json.loads((with_controls / "reenactor.json").read_text())["controls"] == "controls.pt"
+    assert load_parts(with_controls)["controls"].names == ("eyes_closed",)
+    without = write_model_dir(tmp_path / "b", tiny_reenactor())
+    assert load_parts(without)["controls"] is None
+    spec = json.loads((without / "reenactor.json").read_text())
+    (without / "reenactor.json").write_text(json.dumps({**spec, "controls": "nothing.pt"}))
+    with pytest.raises(FileNotFoundError, match="controls 'nothing.pt'"):
+        load_parts(without)
+
+
+def test_default_model_ships_eyes_closed() -> None:
+    from latentreenact import zoo
+
+    controls = LatentControls.load(zoo.model_file("controls-mobilestylegan-ffhq", kind="latent-controls"))
+    assert controls.names == ("eyes_closed",) and controls.layers == (0, 12) and controls.style_dim == 512
+    assert controls.config["samples"] >= 3000 and controls.config["fit_correlation"]["eyes_closed"] > 0.8
