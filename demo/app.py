@@ -105,7 +105,7 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
 
         ui["source"].change(preview, inputs=ui["source"], outputs=ui["crop"], api_name="preview")
         ui["run"].click(reenact, inputs=[ui[k] for k in ("source", "driving", "tune", "tune_steps", "mode",
-                                                        "smoothing", "paste_back", "extras")],
+                                                        "smoothing", "paste_back", "extras", "follow_eyes")],
                         outputs=[ui["result"], ui["pair"], ui["status"]], api_name="reenact")
         sliders = ed["sliders"]
         edit_inputs = [ed["source"], ed["tune"], ed["steps"], ed["paste"], *sliders, ed["extras"]]
@@ -136,12 +136,12 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str],
         return session.preview(image) if image else None
 
     def reenact(image: Optional[str], driving: Optional[str], tune: str, tune_steps: float, mode: str,
-                smoothing: float, paste_back: bool, extras: Optional[List[str]] = None,
+                smoothing: float, paste_back: bool, extras: Optional[List[str]] = None, follow_eyes: bool = False,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
         progress(0.0, desc="inverting the source")
         result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
                                            relative=mode != "absolute", absolute_expression=mode == EXPRESSION_MODE,
-                                           smoothing=smoothing, paste_back=paste_back,
+                                           smoothing=smoothing, paste_back=paste_back, follow_eyes=bool(follow_eyes),
                                            progress=True, extras=extras or ())
         for note in result.notes:
             gr.Warning(note)
@@ -235,6 +235,9 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
             smoothing = gr.Slider(0.0, 0.95, value=0.5, step=0.05, label="Temporal smoothing",
                                   info="exponential moving average of the driving pose (0 = off)")
             paste_back = gr.Checkbox(True, label="Paste the face back into the source photo")
+            follow_eyes = gr.Checkbox(False, label="Follow the driving eyes (blinks)", elem_id="follow_eyes",
+                                      info="closes the source's eyes with the driving eyes (narrower than a full "
+                                           "blink on most photos)")
             run = gr.Button("Reenact", variant="primary", elem_id="run")
     if examples:
         with gr.Row():
@@ -246,7 +249,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
         result = gr.Video(label="Result", elem_id="result", interactive=False)
         pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
     return {"source": source, "extras": extras, "crop": crop, "driving": driving, "tune": tune, "tune_steps": tune_steps, "mode": mode,
-            "smoothing": smoothing, "paste_back": paste_back, "run": run, "status": status, "result": result,
+            "smoothing": smoothing, "paste_back": paste_back, "follow_eyes": follow_eyes, "run": run, "status": status, "result": result,
             "pair": pair}
 
 

@@ -365,11 +365,11 @@ class DemoSession:
     def reenact(self, image: ImageUpload, driving: Optional[PathLike], *, tune: Optional[str] = None,
                 tune_steps: Optional[int] = None, relative: bool = True, smoothing: float = 0.5,
                 paste_back: bool = True, progress: bool = False, extras: Sequence[ImageUpload] = (),
-                absolute_expression: bool = False) -> ReenactResult:
+                absolute_expression: bool = False, follow_eyes: bool = False) -> ReenactResult:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
         [driving | result] video, both at the clip's frame rate. ``extras``: more photos of the same
         person for joint tuning (the first photo is the one reenacted); ``relative`` and
-        ``absolute_expression`` as in :class:`latentreenact.reenact_video.ReenactOptions`."""
+        ``absolute_expression`` and ``follow_eyes`` as in :class:`latentreenact.reenact_video.ReenactOptions`."""
         if not 0.0 <= float(smoothing) < 1.0:
             raise DemoInputError(f"smoothing must be in [0, 1), got {smoothing}")
         path, info, notes = self.check_driving(driving)
@@ -380,7 +380,7 @@ class DemoSession:
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, absolute_expression=absolute_expression,
-                                     smoothing=float(smoothing), paste_back=paste_back, side_by_side=True,
+                                     follow_eyes=follow_eyes, smoothing=float(smoothing), paste_back=paste_back, side_by_side=True,
                                      progress=progress)
             result_width = src.image.shape[1] if paste_back else self.reenactor.render_size
             with self.outputs.new() as out_dir:

@@ -3,10 +3,11 @@
 The 3D face model's expressions cannot close the eyes (docs/editing.md), so a driving blink never reaches the
 pose vector. With ``ReenactOptions(follow_eyes=True)`` the eye aspect ratio of the driving face's dlib 68
 landmarks (:func:`latentreenact.faces.measures.eye_opening_68`; the landmark-fitting estimators, the default
-``bfm-rigid`` among them, detect them anyway) is filled, smoothed like the pose, and turned into per-frame
-``eyes_closed`` values (:func:`latentreenact.reenact_video.eye_track`): ``-(eye_t - eye_ref) / unit``, with
-``eye_ref`` from :func:`eye_reference`: the first driving frame's (relative driving) or the source's own
-(absolute, or relative with the driving expression).
+``bfm-rigid`` among them, detect them anyway) is filled (not smoothed: a blink lasts a frame or two) and turned
+into per-frame ``eyes_closed`` values (:func:`latentreenact.reenact_video.eye_track`):
+``-(eye_t - eye_ref) / unit / gain``, with ``eye_ref`` from :func:`eye_reference` (the first driving frame's for
+relative driving, else the source's own) and ``gain`` how far this source's renders close per unit asked
+(``Reenactor.calibrate_eyes``, measured with the same landmarks at inversion).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
-from .reenact_video import DEFAULT_SMOOTHING, Source, compose, motion_reference
+from .driving_eyes import eye_reference
+from .reenact_video import DEFAULT_SMOOTHING, Source, compose, eye_values, eyes_against_source, motion_reference
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
@@ -55,13 +56,14 @@ class LiveReenactor:
     ``smoothing``: the pose EMA factor in [0, 1) (default 0.5, as for videos); ``relative``: move
     the source by the motion since the first frame with a face (else against the source's pose);
     ``absolute_expression``: with ``relative``, the expression entries against the source's instead;
-    ``paste_back``: paste the face into the source photo; ``track``: follow the face between
+    ``follow_eyes``: the source's eyes open and close with the driving eyes, as in the video path (unsmoothed;
+    frames without a face keep the last value); ``paste_back``: paste the face into the source photo; ``track``: follow the face between
     detections, run every ``redetect_every`` frames.
     """
 
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
                  paste_back: bool = False, track: bool = True, redetect_every: int = 30,
-                 absolute_expression: bool = False) -> None:
+                 absolute_expression: bool = False, follow_eyes: bool = False) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if reenactor.spec.k != src.p.shape[1]:
@@ -69,6 +71,7 @@ class LiveReenactor:
         self.reenactor, self.src = reenactor, src
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
         self.track, self.absolute_expression = bool(track), bool(absolute_expression)
+        self.follow_eyes = bool(follow_eyes)
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -79,6 +82,8 @@ class LiveReenactor:
         self._raw: Optional[torch.Tensor] = None  # last measured pose [k]
         self._smoothed: Optional[torch.Tensor] = None
         self._reference: Optional[torch.Tensor] = None
+        self._eye: Optional[float] = None  # last measured eye opening
+        self._eye_reference: Optional[float] = None
         self.frames = 0
 
     def idle_frame(self) -> np.ndarray:
@@ -88,6 +93,22 @@ class LiveReenactor:
             face = self.reenactor.faces(self.src, zero)[0]
             self._idle = compose(self.src, face, self.paste_back)
         return self._idle
+
+    def _track_eye(self, eye: float) -> None:
+        """Keep the latest eye opening (``follow_eyes``); the first one fixes the reference (ValueError when the
+        estimator reports no detected landmarks)."""
+        if not self.follow_eyes:
+            return
+        if not np.isfinite(eye):
+            if self._eye is None:
+                raise ValueError("the driving eye opening is unknown (the estimator reports no detected landmarks; "
+                                 "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
+            return
+        self._eye = eye
+        if self._eye_reference is None:
+            against = eyes_against_source(self.relative, self.absolute_expression)
+            self._eye_reference = eye_reference(torch.tensor([eye]), torch.tensor([True]),
+                                                self.src.info.get("eye_opening"), against_source=against)
 
     def step(self, frame: np.ndarray) -> LiveFrame:
         """Reenact one driving frame (uint8 RGB [H, W, 3]; other layouts are converted)."""
@@ -117,10 +138,11 @@ class LiveReenactor:
             lap("check")
             if crop is not None:
                 hint = [tracked.landmarks] if self.track else None  # tracked: no second detection in the crop
-                p, ok = self.reenactor.pose_in_frame([crop], [transform], landmarks=hint)
+                p, ok, eye = self.reenactor.measure_in_frame([crop], [transform], landmarks=hint)
                 found = bool(ok[0])
                 if found:
                     self._raw = p[0]
+                    self._track_eye(float(eye[0]))
                 else:
                     self.tracker.reset()  # Net3D sees no face: the tracker has drifted off it
             lap("net3d")
@@ -134,7 +156,11 @@ class LiveReenactor:
                                                relative=self.relative, absolute_expression=self.absolute_expression)
         spec = self.reenactor.spec
         dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference)
-        face = self.reenactor.faces(self.src, dp)[0]
+        offset = None
+        if self._eye is not None and self._eye_reference is not None:
+            value = eye_values(torch.tensor([self._eye]), self._eye_reference, self.src)
+            offset = self.reenactor.control_series("eyes_closed", value)
+        face = self.reenactor.faces(self.src, dp, offset=offset)[0]
         lap("render")
         image = compose(self.src, face, self.paste_back)
         lap("compose")

@@ -38,6 +38,7 @@ from .faces import paste_back as paste
 from .faces import read_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.pose_vector import ANGLE_SCALES
+from .pose_delta import GAIN_LIMITS
 from .output_paths import check_output
 from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SMOOTHING = 0.5
+#: the ``eyes_closed`` values that following the driving eyes may ask (the control's judged range is -0.4..1.2)
+EYE_VALUE_LIMITS = (-0.4, 1.6)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -297,25 +300,41 @@ def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found:
     return PoseTrack(p=filled, found=found.clone(), dp=dp)
 
 
-def eye_track(eye: torch.Tensor, found: torch.Tensor, src: Source, *, against_source: bool, smoothing: float
-              ) -> torch.Tensor:
+def eye_track(eye: torch.Tensor, found: torch.Tensor, src: Source, *, against_source: bool,
+              smoothing: float = 0.0) -> torch.Tensor:
     """``eyes_closed`` values [N] that follow a driving eye-opening series ``eye`` [N]: frames without a value take
-    the previous one's (leading ones: the first), the series is smoothed like the pose (EMA ``smoothing``), and
-    ``-(eye_t - eye_ref) / unit`` is taken against the first usable frame, or the source's own eye opening
-    (``against_source``; ``src.info["eye_opening"]``)."""
+    the previous one's (leading ones: the first), the series is smoothed by an EMA ``smoothing`` (the video path
+    passes 0: a blink lasts a frame or two), and ``-(eye_t - eye_ref) / unit / gain`` is taken against the first
+    usable frame, or the source's own eye opening (``against_source``; ``src.info["eye_opening"]``); ``gain``:
+    the source's ``src.info["eye_gain"]`` (:meth:`Reenactor.calibrate_eyes`, clipped to :data:`GAIN_LIMITS`; 1 when
+    absent). The values are clipped to :data:`EYE_VALUE_LIMITS`."""
     usable = found.bool() & torch.isfinite(eye)
     reference = eye_reference(eye, found, src.info.get("eye_opening"), against_source=against_source)
     filled = smooth(fill_missing(eye.float()[:, None], usable, "the driving eye openings")[:, 0], smoothing)
-    return -(filled - reference) / LATENT_CONTROLS["eyes_closed"].unit
+    return eye_values(filled, reference, src)
+
+
+def eye_values(eye: torch.Tensor, reference: float, src: Source) -> torch.Tensor:
+    """``eyes_closed`` values of eye openings ``eye`` [N] taken against ``reference``:
+    ``-(eye - reference) / unit / gain`` (see :func:`eye_track`), clipped to :data:`EYE_VALUE_LIMITS`."""
+    gain = min(max(float(src.info.get("eye_gain", 1.0)), GAIN_LIMITS[0]), GAIN_LIMITS[1])
+    values = -(eye.float() - reference) / LATENT_CONTROLS["eyes_closed"].unit / gain
+    return values.clamp(*EYE_VALUE_LIMITS)
+
+
+def eyes_against_source(relative: bool, absolute_expression: bool) -> bool:
+    """Whether the driving eyes are taken against the source's own eye opening (absolute driving, or relative
+    with the driving expression) rather than against the first driving frame's."""
+    return not relative or absolute_expression
 
 
 def _with_eyes(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measured: DrivingMeasurement,
-               options: ReenactOptions, smoothing: float, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
+               options: ReenactOptions, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
     """The track with its eye values and their W+ offsets [N, n_latent, D] (``follow_eyes``; else unchanged, None)."""
     if not options.follow_eyes:
         return track, None
-    against_source = not (options.relative and sequence) or options.absolute_expression
-    eyes = eye_track(measured.eye, measured.found, src, against_source=against_source, smoothing=smoothing)
+    against_source = eyes_against_source(options.relative and sequence, options.absolute_expression)
+    eyes = eye_track(measured.eye, measured.found, src, against_source=against_source)
     return replace(track, eyes=eyes), reenactor.control_series("eyes_closed", eyes)
 
 
@@ -394,7 +413,7 @@ def reenact_images(reenactor: "FrameReenactor", src: Source, driving: Any, optio
     track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=not single,
                        absolute_expression=options.absolute_expression,
                        smoothing=smoothing, what="the driving images")
-    track, offsets = _with_eyes(reenactor, src, track, measured, options, smoothing, sequence=not single)
+    track, offsets = _with_eyes(reenactor, src, track, measured, options, sequence=not single)
     _log_missing(track, "driving images")
     frames = list(_rendered(reenactor, src, iter(images), track.dp, options, offsets))
     return ImageReenactment(frames=frames, names=names, frames_without_face=track.missing)
@@ -415,7 +434,7 @@ def video_frames(reenactor: "FrameReenactor", src: Source, video: Path, options:
     track = pose_track(reenactor, src, measured.p, measured.found, relative=options.relative, sequence=True,
                        absolute_expression=options.absolute_expression,
                        smoothing=smoothing, what=f"the frames of {video}")
-    track, offsets = _with_eyes(reenactor, src, track, measured, options, smoothing, sequence=True)
+    track, offsets = _with_eyes(reenactor, src, track, measured, options, sequence=True)
     _log_missing(track, f"frames of {video}")
     return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options, offsets)
 

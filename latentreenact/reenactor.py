@@ -199,6 +199,21 @@ class Reenactor:
         """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to :data:`GAIN_LIMITS`)."""
         return apply_gains(self.spec, dp, src.pose_gains)
 
+    def calibrate_eyes(self, src: Source) -> Optional[float]:
+        """How far the estimator's detected landmarks see this source's eyes close per unit of ``eyes_closed``
+        asked (the eye-aspect-ratio drop between renders at 0 and 1, over the control's unit); None without
+        W-space eye controls, detected landmarks, or a positive reading."""
+        if self.latent_controls is None or "eyes_closed" not in self.latent_controls.names:
+            return None
+        offsets = self.control_series("eyes_closed", torch.tensor([0.0, 1.0]))
+        renders = self.faces(src, torch.zeros(2, self.spec.k), calibrate=False, offset=offsets)
+        eye = eye_openings(self._estimate([resize_square(r, self.align_size) for r in renders]))
+        gain = float(eye[0] - eye[1]) / LATENT_CONTROLS["eyes_closed"].unit
+        if not (math.isfinite(gain) and gain > 0):
+            log.debug("%s: the eye calibration could not be measured (%s)", src.name, eye.tolist())
+            return None
+        return gain
+
     def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
         """The source's gains: for each entry of ``steps`` (default :data:`CALIBRATION_STEPS`; angles in degrees)
         in the layout, the change the estimator measures between renders edited by -step and +step through A
@@ -299,18 +314,18 @@ class Reenactor:
         ``landmarks``: the faces' 68 landmarks in the frames (a tracked face); an estimator that takes
         face boxes (``estimate_boxes``: ``bfm-fit``, ``bfm-rigid``) then starts its landmarks from
         them instead of detecting the face in the crop again (others ignore them)."""
-        p, found, _ = self._pose_in_frame(crops, transforms, landmarks)
-        return p, found
+        measured = self.measure_in_frame(crops, transforms, landmarks)
+        return measured.p, measured.found
 
-    def _pose_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
-                       landmarks: Optional[Sequence[np.ndarray]] = None) -> Tuple[torch.Tensor, torch.Tensor, Any]:
-        """:meth:`pose_in_frame` and the estimator's PoseParams."""
+    def measure_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
+                         landmarks: Optional[Sequence[np.ndarray]] = None) -> DrivingMeasurement:
+        """:meth:`pose_in_frame` plus each crop's eye opening (see :meth:`measure_driving`)."""
         boxes = None
         if landmarks is not None and hasattr(self.estimator, "estimate_boxes"):
             boxes = [box_from_landmarks(transform_points(np.linalg.inv(t), lm)) for t, lm in zip(transforms, landmarks)]
         params = self._estimate(crops, boxes)
         p, found = self._vectors(params)
-        return self._frame_roll(p, transforms), found, params
+        return DrivingMeasurement(self._frame_roll(p, transforms), found, eye_openings(params))
 
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -334,11 +349,11 @@ class Reenactor:
         def flush() -> None:
             crops = [c for _, (c, _) in pending]
             if align:
-                p, ok, params = self._pose_in_frame(crops, [t for _, (_, t) in pending])
+                p, ok, eye = self.measure_in_frame(crops, [t for _, (_, t) in pending])
             else:
                 params = self._estimate(crops)
-                p, ok = self._vectors(params)
-            for (index, _), row, hit, eye in zip(pending, p, ok, eye_openings(params).tolist()):
+                (p, ok), eye = self._vectors(params), eye_openings(params)
+            for (index, _), row, hit, eye in zip(pending, p, ok, eye.tolist()):
                 rows[index], found[index], eyes[index] = row, hit, eye
             pending.clear()
 
@@ -420,6 +435,9 @@ class Reenactor:
         if self.calibrate_sources:
             src.pose_gains = self.calibrate(src)
             src.info["pose_gains"] = dict(src.pose_gains)
+            eye_gain = self.calibrate_eyes(src)
+            if eye_gain is not None:
+                src.info["eye_gain"] = eye_gain
         if check_identity:
             distance = face_distance(crop, self.render_source(src))
             src.info["identity_distance"] = distance
@@ -543,7 +561,7 @@ class Reenactor:
     def live(self, src: Source, **settings: Any) -> LiveReenactor:
         """A frame-by-frame reenactor of ``src`` for a camera or a stream (``live.step(frame)`` per frame; see
         :class:`latentreenact.live.LiveReenactor` for ``smoothing``, ``relative``, ``absolute_expression``,
-        ``paste_back``, ``track``)."""
+        ``follow_eyes``, ``paste_back``, ``track``)."""
         self._check_source(src)
         return LiveReenactor(self, src, **settings)
 

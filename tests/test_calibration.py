@@ -56,9 +56,9 @@ def test_calibrate_measures_the_estimators_reading_of_edits_through_a(  # type: 
     asked = []
     shift = r.shift
 
-    def recording_shift(s, dp):  # type: ignore[no-untyped-def]
+    def recording_shift(s, dp, offset=None):  # type: ignore[no-untyped-def]
         asked.append(dp.clone())
-        return shift(s, dp)
+        return shift(s, dp, offset)
 
     def reading(values, found=(True, True)):  # type: ignore[no-untyped-def]
         def pose(crops):  # type: ignore[no-untyped-def]

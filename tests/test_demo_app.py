@@ -80,6 +80,9 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     expr, _, status = client.predict(source, driving, "none", 0, EXPRESSION_MODE, 0.5, False, api_name="/reenact")
     assert f"{MAX_FRAMES} frames" in status
     assert not np.array_equal(next(iter_frames(face)), next(iter_frames(expr)))
+    # the driving eyes: the checkbox reaches the video path (frame 0 is the eyes' reference, later ones move)
+    eyes = client.predict(source, driving, "none", 0, "relative", 0.5, False, None, True, api_name="/reenact")[0]
+    assert not np.array_equal(list(iter_frames(face))[-1], list(iter_frames(eyes))[-1])
     # more photos of the person: tuned jointly with the source (the upload accepts several files)
     mirrored = tmp_path / "mirrored.png"
     Image.open(example_path("astronaut")).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored)

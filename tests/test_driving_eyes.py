@@ -12,7 +12,7 @@ import torch
 from latentreenact.driving_eyes import eye_openings, eye_reference
 from latentreenact.latent_controls import LATENT_CONTROLS
 from latentreenact.net3d.params import PoseParams
-from latentreenact.reenact_video import ReenactOptions, eye_track
+from latentreenact.reenact_video import EYE_VALUE_LIMITS, ReenactOptions, eye_track
 from tiny_reenactor import SIZE, eye_landmarks, face, tiny_reenactor
 
 UNIT = LATENT_CONTROLS["eyes_closed"].unit
@@ -45,6 +45,12 @@ def test_eye_track_closed_form() -> None:
     assert torch.allclose(values, expected, atol=1e-6)
     smoothed = eye_track(eye, found, _src, against_source=False, smoothing=0.5)
     assert float(smoothed[2]) == pytest.approx(-(0.5 * 0.30 + 0.5 * 0.10 - 0.30) / UNIT)
+    halved = eye_track(eye, found, _Src(), against_source=False) / 2  # a source whose renders close twice as far
+    gained = _Src()
+    gained.info["eye_gain"] = 2.0
+    assert torch.allclose(eye_track(eye, found, gained, against_source=False), halved)
+    assert float(eye_track(torch.tensor([0.3, -0.5]), torch.ones(2, dtype=torch.bool), _Src(),
+                           against_source=False)[1]) == pytest.approx(EYE_VALUE_LIMITS[1])  # clipped
     against = eye_track(eye, found, _Src(0.2), against_source=True, smoothing=0.0)
     assert torch.allclose(against, -(torch.tensor([0.30, 0.30, 0.10, 0.10, 0.25]) - 0.2) / UNIT, atol=1e-6)
     with pytest.raises(ValueError, match="source's eye opening is unknown"):
@@ -64,7 +70,9 @@ def test_follow_eyes_renders_each_frame_with_its_offset() -> None:
     assert np.array_equal(plain.frames[0], eyes.frames[0])  # the first frame is the reference: value 0
     assert not np.array_equal(plain.frames[1], eyes.frames[1])
     measured = r.measure_driving(frames, align=False)
-    values = -(measured.eye - measured.eye[0]) / UNIT
+    gain = src.info["eye_gain"]  # measured on renders at eyes_closed 0 and 1 at inversion
+    assert gain > 0
+    values = (-(measured.eye - measured.eye[0]) / UNIT / min(max(gain, 0.25), 4.0)).clamp(*EYE_VALUE_LIMITS)
     dp = r.spec.rescale(measured.p) - r.spec.rescale(measured.p[:1])
     expected = r.faces(src, dp, offset=r.control_series("eyes_closed", values))
     assert all(np.array_equal(a, b) for a, b in zip(eyes.frames, expected))

@@ -94,6 +94,13 @@ def test_live_without_tracking_equals_the_video_path(setup, frames: list) -> Non
     got_expr = [live.step(frame).image for frame in frames[:4]]
     assert max(np.abs(g.astype(int) - e.astype(int)).max() for g, e in zip(got_expr, expected_expr)) <= 1
     assert not np.array_equal(got_expr[0], got[0].image)
+    # the driving eyes: the same as the video path with the same option
+    options = ReenactOptions(batch_size=8, follow_eyes=True)
+    expected_eyes = list(video_frames(reenactor, src, clip, options, max_frames=4)[1])
+    live = reenactor.live(src, track=False, follow_eyes=True)
+    got_eyes = [live.step(frame).image for frame in frames[:4]]
+    assert max(np.abs(g.astype(int) - e.astype(int)).max() for g, e in zip(got_eyes, expected_eyes)) <= 1
+    assert not np.array_equal(got_eyes[-1], got[3].image)
 
 
 def test_live_before_a_face_and_after_a_loss(setup, frames: list) -> None:  # type: ignore[no-untyped-def]
