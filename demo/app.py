@@ -248,8 +248,9 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
     with gr.Row():
         result = gr.Video(label="Result", elem_id="result", interactive=False)
         pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
-    return {"source": source, "extras": extras, "crop": crop, "driving": driving, "tune": tune, "tune_steps": tune_steps, "mode": mode,
-            "smoothing": smoothing, "paste_back": paste_back, "follow_eyes": follow_eyes, "run": run, "status": status, "result": result,
+    return {"source": source, "extras": extras, "crop": crop, "driving": driving, "tune": tune,
+            "tune_steps": tune_steps, "mode": mode, "smoothing": smoothing, "paste_back": paste_back,
+            "follow_eyes": follow_eyes, "run": run, "status": status, "result": result,
             "pair": pair}
 
 

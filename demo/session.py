@@ -380,7 +380,8 @@ class DemoSession:
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, absolute_expression=absolute_expression,
-                                     follow_eyes=follow_eyes, smoothing=float(smoothing), paste_back=paste_back, side_by_side=True,
+                                     follow_eyes=follow_eyes, smoothing=float(smoothing), paste_back=paste_back,
+                                     side_by_side=True,
                                      progress=progress)
             result_width = src.image.shape[1] if paste_back else self.reenactor.render_size
             with self.outputs.new() as out_dir:

@@ -45,8 +45,9 @@ class LatentControl:
 
 #: The W-space controls by name (their directions ship per generator, see ``controls-mobilestylegan-ffhq``).
 LATENT_CONTROLS: Dict[str, LatentControl] = {c.name: c for c in (
-    LatentControl("eyes_closed", 0.25, "closes the eyes (1 = dlib eye aspect ratio 0.25 lower: about shut; "
-                                       "negative opens them wider)", (-0.4, 1.2)),
+    LatentControl("eyes_closed", 0.25, "closes the eyes (1 asks dlib's eye aspect ratio to drop by 0.25; the "
+                                       "renders narrow to a squint or nearly shut; negative opens them wider)",
+                  (-0.4, 1.2)),
 )}
 
 

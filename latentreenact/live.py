@@ -57,8 +57,8 @@ class LiveReenactor:
     the source by the motion since the first frame with a face (else against the source's pose);
     ``absolute_expression``: with ``relative``, the expression entries against the source's instead;
     ``follow_eyes``: the source's eyes open and close with the driving eyes, as in the video path (unsmoothed;
-    frames without a face keep the last value); ``paste_back``: paste the face into the source photo; ``track``: follow the face between
-    detections, run every ``redetect_every`` frames.
+    frames without a face keep the last value); ``paste_back``: paste the face into the source photo;
+    ``track``: follow the face between detections, run every ``redetect_every`` frames.
     """
 
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,

@@ -19,7 +19,8 @@ from tiny_reenactor import tiny_controls, tiny_reenactor, write_model_dir
 def _eyes(gap: float, width: float) -> np.ndarray:
     """68 landmarks whose two eyes have lid gaps ``gap`` and widths ``width`` (other points at 0)."""
     points = np.zeros((68, 2))
-    for corner_a, corner_b, uppers, lowers, x0 in ((36, 39, (37, 38), (41, 40), 0.0), (42, 45, (43, 44), (47, 46), 50.0)):
+    eyes = ((36, 39, (37, 38), (41, 40), 0.0), (42, 45, (43, 44), (47, 46), 50.0))
+    for corner_a, corner_b, uppers, lowers, x0 in eyes:
         points[corner_a], points[corner_b] = (x0, 0.0), (x0 + width, 0.0)
         for k, (up, low) in enumerate(zip(uppers, lowers)):
             x = x0 + width * (k + 1) / 3

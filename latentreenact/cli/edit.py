@@ -69,7 +69,8 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @click.option("--smile", type=float, default=None,
               help="Smile (1: mouth corners 0.08 eye-distance further apart in the 3D model).")
 @click.option("--eyes-closed", type=float, default=None,
-              help="Close the eyes (1: dlib eye aspect ratio 0.25 lower, about shut; negative opens them wider).")
+              help="Close the eyes (1 asks dlib's eye aspect ratio to drop by 0.25: a squint or nearly shut; "
+                   "negative opens them wider).")
 @click.option("--exp", "expression", multiple=True, metavar="I=V",
               help="Raw expression coefficient I (repeatable; prefer --mouth-open, --smile, --eyes-closed).")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME:START:STOP:N",
