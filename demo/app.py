@@ -136,12 +136,12 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str],
         return session.preview(image) if image else None
 
     def reenact(image: Optional[str], driving: Optional[str], tune: str, tune_steps: float, mode: str,
-                smoothing: float, paste_back: bool, extras: Optional[List[str]] = None, follow_eyes: bool = False,
+                smoothing: float, paste_back: bool, extras: Optional[List[str]] = None, follow_eyes: bool = True,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
         progress(0.0, desc="inverting the source")
         result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
                                            relative=mode != "absolute", absolute_expression=mode == EXPRESSION_MODE,
-                                           smoothing=smoothing, paste_back=paste_back, follow_eyes=bool(follow_eyes),
+                                           smoothing=smoothing, paste_back=paste_back, follow_eyes=None if follow_eyes else False,
                                            progress=True, extras=extras or ())
         for note in result.notes:
             gr.Warning(note)
@@ -235,9 +235,9 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
             smoothing = gr.Slider(0.0, 0.95, value=0.5, step=0.05, label="Temporal smoothing",
                                   info="exponential moving average of the driving pose (0 = off)")
             paste_back = gr.Checkbox(True, label="Paste the face back into the source photo")
-            follow_eyes = gr.Checkbox(False, label="Follow the driving eyes (blinks)", elem_id="follow_eyes",
-                                      info="closes the source's eyes with the driving eyes (narrower than a full "
-                                           "blink on most photos)")
+            follow_eyes = gr.Checkbox(True, label="Follow the driving eyes (blinks)", elem_id="follow_eyes",
+                                      info="closes the source's eyes with the driving eyes where the model can "
+                                           "(the default model does)")
             run = gr.Button("Reenact", variant="primary", elem_id="run")
     if examples:
         with gr.Row():

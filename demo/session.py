@@ -121,6 +121,10 @@ class _Watched:
         """:meth:`Reenactor.control_series`."""
         return self._reenactor.control_series(name, values)
 
+    def control_names(self) -> Tuple[str, ...]:
+        """:meth:`Reenactor.control_names`."""
+        return self._reenactor.control_names()
+
     def shift(self, src: "Source", dp: torch.Tensor) -> torch.Tensor:
         """:meth:`Reenactor.shift`."""
         return self._reenactor.shift(src, dp)
@@ -365,7 +369,7 @@ class DemoSession:
     def reenact(self, image: ImageUpload, driving: Optional[PathLike], *, tune: Optional[str] = None,
                 tune_steps: Optional[int] = None, relative: bool = True, smoothing: float = 0.5,
                 paste_back: bool = True, progress: bool = False, extras: Sequence[ImageUpload] = (),
-                absolute_expression: bool = False, follow_eyes: bool = False) -> ReenactResult:
+                absolute_expression: bool = False, follow_eyes: Optional[bool] = None) -> ReenactResult:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
         [driving | result] video, both at the clip's frame rate. ``extras``: more photos of the same
         person for joint tuning (the first photo is the one reenacted); ``relative`` and

@@ -57,13 +57,13 @@ class LiveReenactor:
     the source by the motion since the first frame with a face (else against the source's pose);
     ``absolute_expression``: with ``relative``, the expression entries against the source's instead;
     ``follow_eyes``: the source's eyes open and close with the driving eyes, as in the video path (unsmoothed;
-    frames without a face keep the last value); ``paste_back``: paste the face into the source photo;
+    frames without a face keep the last value; None: where the model can, True: required, False: off); ``paste_back``: paste the face into the source photo;
     ``track``: follow the face between detections, run every ``redetect_every`` frames.
     """
 
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
                  paste_back: bool = False, track: bool = True, redetect_every: int = 30,
-                 absolute_expression: bool = False, follow_eyes: bool = False) -> None:
+                 absolute_expression: bool = False, follow_eyes: Optional[bool] = None) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if reenactor.spec.k != src.p.shape[1]:
@@ -71,7 +71,7 @@ class LiveReenactor:
         self.reenactor, self.src = reenactor, src
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
         self.track, self.absolute_expression = bool(track), bool(absolute_expression)
-        self.follow_eyes = bool(follow_eyes)
+        self.follow_eyes = follow_eyes
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -84,6 +84,7 @@ class LiveReenactor:
         self._reference: Optional[torch.Tensor] = None
         self._eye: Optional[float] = None  # last measured eye opening
         self._eye_reference: Optional[float] = None
+        self._eyes_off = False  # follow_eyes=None and the model cannot
         self.frames = 0
 
     def idle_frame(self) -> np.ndarray:
@@ -95,20 +96,29 @@ class LiveReenactor:
         return self._idle
 
     def _track_eye(self, eye: float) -> None:
-        """Keep the latest eye opening (``follow_eyes``); the first one fixes the reference (ValueError when the
-        estimator reports no detected landmarks)."""
-        if not self.follow_eyes:
+        """Keep the latest eye opening (``follow_eyes``); the first face fixes the reference, or finds that the eyes
+        cannot be followed (ValueError with ``follow_eyes=True``; left out with None)."""
+        if self.follow_eyes is False or self._eyes_off:
             return
-        if not np.isfinite(eye):
-            if self._eye is None:
-                raise ValueError("the driving eye opening is unknown (the estimator reports no detected landmarks; "
-                                 "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
-            return
-        self._eye = eye
-        if self._eye_reference is None:
+        if self._eye is None:  # the first face decides, as the video path does over the whole clip
             against = eyes_against_source(self.relative, self.absolute_expression)
+            missing = None
+            if "eyes_closed" not in self.reenactor.control_names():
+                missing = "this model has no W-space eyes_closed control"
+            elif not np.isfinite(eye):
+                missing = ("the driving eye opening is unknown (the estimator reports no detected landmarks; "
+                           "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
+            elif against and not isinstance(self.src.info.get("eye_opening"), float):
+                missing = "the source's eye opening is unknown (its estimator reported no detected landmarks)"
+            if missing is not None:
+                if self.follow_eyes:
+                    raise ValueError(missing)
+                self._eyes_off = True  # None: where the model can; it cannot
+                return
             self._eye_reference = eye_reference(torch.tensor([eye]), torch.tensor([True]),
                                                 self.src.info.get("eye_opening"), against_source=against)
+        if np.isfinite(eye):
+            self._eye = eye
 
     def step(self, frame: np.ndarray) -> LiveFrame:
         """Reenact one driving frame (uint8 RGB [H, W, 3]; other layouts are converted)."""

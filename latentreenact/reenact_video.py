@@ -12,9 +12,9 @@ every frame (one Net3D pass per ``batch_size`` frames; only the pose vectors and
 (2) decode again, render the shifted latents ``batch_size`` at a time (one generator pass per frame), compose
 and encode. Nothing but the pose vectors is held for the whole clip.
 
-``follow_eyes`` (opt-in) adds the driving eyes, which the pose vector cannot carry: per frame an
-``eyes_closed`` value from the driving face's eye opening (:mod:`latentreenact.driving_eyes`, :func:`eye_track`),
-rendered as a W+ offset along the model's ``eyes_closed`` direction.
+``follow_eyes`` (on by default where the model can) adds the driving eyes, which the pose vector cannot
+carry: per frame an ``eyes_closed`` value from the driving face's eye opening (:mod:`latentreenact.driving_eyes`,
+:func:`eye_track`), rendered as a W+ offset along the model's ``eyes_closed`` direction.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ class FrameReenactor(Protocol):
     def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
         """W+ offsets [N, n_latent, D] of a W-space control taking ``values`` [N]."""
 
+    def control_names(self) -> Tuple[str, ...]:
+        """The expression controls the model offers."""
+
 
 @dataclass(frozen=True)
 class ReenactOptions:
@@ -116,7 +119,9 @@ class ReenactOptions:
     source gets the driving face's expression rather than its change of expression (opt-in; measured
     in docs/driving.md: a closed-mouthed source's mouth then opens with the driving mouth, at some
     cost in identity and head motion). ``follow_eyes``: the source's eyes open and close with the driving
-    eyes (the model's ``eyes_closed`` direction, see :func:`eye_track`; opt-in).
+    eyes (the model's ``eyes_closed`` direction, see :func:`eye_track`): ``None`` (default) where the model
+    can (a W-space ``eyes_closed`` control and an estimator that reports the landmarks it detected; otherwise
+    logged and left out), ``True`` required (ValueError where it cannot), ``False`` off.
     """
 
     relative: bool = True
@@ -127,7 +132,7 @@ class ReenactOptions:
     batch_size: int = 8
     progress: bool = False
     absolute_expression: bool = False
-    follow_eyes: bool = False
+    follow_eyes: Optional[bool] = None
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
@@ -328,12 +333,32 @@ def eyes_against_source(relative: bool, absolute_expression: bool) -> bool:
     return not relative or absolute_expression
 
 
+def _eyes_missing(reenactor: "FrameReenactor", src: Source, measured: DrivingMeasurement,
+                  against_source: bool) -> Optional[str]:
+    """Why the driving eyes cannot be followed (None when they can)."""
+    if "eyes_closed" not in reenactor.control_names():
+        return ("this model has no W-space eyes_closed control (the default model ships one; a model directory "
+                "names it as 'controls' in reenactor.json)")
+    if not bool((measured.found.bool() & torch.isfinite(measured.eye)).any()):
+        return ("the driving eye opening is unknown on every frame (the estimator reports no detected landmarks; "
+                "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
+    if against_source and not isinstance(src.info.get("eye_opening"), float):
+        return "the source's eye opening is unknown (its estimator reported no detected landmarks)"
+    return None
+
+
 def _with_eyes(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measured: DrivingMeasurement,
                options: ReenactOptions, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
     """The track with its eye values and their W+ offsets [N, n_latent, D] (``follow_eyes``; else unchanged, None)."""
-    if not options.follow_eyes:
+    if options.follow_eyes is False:
         return track, None
     against_source = eyes_against_source(options.relative and sequence, options.absolute_expression)
+    missing = _eyes_missing(reenactor, src, measured, against_source)
+    if missing is not None:
+        if options.follow_eyes:
+            raise ValueError(missing)
+        log.info("the driving eyes are not followed: %s", missing)
+        return track, None
     eyes = eye_track(measured.eye, measured.found, src, against_source=against_source)
     return replace(track, eyes=eyes), reenactor.control_series("eyes_closed", eyes)
 

@@ -76,11 +76,12 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     # the driving expression itself (relative head): another reenactment of the same clip, wired to the option
     from demo.app import EXPRESSION_MODE
 
-    face = client.predict(source, driving, "none", 0, "relative", 0.5, False, api_name="/reenact")[0]
-    expr, _, status = client.predict(source, driving, "none", 0, EXPRESSION_MODE, 0.5, False, api_name="/reenact")
+    face = client.predict(source, driving, "none", 0, "relative", 0.5, False, None, False, api_name="/reenact")[0]
+    expr, _, status = client.predict(source, driving, "none", 0, EXPRESSION_MODE, 0.5, False, None, False,
+                                     api_name="/reenact")
     assert f"{MAX_FRAMES} frames" in status
     assert not np.array_equal(next(iter_frames(face)), next(iter_frames(expr)))
-    # the driving eyes: the checkbox reaches the video path (frame 0 is the eyes' reference, later ones move)
+    # the driving eyes (the checkbox, on by default): they reach the video path (frame 0 is their reference)
     eyes = client.predict(source, driving, "none", 0, "relative", 0.5, False, None, True, api_name="/reenact")[0]
     assert not np.array_equal(list(iter_frames(face))[-1], list(iter_frames(eyes))[-1])
     # more photos of the person: tuned jointly with the source (the upload accepts several files)

@@ -65,8 +65,10 @@ def test_follow_eyes_renders_each_frame_with_its_offset() -> None:
     src = r.invert(face(r.generator, 3), align=False, tune="none", check_identity=False)
     assert src.info["eye_opening"] == pytest.approx(0.3 + 0.1 * float((src.crop[..., 1] / 127.5 - 1).mean()), abs=1e-3)
     frames = [face(r.generator, 40 + i) for i in range(3)]
-    plain = r.reenact_images(src, frames, align=False)
+    plain = r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=False))
     eyes = r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True))
+    auto = r.reenact_images(src, frames, align=False)  # the default: where the model can, and this one can
+    assert all(np.array_equal(a, b) for a, b in zip(auto.frames, eyes.frames))
     assert np.array_equal(plain.frames[0], eyes.frames[0])  # the first frame is the reference: value 0
     assert not np.array_equal(plain.frames[1], eyes.frames[1])
     measured = r.measure_driving(frames, align=False)
@@ -78,7 +80,8 @@ def test_follow_eyes_renders_each_frame_with_its_offset() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(eyes.frames, expected))
     # absolute driving takes the eyes against the source's own eye opening
     absolute = r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True, relative=False))
-    assert not np.array_equal(absolute.frames[0], r.reenact_images(src, frames, align=False, relative=False).frames[0])
+    off = r.reenact_images(src, frames, align=False, relative=False, follow_eyes=False)
+    assert not np.array_equal(absolute.frames[0], off.frames[0])
 
 
 def test_follow_eyes_needs_landmarks_and_controls() -> None:
@@ -87,8 +90,18 @@ def test_follow_eyes_needs_landmarks_and_controls() -> None:
     src = r.invert(frames[0], align=False, tune="none", check_identity=False)
     with pytest.raises(ValueError, match="unknown on every frame"):
         r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True))
+    # the default leaves the eyes out where the model cannot follow them (logged), as follow_eyes=False does
+    off = r.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=False)).frames
+    assert all(np.array_equal(a, b) for a, b in zip(r.reenact_images(src, frames, align=False).frames, off))
+    live = r.live(src, track=False)  # the live path decides on its first face (its eye opening: NaN here)
+    live._track_eye(math.nan)
+    assert live._eyes_off and live._eye is None  # left out, no error
+    with pytest.raises(ValueError, match="unknown"):
+        r.live(src, track=False, follow_eyes=True)._track_eye(math.nan)
     bare = tiny_reenactor()
     bare.estimator.with_eyes = True
     src = bare.invert(frames[0], align=False, tune="none", check_identity=False)
-    with pytest.raises(ValueError, match="no W-space controls file"):
+    with pytest.raises(ValueError, match="no W-space eyes_closed control"):
         bare.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=True))
+    off = bare.reenact_images(src, frames, ReenactOptions(align=False, follow_eyes=False)).frames
+    assert all(np.array_equal(a, b) for a, b in zip(bare.reenact_images(src, frames, align=False).frames, off))

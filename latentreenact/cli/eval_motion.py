@@ -59,7 +59,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @progress_option
 @reports_errors
 def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
-           smoothing: float, expression: str, follow_eyes: bool, max_frames: Optional[int], mirror: bool, model: str,
+           smoothing: float, expression: str, follow_eyes: Optional[bool], max_frames: Optional[int], mirror: bool, model: str,
            exact: bool,
            truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
            seed: int,
@@ -92,7 +92,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         version = judge.mesh.version  # type: ignore[attr-defined]
     meta = {"sources": [str(p) for p in photos], "drivings": [str(p) for p in drivings], "model": model,
             "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "expression": expression,
-            "follow_eyes": follow_eyes,
+            "follow_eyes": "auto" if follow_eyes is None else follow_eyes,
             "max_frames": max_frames,
             "mirror": mirror, "seed": seed, "device": device, "roll_mode": roll_mode, "calibrate": calibrate,
             "judge": f"mediapipe {version} face mesh, dlib descriptor",

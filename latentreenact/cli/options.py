@@ -55,6 +55,7 @@ expression_option = click.option(
          "stays relative). Absolute opens a closed-mouthed source's mouth with the driving mouth, at some cost in "
          "identity and head motion (docs/driving.md).")
 eyes_option = click.option(
-    "--follow-eyes/--no-follow-eyes", default=False, show_default=True,
+    "--follow-eyes/--no-follow-eyes", default=None,
     help="Open and close the source's eyes with the driving eyes (dlib's eye landmarks on the driving face, "
-         "rendered along the model's eyes_closed direction; needs a model with W-space controls, as the default).")
+         "rendered along the model's eyes_closed direction). Default: where the model can (the default model "
+         "does); --follow-eyes makes it an error when it cannot.")

@@ -111,7 +111,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
                    "directory.")
 @reports_errors
 def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
-            expression: str, follow_eyes: bool,
+            expression: str, follow_eyes: Optional[bool],
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
             truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
