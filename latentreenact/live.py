@@ -27,7 +27,8 @@ import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .driving_eyes import eye_reference
-from .reenact_video import DEFAULT_SMOOTHING, Source, compose, eye_values, eyes_against_source, motion_reference
+from .reenact_video import (DEFAULT_SMOOTHING, Source, compose, eye_values, eyes_against_source, eyes_missing,
+                            motion_reference)
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
@@ -57,7 +58,8 @@ class LiveReenactor:
     the source by the motion since the first frame with a face (else against the source's pose);
     ``absolute_expression``: with ``relative``, the expression entries against the source's instead;
     ``follow_eyes``: the source's eyes open and close with the driving eyes, as in the video path (unsmoothed;
-    frames without a face keep the last value; None: where the model can, True: required, False: off); ``paste_back``: paste the face into the source photo;
+    frames without a face keep the last value; None: where the model can, True: required, False: off);
+    ``paste_back``: paste the face into the source photo;
     ``track``: follow the face between detections, run every ``redetect_every`` frames.
     """
 
@@ -102,14 +104,7 @@ class LiveReenactor:
             return
         if self._eye is None:  # the first face decides, as the video path does over the whole clip
             against = eyes_against_source(self.relative, self.absolute_expression)
-            missing = None
-            if "eyes_closed" not in self.reenactor.control_names():
-                missing = "this model has no W-space eyes_closed control"
-            elif not np.isfinite(eye):
-                missing = ("the driving eye opening is unknown (the estimator reports no detected landmarks; "
-                           "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
-            elif against and not isinstance(self.src.info.get("eye_opening"), float):
-                missing = "the source's eye opening is unknown (its estimator reported no detected landmarks)"
+            missing = eyes_missing(self.reenactor, self.src, torch.tensor([eye]), torch.tensor([True]), against)
             if missing is not None:
                 if self.follow_eyes:
                     raise ValueError(missing)

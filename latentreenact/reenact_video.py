@@ -333,13 +333,14 @@ def eyes_against_source(relative: bool, absolute_expression: bool) -> bool:
     return not relative or absolute_expression
 
 
-def _eyes_missing(reenactor: "FrameReenactor", src: Source, measured: DrivingMeasurement,
-                  against_source: bool) -> Optional[str]:
-    """Why the driving eyes cannot be followed (None when they can)."""
+def eyes_missing(reenactor: "FrameReenactor", src: Source, eye: torch.Tensor, found: torch.Tensor,
+                 against_source: bool) -> Optional[str]:
+    """Why the driving eyes cannot be followed (None when they can): ``eye`` [N] and ``found`` [N] are the driving
+    frames' eye openings and faces so far (the video path: the whole clip; live: the first face)."""
     if "eyes_closed" not in reenactor.control_names():
         return ("this model has no W-space eyes_closed control (the default model ships one; a model directory "
                 "names it as 'controls' in reenactor.json)")
-    if not bool((measured.found.bool() & torch.isfinite(measured.eye)).any()):
+    if not bool((found.bool() & torch.isfinite(eye)).any()):
         return ("the driving eye opening is unknown on every frame (the estimator reports no detected landmarks; "
                 "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
     if against_source and not isinstance(src.info.get("eye_opening"), float):
@@ -353,7 +354,7 @@ def _with_eyes(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measu
     if options.follow_eyes is False:
         return track, None
     against_source = eyes_against_source(options.relative and sequence, options.absolute_expression)
-    missing = _eyes_missing(reenactor, src, measured, against_source)
+    missing = eyes_missing(reenactor, src, measured.eye, measured.found, against_source)
     if missing is not None:
         if options.follow_eyes:
             raise ValueError(missing)

@@ -13,24 +13,12 @@ from directions.latent_fit import LabelledFaces, fit_latent_controls, min_norm_d
 from latentreenact.checkpoints.errors import CheckpointFormatError
 from latentreenact.faces.measures import eye_opening_68
 from latentreenact.latent_controls import LATENT_CONTROLS, LatentControls
-from tiny_reenactor import tiny_controls, tiny_reenactor, write_model_dir
-
-
-def _eyes(gap: float, width: float) -> np.ndarray:
-    """68 landmarks whose two eyes have lid gaps ``gap`` and widths ``width`` (other points at 0)."""
-    points = np.zeros((68, 2))
-    eyes = ((36, 39, (37, 38), (41, 40), 0.0), (42, 45, (43, 44), (47, 46), 50.0))
-    for corner_a, corner_b, uppers, lowers, x0 in eyes:
-        points[corner_a], points[corner_b] = (x0, 0.0), (x0 + width, 0.0)
-        for k, (up, low) in enumerate(zip(uppers, lowers)):
-            x = x0 + width * (k + 1) / 3
-            points[up], points[low] = (x, -gap / 2), (x, gap / 2)
-    return points
+from tiny_reenactor import eye_landmarks, tiny_controls, tiny_reenactor, write_model_dir
 
 
 def test_eye_opening_closed_form() -> None:
-    assert eye_opening_68(_eyes(6.0, 20.0)) == pytest.approx(0.3)
-    batch = np.stack([_eyes(6.0, 20.0), _eyes(0.0, 20.0)])
+    batch = eye_landmarks(torch.tensor([0.3, 0.0])).numpy()  # eyes 20 px wide, lids 6 and 0 px apart
+    assert eye_opening_68(batch[0]) == pytest.approx(0.3)
     np.testing.assert_allclose(eye_opening_68(batch), [0.3, 0.0])
     with pytest.raises(ValueError, match="68"):
         eye_opening_68(np.zeros((5, 2)))
