@@ -170,6 +170,18 @@ def _chromium(profile: str, *flags: str):  # type: ignore[no-untyped-def]
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
+def open_tab(driver, wait, label: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the tab whose button text starts with ``label``, waiting until Gradio has drawn it (the page
+    title is set before the tabs exist, so looking them up once races the page's first render)."""
+    from selenium.webdriver.common.by import By
+
+    def tab(d):  # type: ignore[no-untyped-def]
+        buttons = d.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+        return next((b for b in buttons if b.text.strip().startswith(label) and b.is_displayed()), False)
+
+    wait.until(tab).click()
+
+
 def choose(driver, radio_id: str, value: str) -> None:  # type: ignore[no-untyped-def]
     """Click the option ``value`` of the Gradio radio group ``radio_id``."""
     from selenium.webdriver.common.by import By
@@ -204,7 +216,7 @@ def test_browser_runs_the_example(served, tmp_path) -> None:  # type: ignore[no-
         shot = tmp_path / "demo.png"
         assert driver.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
         # the Edit tab: example source, yaw 20 + Apply changes the image, Reset zeroes the sliders
-        next(t for t in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if t.text.strip() == "Edit").click()
+        open_tab(driver, wait, "Edit")
         wait.until(lambda d: d.find_element(By.ID, "edit_tune").is_displayed())
         choose(driver, "edit_tune", "none")
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#edit_examples button.gallery-item")).click()
@@ -267,7 +279,7 @@ def test_browser_live_camera(served, tmp_path, monkeypatch) -> None:  # type: ig
         driver.get(url)
         wait = WebDriverWait(driver, 60)
         wait.until(lambda d: "latentreenact" in d.title)
-        next(t for t in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']") if "Live" in t.text).click()
+        open_tab(driver, wait, "Live")
         wait.until(lambda d: d.find_element(By.ID, "live_prepare").is_displayed())
         wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#live_examples button.gallery-item")).click()
         choose(driver, "live_tune", "none")
