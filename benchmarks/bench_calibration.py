@@ -13,15 +13,12 @@ Variants: ``raw`` (no gains: A as it is), ``default`` (the gains the reenactor m
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
 from typing import Any, Dict, List
 
 import torch
+from motion_bench import chosen_variants, judged_row, motion_parser, write_rows
 
 from latentreenact.evaluation.motion import evaluate_pair
-from latentreenact.examples import example_path
 from latentreenact.judge import FaceJudge
 from latentreenact.reenactor import CALIBRATION_STEPS, Reenactor
 
@@ -29,18 +26,10 @@ VARIANTS = {"raw": None, "default": dict(CALIBRATION_STEPS), "yaw+pitch": {"yaw"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, nargs="+", default=[Path(example_path("astronaut"))])
-    parser.add_argument("--driving", type=Path, nargs="+", default=[Path(example_path("smile"))])
-    parser.add_argument("--variants", default="raw,default", help=f"comma-separated: {', '.join(VARIANTS)}")
-    parser.add_argument("--tune", default="released")
-    parser.add_argument("--max-frames", type=int, default=72)
-    parser.add_argument("--json", type=Path, default=None)
+    parser = motion_parser(__doc__.split("\n\n")[0], list(VARIANTS), "raw,default")
     args = parser.parse_args()
-    variants = args.variants.split(",")
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    variants = chosen_variants(parser, args.variants, list(VARIANTS))
+    meta = {"tune": args.tune, "max_frames": args.max_frames, "variants": {v: VARIANTS[v] for v in variants}}
     torch.manual_seed(0)
     reenactor = Reenactor.from_pretrained("default", calibrate=False)
     rows: List[Dict[str, Any]] = []
@@ -52,19 +41,8 @@ def main() -> None:
                 for variant in variants:
                     src.pose_gains = gains[variant]
                     result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, max_frames=args.max_frames)
-                    signals = {k: {"correlation": round(v["correlation"], 3), "gain": round(v["gain"], 3)}
-                               for k, v in result.signals.items()}
-                    identity = {k: round(float(v), 3) for k, v in result.identity.items()}
-                    rows.append({"source": photo.name, "driving": clip.name, "variant": variant,
-                                 "gains": {k: round(v, 3) for k, v in gains[variant].items()},
-                                 "signals": signals, "identity": identity})
-                    cells = "  ".join(f"{k} {v['correlation']:.2f}/{v['gain']:.2f}" for k, v in signals.items())
-                    print(f"{photo.name:22s} {clip.name:14s} {variant:9s} {cells}  dlib {identity['dlib_mean']:.2f}"
-                          f"/{identity['dlib_max']:.2f}", flush=True)
-    if args.json:
-        meta = {"tune": args.tune, "max_frames": args.max_frames, "variants": {v: VARIANTS[v] for v in variants},
-                "judge": "mediapipe face mesh (pitch, yaw, roll, mouth, eye), dlib descriptor (identity)"}
-        args.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=1))
+                    rows.append(judged_row(result, photo, clip, variant, gains[variant]))
+                    write_rows(args.json, meta, rows)
 
 
 if __name__ == "__main__":

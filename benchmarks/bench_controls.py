@@ -2,17 +2,18 @@
 
 For each face (held-out generated faces of the default generator, inverted untuned from their renders, and the
 repository's real photos, inverted with a tuning recipe) and each control the reenactor offers (``mouth_open``,
-``smile``, ``eyes_closed``) it renders the values ``-range .. +range`` and measures:
+``smile``, ``eyes_closed``, ``lips_apart``) it renders the values ``-range .. +range`` and measures:
 
 * the judge's (MediaPipe face mesh) change of the control's quantity from the unedited render: mouth opening
   (inner-lip gap over eye-corner distance), mouth width, eye opening (lid gap over eye width); and of the
-  other two quantities, which the control should leave alone (side effects);
+  other quantities, which the control should leave alone (side effects), and the head's pitch change (degrees,
+  the judge's relative rotation);
 * identity: dlib's descriptor distance of each edit to the unedited render (generated faces) or to the source
   crop (real photos); < 0.6 is the same person in dlib's convention, and nothing in the method trains on dlib;
 * texture: the artifact ratio of each edit to the unedited render (< 1 blur, > 1 added texture).
 
 The method fits its controls with its own networks (the 3D model's landmarks; dlib's 68 landmarks, bfm-net and
-SFace for ``eyes_closed``); the judge uses none of them. JSON, a markdown table and one grid per face (rows:
+SFace for ``eyes_closed`` and ``lips_apart``); the judge uses none of them. JSON, a markdown table and one grid per face (rows:
 controls; columns: the unedited render, then the values).
 
     make judge-env   # once
@@ -35,7 +36,8 @@ import torch
 from PIL import Image
 
 from latentreenact.images import resize_square, to_uint8
-from latentreenact.judge import FaceJudge, dlib_distance, eye_opening, identity_descriptor, mouth_opening, mouth_width
+from latentreenact.judge import (FaceJudge, dlib_distance, eye_opening, identity_descriptor, mouth_opening, mouth_width,
+                                 relative_pose)
 from latentreenact.latent_controls import LATENT_CONTROLS
 from latentreenact.metrics.high_frequency import artifact_ratio
 from latentreenact.net3d.controls import CONTROLS
@@ -45,7 +47,12 @@ from latentreenact.sampling import render, wplus_from_z
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test photos' loader
 
 JUDGED = {"mouth_open": ("mouth opening", mouth_opening), "smile": ("mouth width", mouth_width),
-          "eyes_closed": ("eye opening", eye_opening)}
+          "eyes_closed": ("eye opening", eye_opening), "lips_apart": ("mouth opening", mouth_opening)}
+
+
+def head_pitch(base_mesh: np.ndarray, mesh: np.ndarray) -> float:
+    """The head's pitch change in degrees from the unedited render (the judge's relative rotation)."""
+    return float(relative_pose(base_mesh, mesh)[0])
 
 
 def control_range(name: str) -> tuple:
@@ -74,7 +81,8 @@ def evaluate_face(reenactor: Reenactor, judge: FaceJudge, src: Any, reference: n
             results.append({
                 "value": value,
                 "change": measure(mesh) - measure(base_mesh) if found else None,
-                "changes": {q: m(mesh) - m(base_mesh) for q, m in JUDGED.values()} if found else None,
+                "changes": ({**{q: m(mesh) - m(base_mesh) for q, m in JUDGED.values()},
+                             "head pitch (deg)": head_pitch(base_mesh, mesh)} if found else None),
                 "distance": None if descriptor is None or other is None else float(dlib_distance(descriptor, other)),
                 "artifact_ratio": artifact_ratio(image, base),
             })
@@ -107,8 +115,9 @@ def summary(rows: List[Dict[str, Any]], kind: str) -> Dict[str, Dict[str, Any]]:
         low = [p[0]["change"] for p in points if p[0]["change"] is not None]
         high = [p[-1]["change"] for p in points if p[-1]["change"] is not None]
         dists = [q["distance"] for p in points for q in p if q["distance"] is not None]
+        quantities = [*dict(JUDGED.values()), "head pitch (deg)"]
         side = {quantity: statistics.mean(abs(p[-1]["changes"][quantity]) for p in points if p[-1]["changes"])
-                for quantity, _ in JUDGED.values() if quantity != mine[0]["controls"][name]["quantity"]}
+                for quantity in quantities if quantity != mine[0]["controls"][name]["quantity"]}
         out[name] = {"quantity": mine[0]["controls"][name]["quantity"], "low_value": points[0][0]["value"],
                      "high_value": points[0][-1]["value"],
                      "change_at_low_mean": statistics.mean(low) if low else None,

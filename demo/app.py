@@ -105,7 +105,8 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
 
         ui["source"].change(preview, inputs=ui["source"], outputs=ui["crop"], api_name="preview")
         ui["run"].click(reenact, inputs=[ui[k] for k in ("source", "driving", "tune", "tune_steps", "mode",
-                                                        "smoothing", "paste_back", "extras", "follow_eyes")],
+                                                        "smoothing", "paste_back", "extras", "follow_eyes",
+                                                        "follow_mouth")],
                         outputs=[ui["result"], ui["pair"], ui["status"]], api_name="reenact")
         sliders = ed["sliders"]
         edit_inputs = [ed["source"], ed["tune"], ed["steps"], ed["paste"], *sliders, ed["extras"]]
@@ -137,11 +138,14 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str],
 
     def reenact(image: Optional[str], driving: Optional[str], tune: str, tune_steps: float, mode: str,
                 smoothing: float, paste_back: bool, extras: Optional[List[str]] = None, follow_eyes: bool = True,
+                follow_mouth: bool = True,
                 progress: gr.Progress = gr.Progress(track_tqdm=True)) -> Tuple[str, str, str]:
         progress(0.0, desc="inverting the source")
         result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
                                            relative=mode != "absolute", absolute_expression=mode == EXPRESSION_MODE,
-                                           smoothing=smoothing, paste_back=paste_back, follow_eyes=None if follow_eyes else False,
+                                           smoothing=smoothing, paste_back=paste_back,
+                                           follow_eyes=None if follow_eyes else False,
+                                           follow_mouth=None if follow_mouth else False,
                                            progress=True, extras=extras or ())
         for note in result.notes:
             gr.Warning(note)
@@ -238,6 +242,9 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
             follow_eyes = gr.Checkbox(True, label="Follow the driving eyes (blinks)", elem_id="follow_eyes",
                                       info="closes the source's eyes with the driving eyes where the model can "
                                            "(the default model does)")
+            follow_mouth = gr.Checkbox(True, label="Follow the driving mouth (lips)", elem_id="follow_mouth",
+                                       info="parts the source's lips with the driving mouth, on top of the "
+                                            "expression, where the model can (the default model does)")
             run = gr.Button("Reenact", variant="primary", elem_id="run")
     if examples:
         with gr.Row():
@@ -250,7 +257,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
         pair = gr.Video(label="Driving | result", elem_id="side_by_side", interactive=False)
     return {"source": source, "extras": extras, "crop": crop, "driving": driving, "tune": tune,
             "tune_steps": tune_steps, "mode": mode, "smoothing": smoothing, "paste_back": paste_back,
-            "follow_eyes": follow_eyes, "run": run, "status": status, "result": result,
+            "follow_eyes": follow_eyes, "follow_mouth": follow_mouth, "run": run, "status": status, "result": result,
             "pair": pair}
 
 

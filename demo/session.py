@@ -42,7 +42,7 @@ from .outputs import RUN_PREFIX, OutputFolders
 from .uploads import check_array, check_file, file_key, read_photo
 
 if TYPE_CHECKING:
-    from latentreenact.driving_eyes import DrivingMeasurement
+    from latentreenact.driving_landmarks import DrivingMeasurement
     from latentreenact.reenactor import Reenactor, Source
     from latentreenact.video import VideoInfo
 
@@ -369,11 +369,13 @@ class DemoSession:
     def reenact(self, image: ImageUpload, driving: Optional[PathLike], *, tune: Optional[str] = None,
                 tune_steps: Optional[int] = None, relative: bool = True, smoothing: float = 0.5,
                 paste_back: bool = True, progress: bool = False, extras: Sequence[ImageUpload] = (),
-                absolute_expression: bool = False, follow_eyes: Optional[bool] = None) -> ReenactResult:
+                absolute_expression: bool = False, follow_eyes: Optional[bool] = None,
+                follow_mouth: Optional[bool] = None) -> ReenactResult:
         """Reenact the source photo with the driving clip: a result video (with the clip's audio) and a
         [driving | result] video, both at the clip's frame rate. ``extras``: more photos of the same
         person for joint tuning (the first photo is the one reenacted); ``relative`` and
-        ``absolute_expression`` and ``follow_eyes`` as in :class:`latentreenact.reenact_video.ReenactOptions`."""
+        ``absolute_expression``, ``follow_eyes`` and ``follow_mouth`` as in
+        :class:`latentreenact.reenact_video.ReenactOptions`."""
         if not 0.0 <= float(smoothing) < 1.0:
             raise DemoInputError(f"smoothing must be in [0, 1), got {smoothing}")
         path, info, notes = self.check_driving(driving)
@@ -384,7 +386,8 @@ class DemoSession:
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, absolute_expression=absolute_expression,
-                                     follow_eyes=follow_eyes, smoothing=float(smoothing), paste_back=paste_back,
+                                     follow_eyes=follow_eyes, follow_mouth=follow_mouth, smoothing=float(smoothing),
+                                     paste_back=paste_back,
                                      side_by_side=True,
                                      progress=progress)
             result_width = src.image.shape[1] if paste_back else self.reenactor.render_size

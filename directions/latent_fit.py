@@ -1,13 +1,19 @@
-"""Fitting W-space control directions (``eyes_closed``) on labelled generator samples.
+"""Fitting W-space control directions (``eyes_closed``, ``lips_apart``) on labelled generator samples.
 
 1. :func:`label_faces`: ``n`` faces drawn from a seed are rendered; each gets its w, its pose vector p
-   (the Net3D estimator), its identity embedding, and its dlib 68-landmark eye opening.
+   (the Net3D estimator), its identity embedding, its dlib 68 landmarks and the head angles of a rigid fit to
+   them (a landmark-fitting estimator such as ``bfm-rigid``).
 2. :func:`min_norm_directions`: every label is regressed on w (ridge), which gives its gradient in W. The
    direction for a target is the shortest step that changes the target's prediction by 1 and every *held*
    label's prediction by 0 (``d = M^T (M M^T)^-1 e``, M the stacked gradients): so a pose vector and an
    identity embedding held fixed do not move to first order. (Regressing w on the label instead, as the
    identity-held start of A does, gives the mean w change that accompanies the label: far too short here, the
    eyes hardly moved with it.)
+
+What each control holds (:func:`fit_latent_controls`): ``eyes_closed`` the pose vector p and the embedding;
+``lips_apart`` (the inner-lip gap) the rigid fit's head angles, the embedding, the eye opening and the mouth width
+(without the width the lips part into a toothy smile). Not p: its expression entries move with the mouth, and
+bfm-net's pitch reads a mouth opening as a nod (docs/driving.md).
 """
 
 from __future__ import annotations
@@ -19,9 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentreenact.faces import detect_faces, landmarks_68
-from latentreenact.faces.measures import eye_opening_68
-from latentreenact.images import to_uint8
+from latentreenact.faces.measures import eye_opening_68, mouth_opening_68, mouth_width_68
 from latentreenact.latent_controls import LatentControls
 from latentreenact.sampling import render, truncation_centre, wplus_from_z
 
@@ -30,37 +34,63 @@ __all__ = ["LabelledFaces", "fit_latent_controls", "label_faces", "min_norm_dire
 
 @dataclass
 class LabelledFaces:
-    """Per face: w [N, D], pose vector p [N, k], identity embedding [N, E], eye opening [N] (dlib 68)."""
+    """Per face: w [N, D], pose vector p [N, k], identity embedding [N, E], dlib 68 landmarks [N, 68, 2] and the
+    head angles [N, 3] (yaw, pitch, roll) of a rigid fit to them."""
 
     w: torch.Tensor
     p: torch.Tensor
     embedding: torch.Tensor
-    eye: torch.Tensor
+    landmarks: torch.Tensor
+    angles: torch.Tensor
+
+    def _measure(self, fn: Any) -> torch.Tensor:
+        return torch.as_tensor(fn(self.landmarks.double().numpy()), dtype=torch.float32)
+
+    @property
+    def eye(self) -> torch.Tensor:
+        """Eye aspect ratio [N] (:func:`~latentreenact.faces.measures.eye_opening_68`)."""
+        return self._measure(eye_opening_68)
+
+    @property
+    def mouth(self) -> torch.Tensor:
+        """Inner-lip gap [N] (:func:`~latentreenact.faces.measures.mouth_opening_68`)."""
+        return self._measure(mouth_opening_68)
+
+    @property
+    def width(self) -> torch.Tensor:
+        """Mouth width [N] (:func:`~latentreenact.faces.measures.mouth_width_68`)."""
+        return self._measure(mouth_width_68)
 
 
 @torch.no_grad()
-def label_faces(generator: Any, estimator: Any, identity: Any, n: int, seed: int = 0, truncation: float = 0.7,
-                size: int = 256, batch_size: int = 16, layout: str = "bfm", progress: bool = False) -> LabelledFaces:
+def label_faces(generator: Any, estimator: Any, landmarker: Any, identity: Any, n: int, seed: int = 0,
+                truncation: float = 0.7, size: int = 256, batch_size: int = 16, layout: str = "bfm",
+                progress: bool = False) -> LabelledFaces:
     """Label ``n`` faces drawn from ``seed`` (z ~ N(0, I), truncated toward the seeded centre) rendered at
-    ``size``; faces that the detector or the estimator miss are left out."""
+    ``size``: p by ``estimator``, landmarks and angles by ``landmarker`` (an estimator that reports the landmarks it
+    detected, ``bfm-rigid``), embeddings by ``identity``; faces that either estimator misses are left out."""
     if n < 1:
         raise ValueError(f"n must be positive, got {n}")
     centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
     z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
-    ws, ps, es, eyes = [], [], [], []
+    ws, ps, es, marks, angles, found = [], [], [], [], [], []
     for start in tqdm(range(0, n, batch_size), desc="labelling faces", unit="batch", disable=not progress):
         wplus = wplus_from_z(generator, z[start:start + batch_size], truncation, centre)
         images = render(generator, wplus, size).clamp(-1, 1)
         ws.append(wplus[:, 0].cpu())
         ps.append(estimator(images).to_vector(layout).cpu())
         es.append(identity.embed(images).cpu())
-        for image in to_uint8(images):
-            faces = detect_faces(image)
-            eyes.append(float(eye_opening_68(landmarks_68(image, faces[0].box))) if faces else float("nan"))
-    w, p, e = torch.cat(ws), torch.cat(ps), torch.cat(es)
-    eye = torch.tensor(eyes, dtype=torch.float32)
-    keep = torch.isfinite(p).all(1) & torch.isfinite(eye)
-    return LabelledFaces(w[keep], p[keep], e[keep], eye[keep])
+        fitted = landmarker(images)
+        detected = (getattr(fitted, "extras", None) or {}).get("detected_landmarks")
+        if detected is None:
+            raise ValueError("the landmarker reports no detected landmarks (use a landmark-fitting estimator such "
+                             "as bfm-rigid)")
+        marks.append(detected.detach().float().cpu())
+        angles.append(fitted.to_vector(("yaw", "pitch", "roll")).cpu())
+        found.append(fitted.found.detach().bool().cpu())
+    w, p, e, lm, a = torch.cat(ws), torch.cat(ps), torch.cat(es), torch.cat(marks), torch.cat(angles)
+    keep = torch.cat(found) & torch.isfinite(p).all(1) & torch.isfinite(a).all(1) & torch.isfinite(lm).all(2).all(1)
+    return LabelledFaces(w[keep], p[keep], e[keep], lm[keep], a[keep])
 
 
 def min_norm_directions(w: torch.Tensor, targets: torch.Tensor, hold: Optional[torch.Tensor] = None,
@@ -97,10 +127,17 @@ def min_norm_directions(w: torch.Tensor, targets: torch.Tensor, hold: Optional[t
 
 def fit_latent_controls(faces: LabelledFaces, layers: Tuple[int, int] = (0, 12), ridge: float = 1e-2,
                         config: Optional[dict] = None) -> LatentControls:
-    """``eyes_closed``: minus the eye-opening direction, with the pose vector and the identity embedding held."""
-    hold = torch.cat([faces.p, faces.embedding], 1)
-    directions, corr = min_norm_directions(faces.w, faces.eye[:, None], hold, ridge)
-    record = {**dict(config or {}), "samples": len(faces.w), "ridge": ridge, "held": "pose vector + identity "
-              "embedding", "fit_correlation": {"eyes_closed": float(corr[0])},
-              "eye_opening_mean": float(faces.eye.mean()), "eye_opening_std": float(faces.eye.std())}
-    return LatentControls(["eyes_closed"], -directions, layers, record)
+    """``eyes_closed``: minus the eye-opening direction, with the pose vector and the identity embedding held;
+    ``lips_apart``: the inner-lip-gap direction, with the head angles, the embedding, the eye opening and the mouth
+    width held (see the module docstring)."""
+    eye, mouth = faces.eye, faces.mouth
+    eyes, eye_corr = min_norm_directions(faces.w, eye[:, None], torch.cat([faces.p, faces.embedding], 1), ridge)
+    lips_hold = torch.cat([faces.angles, faces.embedding, eye[:, None], faces.width[:, None]], 1)
+    lips, lips_corr = min_norm_directions(faces.w, mouth[:, None], lips_hold, ridge)
+    record = {**dict(config or {}), "samples": len(faces.w), "ridge": ridge,
+              "held": {"eyes_closed": "pose vector + identity embedding",
+                       "lips_apart": "rigid head angles + identity embedding + eye opening + mouth width"},
+              "fit_correlation": {"eyes_closed": float(eye_corr[0]), "lips_apart": float(lips_corr[0])},
+              "eye_opening_mean": float(eye.mean()), "eye_opening_std": float(eye.std()),
+              "mouth_opening_mean": float(mouth.mean()), "mouth_opening_std": float(mouth.std())}
+    return LatentControls(["eyes_closed", "lips_apart"], torch.cat([-eyes, lips]), layers, record)

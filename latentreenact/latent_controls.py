@@ -1,11 +1,17 @@
-"""Controls that the 3D face model cannot express (eyes closed), as directions in the generator's W space.
+"""Controls as directions in the generator's W space: what the 3D face model cannot express (eyes closed), or
+expresses only with head motion (lips apart).
 
 The BFM expression components that p carries barely move the eyelids (docs/editing.md), so ``eyes_closed`` is
 not a direction in p but a direction ``d`` in W, added to layers ``[lo, hi)`` of W+: a control value ``v`` adds
 ``v * unit * d`` where ``d`` changes the eye opening measured by dlib's 68 landmarks
 (:func:`latentreenact.faces.measures.eye_opening_68`) by -1 per unit length of the step in the generator's
-faces, while holding the pose vector and the identity embedding fixed to first order (fitted by
-``latentreenact train controls``, :func:`directions.latent_fit.fit_latent_controls`).
+faces, while holding the pose vector and the identity embedding fixed to first order. ``lips_apart`` changes
+the inner-lip gap (:func:`latentreenact.faces.measures.mouth_opening_68`) by +1 per unit length, holding the
+head angles, the identity embedding, the eye opening and the mouth width to first order (a second mouth channel,
+driven by the driving face's landmarks, next to A's expression columns; the judge still sees the head nod by
+about as much per unit of opening as with those columns, docs/editing.md). Both are fitted by
+``latentreenact train controls``
+(:func:`directions.latent_fit.fit_latent_controls`).
 
 File format (``save`` / ``load``, written atomically): ``{"format", "format_version", "names", "directions"
 [C, D], "layers" [lo, hi], "config"}``; ``config`` records how it was fitted.
@@ -34,7 +40,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 @dataclass(frozen=True)
 class LatentControl:
-    """One control: a value of 1 lowers the 68-landmark measure by ``unit``; ``range``: the values offered
+    """One control: a value of 1 changes its 68-landmark measure by ``unit`` (``eyes_closed`` lowers the eye
+    opening, ``lips_apart`` raises the inner-lip gap) on the generator's faces; ``range``: the values offered
     (sliders, tests: both ends keep the person)."""
 
     name: str
@@ -48,6 +55,9 @@ LATENT_CONTROLS: Dict[str, LatentControl] = {c.name: c for c in (
     LatentControl("eyes_closed", 0.25, "closes the eyes (1 asks dlib's eye aspect ratio to drop by 0.25; the "
                                        "renders narrow to a squint or nearly shut; negative opens them wider)",
                   (-0.4, 1.2)),
+    LatentControl("lips_apart", 0.1, "parts the lips (1 asks dlib's inner-lip gap over the eye-corner distance to "
+                                     "grow by 0.1; fitted with the head angles, the eyes and the mouth's width "
+                                     "held, though the head still nods a little)", (-0.5, 3.0)),
 )}
 
 

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
-from .driving_eyes import eye_reference
-from .reenact_video import (DEFAULT_SMOOTHING, Source, compose, eye_values, eyes_against_source, eyes_missing,
+from .driving_landmarks import FOLLOWERS, Follower, opening_reference
+from .reenact_video import (DEFAULT_SMOOTHING, Source, compose, follow_against_source, follow_missing, follow_values,
                             motion_reference)
 
 #: stages timed for every frame, in order
@@ -59,13 +59,15 @@ class LiveReenactor:
     ``absolute_expression``: with ``relative``, the expression entries against the source's instead;
     ``follow_eyes``: the source's eyes open and close with the driving eyes, as in the video path (unsmoothed;
     frames without a face keep the last value; None: where the model can, True: required, False: off);
+    ``follow_mouth``: the same for the driving mouth's inner-lip gap (``lips_apart``);
     ``paste_back``: paste the face into the source photo;
     ``track``: follow the face between detections, run every ``redetect_every`` frames.
     """
 
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
                  paste_back: bool = False, track: bool = True, redetect_every: int = 30,
-                 absolute_expression: bool = False, follow_eyes: Optional[bool] = None) -> None:
+                 absolute_expression: bool = False, follow_eyes: Optional[bool] = None,
+                 follow_mouth: Optional[bool] = None) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if reenactor.spec.k != src.p.shape[1]:
@@ -73,7 +75,7 @@ class LiveReenactor:
         self.reenactor, self.src = reenactor, src
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
         self.track, self.absolute_expression = bool(track), bool(absolute_expression)
-        self.follow_eyes = follow_eyes
+        self.follow_eyes, self.follow_mouth = follow_eyes, follow_mouth
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -84,9 +86,9 @@ class LiveReenactor:
         self._raw: Optional[torch.Tensor] = None  # last measured pose [k]
         self._smoothed: Optional[torch.Tensor] = None
         self._reference: Optional[torch.Tensor] = None
-        self._eye: Optional[float] = None  # last measured eye opening
-        self._eye_reference: Optional[float] = None
-        self._eyes_off = False  # follow_eyes=None and the model cannot
+        self._opening: Dict[str, float] = {}  # last measured opening per followed measure
+        self._opening_reference: Dict[str, float] = {}
+        self._off: Dict[str, bool] = {}  # the first face decided: not followed (off, or None and the model cannot)
         self.frames = 0
 
     def idle_frame(self) -> np.ndarray:
@@ -97,23 +99,36 @@ class LiveReenactor:
             self._idle = compose(self.src, face, self.paste_back)
         return self._idle
 
-    def _track_eye(self, eye: float) -> None:
-        """Keep the latest eye opening (``follow_eyes``); the first face fixes the reference, or finds that the eyes
-        cannot be followed (ValueError with ``follow_eyes=True``; left out with None)."""
-        if self.follow_eyes is False or self._eyes_off:
+    def _track_opening(self, follower: Follower, value: float) -> None:
+        """Keep the latest opening of ``follower``'s measure (``follow_eyes``, ``follow_mouth``); the first face fixes
+        the reference, or finds that it cannot be followed (ValueError when required; left out with None)."""
+        wanted = getattr(self, follower.option)
+        if wanted is False or self._off.get(follower.measure):
             return
-        if self._eye is None:  # the first face decides, as the video path does over the whole clip
-            against = eyes_against_source(self.relative, self.absolute_expression)
-            missing = eyes_missing(self.reenactor, self.src, torch.tensor([eye]), torch.tensor([True]), against)
+        if follower.measure not in self._opening_reference:  # the first face decides, as the video path does
+            against = follow_against_source(self.relative, self.absolute_expression)
+            series, found = torch.tensor([value]), torch.tensor([True])
+            missing = follow_missing(follower, self.reenactor, self.src, series, found, against)
             if missing is not None:
-                if self.follow_eyes:
+                if wanted:
                     raise ValueError(missing)
-                self._eyes_off = True  # None: where the model can; it cannot
+                self._off[follower.measure] = True  # None: where the model can; it cannot
                 return
-            self._eye_reference = eye_reference(torch.tensor([eye]), torch.tensor([True]),
-                                                self.src.info.get("eye_opening"), against_source=against)
-        if np.isfinite(eye):
-            self._eye = eye
+            self._opening_reference[follower.measure] = opening_reference(
+                series, found, self.src.info.get(f"{follower.measure}_opening"), against_source=against,
+                what=f"{follower.measure} opening")
+        if np.isfinite(value):
+            self._opening[follower.measure] = value
+
+    def _offset(self) -> Optional[torch.Tensor]:
+        """The summed W+ offset of the controls that follow the last measured openings (None when none does)."""
+        offset = None
+        for measure, value in self._opening.items():
+            follower = FOLLOWERS[measure]
+            values = follow_values(follower, torch.tensor([value]), self._opening_reference[measure], self.src)
+            step = self.reenactor.control_series(follower.control, values)
+            offset = step if offset is None else offset + step
+        return offset
 
     def step(self, frame: np.ndarray) -> LiveFrame:
         """Reenact one driving frame (uint8 RGB [H, W, 3]; other layouts are converted)."""
@@ -143,11 +158,12 @@ class LiveReenactor:
             lap("check")
             if crop is not None:
                 hint = [tracked.landmarks] if self.track else None  # tracked: no second detection in the crop
-                p, ok, eye = self.reenactor.measure_in_frame([crop], [transform], landmarks=hint)
-                found = bool(ok[0])
+                measured = self.reenactor.measure_in_frame([crop], [transform], landmarks=hint)
+                found = bool(measured.found[0])
                 if found:
-                    self._raw = p[0]
-                    self._track_eye(float(eye[0]))
+                    self._raw = measured.p[0]
+                    for follower in FOLLOWERS.values():
+                        self._track_opening(follower, float(getattr(measured, follower.measure)[0]))
                 else:
                     self.tracker.reset()  # Net3D sees no face: the tracker has drifted off it
             lap("net3d")
@@ -161,11 +177,7 @@ class LiveReenactor:
                                                relative=self.relative, absolute_expression=self.absolute_expression)
         spec = self.reenactor.spec
         dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference)
-        offset = None
-        if self._eye is not None and self._eye_reference is not None:
-            value = eye_values(torch.tensor([self._eye]), self._eye_reference, self.src)
-            offset = self.reenactor.control_series("eyes_closed", value)
-        face = self.reenactor.faces(self.src, dp, offset=offset)[0]
+        face = self.reenactor.faces(self.src, dp, offset=self._offset())[0]
         lap("render")
         image = compose(self.src, face, self.paste_back)
         lap("compose")

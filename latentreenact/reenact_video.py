@@ -8,13 +8,14 @@ moving average of the raw pose vector, ``s_t = a * s_(t-1) + (1 - a) * p_t`` (0 
 default 0.5 damps Net3D's frame-to-frame jitter at the cost of about one frame of lag).
 
 The video path runs in two streamed passes over the driving clip: (1) detect, align and measure
-every frame (one Net3D pass per ``batch_size`` frames; only the pose vectors and eye openings are kept),
+every frame (one Net3D pass per ``batch_size`` frames; only the pose vectors and eye and mouth openings are kept),
 (2) decode again, render the shifted latents ``batch_size`` at a time (one generator pass per frame), compose
 and encode. Nothing but the pose vectors is held for the whole clip.
 
-``follow_eyes`` (on by default where the model can) adds the driving eyes, which the pose vector cannot
-carry: per frame an ``eyes_closed`` value from the driving face's eye opening (:mod:`latentreenact.driving_eyes`,
-:func:`eye_track`), rendered as a W+ offset along the model's ``eyes_closed`` direction.
+``follow_eyes`` and ``follow_mouth`` (on by default where the model can) add what the pose vector carries
+poorly: per frame an ``eyes_closed`` value from the driving face's eye opening, and a ``lips_apart`` value from
+its inner-lip gap (:mod:`latentreenact.driving_landmarks`, :func:`follow_track`), rendered as W+ offsets along
+the model's directions.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .driving_eyes import DrivingMeasurement, eye_reference
+from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_reference
 from .faces import NoFaceError, as_rgb_uint8
 from .faces import paste_back as paste
 from .faces import read_image
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SMOOTHING = 0.5
-#: the ``eyes_closed`` values that following the driving eyes may ask (the control's judged range is -0.4..1.2)
-EYE_VALUE_LIMITS = (-0.4, 1.6)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -90,7 +89,7 @@ class FrameReenactor(Protocol):
 
     def measure_driving(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                         progress: bool = False, total: Optional[int] = None) -> DrivingMeasurement:
-        """Raw pose vectors [N, k], whether each frame had a face [N], and each frame's eye opening [N]."""
+        """Raw pose vectors [N, k], whether each frame had a face [N], and each frame's eye and mouth opening [N]."""
 
     def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
               offset: Optional[torch.Tensor] = None) -> np.ndarray:
@@ -119,9 +118,11 @@ class ReenactOptions:
     source gets the driving face's expression rather than its change of expression (opt-in; measured
     in docs/driving.md: a closed-mouthed source's mouth then opens with the driving mouth, at some
     cost in identity and head motion). ``follow_eyes``: the source's eyes open and close with the driving
-    eyes (the model's ``eyes_closed`` direction, see :func:`eye_track`): ``None`` (default) where the model
+    eyes (the model's ``eyes_closed`` direction, see :func:`follow_track`): ``None`` (default) where the model
     can (a W-space ``eyes_closed`` control and an estimator that reports the landmarks it detected; otherwise
-    logged and left out), ``True`` required (ValueError where it cannot), ``False`` off.
+    logged and left out), ``True`` required (ValueError where it cannot), ``False`` off. ``follow_mouth``: the
+    same for the driving mouth's inner-lip gap and the ``lips_apart`` direction, on top of the mouth that the
+    pose vector's expression entries open.
     """
 
     relative: bool = True
@@ -133,6 +134,7 @@ class ReenactOptions:
     progress: bool = False
     absolute_expression: bool = False
     follow_eyes: Optional[bool] = None
+    follow_mouth: Optional[bool] = None
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
@@ -157,12 +159,13 @@ def resolve_options(options: Optional[ReenactOptions], settings: dict, caller: s
 @dataclass
 class PoseTrack:
     """Driving poses: ``p`` [N, k] raw (gaps filled, smoothed), ``found`` [N], ``dp`` [N, k] rescaled Δp, and
-    with ``follow_eyes`` the ``eyes_closed`` value of each frame ``eyes`` [N]."""
+    ``controls``: the values [N] of each W-space control that follows the driving face (``eyes_closed`` with
+    ``follow_eyes``, ``lips_apart`` with ``follow_mouth``)."""
 
     p: torch.Tensor
     found: torch.Tensor
     dp: torch.Tensor
-    eyes: Optional[torch.Tensor] = None
+    controls: Dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def missing(self) -> List[int]:
@@ -305,63 +308,73 @@ def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found:
     return PoseTrack(p=filled, found=found.clone(), dp=dp)
 
 
-def eye_track(eye: torch.Tensor, found: torch.Tensor, src: Source, *, against_source: bool,
-              smoothing: float = 0.0) -> torch.Tensor:
-    """``eyes_closed`` values [N] that follow a driving eye-opening series ``eye`` [N]: frames without a value take
-    the previous one's (leading ones: the first), the series is smoothed by an EMA ``smoothing`` (the video path
-    passes 0: a blink lasts a frame or two), and ``-(eye_t - eye_ref) / unit / gain`` is taken against the first
-    usable frame, or the source's own eye opening (``against_source``; ``src.info["eye_opening"]``); ``gain``:
-    the source's ``src.info["eye_gain"]`` (:meth:`Reenactor.calibrate_eyes`, clipped to :data:`GAIN_LIMITS`; 1 when
-    absent). The values are clipped to :data:`EYE_VALUE_LIMITS`."""
-    usable = found.bool() & torch.isfinite(eye)
-    reference = eye_reference(eye, found, src.info.get("eye_opening"), against_source=against_source)
-    filled = smooth(fill_missing(eye.float()[:, None], usable, "the driving eye openings")[:, 0], smoothing)
-    return eye_values(filled, reference, src)
+def follow_track(follower: Follower, series: torch.Tensor, found: torch.Tensor, src: Source, *, against_source: bool,
+                 smoothing: float = 0.0) -> torch.Tensor:
+    """Control values [N] that follow a driving opening series ``series`` [N] (:data:`FOLLOWERS`): frames without
+    a value take the previous one's (leading ones: the first), the series is smoothed by an EMA ``smoothing``
+    (the video path passes 0: a blink lasts a frame or two), and taken against the first usable frame, or the
+    source's own opening (``against_source``; ``src.info["{measure}_opening"]``), by :func:`follow_values`."""
+    usable = found.bool() & torch.isfinite(series)
+    what = f"{follower.measure} opening"
+    reference = opening_reference(series, found, src.info.get(f"{follower.measure}_opening"),
+                                  against_source=against_source, what=what)
+    filled = smooth(fill_missing(series.float()[:, None], usable, f"the driving {what}s")[:, 0], smoothing)
+    return follow_values(follower, filled, reference, src)
 
 
-def eye_values(eye: torch.Tensor, reference: float, src: Source) -> torch.Tensor:
-    """``eyes_closed`` values of eye openings ``eye`` [N] taken against ``reference``:
-    ``-(eye - reference) / unit / gain`` (see :func:`eye_track`), clipped to :data:`EYE_VALUE_LIMITS`."""
-    gain = min(max(float(src.info.get("eye_gain", 1.0)), GAIN_LIMITS[0]), GAIN_LIMITS[1])
-    values = -(eye.float() - reference) / LATENT_CONTROLS["eyes_closed"].unit / gain
-    return values.clamp(*EYE_VALUE_LIMITS)
+def follow_values(follower: Follower, series: torch.Tensor, reference: float, src: Source) -> torch.Tensor:
+    """``sign * share * (series - reference) / unit / gain`` clipped to the follower's ``limits``; ``gain``: the
+    source's ``src.info["{measure}_gain"]`` (:meth:`Reenactor.calibrate_follower`, clipped to
+    :data:`GAIN_LIMITS`; 1 when absent)."""
+    gain = min(max(float(src.info.get(f"{follower.measure}_gain", 1.0)), GAIN_LIMITS[0]), GAIN_LIMITS[1])
+    unit = LATENT_CONTROLS[follower.control].unit
+    values = follower.sign * follower.share * (series.float() - reference) / unit / gain
+    return values.clamp(*follower.limits)
 
 
-def eyes_against_source(relative: bool, absolute_expression: bool) -> bool:
-    """Whether the driving eyes are taken against the source's own eye opening (absolute driving, or relative
-    with the driving expression) rather than against the first driving frame's."""
+def follow_against_source(relative: bool, absolute_expression: bool) -> bool:
+    """Whether the driving openings are taken against the source's own (absolute driving, or relative with the
+    expression against the source), not against the first driving frame's."""
     return not relative or absolute_expression
 
 
-def eyes_missing(reenactor: "FrameReenactor", src: Source, eye: torch.Tensor, found: torch.Tensor,
-                 against_source: bool) -> Optional[str]:
-    """Why the driving eyes cannot be followed (None when they can): ``eye`` [N] and ``found`` [N] are the driving
-    frames' eye openings and faces so far (the video path: the whole clip; live: the first face)."""
-    if "eyes_closed" not in reenactor.control_names():
-        return ("this model has no W-space eyes_closed control (the default model ships one; a model directory "
-                "names it as 'controls' in reenactor.json)")
-    if not bool((found.bool() & torch.isfinite(eye)).any()):
-        return ("the driving eye opening is unknown on every frame (the estimator reports no detected landmarks; "
-                "follow_eyes needs a landmark-fitting estimator such as bfm-rigid)")
-    if against_source and not isinstance(src.info.get("eye_opening"), float):
-        return "the source's eye opening is unknown (its estimator reported no detected landmarks)"
+def follow_missing(follower: Follower, reenactor: "FrameReenactor", src: Source, series: torch.Tensor,
+                   found: torch.Tensor, against_source: bool) -> Optional[str]:
+    """Why the driving opening cannot be followed (None when it can): ``series`` [N] and ``found`` [N] are the
+    driving frames' openings and faces so far (the video path: the whole clip; live: the first face)."""
+    if follower.control not in reenactor.control_names():
+        return (f"this model has no W-space {follower.control} control (the default model ships one; a model "
+                "directory names it as 'controls' in reenactor.json)")
+    if not bool((found.bool() & torch.isfinite(series)).any()):
+        return (f"the driving {follower.measure} opening is unknown on every frame (the estimator reports no "
+                f"detected landmarks; {follower.option} needs a landmark-fitting estimator such as bfm-rigid)")
+    if against_source and not isinstance(src.info.get(f"{follower.measure}_opening"), float):
+        return f"the source's {follower.measure} opening is unknown (its estimator reported no detected landmarks)"
     return None
 
 
-def _with_eyes(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measured: DrivingMeasurement,
-               options: ReenactOptions, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
-    """The track with its eye values and their W+ offsets [N, n_latent, D] (``follow_eyes``; else unchanged, None)."""
-    if options.follow_eyes is False:
-        return track, None
-    against_source = eyes_against_source(options.relative and sequence, options.absolute_expression)
-    missing = eyes_missing(reenactor, src, measured.eye, measured.found, against_source)
-    if missing is not None:
-        if options.follow_eyes:
-            raise ValueError(missing)
-        log.info("the driving eyes are not followed: %s", missing)
-        return track, None
-    eyes = eye_track(measured.eye, measured.found, src, against_source=against_source)
-    return replace(track, eyes=eyes), reenactor.control_series("eyes_closed", eyes)
+def _with_followed(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measured: DrivingMeasurement,
+                   options: ReenactOptions, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
+    """The track with the values of the controls that follow the driving face (``follow_eyes``,
+    ``follow_mouth``) and their summed W+ offsets [N, n_latent, D] (None when none follows)."""
+    against_source = follow_against_source(options.relative and sequence, options.absolute_expression)
+    values: Dict[str, torch.Tensor] = {}
+    offsets: Optional[torch.Tensor] = None
+    for follower in FOLLOWERS.values():
+        wanted = getattr(options, follower.option)
+        if wanted is False:
+            continue
+        series = getattr(measured, follower.measure)
+        missing = follow_missing(follower, reenactor, src, series, measured.found, against_source)
+        if missing is not None:
+            if wanted:
+                raise ValueError(missing)
+            log.info("the driving %s is not followed: %s", follower.measure, missing)
+            continue
+        values[follower.control] = follow_track(follower, series, measured.found, src, against_source=against_source)
+        offset = reenactor.control_series(follower.control, values[follower.control])
+        offsets = offset if offsets is None else offsets + offset
+    return replace(track, controls=values), offsets
 
 
 def _log_missing(track: PoseTrack, what: str) -> None:
@@ -439,7 +452,7 @@ def reenact_images(reenactor: "FrameReenactor", src: Source, driving: Any, optio
     track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=not single,
                        absolute_expression=options.absolute_expression,
                        smoothing=smoothing, what="the driving images")
-    track, offsets = _with_eyes(reenactor, src, track, measured, options, sequence=not single)
+    track, offsets = _with_followed(reenactor, src, track, measured, options, sequence=not single)
     _log_missing(track, "driving images")
     frames = list(_rendered(reenactor, src, iter(images), track.dp, options, offsets))
     return ImageReenactment(frames=frames, names=names, frames_without_face=track.missing)
@@ -460,7 +473,7 @@ def video_frames(reenactor: "FrameReenactor", src: Source, video: Path, options:
     track = pose_track(reenactor, src, measured.p, measured.found, relative=options.relative, sequence=True,
                        absolute_expression=options.absolute_expression,
                        smoothing=smoothing, what=f"the frames of {video}")
-    track, offsets = _with_eyes(reenactor, src, track, measured, options, sequence=True)
+    track, offsets = _with_followed(reenactor, src, track, measured, options, sequence=True)
     _log_missing(track, f"frames of {video}")
     return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options, offsets)
 

@@ -48,7 +48,7 @@ from directions.matrix import DirectionMatrix, spec_from_matrix
 from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
-from .driving_eyes import DrivingMeasurement, eye_openings
+from .driving_landmarks import FOLLOWERS, DrivingMeasurement, landmark_openings
 from .faces import NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, read_image, transform_points
 from .faces.roll import roll_faces
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
@@ -199,20 +199,33 @@ class Reenactor:
         """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to :data:`GAIN_LIMITS`)."""
         return apply_gains(self.spec, dp, src.pose_gains)
 
-    def calibrate_eyes(self, src: Source) -> Optional[float]:
-        """How far the estimator's detected landmarks see this source's eyes close per unit of ``eyes_closed``
-        asked (the eye-aspect-ratio drop between renders at 0 and 1, over the control's unit); None without
-        W-space eye controls, detected landmarks, or a positive reading."""
-        if self.latent_controls is None or "eyes_closed" not in self.latent_controls.names:
-            return None
-        offsets = self.control_series("eyes_closed", torch.tensor([0.0, 1.0]))
-        renders = self.faces(src, torch.zeros(2, self.spec.k), calibrate=False, offset=offsets)
-        eye = eye_openings(self._estimate([resize_square(r, self.align_size) for r in renders]))
-        gain = float(eye[0] - eye[1]) / LATENT_CONTROLS["eyes_closed"].unit
-        if not (math.isfinite(gain) and gain > 0):
-            log.debug("%s: the eye calibration could not be measured (%s)", src.name, eye.tolist())
-            return None
-        return gain
+    def calibrate_followers(self, src: Source) -> Dict[str, float]:
+        """How far the estimator's detected landmarks see this source's renders move per unit asked of each control
+        that follows the driving face (:data:`~latentreenact.driving_landmarks.FOLLOWERS`): the opening's change
+        between renders at 0 and at the follower's ``probe`` value, times its sign, over ``probe * unit``, as
+        ``{measure: gain}``. Controls the model lacks, and readings that are not positive, are left out (logged);
+        nothing is rendered when the source's own openings are unknown (no detected landmarks)."""
+        names = self.control_names()
+        followers = [f for f in FOLLOWERS.values()
+                     if f.control in names and isinstance(src.info.get(f"{f.measure}_opening"), float)]
+        if not followers:
+            return {}
+        probes = torch.cat([self.control_series(f.control, torch.tensor([f.probe])) for f in followers])
+        offsets = torch.cat([torch.zeros_like(probes[:1]), probes])  # the source as it is, then each probe
+        renders = self.faces(src, torch.zeros(len(offsets), self.spec.k), calibrate=False, offset=offsets)
+        eye, mouth = landmark_openings(self._estimate([resize_square(r, self.align_size) for r in renders]))
+        readings = {"eye": eye, "mouth": mouth}
+        gains: Dict[str, float] = {}
+        for i, follower in enumerate(followers, 1):
+            reading = readings[follower.measure]
+            unit = LATENT_CONTROLS[follower.control].unit
+            gain = follower.sign * float(reading[i] - reading[0]) / (follower.probe * unit)
+            if math.isfinite(gain) and gain > 0:
+                gains[follower.measure] = gain
+            else:
+                log.debug("%s: the %s calibration could not be measured (%s)", src.name, follower.measure,
+                          [float(reading[0]), float(reading[i])])
+        return gains
 
     def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
         """The source's gains: for each entry of ``steps`` (default :data:`CALIBRATION_STEPS`; angles in degrees)
@@ -319,13 +332,13 @@ class Reenactor:
 
     def measure_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
                          landmarks: Optional[Sequence[np.ndarray]] = None) -> DrivingMeasurement:
-        """:meth:`pose_in_frame` plus each crop's eye opening (see :meth:`measure_driving`)."""
+        """:meth:`pose_in_frame` plus each crop's eye and mouth opening (see :meth:`measure_driving`)."""
         boxes = None
         if landmarks is not None and hasattr(self.estimator, "estimate_boxes"):
             boxes = [box_from_landmarks(transform_points(np.linalg.inv(t), lm)) for t, lm in zip(transforms, landmarks)]
         params = self._estimate(crops, boxes)
         p, found = self._vectors(params)
-        return DrivingMeasurement(self._frame_roll(p, transforms), found, eye_openings(params))
+        return DrivingMeasurement(self._frame_roll(p, transforms), found, *landmark_openings(params))
 
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -337,24 +350,26 @@ class Reenactor:
 
     def measure_driving(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                         progress: bool = False, total: Optional[int] = None) -> DrivingMeasurement:
-        """:meth:`measure`, plus each frame's eye opening (dlib 68-landmark eye aspect ratio, NaN without a
-        face or with an estimator that reports no detected landmarks, see :func:`eye_openings`)."""
+        """:meth:`measure`, plus each frame's eye and mouth opening (dlib 68-landmark eye aspect ratio and inner-lip
+        gap, NaN without a face or with an estimator that reports no detected landmarks, see
+        :func:`~latentreenact.driving_landmarks.landmark_openings`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         rows: List[torch.Tensor] = []
         found: List[torch.Tensor] = []
         eyes: List[float] = []
+        mouths: List[float] = []
         pending: List[Tuple[int, Tuple[np.ndarray, np.ndarray]]] = []
 
         def flush() -> None:
             crops = [c for _, (c, _) in pending]
             if align:
-                p, ok, eye = self.measure_in_frame(crops, [t for _, (_, t) in pending])
+                p, ok, eye, mouth = self.measure_in_frame(crops, [t for _, (_, t) in pending])
             else:
                 params = self._estimate(crops)
-                (p, ok), eye = self._vectors(params), eye_openings(params)
-            for (index, _), row, hit, eye in zip(pending, p, ok, eye.tolist()):
-                rows[index], found[index], eyes[index] = row, hit, eye
+                (p, ok), (eye, mouth) = self._vectors(params), landmark_openings(params)
+            for (index, _), row, hit, e, m in zip(pending, p, ok, eye.tolist(), mouth.tolist()):
+                rows[index], found[index], eyes[index], mouths[index] = row, hit, e, m
             pending.clear()
 
         for i, frame in enumerate(tqdm(frames, desc="measuring", unit="frame", total=total, disable=not progress)):
@@ -362,6 +377,7 @@ class Reenactor:
             rows.append(torch.full((self.spec.k,), math.nan))
             found.append(torch.tensor(False))
             eyes.append(math.nan)
+            mouths.append(math.nan)
             if aligned is not None:
                 pending.append((i, aligned))
             if len(pending) == batch_size:
@@ -370,7 +386,8 @@ class Reenactor:
             flush()
         if not rows:
             raise ValueError("no driving frames given")
-        return DrivingMeasurement(torch.stack(rows), torch.stack(found), torch.tensor(eyes, dtype=torch.float32))
+        return DrivingMeasurement(torch.stack(rows), torch.stack(found), torch.tensor(eyes, dtype=torch.float32),
+                                  torch.tensor(mouths, dtype=torch.float32))
 
     # ------------------------------------------------------------------ inversion
     def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
@@ -409,7 +426,7 @@ class Reenactor:
         p, found = self._vectors(params)
         if not bool(found[0]):
             raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
-        eye = float(eye_openings(params)[0])
+        eye, mouth = (float(v[0]) for v in landmark_openings(params))
         if align:
             p = self._frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator
@@ -430,14 +447,14 @@ class Reenactor:
             info = {**info, **recipe_info}
         src = Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
                      name=label, info=info)
-        if math.isfinite(eye):
-            src.info["eye_opening"] = eye
+        for measure, value in (("eye", eye), ("mouth", mouth)):
+            if math.isfinite(value):
+                src.info[f"{measure}_opening"] = value
         if self.calibrate_sources:
             src.pose_gains = self.calibrate(src)
             src.info["pose_gains"] = dict(src.pose_gains)
-            eye_gain = self.calibrate_eyes(src)
-            if eye_gain is not None:
-                src.info["eye_gain"] = eye_gain
+            for measure, gain in self.calibrate_followers(src).items():
+                src.info[f"{measure}_gain"] = gain
         if check_identity:
             distance = face_distance(crop, self.render_source(src))
             src.info["identity_distance"] = distance
@@ -561,7 +578,7 @@ class Reenactor:
     def live(self, src: Source, **settings: Any) -> LiveReenactor:
         """A frame-by-frame reenactor of ``src`` for a camera or a stream (``live.step(frame)`` per frame; see
         :class:`latentreenact.live.LiveReenactor` for ``smoothing``, ``relative``, ``absolute_expression``,
-        ``follow_eyes``, ``paste_back``, ``track``)."""
+        ``follow_eyes``, ``follow_mouth``, ``paste_back``, ``track``)."""
         self._check_source(src)
         return LiveReenactor(self, src, **settings)
 

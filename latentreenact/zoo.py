@@ -139,15 +139,17 @@ REGISTRY: Dict[str, ModelEntry] = {
         name="controls-mobilestylegan-ffhq",
         kind="latent-controls",
         arch="latent-controls",
-        version="fit 1 (latentreenact 0.1.0): train controls over 4,000 faces, seed 0",
-        files=(ModelFile("controls_mobilestylegan_ffhq.pt", 4398,
-                         "305b0538ba98dbcc63d4e4838ca63a67bfdb56ed3924dfcd18d8bd93b8a50855"),),
+        version="fit 2 (latentreenact 0.1.0): train controls over 4,000 faces, seed 0 (fit 1 had eyes_closed only; "
+                "its direction is unchanged)",
+        files=(ModelFile("controls_mobilestylegan_ffhq.pt", 6638,
+                         "0ced5b6adb5bebd271f95e229c0e255df96912065117d618061f73ff5b5692de"),),
         package=None,  # shipped inside latentreenact/weights
         package_dir="weights",
         install="reinstall latentreenact (the weights ship inside it)",
         licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
-        description="the eyes_closed direction in mobilestylegan-ffhq's W (layers 0-11), with the pose vector and "
-                    "identity embedding held (see weights/DIRECTIONS_MODEL_CARD.md)",
+        description="the eyes_closed and lips_apart directions in mobilestylegan-ffhq's W (layers 0-11): the eyes "
+                    "with the pose vector and identity embedding held, the lips with the head angles, identity, "
+                    "eye opening and mouth width held (see weights/DIRECTIONS_MODEL_CARD.md)",
     ),
 }
 

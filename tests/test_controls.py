@@ -99,7 +99,8 @@ def test_controls_on_generated_faces_keep_the_person_and_move_the_landmarks(judg
     from latentreenact.sampling import wplus_from_z
 
     r = Reenactor.from_pretrained("default", seed=0)
-    judged = {"mouth_open": mouth_opening, "smile": mouth_width, "eyes_closed": lambda mesh: -eye_opening(mesh)}
+    judged = {"mouth_open": mouth_opening, "smile": mouth_width, "eyes_closed": lambda mesh: -eye_opening(mesh),
+              "lips_apart": mouth_opening}
     assert set(r.control_names()) == set(judged)
     ranges = {**{n: c.range for n, c in CONTROLS.items()}, **{n: c.range for n, c in LATENT_CONTROLS.items()}}
     z = torch.randn(3, r.generator.style_dim, generator=torch.Generator().manual_seed(7))

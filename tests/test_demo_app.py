@@ -84,6 +84,10 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     # the driving eyes (the checkbox, on by default): they reach the video path (frame 0 is their reference)
     eyes = client.predict(source, driving, "none", 0, "relative", 0.5, False, None, True, api_name="/reenact")[0]
     assert not np.array_equal(list(iter_frames(face))[-1], list(iter_frames(eyes))[-1])
+    # the driving mouth (its checkbox, on by default): turned off, the lips no longer follow
+    shut = client.predict(source, driving, "none", 0, "relative", 0.5, False, None, False, False,
+                          api_name="/reenact")[0]
+    assert not np.array_equal(list(iter_frames(face))[-1], list(iter_frames(shut))[-1])
     # more photos of the person: tuned jointly with the source (the upload accepts several files)
     mirrored = tmp_path / "mirrored.png"
     Image.open(example_path("astronaut")).transpose(Image.FLIP_LEFT_RIGHT).save(mirrored)
@@ -103,16 +107,20 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     assert os.sep not in str(caught.value.message)
     assert any(p.is_file() for p in session.upload_dir.rglob("*"))  # Gradio's uploads live in the session's folder
     controls = [c.name for c in session.edit_controls()]
-    assert controls == ["mouth_open", "smile", "eyes_closed"]
+    assert controls == ["mouth_open", "smile", "eyes_closed", "lips_apart"]
     sliders = [0.0] * (3 + len(controls) + 10)  # yaw, pitch, roll, the controls, 10 expressions
     still = np.asarray(Image.open(client.predict(source, "none", 0, False, *sliders, api_name="/edit")))
     turned = np.asarray(Image.open(client.predict(source, "none", 0, False, 20.0, *sliders[1:], api_name="/edit")))
     eyes = list(sliders)
     eyes[3 + controls.index("eyes_closed")] = 1.0
     closed = np.asarray(Image.open(client.predict(source, "none", 0, False, *eyes, api_name="/edit")))
-    assert still.shape == turned.shape == closed.shape == (256, 256, 3)
+    lips = list(sliders)
+    lips[3 + controls.index("lips_apart")] = 2.0
+    parted = np.asarray(Image.open(client.predict(source, "none", 0, False, *lips, api_name="/edit")))
+    assert still.shape == turned.shape == closed.shape == parted.shape == (256, 256, 3)
     assert np.abs(still.astype(int) - turned).mean() > 2.0
     assert np.abs(still.astype(int) - closed).mean() > 1.0
+    assert np.abs(still.astype(int) - parted).mean() > 1.0
 
 
 def test_errors_are_logged_in_one_line_or_with_a_traceback(caplog) -> None:  # type: ignore[no-untyped-def]

@@ -11,9 +11,9 @@ import torch
 
 from directions.latent_fit import LabelledFaces, fit_latent_controls, min_norm_directions
 from latentreenact.checkpoints.errors import CheckpointFormatError
-from latentreenact.faces.measures import eye_opening_68
+from latentreenact.faces.measures import eye_opening_68, mouth_opening_68, mouth_width_68
 from latentreenact.latent_controls import LATENT_CONTROLS, LatentControls
-from tiny_reenactor import eye_landmarks, tiny_controls, tiny_reenactor, write_model_dir
+from tiny_reenactor import eye_landmarks, face_landmarks, tiny_controls, tiny_reenactor, write_model_dir
 
 
 def test_eye_opening_closed_form() -> None:
@@ -22,6 +22,19 @@ def test_eye_opening_closed_form() -> None:
     np.testing.assert_allclose(eye_opening_68(batch), [0.3, 0.0])
     with pytest.raises(ValueError, match="68"):
         eye_opening_68(np.zeros((5, 2)))
+
+
+def test_mouth_measures_closed_form() -> None:
+    """Outer eye corners 70 px apart; inner lips 7 and 14 px apart at the three pairs, corners 35 px apart."""
+    points = eye_landmarks(torch.tensor([0.3, 0.3])).numpy()
+    for (up, low), gap in zip(((61, 67), (62, 66), (63, 65)), (7.0, 14.0, 7.0)):
+        points[0, up, 1], points[0, low, 1] = 40.0 - gap / 2, 40.0 + gap / 2
+    points[:, 48, 0], points[:, 54, 0] = 17.5, 52.5
+    np.testing.assert_allclose(mouth_opening_68(points), [28.0 / 3 / 70, 0.0])
+    np.testing.assert_allclose(mouth_width_68(points), [0.5, 0.5])
+    assert mouth_opening_68(points[0]) == pytest.approx(28.0 / 3 / 70)
+    with pytest.raises(ValueError, match="68"):
+        mouth_width_68(np.zeros((3, 67, 2)))
 
 
 def test_min_norm_direction_closed_form() -> None:
@@ -46,29 +59,44 @@ def test_min_norm_direction_closed_form() -> None:
         min_norm_directions(w, torch.full((n, 1), float("nan")))
 
 
-def test_fit_latent_controls_closes_the_eyes() -> None:
-    """The fitted eyes_closed step lowers the (linear) eye opening by ``unit`` per value."""
+def test_fit_latent_controls_closes_the_eyes_and_parts_the_lips() -> None:
+    """Linear labels: the fitted eyes_closed step lowers the eye opening by ``unit`` per value and holds p; the
+    lips_apart step raises the inner-lip gap by ``unit`` and holds the angles, the eyes and the mouth width."""
     g = torch.Generator().manual_seed(1)
-    w = torch.randn(2000, 24, generator=g)
-    a = torch.randn(24, generator=g)
-    faces = LabelledFaces(w, w[:, :13] * 0.1, w[:, 13:15], 0.3 + w @ a * 0.01)
+    w = torch.randn(2000, 40, generator=g, dtype=torch.float64)
+    a, b, c = (torch.randn(40, generator=g, dtype=torch.float64) for _ in range(3))
+    eye, mouth, width = 0.3 + w @ a * 0.01, 0.1 + w @ b * 0.003, 0.5 + w @ c * 0.01
+    angles = w[:, 20:23] * 3.0
+    faces = LabelledFaces(w.float(), w[:, :13].float() * 0.1, w[:, 13:15].float(),
+                          face_landmarks(eye, mouth, width).float(), angles.float())
+    np.testing.assert_allclose(faces.mouth.numpy(), mouth.numpy(), atol=1e-5)
     fitted = fit_latent_controls(faces, (0, 3), ridge=1e-9)
-    offset = fitted.offset({"eyes_closed": 1.0}, n_latent=5)
-    assert offset[0, 3:].abs().max() == 0 and torch.equal(offset[0, 0], offset[0, 2])
-    change = float(offset[0, 0] @ a) * 0.01
-    assert change == pytest.approx(-LATENT_CONTROLS["eyes_closed"].unit, rel=1e-3)
-    assert fitted.config["samples"] == 2000 and fitted.config["fit_correlation"]["eyes_closed"] > 0.99
+    assert fitted.names == ("eyes_closed", "lips_apart")
+    closes = fitted.offset({"eyes_closed": 1.0}, n_latent=5)
+    assert closes[0, 3:].abs().max() == 0 and torch.equal(closes[0, 0], closes[0, 2])
+    step = closes[0, 0].double()
+    assert float(step @ a) * 0.01 == pytest.approx(-LATENT_CONTROLS["eyes_closed"].unit, rel=1e-3)
+    assert float(step[:13].abs().max()) < 1e-3 * abs(float(step @ a))  # p = w[:, :13] / 10 held
+    parts = fitted.offset({"lips_apart": 1.0}, n_latent=5)[0, 0].double()
+    assert float(parts @ b) * 0.003 == pytest.approx(LATENT_CONTROLS["lips_apart"].unit, rel=1e-3)
+    for held in (a, c, *torch.eye(40, dtype=torch.float64)[20:23]):
+        assert abs(float(parts @ held)) < 1e-3 * abs(float(parts @ b))
+    assert fitted.config["samples"] == 2000
+    assert min(fitted.config["fit_correlation"].values()) > 0.99
 
 
 def test_file_round_trip_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
     controls = tiny_controls()
     path = controls.save(tmp_path / "c.pt")
     loaded = LatentControls.load(path)
-    assert loaded.names == ("eyes_closed",) and loaded.layers == (0, 2) and loaded.config == {"generator": "tiny"}
+    assert loaded.names == ("eyes_closed", "lips_apart") and loaded.layers == (0, 2)
+    assert loaded.config == {"generator": "tiny"}
     assert torch.equal(loaded.directions, controls.directions)
     offset = loaded.offset({"eyes_closed": 2.0}, n_latent=4)
     assert torch.allclose(offset[0, 1], 2.0 * LATENT_CONTROLS["eyes_closed"].unit * controls.directions[0])
     assert offset[0, 2:].abs().max() == 0
+    both = loaded.offset({"eyes_closed": 2.0, "lips_apart": -1.0}, n_latent=4)
+    assert torch.allclose(both[0, 0], offset[0, 0] - LATENT_CONTROLS["lips_apart"].unit * controls.directions[1])
     with pytest.raises(ValueError, match="unknown latent controls"):
         loaded.offset({"brow_raise": 1.0}, 4)
     with pytest.raises(ValueError, match="finite"):
@@ -88,7 +116,7 @@ def test_file_round_trip_and_errors(tmp_path) -> None:  # type: ignore[no-untype
 
 def test_reenactor_edit_with_eyes_closed() -> None:
     r = tiny_reenactor(with_controls=True)
-    assert r.control_names() == ("mouth_open", "smile", "eyes_closed")
+    assert r.control_names() == ("mouth_open", "smile", "eyes_closed", "lips_apart")
     rng = np.random.default_rng(0)
     src = r.invert((rng.random((16, 16, 3)) * 255).astype(np.uint8), align=False, tune="none", check_identity=False)
     assert np.array_equal(r.edit(src, controls={"eyes_closed": 0.0}), r.edit(src))
@@ -112,7 +140,7 @@ def test_model_directory_controls_are_optional(tmp_path) -> None:  # type: ignor
 
     with_controls = write_model_dir(tmp_path / "a", tiny_reenactor(with_controls=True))
     assert json.loads((with_controls / "reenactor.json").read_text())["controls"] == "controls.pt"
-    assert load_parts(with_controls)["controls"].names == ("eyes_closed",)
+    assert load_parts(with_controls)["controls"].names == ("eyes_closed", "lips_apart")
     without = write_model_dir(tmp_path / "b", tiny_reenactor())
     assert load_parts(without)["controls"] is None
     spec = json.loads((without / "reenactor.json").read_text())
@@ -121,9 +149,10 @@ def test_model_directory_controls_are_optional(tmp_path) -> None:  # type: ignor
         load_parts(without)
 
 
-def test_default_model_ships_eyes_closed() -> None:
+def test_default_model_ships_eyes_closed_and_lips_apart() -> None:
     from latentreenact import zoo
 
     controls = LatentControls.load(zoo.model_file("controls-mobilestylegan-ffhq", kind="latent-controls"))
-    assert controls.names == ("eyes_closed",) and controls.layers == (0, 12) and controls.style_dim == 512
-    assert controls.config["samples"] >= 3000 and controls.config["fit_correlation"]["eyes_closed"] > 0.8
+    assert controls.names == ("eyes_closed", "lips_apart") and controls.layers == (0, 12)
+    assert controls.style_dim == 512 and controls.config["samples"] >= 3000
+    assert min(controls.config["fit_correlation"].values()) > 0.8

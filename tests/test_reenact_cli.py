@@ -159,4 +159,7 @@ def test_bad_inputs_exit_5(files, tmp_path) -> None:  # type: ignore[no-untyped-
     result = run(reenact, ["--source", root / "source.png", "--driving", root / "driving", "--model", model,
                            "--no-align", "--no-progress", "--follow-eyes", "-o", tmp_path / "eyes"])
     assert result.exit_code == EXIT_BAD_INPUT and "landmark-fitting estimator" in result.output, result.output
+    result = run(reenact, ["--source", root / "source.png", "--driving", root / "driving", "--model", model,
+                           "--no-align", "--no-progress", "--follow-mouth", "-o", tmp_path / "mouth"])
+    assert result.exit_code == EXIT_BAD_INPUT and "follow_mouth needs a landmark-fitting" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.png", "corrupt.mp4"]

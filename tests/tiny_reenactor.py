@@ -23,7 +23,7 @@ class FakeEstimator:
 
     name = "fake"
     differentiable = True
-    with_eyes = False
+    with_landmarks = False
 
     def estimate(self, images, missing="raise"):  # type: ignore[no-untyped-def]
         from latentreenact.net3d.params import PoseParams
@@ -37,8 +37,10 @@ class FakeEstimator:
         angles = torch.where(found[:, None], angles, torch.nan)
         expression = torch.where(found[:, None], expression, torch.nan)
         extras = {}
-        if self.with_eyes:  # "detected" landmarks whose eye aspect ratio is 0.3 + 0.1 * the mean of channel 1
-            extras["detected_landmarks"] = eye_landmarks(0.3 + 0.1 * x[:, 1].mean(dim=(1, 2)))
+        if self.with_landmarks:  # "detected" landmarks: eye aspect ratio 0.3 + 0.1 * the mean of channel 1, inner-lip
+            # gap 0.1 + 0.05 * the mean of channel 2
+            extras["detected_landmarks"] = face_landmarks(0.3 + 0.1 * x[:, 1].mean(dim=(1, 2)),
+                                                          0.1 + 0.05 * x[:, 2].mean(dim=(1, 2)))
         return PoseParams(angles=angles, expression=expression, landmarks=torch.zeros(len(x), 68, 2),
                           backend=self.name, found=found, extras=extras)
 
@@ -51,6 +53,17 @@ def eye_landmarks(ratios: torch.Tensor) -> torch.Tensor:
         for k, (up, low) in enumerate(zip(ups, lows)):
             points[:, up, 0] = points[:, low, 0] = x0 + 20.0 * (k + 1) / 3
             points[:, up, 1], points[:, low, 1] = -10.0 * ratios, 10.0 * ratios
+    return points
+
+
+def face_landmarks(eye: torch.Tensor, mouth: torch.Tensor, width=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """68 landmarks [B, 68, 2] with eye aspect ratio ``eye``, inner-lip gap ``mouth`` and mouth width ``width``
+    (default 0.5; both over the 70 px between the outer eye corners) [B]."""
+    points = eye_landmarks(eye)
+    width = torch.full_like(mouth, 0.5) if width is None else width
+    for up, low in ((61, 67), (62, 66), (63, 65)):
+        points[:, up, 1], points[:, low, 1] = 40.0 - 35.0 * mouth, 40.0 + 35.0 * mouth
+    points[:, 48, 0], points[:, 54, 0] = 35.0 - 35.0 * width, 35.0 + 35.0 * width
     return points
 
 
@@ -78,12 +91,12 @@ def tiny_directions(bias: float = 0.0):  # type: ignore[no-untyped-def]
     return matrix
 
 
-def tiny_controls(style_dim: int = 8):  # type: ignore[no-untyped-def]
-    """W-space controls for the tiny generator: a seeded ``eyes_closed`` direction on layers 0-1."""
+def tiny_controls(style_dim: int = 8, names=("eyes_closed", "lips_apart")):  # type: ignore[no-untyped-def]
+    """W-space controls for the tiny generator: seeded directions for ``names`` on layers 0-1."""
     from latentreenact.latent_controls import LatentControls
 
-    direction = torch.randn(1, style_dim, generator=torch.Generator().manual_seed(5))
-    return LatentControls(["eyes_closed"], direction, (0, 2), {"generator": "tiny"})
+    direction = torch.randn(len(names), style_dim, generator=torch.Generator().manual_seed(5))
+    return LatentControls(list(names), direction, (0, 2), {"generator": "tiny"})
 
 
 def tiny_reenactor(**kw):  # type: ignore[no-untyped-def]

@@ -1,7 +1,8 @@
 """``latentreenact edit``: change the head pose / expression of a source face with the direction matrix.
 
 Angles are in degrees; ``--mouth-open`` and ``--smile`` are expression controls
-(latentreenact.net3d.controls), ``--eyes-closed`` a W-space control (latentreenact.latent_controls), ``--exp``
+(latentreenact.net3d.controls), ``--eyes-closed`` and ``--lips-apart`` W-space controls
+(latentreenact.latent_controls), ``--exp``
 raw expression coefficients; values are added to the
 source's (default) or set (``--absolute``). One edit writes an image; ``--sweep NAME:START:STOP:N``
 (repeatable) renders N values of one entry: a PNG/JPEG grid (one row per sweep) or a GIF
@@ -24,7 +25,7 @@ from .errors import reports_errors
 from .options import detector_option, device_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
 
-_SWEEP = re.compile(r"^(yaw|pitch|roll|jaw|mouth_open|smile|eyes_closed|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
+_SWEEP = re.compile(r"^(yaw|pitch|roll|jaw|mouth_open|smile|eyes_closed|lips_apart|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
 
 
 def parse_expression(values: Tuple[str, ...]) -> Dict[int, float]:
@@ -52,7 +53,7 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
             count = 0
     if count < 1 or not np.isfinite([start, stop]).all():
         raise click.BadParameter(f"{text!r}: expected NAME:START:STOP:N with NAME yaw, pitch, roll, jaw, mouth_open, "
-                                 f"smile, eyes_closed or exp_I "
+                                 f"smile, eyes_closed, lips_apart or exp_I "
                                  f"and N >= 1, e.g. yaw:-30:30:7", param_hint="--sweep")
     name = f"exp_{match.group(2)}" if match.group(2) is not None else match.group(1)
     return name, [float(v) for v in np.linspace(start, stop, count)]
@@ -71,8 +72,12 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @click.option("--eyes-closed", type=float, default=None,
               help="Close the eyes (1 asks dlib's eye aspect ratio to drop by 0.25: a squint or nearly shut; "
                    "negative opens them wider).")
+@click.option("--lips-apart", type=float, default=None,
+              help="Part the lips without moving the head (1 asks dlib's inner-lip gap to grow by 0.1 eye-distance; "
+                   "the W-space counterpart of --mouth-open).")
 @click.option("--exp", "expression", multiple=True, metavar="I=V",
-              help="Raw expression coefficient I (repeatable; prefer --mouth-open, --smile, --eyes-closed).")
+              help="Raw expression coefficient I (repeatable; prefer --mouth-open, --smile, --eyes-closed, "
+                   "--lips-apart).")
 @click.option("--sweep", "sweeps", multiple=True, metavar="NAME:START:STOP:N",
               help="Render N values of one entry (repeatable): a grid image, or the frames of a GIF.")
 @click.option("--absolute", is_flag=True, help="Set the given values instead of adding them to the source's.")
@@ -89,7 +94,8 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @reports_errors
 def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
          pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
-         smile: Optional[float], eyes_closed: Optional[float], expression: Tuple[str, ...],
+         smile: Optional[float], eyes_closed: Optional[float], lips_apart: Optional[float],
+         expression: Tuple[str, ...],
          sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
          truncation: Optional[float], roll_mode: str, calibrate: bool, detector: str, device: str, seed: int,
          progress: bool,
@@ -98,8 +104,8 @@ def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_ali
     parsed = [parse_sweep(s) for s in sweeps]
     if output.suffix.lower() == ".gif" and not parsed:
         raise click.BadParameter("a GIF needs at least one --sweep", param_hint="-o")
-    controls = {k: v for k, v in (("mouth_open", mouth_open), ("smile", smile), ("eyes_closed", eyes_closed))
-                if v is not None}
+    controls = {k: v for k, v in (("mouth_open", mouth_open), ("smile", smile), ("eyes_closed", eyes_closed),
+                                  ("lips_apart", lips_apart)) if v is not None}
     fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
              "controls": controls, "absolute": absolute, "paste_back": paste_back}
     source = check_source(sources, tune)

@@ -59,3 +59,8 @@ eyes_option = click.option(
     help="Open and close the source's eyes with the driving eyes (dlib's eye landmarks on the driving face, "
          "rendered along the model's eyes_closed direction). Default: where the model can (the default model "
          "does); --follow-eyes makes it an error when it cannot.")
+mouth_option = click.option(
+    "--follow-mouth/--no-follow-mouth", default=None,
+    help="Part the source's lips with the driving mouth (dlib's inner-lip landmarks on the driving face, rendered "
+         "along the model's lips_apart direction, on top of the mouth that the expression entries open). Default: "
+         "where the model can (the default model does); --follow-mouth makes it an error when it cannot.")

@@ -22,7 +22,7 @@ from ..reenact_video import ReenactOptions
 from ..reenactor import ROLL_MODES
 from ..video import warnings_once
 from .errors import reports_errors
-from .options import (detector_option, device_option, expression_option, eyes_option, parse_device,
+from .options import (detector_option, device_option, expression_option, eyes_option, mouth_option, parse_device,
                       progress_option, seed_option, tune_option, tune_steps_option)
 
 
@@ -89,6 +89,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
                    "face (a single image: relative to the source). Absolute: every frame's pose against the source.")
 @expression_option
 @eyes_option
+@mouth_option
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
               help="Exponential moving average of the driving pose, in [0, 1) (0 = off). Default: 0.5 for videos, "
                    "0 for images.")
@@ -111,7 +112,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
                    "directory.")
 @reports_errors
 def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
-            expression: str, follow_eyes: Optional[bool],
+            expression: str, follow_eyes: Optional[bool], follow_mouth: Optional[bool],
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
             truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
@@ -130,7 +131,7 @@ def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_
         setup = time.perf_counter() - start
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute",
-                                 follow_eyes=follow_eyes, align=not no_align,
+                                 follow_eyes=follow_eyes, follow_mouth=follow_mouth, align=not no_align,
                                  smoothing=smoothing, paste_back=paste_back, side_by_side=side_by_side,
                                  batch_size=batch_size, progress=progress)
         frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)

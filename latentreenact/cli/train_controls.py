@@ -1,4 +1,4 @@
-"""``latentreenact train controls``: fit the W-space control directions (``eyes_closed``)."""
+"""``latentreenact train controls``: fit the W-space control directions (``eyes_closed``, ``lips_apart``)."""
 
 from __future__ import annotations
 
@@ -36,20 +36,24 @@ from .options import device_option, parse_device, progress_option, seed_option
 @reports_errors
 def controls(generator_path: str, samples: int, truncation: float, layers: tuple, ridge: float, seed: int,
              device: str, progress: bool, output: Path) -> None:
-    """Label generated faces (pose vector by bfm-net, identity by SFace, eye opening by dlib's 68 landmarks) and
-    fit the eyes-closed direction in W with the pose vector and identity held; writes OUTPUT."""
+    """Label generated faces (pose vector by bfm-net; dlib's 68 landmarks and the head angles by bfm-rigid;
+    identity by SFace) and fit the eyes-closed direction (pose vector and identity held) and the lips-apart
+    direction (head angles, identity, eye opening and mouth width held) in W; writes OUTPUT."""
     check_output(output, "checkpoint")
     torch_device = parse_device(device)
     generator = load_generator(generator_path, device=torch_device)
     if layers[1] > generator.n_latent or layers[0] >= layers[1]:
         raise click.BadParameter(f"need 0 <= LO < HI <= {generator.n_latent}", param_hint="--layers")
     faces = label_faces(generator, get_estimator("bfm-net", device=torch_device),
+                        get_estimator("bfm-rigid", device=torch_device),
                         resolve_loss("sface", "identity", torch_device), samples, seed=seed, truncation=truncation,
                         progress=progress)
     fitted = fit_latent_controls(faces, tuple(layers), ridge,
                                  {"generator": generator_path.replace("-heads", ""), "estimator": "bfm-net",
+                                  "landmarker": "bfm-rigid",
                                   "identity": "sface", "landmarks": "dlib 68", "seed": seed,
                                   "truncation": truncation})
     fitted.save(output)
-    click.echo(f"labelled {len(faces.w)} of {samples} faces; eye-opening fit r "
-               f"{fitted.config['fit_correlation']['eyes_closed']:.3f} -> {output}", err=True)
+    fit = fitted.config["fit_correlation"]
+    click.echo(f"labelled {len(faces.w)} of {samples} faces; fit r: eye opening {fit['eyes_closed']:.3f}, "
+               f"inner-lip gap {fit['lips_apart']:.3f} -> {output}", err=True)
