@@ -3,6 +3,9 @@
 dlib; neither is used by the method) measures the correlation and gain of pitch, yaw, roll, mouth and eye
 against the driving face, and the dlib distance to the source. Prints one line per run, writes JSON.
 
+The eyes and the mouth are not followed here (``follow_eyes=False, follow_mouth=False``), so the runs measure
+the pose calibration alone.
+
 Variants: ``raw`` (no gains: A as it is), ``default`` (the gains the reenactor measures,
 :data:`latentreenact.reenactor.CALIBRATION_STEPS`), ``yaw+pitch`` (yaw calibrated too, 10° steps).
 
@@ -20,8 +23,10 @@ from motion_bench import chosen_variants, judged_row, motion_parser, write_rows
 
 from latentreenact.evaluation.motion import evaluate_pair
 from latentreenact.judge import FaceJudge
+from latentreenact.reenact_video import ReenactOptions
 from latentreenact.reenactor import CALIBRATION_STEPS, Reenactor
 
+POSE_ONLY = ReenactOptions(follow_eyes=False, follow_mouth=False)
 VARIANTS = {"raw": None, "default": dict(CALIBRATION_STEPS), "yaw+pitch": {"yaw": 10.0, "pitch": 8.0}}
 
 
@@ -40,7 +45,8 @@ def main() -> None:
             for clip in args.driving:
                 for variant in variants:
                     src.pose_gains = gains[variant]
-                    result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, max_frames=args.max_frames)
+                    result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, max_frames=args.max_frames,
+                                           options=POSE_ONLY)
                     rows.append(judged_row(result, photo, clip, variant, gains[variant]))
                     write_rows(args.json, meta, rows)
 

@@ -13,7 +13,8 @@ repository's real photos, inverted with a tuning recipe) and each control the re
 * texture: the artifact ratio of each edit to the unedited render (< 1 blur, > 1 added texture).
 
 The method fits its controls with its own networks (the 3D model's landmarks; dlib's 68 landmarks, bfm-net and
-SFace for ``eyes_closed`` and ``lips_apart``); the judge uses none of them. JSON, a markdown table and one grid per face (rows:
+SFace for ``eyes_closed``; dlib's 68 landmarks, bfm-rigid's head angles and SFace for ``lips_apart``); the judge
+uses none of them. JSON, a markdown table and one grid per face (rows:
 controls; columns: the unedited render, then the values).
 
     make judge-env   # once

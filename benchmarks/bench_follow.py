@@ -32,6 +32,7 @@ VARIANTS = {"none": ReenactOptions(follow_eyes=False, follow_mouth=False),
 
 
 def main() -> None:
+    """Invert each source once, then judge every clip x variant; JSON rows carry the mouth share used."""
     parser = motion_parser(__doc__.split("\n\n")[0], list(VARIANTS), "eyes,eyes+mouth")
     parser.add_argument("--plots", type=Path, default=None, help="folder for the judge's series plots")
     args = parser.parse_args()
@@ -51,7 +52,8 @@ def main() -> None:
                 for variant in variants:
                     result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, options=VARIANTS[variant],
                                            max_frames=args.max_frames)
-                    rows.append(judged_row(result, photo, clip, variant, gains))
+                    row = judged_row(result, photo, clip, variant, gains)
+                    rows.append({**row, "mouth_share": FOLLOWERS["mouth"].share if "mouth" in variant else None})
                     write_rows(args.json, meta, rows)
                     if args.plots is not None:
                         plot_result(result, args.plots / f"{photo.stem}_{clip.stem}_{variant.replace('+', '_')}.png")

@@ -192,8 +192,9 @@ class DemoSession:
         return [n for n in self.reenactor.spec.names if n.startswith("exp_")]
 
     def edit_controls(self) -> List[Union[ExpressionControl, LatentControl]]:
-        """The expression controls the model offers (``mouth_open``, ``smile``, and ``eyes_closed`` when its
-        W-space controls file has it), each with ``name``, ``range`` and ``description``."""
+        """The expression controls the model offers (``mouth_open``, ``smile``, and ``eyes_closed`` and
+        ``lips_apart`` when its W-space controls file has them), each with ``name``, ``range`` and
+        ``description``."""
         return [CONTROLS[n] if n in CONTROLS else LATENT_CONTROLS[n] for n in self.reenactor.control_names()]
 
     def expression_range(self, name: str) -> Tuple[float, float]:
@@ -431,9 +432,8 @@ class DemoSession:
              tune: Optional[str] = None, tune_steps: Optional[int] = None, paste_back: bool = False,
              progress: bool = False, extras: Sequence[ImageUpload] = ()) -> np.ndarray:
         """The source with yaw / pitch / roll (degrees), expression controls (``mouth_open``, ``smile``,
-        ``eyes_closed``) and
-        expression entries (raw units, by name) added to its own values; ``extras``: more photos of the
-        same person for joint tuning."""
+        ``eyes_closed``, ``lips_apart``) and expression entries (raw units, by name) added to its own values;
+        ``extras``: more photos of the same person for joint tuning."""
         names = self.expression_names()
         unknown = [n for n in (expression or {}) if n not in names]
         if unknown:

@@ -8,9 +8,9 @@ among them, detect them anyway) also drive W-space controls (:mod:`latentreenact
 inner-lip gap ``lips_apart`` (``follow_mouth``). Per frame the value is
 ``sign * share * (m_t - m_ref) / unit / gain`` (:func:`latentreenact.reenact_video.follow_track`): ``m_ref``
 from :func:`opening_reference` (the first driving frame's for relative driving, else the source's own),
-``gain`` how far this source's renders move per unit asked (``Reenactor.calibrate_follower``, measured with the
-same landmarks at inversion), ``share`` the part of the driving change the control is asked for (the mouth's
-other half is carried by the pose vector's expression entries).
+``gain`` how far this source's renders move per unit asked (``Reenactor.calibrate_followers``, measured with the
+same landmarks at inversion), ``share`` the part of the driving change the control is asked for (for the mouth
+0.35: the pose vector's expression entries open it too).
 """
 
 from __future__ import annotations

@@ -123,9 +123,11 @@ class LiveReenactor:
     def _offset(self) -> Optional[torch.Tensor]:
         """The summed W+ offset of the controls that follow the last measured openings (None when none does)."""
         offset = None
-        for measure, value in self._opening.items():
-            follower = FOLLOWERS[measure]
-            values = follow_values(follower, torch.tensor([value]), self._opening_reference[measure], self.src)
+        for measure, follower in FOLLOWERS.items():  # summed in the video path's order
+            if measure not in self._opening:
+                continue
+            values = follow_values(follower, torch.tensor([self._opening[measure]]), self._opening_reference[measure],
+                                   self.src)
             step = self.reenactor.control_series(follower.control, values)
             offset = step if offset is None else offset + step
         return offset

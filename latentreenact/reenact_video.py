@@ -324,7 +324,7 @@ def follow_track(follower: Follower, series: torch.Tensor, found: torch.Tensor, 
 
 def follow_values(follower: Follower, series: torch.Tensor, reference: float, src: Source) -> torch.Tensor:
     """``sign * share * (series - reference) / unit / gain`` clipped to the follower's ``limits``; ``gain``: the
-    source's ``src.info["{measure}_gain"]`` (:meth:`Reenactor.calibrate_follower`, clipped to
+    source's ``src.info["{measure}_gain"]`` (:meth:`Reenactor.calibrate_followers`, clipped to
     :data:`GAIN_LIMITS`; 1 when absent)."""
     gain = min(max(float(src.info.get(f"{follower.measure}_gain", 1.0)), GAIN_LIMITS[0]), GAIN_LIMITS[1])
     unit = LATENT_CONTROLS[follower.control].unit

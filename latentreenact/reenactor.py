@@ -104,7 +104,7 @@ class Reenactor:
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
     inverted source's gains (:data:`CALIBRATION_STEPS`: pitch; see the module docstring); ``controls``: the
-    W-space controls (``eyes_closed``, :mod:`latentreenact.latent_controls`), None to offer none.
+    W-space controls (``eyes_closed``, ``lips_apart``, :mod:`latentreenact.latent_controls`), None to offer none.
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
@@ -478,7 +478,7 @@ class Reenactor:
     # ------------------------------------------------------------------ editing
     def control_names(self) -> Tuple[str, ...]:
         """The expression controls this reenactor offers: the pose-vector ones (``mouth_open``, ``smile``) and
-        the W-space ones of its controls file (``eyes_closed`` with the default model)."""
+        the W-space ones of its controls file (``eyes_closed``, ``lips_apart`` with the default model)."""
         latent = self.latent_controls.names if self.latent_controls is not None else ()
         return (*CONTROLS, *latent)
 
@@ -515,7 +515,8 @@ class Reenactor:
         """Δp [1, k] for an edit: angles in degrees, expressions (``{index: value}``) in raw units;
         added to the source's values (default) or set (``absolute=True``); None leaves an entry as is.
         ``controls`` (``{"mouth_open": 1.0, "smile": 0.5}``) are added on top (see :data:`CONTROLS`); the W-space
-        controls among them (``eyes_closed``) are not part of Δp (see :meth:`control_offset`) and are only checked."""
+        controls among them (``eyes_closed``, ``lips_apart``) are not part of Δp (see :meth:`control_offset`) and are
+        only checked."""
         values: Dict[str, float] = {k: float(v) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
                                                                ("jaw", jaw)) if v is not None}
         values.update({f"exp_{int(i)}": float(v) for i, v in (expression or {}).items()})

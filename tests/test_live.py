@@ -102,6 +102,14 @@ def test_live_without_tracking_equals_the_video_path(setup, frames: list) -> Non
     assert max(np.abs(g.astype(int) - e.astype(int)).max() for g, e in zip(got_eyes, expected_eyes)) <= 1
     live = reenactor.live(src, track=False, follow_eyes=False)
     assert not np.array_equal(got_eyes[-1], [live.step(frame).image for frame in frames[:4]][-1])
+    # the driving mouth alone: the same as the video path with the same options, and not the frames without it
+    options = ReenactOptions(batch_size=8, follow_eyes=False, follow_mouth=True)
+    expected_mouth = list(video_frames(reenactor, src, clip, options, max_frames=6)[1])
+    live = reenactor.live(src, track=False, follow_eyes=False, follow_mouth=True)
+    got_mouth = [live.step(frame).image for frame in frames[:6]]
+    assert max(np.abs(g.astype(int) - e.astype(int)).max() for g, e in zip(got_mouth, expected_mouth)) <= 1
+    live = reenactor.live(src, track=False, follow_eyes=False, follow_mouth=False)
+    assert not np.array_equal(got_mouth[-1], [live.step(frame).image for frame in frames[:6]][-1])
 
 
 def test_live_before_a_face_and_after_a_loss(setup, frames: list) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 
 from helpers import tiny_generator
 from latentreenact.images import to_uint8
+from latentreenact.latent_controls import LatentControls
 
 SIZE = 16
 RANGES = [[-40, 40], [-20, 20], [-20, 20]] + [[-2.0, 2.0]] * 10
@@ -56,7 +58,7 @@ def eye_landmarks(ratios: torch.Tensor) -> torch.Tensor:
     return points
 
 
-def face_landmarks(eye: torch.Tensor, mouth: torch.Tensor, width=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
+def face_landmarks(eye: torch.Tensor, mouth: torch.Tensor, width: Optional[torch.Tensor] = None) -> torch.Tensor:
     """68 landmarks [B, 68, 2] with eye aspect ratio ``eye``, inner-lip gap ``mouth`` and mouth width ``width``
     (default 0.5; both over the 70 px between the outer eye corners) [B]."""
     points = eye_landmarks(eye)
@@ -91,11 +93,11 @@ def tiny_directions(bias: float = 0.0):  # type: ignore[no-untyped-def]
     return matrix
 
 
-def tiny_controls(style_dim: int = 8, names=("eyes_closed", "lips_apart")):  # type: ignore[no-untyped-def]
-    """W-space controls for the tiny generator: seeded directions for ``names`` on layers 0-1."""
-    from latentreenact.latent_controls import LatentControls
-
+def tiny_controls(style_dim: int = 8, names: Sequence[str] = ("eyes_closed", "lips_apart")) -> "LatentControls":
+    """W-space controls for the tiny generator: seeded directions for ``names`` on layers 0-1 (``lips_apart``'s
+    sign chosen so that the fake estimator's mouth opens with it, as the eyes close with ``eyes_closed``)."""
     direction = torch.randn(len(names), style_dim, generator=torch.Generator().manual_seed(5))
+    direction[[i for i, n in enumerate(names) if n == "lips_apart"]] *= -1
     return LatentControls(list(names), direction, (0, 2), {"generator": "tiny"})
 
 

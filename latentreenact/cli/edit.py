@@ -73,8 +73,8 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
               help="Close the eyes (1 asks dlib's eye aspect ratio to drop by 0.25: a squint or nearly shut; "
                    "negative opens them wider).")
 @click.option("--lips-apart", type=float, default=None,
-              help="Part the lips without moving the head (1 asks dlib's inner-lip gap to grow by 0.1 eye-distance; "
-                   "the W-space counterpart of --mouth-open).")
+              help="Part the lips (1 asks dlib's inner-lip gap to grow by 0.1 eye-distance; a W-space mouth control "
+                   "next to --mouth-open; the head still nods a little).")
 @click.option("--exp", "expression", multiple=True, metavar="I=V",
               help="Raw expression coefficient I (repeatable; prefer --mouth-open, --smile, --eyes-closed, "
                    "--lips-apart).")
