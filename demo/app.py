@@ -122,7 +122,7 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
         lv["prepare"].click(prepare, inputs=[lv["source"], lv["tune"], lv["steps"]], outputs=lv["status"],
                             api_name="prepare")
         lv["camera"].stream(live, inputs=[lv["camera"], lv["state"], lv["source"], lv["tune"], lv["steps"],
-                                          lv["paste"]],
+                                          lv["paste"], lv["follow_eyes"], lv["follow_mouth"]],
                             outputs=[lv["result"], lv["rate"], lv["state"]], stream_every=LIVE_STREAM_EVERY,
                             concurrency_limit=1, concurrency_id="live", show_progress="hidden", **hidden)
     return app
@@ -185,9 +185,11 @@ def _live_handlers(session: DemoSession) -> Tuple[Callable[..., Any], Callable[.
                 f"start the camera to drive it")
 
     def step(frame: Optional[np.ndarray], state: Optional[LiveState], image: Optional[str], tune: str,
-             tune_steps: float, paste_back: bool) -> Tuple[Optional[np.ndarray], str, Optional[LiveState]]:
+             tune_steps: float, paste_back: bool, follow_eyes: bool = True,
+             follow_mouth: bool = True) -> Tuple[Optional[np.ndarray], str, Optional[LiveState]]:
         try:
-            return live_step(session, state, frame, image, tune, _steps(tune_steps), paste_back)
+            return live_step(session, state, frame, image, tune, _steps(tune_steps), paste_back,
+                             follow_eyes=follow_eyes, follow_mouth=follow_mouth)
         except DemoInputError as exc:  # e.g. not prepared yet: said under the result, the stream goes on
             return None, str(exc), state
         except Exception as exc:  # noqa: BLE001 - every failure is shown in our words
@@ -206,6 +208,8 @@ def _live_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
                             elem_id="live_examples")
             tune, steps = _tuning_controls(gr, limits.max_tune_steps, "live")
             paste = gr.Checkbox(False, label="Paste the face back into the source photo")
+            eyes = gr.Checkbox(True, label="Follow the camera face's eyes (blinks)", elem_id="live_follow_eyes")
+            mouth = gr.Checkbox(True, label="Follow the camera face's mouth (lips)", elem_id="live_follow_mouth")
             prepare = gr.Button("Prepare", variant="primary", elem_id="live_prepare")
             status = gr.Markdown(LIVE_INFO, elem_id="live_status")
         with gr.Column():
@@ -214,7 +218,8 @@ def _live_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
         with gr.Column():
             result = gr.Image(label="Live result", interactive=False, elem_id="live_result")
             rate = gr.Markdown(elem_id="live_rate")
-    return {"source": source, "tune": tune, "steps": steps, "paste": paste, "prepare": prepare, "status": status,
+    return {"source": source, "tune": tune, "steps": steps, "paste": paste, "follow_eyes": eyes,
+            "follow_mouth": mouth, "prepare": prepare, "status": status,
             "camera": camera, "result": result, "rate": rate, "state": gr.State(None)}
 
 

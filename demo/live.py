@@ -70,16 +70,20 @@ class LiveState:
 
 def live_step(session: "DemoSession", state: Optional[LiveState], frame: Optional[np.ndarray],
               image: "ImageUpload", tune: Optional[str], tune_steps: Optional[int], paste_back: bool,
-              extras: Sequence["ImageUpload"] = ()) -> Tuple[Optional[np.ndarray], str, Optional[LiveState]]:
+              extras: Sequence["ImageUpload"] = (), follow_eyes: bool = True,
+              follow_mouth: bool = True) -> Tuple[Optional[np.ndarray], str, Optional[LiveState]]:
     """Reenact one camera frame with the prepared source: (output frame, status line, new state).
+    ``follow_eyes`` / ``follow_mouth``: follow the camera face's eyes / mouth where the model can (off: not).
     Raises :class:`~demo.errors.DemoInputError` when the source was not prepared with these settings."""
     if frame is None:
         return None, state.line() if state is not None else "waiting for the camera", state
     frame = check_array(frame, "camera frame", session.limits.max_image_pixels)
     src, key = session.prepared_source(image, tune, tune_steps, extras)
-    key = (*key, bool(paste_back))
+    key = (*key, bool(paste_back), bool(follow_eyes), bool(follow_mouth))
     if state is None or state.key != key:
-        state = LiveState(key, LiveReenactor(session.reenactor, src, paste_back=paste_back))
+        state = LiveState(key, LiveReenactor(session.reenactor, src, paste_back=paste_back,
+                                             follow_eyes=None if follow_eyes else False,
+                                             follow_mouth=None if follow_mouth else False))
     with session.model_lock():
         step = state.live.step(frame)
     state.record(step.seconds, step.found, time.perf_counter())

@@ -460,3 +460,6 @@ def test_live_step_needs_a_prepared_source_and_keeps_one_reenactor_per_source(se
     assert state.frames == 3 and "frames/s shown" in line and "ms per frame" in line
     _, _, pasted = live_step(session, state, frames[0], str(SOURCE), "none", None, True)  # new settings: new stream
     assert pasted is not state and pasted.frames == 1 and pasted.live.paste_back
+    assert pasted.live.follow_eyes is None and pasted.live.follow_mouth is None  # where the model can (default)
+    _, _, shut = live_step(session, pasted, frames[0], str(SOURCE), "none", None, True, follow_mouth=False)
+    assert shut is not pasted and shut.live.follow_mouth is False and shut.live.follow_eyes is None
