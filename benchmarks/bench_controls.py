@@ -25,8 +25,6 @@ controls; columns: the unedited render, then the values).
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 from PIL import Image
+from bench_files import machine, write_outputs
 
 from latentreenact.images import resize_square, to_uint8
 from latentreenact.judge import (FaceJudge, dlib_distance, eye_opening, identity_descriptor, mouth_opening, mouth_width,
@@ -189,13 +188,8 @@ def main() -> None:
     tables = {kind: summary(rows, kind) for kind in dict.fromkeys(r["kind"] for r in rows)}
     text = markdown(tables)
     print(text)
-    record = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-              "recipe": args.recipe, "values": args.values, "summary": tables, "rows": rows}
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1))
-    if args.markdown is not None:
-        args.markdown.write_text(text)
+    record = {**machine(), "recipe": args.recipe, "values": args.values, "summary": tables, "rows": rows}
+    write_outputs(record, args.json, text, args.markdown)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 import torch
+from bench_files import write_outputs
 from PIL import Image
 
 from directions.matrix import DirectionMatrix, spec_from_matrix
@@ -109,9 +110,7 @@ def main() -> None:
             print(name, json.dumps(summarise(rows[name]), default=lambda v: round(v, 3)), flush=True)
     record = {"faces": args.faces, "seed": args.seed, "edits": EDITS, "matrices": dict(zip(matrices, args.matrices)),
               "summary": {name: summarise(r) for name, r in rows.items()}, "rows": rows}
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1))
+    write_outputs(record, args.json)
     if args.grid is not None:
         lines = [np.concatenate([np.asarray(Image.fromarray(t).resize((args.tile, args.tile), Image.LANCZOS))
                                  for t in tiles[name][i]], 1)

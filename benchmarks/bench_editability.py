@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 from PIL import Image
+from bench_files import machine, write_outputs
 
 from directions.matrix import DirectionMatrix, spec_from_matrix
 from latentreenact.faces import read_image
@@ -216,13 +216,9 @@ def main() -> None:
     table = summary(rows)
     text = markdown(table, rows)
     print(text)
-    record = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-              "recipes": args.recipes, "directions": args.directions or ["shipped"], "edits": {k: v[0] for k, v in EDITS.items()}, "summary": table, "rows": rows}
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1))
-    if args.markdown is not None:
-        args.markdown.write_text(text)
+    record = {**machine(), "recipes": args.recipes, "directions": args.directions or ["shipped"],
+              "edits": {k: v[0] for k, v in EDITS.items()}, "summary": table, "rows": rows}
+    write_outputs(record, args.json, text, args.markdown)
 
 
 if __name__ == "__main__":

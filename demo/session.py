@@ -388,9 +388,7 @@ class DemoSession:
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, absolute_expression=absolute_expression,
                                      follow_eyes=follow_eyes, follow_mouth=follow_mouth, smoothing=float(smoothing),
-                                     paste_back=paste_back,
-                                     side_by_side=True,
-                                     progress=progress)
+                                     paste_back=paste_back, side_by_side=True, progress=progress)
             result_width = src.image.shape[1] if paste_back else self.reenactor.render_size
             with self.outputs.new() as out_dir:
                 video, pair = out_dir / "reenacted.mp4", out_dir / "side_by_side.mp4"

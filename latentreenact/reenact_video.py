@@ -408,8 +408,7 @@ def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndar
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
         end = start + len(batch)
-        faces = (reenactor.faces(src, dp[start:end]) if offsets is None else
-                 reenactor.faces(src, dp[start:end], offset=offsets[start:end]))
+        faces = reenactor.faces(src, dp[start:end], offset=None if offsets is None else offsets[start:end])
         for face, frame in zip(faces, batch):
             yield compose(src, face, options.paste_back, frame, options.side_by_side)
 

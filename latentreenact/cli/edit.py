@@ -19,13 +19,17 @@ import click
 import numpy as np
 
 from ..images import save_image
+from ..latent_controls import LATENT_CONTROLS
+from ..net3d.controls import CONTROLS
 from ..output_paths import check_output
 from ..reenact_files import render_sweeps, write_sweeps
 from .errors import reports_errors
 from .options import detector_option, device_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
 
-_SWEEP = re.compile(r"^(yaw|pitch|roll|jaw|mouth_open|smile|eyes_closed|lips_apart|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
+#: every entry a sweep may name: the angles, jaw, the expression controls (both registries) and exp_I
+_SWEPT = ("yaw", "pitch", "roll", "jaw", *CONTROLS, *LATENT_CONTROLS)
+_SWEEP = re.compile(rf"^({'|'.join(_SWEPT)}|exp_?(\d+)):([^:]+):([^:]+):(\d+)$")
 
 
 def parse_expression(values: Tuple[str, ...]) -> Dict[int, float]:
@@ -52,8 +56,7 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
         except ValueError:
             count = 0
     if count < 1 or not np.isfinite([start, stop]).all():
-        raise click.BadParameter(f"{text!r}: expected NAME:START:STOP:N with NAME yaw, pitch, roll, jaw, mouth_open, "
-                                 f"smile, eyes_closed, lips_apart or exp_I "
+        raise click.BadParameter(f"{text!r}: expected NAME:START:STOP:N with NAME {', '.join(_SWEPT)} or exp_I "
                                  f"and N >= 1, e.g. yaw:-30:30:7", param_hint="--sweep")
     name = f"exp_{match.group(2)}" if match.group(2) is not None else match.group(1)
     return name, [float(v) for v in np.linspace(start, stop, count)]

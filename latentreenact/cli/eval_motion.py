@@ -60,9 +60,8 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @progress_option
 @reports_errors
 def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
-           smoothing: float, expression: str, follow_eyes: Optional[bool],
-           follow_mouth: Optional[bool], max_frames: Optional[int], mirror: bool, model: str,
-           exact: bool,
+           smoothing: float, expression: str, follow_eyes: Optional[bool], follow_mouth: Optional[bool],
+           max_frames: Optional[int], mirror: bool, model: str, exact: bool,
            truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
            seed: int,
            progress: bool) -> None:
