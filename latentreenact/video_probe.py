@@ -254,4 +254,18 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
     if max_frames is not None and expected is not None:
         expected = min(expected, max_frames)
     if expected is not None and count < expected:
-        _warn("%s: decoded only %d of %d frames; the file may be truncated or damaged", info.path, count, expected)
+        if _duration_holds(info, count):
+            logger.debug("%s: %d frames shown of %d stored; the rest lie outside the clip's %.2f s (an edit list "
+                         "trims them, as players do)", info.path, count, expected, info.duration)
+        else:
+            _warn("%s: decoded only %d of %d frames; the file may be truncated or damaged", info.path, count,
+                  expected)
+
+
+def _duration_holds(info: VideoInfo, count: int) -> bool:
+    """Whether ``count`` decoded frames fill the container's stated duration (to 2 frames or 2 %): then frames
+    stored beyond them (``n_frames`` counts packets) are ones an edit list hides, not ones lost to damage."""
+    if info.duration is None or not info.fps:
+        return False
+    shown = info.duration * info.fps
+    return count >= shown - max(2.0, 0.02 * shown)

