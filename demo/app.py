@@ -28,7 +28,7 @@ from latentreenact.examples import example_path
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
 
 from .errors import DemoInputError
-from .live import LiveState, live_step
+from .live import LiveState, follow_setting, live_step
 from .session import DEFAULT_RECIPE, TUNE_PRESETS, DemoLimits, DemoSession
 
 if TYPE_CHECKING:
@@ -144,8 +144,8 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str],
         result = _guarded(session.reenact)(image, driving, tune=tune, tune_steps=_steps(tune_steps),
                                            relative=mode != "absolute", absolute_expression=mode == EXPRESSION_MODE,
                                            smoothing=smoothing, paste_back=paste_back,
-                                           follow_eyes=None if follow_eyes else False,
-                                           follow_mouth=None if follow_mouth else False,
+                                           follow_eyes=follow_setting(follow_eyes),
+                                           follow_mouth=follow_setting(follow_mouth),
                                            progress=True, extras=extras or ())
         for note in result.notes:
             gr.Warning(note)

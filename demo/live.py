@@ -28,6 +28,12 @@ STAGE_LABELS = {"landmarks": "landmarks", "align": "align", "check": "check", "n
                 "compose": "compose"}
 
 
+def follow_setting(checked: bool) -> Optional[bool]:
+    """A "follow the driving eyes / mouth" box as the option takes it: checked, where the model can (None);
+    unchecked, off (False)."""
+    return None if checked else False
+
+
 @dataclass
 class LiveState:
     """One browser tab's live stream: which source it drives (``key``), its reenactor and counters."""
@@ -82,8 +88,8 @@ def live_step(session: "DemoSession", state: Optional[LiveState], frame: Optiona
     key = (*key, bool(paste_back), bool(follow_eyes), bool(follow_mouth))
     if state is None or state.key != key:
         state = LiveState(key, LiveReenactor(session.reenactor, src, paste_back=paste_back,
-                                             follow_eyes=None if follow_eyes else False,
-                                             follow_mouth=None if follow_mouth else False))
+                                             follow_eyes=follow_setting(follow_eyes),
+                                             follow_mouth=follow_setting(follow_mouth)))
     with session.model_lock():
         step = state.live.step(frame)
     state.record(step.seconds, step.found, time.perf_counter())

@@ -23,7 +23,9 @@ import torch
 
 from .faces.measures import eye_opening_68, mouth_opening_68
 
-__all__ = ["DrivingMeasurement", "FOLLOWERS", "Follower", "landmark_openings", "opening_reference"]
+#: the openings measured on a face's 68 detected landmarks, by name (:func:`landmark_openings`)
+OPENINGS = {"eye": eye_opening_68, "mouth": mouth_opening_68}
+__all__ = ["DrivingMeasurement", "FOLLOWERS", "Follower", "OPENINGS", "landmark_openings", "opening_reference"]
 
 
 class DrivingMeasurement(NamedTuple):
@@ -65,21 +67,21 @@ FOLLOWERS: Dict[str, Follower] = {f.measure: f for f in (
 )}
 
 
-def landmark_openings(params: Any) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(eye aspect ratio [N], inner-lip gap [N]) of the landmarks an estimator detected
-    (``params.extras["detected_landmarks"]`` [N, 68, 2]); NaN for faces not found, and for every face with
-    estimators that report no such landmarks."""
+def landmark_openings(params: Any) -> Dict[str, torch.Tensor]:
+    """``{measure: [N]}`` for each of :data:`OPENINGS` (the eye aspect ratio, the inner-lip gap) of the landmarks
+    an estimator detected (``params.extras["detected_landmarks"]`` [N, 68, 2]); NaN for faces not found, and for
+    every face with estimators that report no such landmarks. The keys are :class:`DrivingMeasurement`'s fields
+    and the followers' measures."""
     found = params.found.detach().cpu().bool()
     detected = (getattr(params, "extras", None) or {}).get("detected_landmarks")
     if detected is None:
-        nan = torch.full((len(found),), math.nan)
-        return nan, nan.clone()
+        return {name: torch.full((len(found),), math.nan) for name in OPENINGS}
     points = detected.detach().cpu().double().numpy()
-    out = []
-    for fn in (eye_opening_68, mouth_opening_68):
+    out = {}
+    for name, fn in OPENINGS.items():
         value = torch.as_tensor(fn(points), dtype=torch.float32)
-        out.append(torch.where(found & torch.isfinite(value), value, torch.full_like(value, math.nan)))
-    return out[0], out[1]
+        out[name] = torch.where(found & torch.isfinite(value), value, torch.full_like(value, math.nan))
+    return out
 
 
 def opening_reference(series: torch.Tensor, found: torch.Tensor, source_value: Optional[float], *,

@@ -27,7 +27,7 @@ import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
-from .reenact_video import (DEFAULT_SMOOTHING, Source, compose, follow_against_source, follow_missing, follow_values,
+from .reenact_video import (DEFAULT_SMOOTHING, Source, can_follow, compose, follow_against_source, follow_values,
                             motion_reference)
 
 #: stages timed for every frame, in order
@@ -108,10 +108,7 @@ class LiveReenactor:
         if follower.measure not in self._opening_reference:  # the first face decides, as the video path does
             against = follow_against_source(self.relative, self.absolute_expression)
             series, found = torch.tensor([value]), torch.tensor([True])
-            missing = follow_missing(follower, self.reenactor, self.src, series, found, against)
-            if missing is not None:
-                if wanted:
-                    raise ValueError(missing)
+            if not can_follow(follower, wanted, self.reenactor, self.src, series, found, against):
                 self._off[follower.measure] = True  # None: where the model can; it cannot
                 return
             self._opening_reference[follower.measure] = opening_reference(

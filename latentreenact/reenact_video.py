@@ -353,6 +353,22 @@ def follow_missing(follower: Follower, reenactor: "FrameReenactor", src: Source,
     return None
 
 
+def can_follow(follower: Follower, wanted: Optional[bool], reenactor: "FrameReenactor", src: Source,
+               series: torch.Tensor, found: torch.Tensor, against_source: bool) -> bool:
+    """Whether ``follower`` follows the driving face, as its option ``wanted`` asks: False when off, True or a
+    ValueError saying why not when required, and where the model can (None) False with the reason logged when
+    :func:`follow_missing` finds a reason."""
+    if wanted is False:
+        return False
+    missing = follow_missing(follower, reenactor, src, series, found, against_source)
+    if missing is None:
+        return True
+    if wanted:
+        raise ValueError(missing)
+    log.info("the driving %s is not followed: %s", follower.measure, missing)
+    return False
+
+
 def _with_followed(reenactor: "FrameReenactor", src: Source, track: PoseTrack, measured: DrivingMeasurement,
                    options: ReenactOptions, sequence: bool) -> Tuple[PoseTrack, Optional[torch.Tensor]]:
     """The track with the values of the controls that follow the driving face (``follow_eyes``,
@@ -361,15 +377,9 @@ def _with_followed(reenactor: "FrameReenactor", src: Source, track: PoseTrack, m
     values: Dict[str, torch.Tensor] = {}
     offsets: Optional[torch.Tensor] = None
     for follower in FOLLOWERS.values():
-        wanted = getattr(options, follower.option)
-        if wanted is False:
-            continue
         series = getattr(measured, follower.measure)
-        missing = follow_missing(follower, reenactor, src, series, measured.found, against_source)
-        if missing is not None:
-            if wanted:
-                raise ValueError(missing)
-            log.info("the driving %s is not followed: %s", follower.measure, missing)
+        if not can_follow(follower, getattr(options, follower.option), reenactor, src, series, measured.found,
+                          against_source):
             continue
         values[follower.control] = follow_track(follower, series, measured.found, src, against_source=against_source)
         offset = reenactor.control_series(follower.control, values[follower.control])

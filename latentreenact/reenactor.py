@@ -42,21 +42,21 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from directions.matrix import DirectionMatrix, spec_from_matrix
 from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
 from .driving_landmarks import FOLLOWERS, DrivingMeasurement, landmark_openings
-from .faces import NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, read_image, transform_points
+from .face_meter import ALIGN_SIZE, FaceMeter
+from .faces import NoFaceError, as_rgb_uint8, read_image
 from .faces.roll import roll_faces
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
 from .latent_controls import LATENT_CONTROLS, LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
-from .pose_delta import (CALIBRATION_STEPS, GAIN_LIMITS, apply_gains, calibration_deltas, gains_from_readings,
+from .pose_delta import (CALIBRATION_STEPS, apply_gains, calibration_deltas, gains_from_readings,
                          split_roll)
 from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
@@ -72,8 +72,6 @@ ImageInput = Union[np.ndarray, PathLike]
 
 #: Net3D backends that measure in the same BFM pose and coefficient space (an A trained with one drives with another)
 BFM_BACKENDS = {"bfm-net", "bfm-fit", "bfm-rigid"}
-#: FFHQ alignment size of source and driving crops (the Net3D input size)
-ALIGN_SIZE = 256
 DEFAULT_RENDER_SIZE = 256
 #: how the roll entry of Δp moves the face: an in-plane rotation after rendering, or A's roll column
 ROLL_MODES = ("rotate", "latent")
@@ -111,14 +109,15 @@ class Reenactor:
                  render_size: Optional[int] = None, truncation: Optional[float] = None, align_size: int = ALIGN_SIZE,
                  spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog",
                  roll: str = "rotate", calibrate: bool = True, controls: Optional[LatentControls] = None) -> None:
-        self.generator, self.encoder, self.estimator = generator, encoder, estimator
+        self.generator, self.encoder = generator, encoder
         if controls is not None:
             controls.check_fits(generator.n_latent, generator.style_dim)
         self.latent_controls = controls
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
         self.spec = spec if spec is not None else spec_from_matrix(directions)
-        self.seed, self.detector, self.align_size = int(seed), detector, int(align_size)
+        self.seed = int(seed)
+        self.meter = FaceMeter(estimator, self.spec, align_size, detector, self.device)
         resolution = int(generator.resolution)
         self.render_size = int(render_size) if render_size else min(DEFAULT_RENDER_SIZE, resolution)
         if not 1 <= self.render_size <= resolution:
@@ -213,8 +212,7 @@ class Reenactor:
         probes = torch.cat([self.control_series(f.control, torch.tensor([f.probe])) for f in followers])
         offsets = torch.cat([torch.zeros_like(probes[:1]), probes])  # the source as it is, then each probe
         renders = self.faces(src, torch.zeros(len(offsets), self.spec.k), calibrate=False, offset=offsets)
-        eye, mouth = landmark_openings(self._estimate([resize_square(r, self.align_size) for r in renders]))
-        readings = {"eye": eye, "mouth": mouth}
+        readings = landmark_openings(self.meter.estimate([resize_square(r, self.align_size) for r in renders]))
         gains: Dict[str, float] = {}
         for i, follower in enumerate(followers, 1):
             reading = readings[follower.measure]
@@ -268,126 +266,56 @@ class Reenactor:
             raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the layout {self.spec.k}")
         _finite_check(src.wplus, f"{src.name}: W+")
 
-    # ------------------------------------------------------------------ faces and pose
+    # ------------------------------------------------------------------ faces and pose (see FaceMeter)
+    @property
+    def estimator(self) -> Any:
+        """The Net3D backend that measures source and driving crops."""
+        return self.meter.estimator
+
+    @property
+    def detector(self) -> str:
+        """The face detector for ``align=True`` inputs."""
+        return self.meter.detector
+
+    @property
+    def align_size(self) -> int:
+        """The size of the aligned crops fed to Net3D."""
+        return self.meter.align_size
+
     def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
              warn_several: bool = False, landmarks: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-        """The ``align_size`` crop of the largest face and its crop->image transform (``NoFaceError`` if
-        none; given its 68 ``landmarks`` the face is not detected again); ``align=False``: the image is
-        already an aligned square crop and is only resized. ``warn_several``: log a warning when the image
-        has several faces."""
-        aligned = face_crop(image, self.align_size, align, detector=self.detector, landmarks=landmarks, name=name,
-                            warn_several=warn_several)
-        return aligned.crop, aligned.transform
+        """The aligned crop of the largest face and its crop->image transform (:meth:`FaceMeter.crop`)."""
+        return self.meter.crop(image, align, name, warn_several=warn_several, landmarks=landmarks)
 
     def driving_crop(self, frame: np.ndarray, align: bool = True, name: str = "frame") -> Optional[np.ndarray]:
-        """:meth:`crop` of a driving frame, or None when it has no usable face."""
-        aligned = self._driving_aligned(frame, align, name)
-        return None if aligned is None else aligned[0]
-
-    def _driving_aligned(self, frame: np.ndarray, align: bool, name: str) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-        frame = as_rgb_uint8(frame, name=name)
-        if not align:
-            return self.crop(frame, False, name)
-        try:
-            return self.crop(frame, True, name)
-        except (NoFaceError, ValueError) as exc:  # no face, or landmarks too degenerate to align
-            log.debug("%s: %s", name, exc)
-            return None
-
-    def _frame_roll(self, p: torch.Tensor, transforms: Sequence[np.ndarray]) -> torch.Tensor:
-        """Roll measured on crops, in the frame: the FFHQ alignment levels the eyes, so the crop's
-        own in-plane rotation (``transforms``: crop->frame) is subtracted back (docs/driving.md)."""
-        if "roll" not in self.spec.names:
-            return p
-        column = list(self.spec.names).index("roll")
-        theta = torch.tensor([math.degrees(math.atan2(t[1, 0], t[0, 0])) for t in transforms], dtype=p.dtype)
-        p = p.clone()
-        p[:, column] = p[:, column] - theta
-        return p
+        """The aligned crop of a driving frame, or None without a usable face (:meth:`FaceMeter.driving_crop`)."""
+        return self.meter.driving_crop(frame, align, name)
 
     def pose(self, crops: Sequence[np.ndarray]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Raw pose vectors of aligned crops: (p [N, k] on CPU, found [N] bool); rows not found hold NaN."""
-        return self._vectors(self._estimate(crops))
-
-    def _estimate(self, crops: Sequence[np.ndarray], boxes: Optional[Sequence[Sequence[float]]] = None) -> Any:
-        """The estimator's PoseParams of aligned crops (``boxes``: face boxes for estimators that take them)."""
-        with torch.no_grad():
-            if boxes is not None:
-                return self.estimator.estimate_boxes(list(crops), boxes, missing="mask")
-            return self.estimator.estimate(from_uint8(np.stack(list(crops)), self.device), missing="mask")
-
-    def _vectors(self, params: Any) -> Tuple[torch.Tensor, torch.Tensor]:
-        p = params.to_vector(self.spec.names).detach().float().cpu()
-        found = params.found.detach().cpu().bool() & torch.isfinite(p).all(1)
-        return torch.where(found[:, None], p, torch.full_like(p, math.nan)), found
+        """Raw pose vectors of aligned crops: (p [N, k], found [N]) (:meth:`FaceMeter.pose`)."""
+        return self.meter.pose(crops)
 
     def pose_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
                       landmarks: Optional[Sequence[np.ndarray]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`pose` of aligned crops cut from frames (``transforms``: crop->frame), with roll in the frame.
-        ``landmarks``: the faces' 68 landmarks in the frames (a tracked face); an estimator that takes
-        face boxes (``estimate_boxes``: ``bfm-fit``, ``bfm-rigid``) then starts its landmarks from
-        them instead of detecting the face in the crop again (others ignore them)."""
-        measured = self.measure_in_frame(crops, transforms, landmarks)
+        """:meth:`pose` of crops cut from frames, with roll in the frame (:meth:`FaceMeter.measure_in_frame`)."""
+        measured = self.meter.measure_in_frame(crops, transforms, landmarks)
         return measured.p, measured.found
 
     def measure_in_frame(self, crops: Sequence[np.ndarray], transforms: Sequence[np.ndarray],
                          landmarks: Optional[Sequence[np.ndarray]] = None) -> DrivingMeasurement:
-        """:meth:`pose_in_frame` plus each crop's eye and mouth opening (see :meth:`measure_driving`)."""
-        boxes = None
-        if landmarks is not None and hasattr(self.estimator, "estimate_boxes"):
-            boxes = [box_from_landmarks(transform_points(np.linalg.inv(t), lm)) for t, lm in zip(transforms, landmarks)]
-        params = self._estimate(crops, boxes)
-        p, found = self._vectors(params)
-        return DrivingMeasurement(self._frame_roll(p, transforms), found, *landmark_openings(params))
+        """:meth:`pose_in_frame` plus each crop's eye and mouth opening (:meth:`FaceMeter.measure_in_frame`)."""
+        return self.meter.measure_in_frame(crops, transforms, landmarks)
 
     def measure(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                 progress: bool = False, total: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Raw pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops):
-        (p [N, k], found [N]); frames without a face get NaN rows and ``found`` False. With
-        ``align``, roll is the head's roll in the frame (the crop's own rotation added back)."""
-        measured = self.measure_driving(frames, align, batch_size, progress, total)
+        """Raw pose vectors of driving frames, streamed: (p [N, k], found [N]) (:meth:`FaceMeter.measure_driving`)."""
+        measured = self.meter.measure_driving(frames, align, batch_size, progress, total)
         return measured.p, measured.found
 
     def measure_driving(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                         progress: bool = False, total: Optional[int] = None) -> DrivingMeasurement:
-        """:meth:`measure`, plus each frame's eye and mouth opening (dlib 68-landmark eye aspect ratio and inner-lip
-        gap, NaN without a face or with an estimator that reports no detected landmarks, see
-        :func:`~latentreenact.driving_landmarks.landmark_openings`)."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        rows: List[torch.Tensor] = []
-        found: List[torch.Tensor] = []
-        eyes: List[float] = []
-        mouths: List[float] = []
-        pending: List[Tuple[int, Tuple[np.ndarray, np.ndarray]]] = []
-
-        def flush() -> None:
-            crops = [c for _, (c, _) in pending]
-            if align:
-                p, ok, eye, mouth = self.measure_in_frame(crops, [t for _, (_, t) in pending])
-            else:
-                params = self._estimate(crops)
-                (p, ok), (eye, mouth) = self._vectors(params), landmark_openings(params)
-            for (index, _), row, hit, e, m in zip(pending, p, ok, eye.tolist(), mouth.tolist()):
-                rows[index], found[index], eyes[index], mouths[index] = row, hit, e, m
-            pending.clear()
-
-        for i, frame in enumerate(tqdm(frames, desc="measuring", unit="frame", total=total, disable=not progress)):
-            aligned = self._driving_aligned(frame, align, name=f"frame {i}")
-            rows.append(torch.full((self.spec.k,), math.nan))
-            found.append(torch.tensor(False))
-            eyes.append(math.nan)
-            mouths.append(math.nan)
-            if aligned is not None:
-                pending.append((i, aligned))
-            if len(pending) == batch_size:
-                flush()
-        if pending:
-            flush()
-        if not rows:
-            raise ValueError("no driving frames given")
-        return DrivingMeasurement(torch.stack(rows), torch.stack(found), torch.tensor(eyes, dtype=torch.float32),
-                                  torch.tensor(mouths, dtype=torch.float32))
+        """:meth:`measure`, plus each frame's eye and mouth opening (:meth:`FaceMeter.measure_driving`)."""
+        return self.meter.measure_driving(frames, align, batch_size, progress, total)
 
     # ------------------------------------------------------------------ inversion
     def invert(self, image: ImageInput, tune: Optional[str] = DEFAULT_RECIPE, align: bool = True, *,
@@ -422,13 +350,13 @@ class Reenactor:
         if wplus.shape[2] != self.generator.style_dim:
             raise ValueError(f"the encoder predicts {wplus.shape[2]}-d styles; the generator takes "
                              f"{self.generator.style_dim}")
-        params = self._estimate([crop])
-        p, found = self._vectors(params)
+        params = self.meter.estimate([crop])
+        p, found = self.meter.vectors(params)
         if not bool(found[0]):
             raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
-        eye, mouth = (float(v[0]) for v in landmark_openings(params))
+        openings = {measure: float(v[0]) for measure, v in landmark_openings(params).items()}
         if align:
-            p = self._frame_roll(p, [transform])  # in the photo's frame, like the driving frames
+            p = self.meter.frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator
         if tune not in (None, "none"):
             extras = [self._extra_crop(extra, align, f"{label} (extra photo {i + 1})", projector_steps, perceptual,
@@ -447,7 +375,7 @@ class Reenactor:
             info = {**info, **recipe_info}
         src = Source(crop=crop, wplus=wplus, p=p, generator=generator, transform=transform, image=photo,
                      name=label, info=info)
-        for measure, value in (("eye", eye), ("mouth", mouth)):
+        for measure, value in openings.items():
             if math.isfinite(value):
                 src.info[f"{measure}_opening"] = value
         if self.calibrate_sources:

@@ -49,6 +49,7 @@ LAYERS: Dict[str, int] = {
     "latentreenact.reenact_files": 3,
     "latentreenact.reenactor": 3,
     "latentreenact.pose_delta": 3,
+    "latentreenact.face_meter": 3,
     "latentreenact.live": 3,
     # applications
     "latentreenact.cli": 4,

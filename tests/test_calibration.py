@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fixtures.face_photos import photo, single_thread
-from latentreenact.reenactor import CALIBRATION_STEPS, GAIN_LIMITS
+from latentreenact.pose_delta import CALIBRATION_STEPS, GAIN_LIMITS
 from tiny_reenactor import face, tiny_reenactor
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)

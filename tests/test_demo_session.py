@@ -338,8 +338,8 @@ def test_time_limit_stops_the_frames(tmp_path, monkeypatch) -> None:  # type: ig
     s = DemoSession(tiny_reenactor, DemoLimits(max_frames=60), workdir=tmp_path / "work", default_tune="none")
     s.source(str(SOURCE))
     aligned = []
-    real = s.reenactor._driving_aligned
-    monkeypatch.setattr(s.reenactor, "_driving_aligned", lambda *a, **k: aligned.append(1) or real(*a, **k))
+    real = s.reenactor.meter.aligned
+    monkeypatch.setattr(s.reenactor.meter, "aligned", lambda *a, **k: aligned.append(1) or real(*a, **k))
     monkeypatch.setattr(s, "deadline", ticking_deadline(10.0))
     message = refused(lambda: s.reenact(str(SOURCE), str(DRIVING)), "time limit of 10 s", tmp_path)
     assert "stopped" in message and 0 < len(aligned) <= 10  # the work stopped ten frames in, not at 60
@@ -362,13 +362,13 @@ def test_time_limit_stops_the_tuning(session, monkeypatch) -> None:  # type: ign
 def test_time_limit_in_real_time(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     s = DemoSession(tiny_reenactor, DemoLimits(max_frames=30, time_limit_s=1.0), workdir=tmp_path / "work", default_tune="none")
     s.source(str(SOURCE))
-    real = s.reenactor._driving_aligned
+    real = s.reenactor.meter.aligned
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         time.sleep(0.25)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(s.reenactor, "_driving_aligned", slow)
+    monkeypatch.setattr(s.reenactor.meter, "aligned", slow)
     start = time.monotonic()
     with pytest.raises(DemoTimeoutError):
         s.reenact(str(SOURCE), str(DRIVING))

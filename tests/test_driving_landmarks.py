@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from latentreenact.driving_landmarks import FOLLOWERS, landmark_openings, opening_reference
+from latentreenact.driving_landmarks import FOLLOWERS, DrivingMeasurement, landmark_openings, opening_reference
 from latentreenact.latent_controls import LATENT_CONTROLS
 from latentreenact.net3d.params import PoseParams
 from latentreenact.reenact_video import ReenactOptions, follow_track
@@ -37,10 +37,12 @@ def _params(ratios, found, detected: bool = True, mouths=None) -> PoseParams:  #
 
 
 def test_openings_from_detected_landmarks() -> None:
-    eye, mouth = landmark_openings(_params([0.3, 0.1, 0.2], [True, True, False], mouths=[0.05, 0.2, 0.1]))
+    openings = landmark_openings(_params([0.3, 0.1, 0.2], [True, True, False], mouths=[0.05, 0.2, 0.1]))
+    assert list(openings) == list(DrivingMeasurement._fields[2:]) == ["eye", "mouth"]
+    eye, mouth = openings["eye"], openings["mouth"]
     assert eye[:2].tolist() == pytest.approx([0.3, 0.1]) and math.isnan(eye[2])
     assert mouth[:2].tolist() == pytest.approx([0.05, 0.2]) and math.isnan(mouth[2])
-    assert all(torch.isnan(v).all() for v in landmark_openings(_params([0.3], [True], detected=False)))
+    assert all(torch.isnan(v).all() for v in landmark_openings(_params([0.3], [True], detected=False)).values())
 
 
 class _Src:
@@ -156,9 +158,9 @@ def test_follow_mouth_renders_each_frame_with_both_offsets() -> None:
     zero = torch.zeros(1, r.spec.k)
     probes = [r.control_series(f.control, torch.tensor([f.probe])) for f in (EYES, MOUTH)]
     renders = r.faces(src, zero.repeat(3, 1), calibrate=False, offset=torch.cat([0 * probes[0], *probes]))
-    eye, mouth = landmark_openings(r.estimator.estimate(torch.from_numpy(np.stack(renders)).permute(0, 3, 1, 2)
-                                                        .float() / 127.5 - 1))
-    for follower, reading, probe in ((EYES, eye, 1), (MOUTH, mouth, 2)):
+    readings = landmark_openings(r.estimator.estimate(torch.from_numpy(np.stack(renders)).permute(0, 3, 1, 2)
+                                                      .float() / 127.5 - 1))
+    for follower, reading, probe in ((EYES, readings["eye"], 1), (MOUTH, readings["mouth"], 2)):
         unit = LATENT_CONTROLS[follower.control].unit
         gain = follower.sign * float(reading[probe] - reading[0]) / follower.probe / unit
         assert gain > 0 and src.info[f"{follower.measure}_gain"] == pytest.approx(gain, rel=1e-4)

@@ -7,7 +7,7 @@ face region of the crop (a soft ellipse, :func:`soft_mask`) is rotated about the
 corners keep the unrotated render (the background does not roll with the head).
 
 Sign: positive degrees raise the roll of docs/architecture.md §6 measured in the output, the convention in
-which the reenactor measures roll in the frame (``Reenactor._frame_roll``).
+which the reenactor measures roll in the frame (``FaceMeter.frame_roll``).
 """
 
 from __future__ import annotations
