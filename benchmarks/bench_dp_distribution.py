@@ -2,7 +2,9 @@
 
 For each driving clip the default reenactor measures every frame (``bfm-rigid``) and turns the poses into Δp as
 the video path does (gaps filled, smoothed with the video default, relative to the first frame, rescaled to A's
-common range); the training side is random pairs of generated faces labelled with ``bfm-net`` (the estimator the
+common range). Two steps of the video path come after this and are left out: the per-source pitch gain divides
+the pitch entry (by 0.25 to 4), and with the default ``roll="rotate"`` the roll entry is applied as an image
+rotation and never reaches A. The training side is random pairs of generated faces labelled with ``bfm-net`` (the estimator the
 shipped A and its ranges were made with), Δp = rescaled(p_b) - rescaled(p_a). Prints, per entry of Δp, the
 median, 95th percentile and maximum of |Δp| on the clips and the median and 95th percentile over the pairs, and
 the share of clip frames beyond A's training range (±6); writes JSON and, with ``--plot``, box plots of both.
@@ -23,6 +25,7 @@ import torch
 from directions.init import sampled_latents
 from latentreenact.examples import example_path
 from latentreenact.net3d import get_estimator
+from latentreenact.net3d.pose_vector import LAYOUTS
 from latentreenact.reenact_video import DEFAULT_SMOOTHING, fill_missing, smooth
 from latentreenact.reenactor import Reenactor
 from latentreenact.video import iter_frames
@@ -38,9 +41,10 @@ def clip_deltas(reenactor: Reenactor, clip: Path, max_frames: int) -> np.ndarray
 
 def pair_deltas(reenactor: Reenactor, faces: int, pairs: int, seed: int) -> np.ndarray:
     """Δp [pairs, k] of random pairs of ``faces`` generated faces labelled by bfm-net."""
-    _, p, _ = sampled_latents(reenactor.generator, get_estimator("bfm-net"), faces, seed=seed, progress=True)
-    if p.shape[1] != reenactor.spec.k:
-        raise ValueError(f"bfm-net's layout has {p.shape[1]} entries, A's {reenactor.spec.k}")
+    if tuple(LAYOUTS["bfm"]) != tuple(reenactor.spec.names):
+        raise ValueError(f"bfm-net's layout {LAYOUTS['bfm']} is not A's {reenactor.spec.names}")
+    _, p, _ = sampled_latents(reenactor.generator, get_estimator("bfm-net"), faces, seed=seed, layout="bfm",
+                              progress=True)
     g = torch.Generator().manual_seed(seed)
     a, b = (torch.randint(0, len(p), (pairs,), generator=g) for _ in range(2))
     return (reenactor.spec.rescale(p[b]) - reenactor.spec.rescale(p[a])).numpy()
@@ -94,6 +98,8 @@ def main() -> None:
     torch.manual_seed(args.seed)
     reenactor = Reenactor.from_pretrained("default", seed=args.seed)
     names, limit = list(reenactor.spec.names), float(reenactor.spec.shift_scale)
+    if len({clip.stem for clip in args.driving}) != len(args.driving):
+        parser.error("give driving clips with different file names (the rows are named by them)")
     clips = {clip.stem: clip_deltas(reenactor, clip, args.max_frames) for clip in args.driving}
     pairs = pair_deltas(reenactor, args.faces, args.pairs, args.seed)
     rows = summary(names, np.concatenate(list(clips.values())), pairs, limit)

@@ -25,7 +25,9 @@ from .faces.measures import eye_opening_68, mouth_opening_68
 
 #: the openings measured on a face's 68 detected landmarks, by name (:func:`landmark_openings`)
 OPENINGS = {"eye": eye_opening_68, "mouth": mouth_opening_68}
-__all__ = ["DrivingMeasurement", "FOLLOWERS", "Follower", "OPENINGS", "landmark_openings", "opening_reference"]
+
+__all__ = ["DrivingMeasurement", "FOLLOWERS", "Follower", "OPENINGS", "Openings", "landmark_openings",
+           "opening_reference"]
 
 
 class DrivingMeasurement(NamedTuple):
@@ -67,21 +69,28 @@ FOLLOWERS: Dict[str, Follower] = {f.measure: f for f in (
 )}
 
 
-def landmark_openings(params: Any) -> Dict[str, torch.Tensor]:
-    """``{measure: [N]}`` for each of :data:`OPENINGS` (the eye aspect ratio, the inner-lip gap) of the landmarks
-    an estimator detected (``params.extras["detected_landmarks"]`` [N, 68, 2]); NaN for faces not found, and for
-    every face with estimators that report no such landmarks. The keys are :class:`DrivingMeasurement`'s fields
-    and the followers' measures."""
+class Openings(NamedTuple):
+    """The eye aspect ratio ``eye`` and inner-lip gap ``mouth`` [N] of detected landmarks (NaN where unknown); the
+    field names are :class:`DrivingMeasurement`'s and the followers' measures."""
+
+    eye: torch.Tensor
+    mouth: torch.Tensor
+
+
+def landmark_openings(params: Any) -> Openings:
+    """:class:`Openings` of the landmarks an estimator detected (``params.extras["detected_landmarks"]``
+    [N, 68, 2], measured by :data:`OPENINGS`); NaN for faces not found, and for every face with estimators that
+    report no such landmarks."""
     found = params.found.detach().cpu().bool()
     detected = (getattr(params, "extras", None) or {}).get("detected_landmarks")
     if detected is None:
-        return {name: torch.full((len(found),), math.nan) for name in OPENINGS}
+        return Openings(*(torch.full((len(found),), math.nan) for _ in Openings._fields))
     points = detected.detach().cpu().double().numpy()
-    out = {}
-    for name, fn in OPENINGS.items():
-        value = torch.as_tensor(fn(points), dtype=torch.float32)
-        out[name] = torch.where(found & torch.isfinite(value), value, torch.full_like(value, math.nan))
-    return out
+    out = []
+    for name in Openings._fields:
+        value = torch.as_tensor(OPENINGS[name](points), dtype=torch.float32)
+        out.append(torch.where(found & torch.isfinite(value), value, torch.full_like(value, math.nan)))
+    return Openings(*out)
 
 
 def opening_reference(series: torch.Tensor, found: torch.Tensor, source_value: Optional[float], *,

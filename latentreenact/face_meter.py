@@ -3,9 +3,9 @@
 What the reenactor measures of a source photo or a driving frame (docs/architecture.md §2): the largest face is
 cut out as an FFHQ-aligned ``align_size`` crop (its crop->image transform kept for paste-back), and Net3D turns
 crops into pose vectors p in the layout of the direction matrix. With ``align=True`` the roll is the head's roll
-in the frame (the alignment levels the eyes, so the crop's own rotation is subtracted back, docs/driving.md), and
-estimators that report the 68 landmarks they detected also give each face's eye and mouth opening
-(:func:`latentreenact.driving_landmarks.landmark_openings`).
+in the frame (the alignment levels the eyes, so the crop's own in-plane rotation is subtracted from the roll
+measured on the crop, docs/driving.md). Estimators that report the 68 landmarks they detected also give each
+face's eye and mouth opening (:func:`latentreenact.driving_landmarks.landmark_openings`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class FaceMeter:
 
     def frame_roll(self, p: torch.Tensor, transforms: Sequence[np.ndarray]) -> torch.Tensor:
         """Roll measured on crops, in the frame: the FFHQ alignment levels the eyes, so the crop's
-        own in-plane rotation (``transforms``: crop->frame) is subtracted back (docs/driving.md)."""
+        own in-plane rotation (``transforms``: crop->frame) is subtracted from it (docs/driving.md)."""
         if "roll" not in self.spec.names:
             return p
         column = list(self.spec.names).index("roll")
@@ -108,14 +108,14 @@ class FaceMeter:
             boxes = [box_from_landmarks(transform_points(np.linalg.inv(t), lm)) for t, lm in zip(transforms, landmarks)]
         params = self.estimate(crops, boxes)
         p, found = self.vectors(params)
-        return DrivingMeasurement(self.frame_roll(p, transforms), found, **landmark_openings(params))
+        return DrivingMeasurement(self.frame_roll(p, transforms), found, *landmark_openings(params))
 
     def measure_driving(self, frames: Iterable[np.ndarray], align: bool = True, batch_size: int = 8,
                         progress: bool = False, total: Optional[int] = None) -> DrivingMeasurement:
         """Pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops), and each frame's eye
         and mouth opening (dlib 68-landmark eye aspect ratio and inner-lip gap; NaN without a face or with an
         estimator that reports no detected landmarks). Frames without a face get NaN rows and ``found`` False.
-        With ``align``, roll is the head's roll in the frame (the crop's own rotation added back)."""
+        With ``align``, roll is the head's roll in the frame (see :meth:`frame_roll`)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         rows: List[torch.Tensor] = []
@@ -130,7 +130,7 @@ class FaceMeter:
                 measured = self.measure_in_frame(crops, [t for _, (_, t) in pending])
             else:
                 params = self.estimate(crops)
-                measured = DrivingMeasurement(*self.vectors(params), **landmark_openings(params))
+                measured = DrivingMeasurement(*self.vectors(params), *landmark_openings(params))
             for (index, _), row, hit, e, m in zip(pending, measured.p, measured.found, measured.eye.tolist(),
                                                   measured.mouth.tolist()):
                 rows[index], found[index], eyes[index], mouths[index] = row, hit, e, m

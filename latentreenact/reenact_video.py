@@ -346,8 +346,9 @@ def follow_missing(follower: Follower, reenactor: "FrameReenactor", src: Source,
         return (f"this model has no W-space {follower.control} control (the default model ships one; a model "
                 "directory names it as 'controls' in reenactor.json)")
     if not bool((found.bool() & torch.isfinite(series)).any()):
-        return (f"the driving {follower.measure} opening is unknown on every frame (the estimator reports no "
-                f"detected landmarks; {follower.option} needs a landmark-fitting estimator such as bfm-rigid)")
+        return (f"the driving {follower.measure} opening is unknown on every frame measured (the estimator "
+                f"reports no detected landmarks; {follower.option} needs a landmark-fitting estimator such as "
+                "bfm-rigid)")
     if against_source and not isinstance(src.info.get(f"{follower.measure}_opening"), float):
         return f"the source's {follower.measure} opening is unknown (its estimator reported no detected landmarks)"
     return None

@@ -115,9 +115,9 @@ class Reenactor:
         self.latent_controls = controls
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
-        self.spec = spec if spec is not None else spec_from_matrix(directions)
+        self.meter = FaceMeter(estimator, spec if spec is not None else spec_from_matrix(directions), align_size,
+                               detector, self.device)
         self.seed = int(seed)
-        self.meter = FaceMeter(estimator, self.spec, align_size, detector, self.device)
         resolution = int(generator.resolution)
         self.render_size = int(render_size) if render_size else min(DEFAULT_RENDER_SIZE, resolution)
         if not 1 <= self.render_size <= resolution:
@@ -195,7 +195,8 @@ class Reenactor:
         return split_roll(self.spec, dp) if self.roll == "rotate" else (dp, None)
 
     def calibrated(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
-        """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to :data:`GAIN_LIMITS`)."""
+        """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to
+        :data:`~latentreenact.pose_delta.GAIN_LIMITS`)."""
         return apply_gains(self.spec, dp, src.pose_gains)
 
     def calibrate_followers(self, src: Source) -> Dict[str, float]:
@@ -215,7 +216,7 @@ class Reenactor:
         readings = landmark_openings(self.meter.estimate([resize_square(r, self.align_size) for r in renders]))
         gains: Dict[str, float] = {}
         for i, follower in enumerate(followers, 1):
-            reading = readings[follower.measure]
+            reading = getattr(readings, follower.measure)
             unit = LATENT_CONTROLS[follower.control].unit
             gain = follower.sign * float(reading[i] - reading[0]) / (follower.probe * unit)
             if math.isfinite(gain) and gain > 0:
@@ -267,6 +268,11 @@ class Reenactor:
         _finite_check(src.wplus, f"{src.name}: W+")
 
     # ------------------------------------------------------------------ faces and pose (see FaceMeter)
+    @property
+    def spec(self) -> PoseVectorSpec:
+        """The pose-vector layout: what Net3D measures and A takes."""
+        return self.meter.spec
+
     @property
     def estimator(self) -> Any:
         """The Net3D backend that measures source and driving crops."""
@@ -354,7 +360,7 @@ class Reenactor:
         p, found = self.meter.vectors(params)
         if not bool(found[0]):
             raise NoFaceError(f"{label}: Net3D found no usable face in the aligned source crop")
-        openings = {measure: float(v[0]) for measure, v in landmark_openings(params).items()}
+        openings = {measure: float(v[0]) for measure, v in landmark_openings(params)._asdict().items()}
         if align:
             p = self.meter.frame_roll(p, [transform])  # in the photo's frame, like the driving frames
         generator = self.generator

@@ -256,16 +256,17 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
     if expected is not None and count < expected:
         if _duration_holds(info, count):
             logger.debug("%s: %d frames shown of %d stored; the rest lie outside the clip's %.2f s (an edit list "
-                         "trims them, as players do)", info.path, count, expected, info.duration)
+                         "trims them, as players do)", info.path, count, info.n_frames, info.duration)
         else:
             _warn("%s: decoded only %d of %d frames; the file may be truncated or damaged", info.path, count,
                   expected)
 
 
 def _duration_holds(info: VideoInfo, count: int) -> bool:
-    """Whether ``count`` decoded frames fill the container's stated duration (to 2 frames or 2 %): then frames
-    stored beyond them (``n_frames`` counts packets) are ones an edit list hides, not ones lost to damage."""
-    if info.duration is None or not info.fps:
+    """Whether the file stores more frames than its stated duration shows (``n_frames`` counts packets), which is
+    what an edit list does, and ``count`` decoded frames fill that duration (to 2 frames): then the frames not
+    decoded are ones the edit list hides, not ones lost to damage."""
+    if info.duration is None or not info.fps or info.n_frames is None:
         return False
     shown = info.duration * info.fps
-    return count >= shown - max(2.0, 0.02 * shown)
+    return info.n_frames > shown + 1 and count >= shown - 2

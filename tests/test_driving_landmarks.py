@@ -38,11 +38,11 @@ def _params(ratios, found, detected: bool = True, mouths=None) -> PoseParams:  #
 
 def test_openings_from_detected_landmarks() -> None:
     openings = landmark_openings(_params([0.3, 0.1, 0.2], [True, True, False], mouths=[0.05, 0.2, 0.1]))
-    assert list(openings) == list(DrivingMeasurement._fields[2:]) == ["eye", "mouth"]
-    eye, mouth = openings["eye"], openings["mouth"]
+    assert openings._fields == DrivingMeasurement._fields[2:] == ("eye", "mouth")
+    eye, mouth = openings
     assert eye[:2].tolist() == pytest.approx([0.3, 0.1]) and math.isnan(eye[2])
     assert mouth[:2].tolist() == pytest.approx([0.05, 0.2]) and math.isnan(mouth[2])
-    assert all(torch.isnan(v).all() for v in landmark_openings(_params([0.3], [True], detected=False)).values())
+    assert all(torch.isnan(v).all() for v in landmark_openings(_params([0.3], [True], detected=False)))
 
 
 class _Src:
@@ -160,7 +160,7 @@ def test_follow_mouth_renders_each_frame_with_both_offsets() -> None:
     renders = r.faces(src, zero.repeat(3, 1), calibrate=False, offset=torch.cat([0 * probes[0], *probes]))
     readings = landmark_openings(r.estimator.estimate(torch.from_numpy(np.stack(renders)).permute(0, 3, 1, 2)
                                                       .float() / 127.5 - 1))
-    for follower, reading, probe in ((EYES, readings["eye"], 1), (MOUTH, readings["mouth"], 2)):
+    for follower, reading, probe in ((EYES, readings.eye, 1), (MOUTH, readings.mouth, 2)):
         unit = LATENT_CONTROLS[follower.control].unit
         gain = follower.sign * float(reading[probe] - reading[0]) / follower.probe / unit
         assert gain > 0 and src.info[f"{follower.measure}_gain"] == pytest.approx(gain, rel=1e-4)

