@@ -1,0 +1,70 @@
+"""FaceMeter on its own: closed forms of the roll in the frame, and the streamed measurement against per-crop calls."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from latentreenact.driving_landmarks import DrivingMeasurement
+from latentreenact.face_meter import FaceMeter
+from latentreenact.net3d.pose_vector import LAYOUTS, PoseVectorSpec
+from tiny_reenactor import FakeEstimator
+
+NAMES = LAYOUTS["bfm"]
+
+
+def meter(with_landmarks: bool = False, names=NAMES) -> FaceMeter:  # type: ignore[no-untyped-def]
+    estimator = FakeEstimator()
+    estimator.with_landmarks = with_landmarks
+    spec = PoseVectorSpec(tuple(names), {n: (-1.0, 1.0) for n in names if n.startswith("exp_")})
+    return FaceMeter(estimator, spec, align_size=32)
+
+
+def rotation(degrees: float) -> np.ndarray:
+    t = math.radians(degrees)
+    return np.array([[math.cos(t), -math.sin(t), 5.0], [math.sin(t), math.cos(t), 7.0], [0, 0, 1.0]])
+
+
+def crops(n: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    out = [rng.integers(40, 255, (32, 32, 3), dtype=np.uint8) for _ in range(n)]
+    out[2] = np.zeros((32, 32, 3), np.uint8)  # FakeEstimator: a near-black crop has no face
+    return out
+
+
+def test_frame_roll_subtracts_the_crops_rotation() -> None:
+    m = meter()
+    p = torch.arange(2 * len(NAMES), dtype=torch.float32).view(2, -1)
+    rolled = m.frame_roll(p, [rotation(10.0), rotation(-25.0)])
+    column = NAMES.index("roll")
+    expected = [float(p[0, column]) - 10.0, float(p[1, column]) + 25.0]
+    assert rolled[:, column].tolist() == pytest.approx(expected, abs=1e-4)
+    others = [i for i in range(len(NAMES)) if i != column]
+    assert torch.equal(rolled[:, others], p[:, others]) and not torch.equal(rolled, p)
+    no_roll = meter(names=[n for n in NAMES if n != "roll"])
+    q = torch.ones(1, len(NAMES) - 1)
+    assert torch.equal(no_roll.frame_roll(q, [rotation(10.0)]), q)
+
+
+@pytest.mark.parametrize("with_landmarks", [False, True])
+def test_streamed_measurement_equals_one_call_per_crop(with_landmarks: bool) -> None:
+    m = meter(with_landmarks)
+    frames = crops(5)
+    whole = m.measure_driving(frames, align=False, batch_size=3)
+    assert isinstance(whole, DrivingMeasurement) and whole.found.tolist() == [True, True, False, True, True]
+    assert torch.isnan(whole.p[2]).all() and math.isnan(float(whole.eye[2])) and math.isnan(float(whole.mouth[2]))
+    for i, frame in enumerate(frames):
+        one = m.measure_driving([frame], align=False)
+        torch.testing.assert_close(whole.p[i], one.p[0], equal_nan=True)
+        torch.testing.assert_close(whole.eye[i], one.eye[0], equal_nan=True)
+    p, found = m.pose([frames[0], frames[1]])
+    torch.testing.assert_close(p, whole.p[:2])
+    assert torch.equal(found, whole.found[:2])
+    assert bool(torch.isfinite(whole.eye[[0, 1, 3, 4]]).all()) == with_landmarks
+
+
+def test_measure_driving_needs_frames_and_a_positive_batch() -> None:
+    with pytest.raises(ValueError, match="no driving frames"):
+        meter().measure_driving([], align=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        meter().measure_driving(crops(3), align=False, batch_size=0)
