@@ -7,7 +7,7 @@ The eyes and the mouth are not followed here (``follow_eyes=False, follow_mouth=
 the pose calibration alone.
 
 Variants: ``raw`` (no gains: A as it is), ``default`` (the gains the reenactor measures,
-:data:`latentreenact.reenactor.CALIBRATION_STEPS`), ``yaw+pitch`` (yaw calibrated too, 10° steps).
+:data:`latentreenact.pose_delta.CALIBRATION_STEPS`), ``yaw+pitch`` (yaw calibrated too, 10° steps).
 
     make judge-env   # once
     python benchmarks/bench_calibration.py --source PHOTO ... --driving CLIP ... [--variants raw,default]
@@ -24,7 +24,8 @@ from motion_bench import chosen_variants, judged_row, motion_parser, write_rows
 from latentreenact.evaluation.motion import evaluate_pair
 from latentreenact.judge import FaceJudge
 from latentreenact.reenact_video import ReenactOptions
-from latentreenact.reenactor import CALIBRATION_STEPS, Reenactor
+from latentreenact.pose_delta import CALIBRATION_STEPS
+from latentreenact.reenactor import Reenactor
 
 POSE_ONLY = ReenactOptions(follow_eyes=False, follow_mouth=False)
 VARIANTS = {"raw": None, "default": dict(CALIBRATION_STEPS), "yaw+pitch": {"yaw": 10.0, "pitch": 8.0}}

@@ -1,7 +1,7 @@
 """What becomes of a rescaled pose change Δp before the direction matrix A sees it (docs/architecture.md §2):
 per-source gains divide some entries (calibration), and with roll applied as an image rotation the roll entry
 is taken out and returned in degrees. Pure tensor arithmetic on a :class:`PoseVectorSpec`; the renders that
-measure the gains are the reenactor's (``Reenactor.calibrate``)."""
+measure the gains are :mod:`latentreenact.source_calibration`'s."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ from directions.matrix import DirectionMatrix, spec_from_matrix
 from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
-from .driving_landmarks import FOLLOWERS, DrivingMeasurement, landmark_openings
+from .driving_landmarks import DrivingMeasurement, landmark_openings
 from .face_meter import ALIGN_SIZE, FaceMeter
 from .faces import NoFaceError, as_rgb_uint8, read_image
 from .faces.roll import roll_faces
@@ -56,14 +56,14 @@ from .images import from_uint8, resize_square, to_uint8
 from .latent_controls import LATENT_CONTROLS, LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
-from .pose_delta import (CALIBRATION_STEPS, apply_gains, calibration_deltas, gains_from_readings,
-                         split_roll)
+from .pose_delta import apply_gains, split_roll
 from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
 from .shape3d import LinearShapeModel
 from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
                             reenact_images, reenact_video, video_frames)
 from .sampling import render, truncation_centre
+from .source_calibration import follower_gains, pose_gains
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class Reenactor:
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
-    inverted source's gains (:data:`CALIBRATION_STEPS`: pitch; see the module docstring); ``controls``: the
+    inverted source's gains (:mod:`~latentreenact.source_calibration`: pitch; see the module docstring); ``controls``: the
     W-space controls (``eyes_closed``, ``lips_apart``, :mod:`latentreenact.latent_controls`), None to offer none.
     """
 
@@ -200,48 +200,15 @@ class Reenactor:
         return apply_gains(self.spec, dp, src.pose_gains)
 
     def calibrate_followers(self, src: Source) -> Dict[str, float]:
-        """How far the estimator's detected landmarks see this source's renders move per unit asked of each control
-        that follows the driving face (:data:`~latentreenact.driving_landmarks.FOLLOWERS`): the opening's change
-        between renders at 0 and at the follower's ``probe`` value, times its sign, over ``probe * unit``, as
-        ``{measure: gain}``. Controls the model lacks, and readings that are not positive, are left out (logged);
-        nothing is rendered when the source's own openings are unknown (no detected landmarks)."""
-        names = self.control_names()
-        followers = [f for f in FOLLOWERS.values()
-                     if f.control in names and isinstance(src.info.get(f"{f.measure}_opening"), float)]
-        if not followers:
-            return {}
-        probes = torch.cat([self.control_series(f.control, torch.tensor([f.probe])) for f in followers])
-        offsets = torch.cat([torch.zeros_like(probes[:1]), probes])  # the source as it is, then each probe
-        renders = self.faces(src, torch.zeros(len(offsets), self.spec.k), calibrate=False, offset=offsets)
-        readings = landmark_openings(self.meter.estimate([resize_square(r, self.align_size) for r in renders]))
-        gains: Dict[str, float] = {}
-        for i, follower in enumerate(followers, 1):
-            reading = getattr(readings, follower.measure)
-            unit = LATENT_CONTROLS[follower.control].unit
-            gain = follower.sign * float(reading[i] - reading[0]) / (follower.probe * unit)
-            if math.isfinite(gain) and gain > 0:
-                gains[follower.measure] = gain
-            else:
-                log.debug("%s: the %s calibration could not be measured (%s)", src.name, follower.measure,
-                          [float(reading[0]), float(reading[i])])
-        return gains
+        """How far this source's renders open per unit asked of each following control, as ``{measure: gain}``
+        (:func:`~latentreenact.source_calibration.follower_gains`)."""
+        return follower_gains(self, src)
 
     def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
-        """The source's gains: for each entry of ``steps`` (default :data:`CALIBRATION_STEPS`; angles in degrees)
-        in the layout, the change the estimator measures between renders edited by -step and +step through A
-        alone, over 2 step. An entry whose renders the estimator cannot read, or whose gain is not positive, is
-        left out (logged)."""
-        steps = CALIBRATION_STEPS if steps is None else steps
-        names, dp = calibration_deltas(self.spec, src.p, steps)
-        if not names:
-            return {}
-        renders = self.faces(src, dp, calibrate=False)  # A alone, as it is (no roll is asked)
-        p, found = self.pose([resize_square(r, self.align_size) for r in renders])
-        gains, failed = gains_from_readings(self.spec, names, steps, p, found)
-        for name, (both, gain) in failed.items():
-            log.warning("%s: the %s calibration could not be measured (found %s, gain %.3g); it is left as A "
-                        "gives it", src.name, name, both, gain)
-        return gains
+        """The source's pose gains: the estimator's reading of renders at -step and +step through A alone, over
+        2 step, per entry of ``steps`` (default :data:`~latentreenact.pose_delta.CALIBRATION_STEPS`; see
+        :func:`~latentreenact.source_calibration.pose_gains`)."""
+        return pose_gains(self, src, steps)
 
     def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
               offset: Optional[torch.Tensor] = None) -> np.ndarray:
@@ -346,7 +313,8 @@ class Reenactor:
             raise ValueError(f"extra photos of the person are used only by tuning; recipe {tune!r} does not tune "
                              f"(choose released, pti, local or editable)")
         if also_landmarks is not None and len(also_landmarks) != len(also):
-            raise ValueError(f"also_landmarks must hold one entry per extra photo ({len(also)}), got {len(also_landmarks)}")
+            raise ValueError(f"also_landmarks must hold one entry per extra photo ({len(also)}), "
+                             f"got {len(also_landmarks)}")
         photo, label = _as_image(image, name or "source")
         crop, transform = self.crop(photo, align, label, warn_several=landmarks is None, landmarks=landmarks)
         wplus, _, info = invert_aligned(self.generator, crop, self.render_size, encoder=self.encoder,

@@ -51,6 +51,7 @@ LAYERS: Dict[str, int] = {
     "latentreenact.pose_delta": 3,
     "latentreenact.face_meter": 3,
     "latentreenact.live": 3,
+    "latentreenact.source_calibration": 3,
     # applications
     "latentreenact.cli": 4,
     "latentreenact.evaluation": 4,

@@ -68,7 +68,7 @@ def test_calibrate_measures_the_estimators_reading_of_edits_through_a(  # type: 
         return pose
 
     monkeypatch.setattr(r, "shift", recording_shift)
-    monkeypatch.setattr(r, "pose", reading([-3.0, 5.0]))
+    monkeypatch.setattr(r.meter, "pose", reading([-3.0, 5.0]))
     step = CALIBRATION_STEPS["pitch"]
     assert r.calibrate(src) == {"pitch": pytest.approx(8.0 / (2 * step))}
     # A was asked for -step and +step degrees of pitch (rescaled: degrees * 6 / 20) and nothing else
@@ -77,9 +77,9 @@ def test_calibrate_measures_the_estimators_reading_of_edits_through_a(  # type: 
     torch.testing.assert_close(asked[-1], expected)
     assert r.calibrate(src, {"pitch": 4.0}) == {"pitch": pytest.approx(1.0)}
     with caplog.at_level(logging.WARNING):
-        monkeypatch.setattr(r, "pose", reading([2.0, -2.0]))  # reads the wrong way: not a gain
+        monkeypatch.setattr(r.meter, "pose", reading([2.0, -2.0]))  # reads the wrong way: not a gain
         assert r.calibrate(src) == {}
-        monkeypatch.setattr(r, "pose", reading([-3.0, 5.0], found=(True, False)))  # no face in a render
+        monkeypatch.setattr(r.meter, "pose", reading([-3.0, 5.0], found=(True, False)))  # no face in a render
         assert r.calibrate(src) == {}
     assert caplog.text.count("calibration could not be measured") == 2
 
