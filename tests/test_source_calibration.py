@@ -3,6 +3,7 @@ readings the test sets: what is rendered, and the gains against the closed form.
 
 from __future__ import annotations
 
+import logging
 import math
 from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Tuple
@@ -51,11 +52,18 @@ def source(info: Optional[Dict[str, Any]] = None) -> Source:
                   generator=None, transform=np.eye(3), image=np.zeros((SIZE, SIZE, 3), np.uint8), info=info or {})
 
 
-def test_follower_gains_render_nothing_without_the_sources_openings() -> None:
-    renderer = Renderer()
-    assert source_calibration.follower_gains(renderer, source()) == {}
-    assert source_calibration.follower_gains(Renderer(names=()), source({"eye_opening": 0.3})) == {}
-    assert renderer.renders == []
+def test_follower_gains_render_nothing_without_the_sources_openings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    renderer, bare = Renderer(), Renderer(names=())
+    assert source_calibration.follower_gains(renderer, source()) == {}  # openings unknown
+    assert source_calibration.follower_gains(bare, source({"eye_opening": 0.3})) == {}  # no controls to follow
+    assert renderer.renders == [] and bare.renders == []
+    # only the eye's opening is known: only the eye is probed (the source, then eyes_closed at its probe)
+    eye_only = Renderer()
+    readings = Openings(eye=torch.tensor([0.30, 0.22]), mouth=torch.tensor([0.05, 0.05]))
+    monkeypatch.setattr(source_calibration, "landmark_openings", lambda params: readings)
+    assert set(source_calibration.follower_gains(eye_only, source({"eye_opening": 0.3}))) == {"eye"}
+    (_, offsets, _), = eye_only.renders
+    torch.testing.assert_close(offsets[:, 0, 0], torch.tensor([0.0, FOLLOWERS["eye"].probe * CONTROL_SCALE["eyes_closed"]]))
 
 
 def test_follower_gains_against_the_closed_form(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -87,9 +95,9 @@ def test_pose_gains_read_the_renders_at_minus_and_plus_the_step() -> None:
     renderer = Renderer()
     pitch = SPEC.names.index("pitch")
     p = torch.zeros(2, SPEC.k)
-    p[:, pitch] = torch.tensor([-3.0, 5.0])
+    p[:, pitch] = torch.tensor([-3.0, 9.0])
     renderer.pose_reading = (p, torch.tensor([True, True]))
-    assert source_calibration.pose_gains(renderer, source(), {"pitch": 4.0}) == {"pitch": pytest.approx(1.0)}
+    assert source_calibration.pose_gains(renderer, source(), {"pitch": 4.0}) == {"pitch": pytest.approx(1.5)}
     (dp, offset, calibrate), = renderer.renders
     assert not calibrate and offset is None
     expected = torch.zeros(2, SPEC.k)
@@ -98,3 +106,16 @@ def test_pose_gains_read_the_renders_at_minus_and_plus_the_step() -> None:
     # entries the layout lacks: nothing to measure, nothing rendered
     assert source_calibration.pose_gains(renderer, source(), {"tilt": 4.0}) == {}
     assert len(renderer.renders) == 1
+
+
+def test_pose_gains_leave_out_what_cannot_be_read(caplog) -> None:  # type: ignore[no-untyped-def]
+    renderer = Renderer()
+    pitch = SPEC.names.index("pitch")
+    p = torch.zeros(2, SPEC.k)
+    p[:, pitch] = torch.tensor([-3.0, 9.0])
+    with caplog.at_level(logging.WARNING):
+        renderer.pose_reading = (p, torch.tensor([True, False]))  # no face in the +step render
+        assert source_calibration.pose_gains(renderer, source(), {"pitch": 4.0}) == {}
+        renderer.pose_reading = (-p, torch.tensor([True, True]))  # read the other way
+        assert source_calibration.pose_gains(renderer, source(), {"pitch": 4.0}) == {}
+    assert caplog.text.count("pitch calibration could not be measured") == 2
