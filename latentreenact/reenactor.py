@@ -101,8 +101,9 @@ class Reenactor:
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
-    inverted source's gains (pitch, measured by :mod:`~latentreenact.source_calibration`; see this module's docstring); ``controls``: the
-    W-space controls (``eyes_closed``, ``lips_apart``, :mod:`latentreenact.latent_controls`), None to offer none.
+    inverted source's gains (pitch, measured by :mod:`~latentreenact.source_calibration`; see this module's
+    docstring); ``controls``: the W-space controls (``eyes_closed``, ``lips_apart``,
+    :mod:`latentreenact.latent_controls`), None to offer none.
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,

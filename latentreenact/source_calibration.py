@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Dict, Mapping, Optional, Protocol, Tuple
-
-import numpy as np
+from typing import Dict, Mapping, Optional, Protocol
 
 import torch
 
@@ -27,29 +25,19 @@ from .face_meter import FaceMeter
 from .images import resize_square
 from .latent_controls import LATENT_CONTROLS
 from .pose_delta import CALIBRATION_STEPS, calibration_deltas, gains_from_readings
-from .reenact_video import Source
+from .reenact_video import FrameReenactor, Source
 
 log = logging.getLogger(__name__)
 
 __all__ = ["CalibratedRenderer", "follower_gains", "pose_gains"]
 
 
-class CalibratedRenderer(Protocol):
-    """What the calibration uses of a :class:`~latentreenact.reenactor.Reenactor`: its renders
-    (``faces``, ``control_series``, ``control_names``) and the :class:`FaceMeter` that reads them (its ``pose``
-    and ``estimate``; a reenactor's own ``pose`` is not consulted)."""
+class CalibratedRenderer(FrameReenactor, Protocol):
+    """A :class:`FrameReenactor` with the :class:`FaceMeter` that reads its renders. The calibration uses its
+    renders (``faces``, ``control_series``, ``control_names``) and the meter's ``pose`` and ``estimate`` (a
+    reenactor's own ``pose`` is not consulted)."""
 
     meter: FaceMeter
-
-    def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
-              offset: Optional[torch.Tensor] = None) -> np.ndarray:
-        """uint8 faces [B, S, S, 3] of the source moved by ``dp`` [B, k] (rescaled) plus the W+ ``offset``."""
-
-    def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
-        """W+ offsets [N, n_latent, D] of a W-space control taking ``values`` [N]."""
-
-    def control_names(self) -> Tuple[str, ...]:
-        """The expression controls the model offers."""
 
 
 def pose_gains(renderer: CalibratedRenderer, src: Source,

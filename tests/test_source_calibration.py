@@ -30,7 +30,8 @@ class Renderer:
     def __init__(self, names: Tuple[str, ...] = ("eyes_closed", "lips_apart")) -> None:
         self.names = names
         self.renders: List[Tuple[torch.Tensor, Optional[torch.Tensor], bool]] = []
-        self.pose_reading: Tuple[torch.Tensor, torch.Tensor] = (torch.zeros(0, SPEC.k), torch.zeros(0, dtype=torch.bool))
+        self.pose_reading: Tuple[torch.Tensor, torch.Tensor] = (torch.zeros(0, SPEC.k),
+                                                                torch.zeros(0, dtype=torch.bool))
         self.meter = SimpleNamespace(spec=SPEC, align_size=SIZE, pose=lambda crops: self.pose_reading,
                                      estimate=lambda crops: None)
         self.spec = SPEC
@@ -52,7 +53,8 @@ def source(info: Optional[Dict[str, Any]] = None) -> Source:
                   generator=None, transform=np.eye(3), image=np.zeros((SIZE, SIZE, 3), np.uint8), info=info or {})
 
 
-def test_follower_gains_render_nothing_without_the_sources_openings(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_follower_gains_render_nothing_without_the_sources_openings(  # type: ignore[no-untyped-def]
+        monkeypatch) -> None:
     renderer, bare = Renderer(), Renderer(names=())
     assert source_calibration.follower_gains(renderer, source()) == {}  # openings unknown
     assert source_calibration.follower_gains(bare, source({"eye_opening": 0.3})) == {}  # no controls to follow
@@ -63,7 +65,8 @@ def test_follower_gains_render_nothing_without_the_sources_openings(monkeypatch)
     monkeypatch.setattr(source_calibration, "landmark_openings", lambda params: readings)
     assert set(source_calibration.follower_gains(eye_only, source({"eye_opening": 0.3}))) == {"eye"}
     (_, offsets, _), = eye_only.renders
-    torch.testing.assert_close(offsets[:, 0, 0], torch.tensor([0.0, FOLLOWERS["eye"].probe * CONTROL_SCALE["eyes_closed"]]))
+    probe = FOLLOWERS["eye"].probe * CONTROL_SCALE["eyes_closed"]
+    torch.testing.assert_close(offsets[:, 0, 0], torch.tensor([0.0, probe]))
 
 
 def test_follower_gains_against_the_closed_form(monkeypatch) -> None:  # type: ignore[no-untyped-def]
