@@ -7,11 +7,12 @@ drawn again, orthographically as the fit (``latentreenact.judge.turned_face``). 
 mesh, mirror average) reads each turned drawing against the unturned one. The rotation is exact whatever the
 fitted shape, so the ratio read / asked is the judge's scale for out-of-plane turns. Edit gains
 (docs/editing.md: judged degrees over asked degrees) carry this scale; gains of the output against the
-driving series (docs/evaluation.md) compare the judge with itself, and it cancels there.
+driving series (docs/evaluation.md) compare the judge with itself, and it cancels there. ``--estimators``
+reads the same turns with the method's Net3D backends (ground truth for the driving measurement).
 
     make judge-env   # once
     python benchmarks/bench_judge_rotation.py [--photos astronaut ...] [--photo-files a.jpg ...]
-        [--json out.json] [--markdown out.md] [--grid grid.jpg]
+        [--estimators bfm-rigid bfm-net] [--json out.json] [--markdown out.md] [--grid grid.jpg]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from latentreenact.faces import read_image
 from latentreenact.faces.alignment import face_crop
 from latentreenact.judge import FaceJudge
 from latentreenact.judge.turned_face import coloured_surface, draw_turned
+from latentreenact.net3d import get_estimator
 from latentreenact.shape3d import LinearShapeModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test photos' loader
@@ -39,9 +41,10 @@ TURNS: List[Tuple[str, float]] = [("yaw", a) for a in (-30.0, -20.0, -10.0, 10.0
 SIZE = 256
 
 
-def measure_photo(judge: FaceJudge, model: LinearShapeModel, name: str, photo: np.ndarray
-                  ) -> Tuple[Dict[str, Any], List[np.ndarray]]:
-    """Per turn: the judge's (yaw, pitch, roll) of the turned drawing against the unturned one."""
+def measure_photo(judge: FaceJudge, model: LinearShapeModel, name: str, photo: np.ndarray,
+                  estimators: Dict[str, Any]) -> Tuple[Dict[str, Any], List[np.ndarray]]:
+    """Per turn: the judge's (yaw, pitch, roll) of the turned drawing against the unturned one, and each of
+    ``estimators``' (the method's Net3D backends) change of yaw and pitch."""
     crop = face_crop(photo, SIZE, name=name).crop
     surface = coloured_surface(crop, model)
     base = draw_turned(surface, 0.0, 0.0, SIZE)
@@ -53,8 +56,13 @@ def measure_photo(judge: FaceJudge, model: LinearShapeModel, name: str, photo: n
         series = judge.measure([base, image])
         found = bool(series.found.all())
         read = {k: float(getattr(series, k)[1]) if found else None for k in ("yaw", "pitch", "roll")}
-        row["turns"].append({"axis": axis, "asked": angle, "read": read,
-                             "gain": None if not found else read[axis] / angle})
+        turn = {"axis": axis, "asked": angle, "read": read, "gain": None if not found else read[axis] / angle,
+                "estimators": {}}
+        for label, estimator in estimators.items():
+            params = estimator([base, image], missing="mask")
+            change = {k: float(getattr(params, k)[1] - getattr(params, k)[0]) for k in ("yaw", "pitch")}
+            turn["estimators"][label] = {k: (v if np.isfinite(v) else None) for k, v in change.items()}
+        row["turns"].append(turn)
     return row, tiles
 
 
@@ -86,6 +94,25 @@ def summary(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     return out
 
 
+def estimator_summary(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    """Per estimator and axis: the slope of its reading on the asked turn over all photos, and per photo."""
+    out: Dict[str, Dict[str, Any]] = {}
+    labels = dict.fromkeys(k for r in rows for t in r["turns"] for k in t["estimators"])
+    for label in labels:
+        out[label] = {}
+        for axis in ("yaw", "pitch"):
+            per_photo, pairs_all = {}, []
+            for r in rows:
+                pairs = [(t["asked"], t["estimators"][label][axis]) for t in r["turns"]
+                         if t["axis"] == axis and t["estimators"].get(label, {}).get(axis) is not None]
+                if pairs:
+                    per_photo[r["photo"]] = slope(pairs)
+                    pairs_all += pairs
+            out[label][axis] = {"slope": slope(pairs_all) if pairs_all else None, "per_photo": per_photo,
+                                "turns_read": len(pairs_all)}
+    return out
+
+
 def markdown(table: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:
     """The per-axis table and each turn."""
     lines = ["| axis | read / asked (all photos) | per photo min..max | largest read of the other axis | turns |",
@@ -111,6 +138,8 @@ def main() -> None:
     parser.add_argument("--grid", type=Path, default=None, help="JPEG grid: per photo the crop, the unturned "
                                                                 "drawing and every turn")
     parser.add_argument("--tile", type=int, default=128)
+    parser.add_argument("--estimators", nargs="*", default=[], help="Net3D backends to read the same turns "
+                                                                     "(e.g. bfm-rigid bfm-net)")
     args = parser.parse_args()
 
     from fixtures.face_photos import photos  # tests/fixtures: the repository's real photos
@@ -120,21 +149,29 @@ def main() -> None:
     else:
         chosen = photos() if args.photos is None else {k: v for k, v in photos().items() if k in args.photos}
     model = LinearShapeModel.load(dense=True)
+    estimators = {name: get_estimator(name) for name in args.estimators}
     rows, grid = [], []
     with FaceJudge(mirror=True) as judge:
         for name, photo in chosen.items():
-            row, tiles = measure_photo(judge, model, name, photo)
+            row, tiles = measure_photo(judge, model, name, photo, estimators)
             rows.append(row)
             grid.append(np.concatenate([np.asarray(Image.fromarray(t).resize((args.tile, args.tile), Image.LANCZOS))
                                         for t in tiles], 1))
     table = summary(rows)
     text = markdown(table, rows)
+    read_by = estimator_summary(rows)
+    if read_by:
+        text += "\n| estimator | yaw read / asked (per photo) | pitch read / asked (per photo) |\n|---|---|---|\n"
+        for label, axes in read_by.items():
+            cells = [f"{a['slope']:.3f} ({min(a['per_photo'].values()):.2f}..{max(a['per_photo'].values()):.2f})"
+                     if a["per_photo"] else "–" for a in axes.values()]
+            text += f"| {label} | " + " | ".join(cells) + " |\n"
     print(text)
     if args.grid is not None:
         args.grid.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.concatenate(grid, 0)).save(args.grid, quality=88)
     gains = [t["gain"] for r in rows for t in r["turns"] if t["gain"] is not None]
-    record = {**machine(), "size": SIZE, "turns": TURNS, "summary": table, "rows": rows,
+    record = {**machine(), "size": SIZE, "turns": TURNS, "summary": table, "estimators": read_by, "rows": rows,
               "gain_median": statistics.median(gains) if gains else None}
     write_outputs(record, args.json, text, args.markdown)
 
