@@ -48,18 +48,17 @@ from inversion.invert import invert_aligned
 from inversion.recipes import DEFAULT_RECIPE, get_recipe, run_recipe
 
 from .driving_landmarks import DrivingMeasurement, landmark_openings
+from .edit_controls import EditControls
 from .face_meter import ALIGN_SIZE, FaceMeter
 from .faces import NoFaceError, as_rgb_uint8, read_image
 from .faces.roll import roll_faces
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
-from .latent_controls import LATENT_CONTROLS, LatentControls
+from .latent_controls import LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
 from .pose_delta import apply_gains, split_roll
-from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
-from .shape3d import LinearShapeModel
 from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
                             reenact_images, reenact_video, video_frames)
 from .sampling import render, truncation_centre
@@ -111,9 +110,6 @@ class Reenactor:
                  spec: Optional[PoseVectorSpec] = None, seed: int = 0, detector: str = "hog",
                  roll: str = "rotate", calibrate: bool = True, controls: Optional[LatentControls] = None) -> None:
         self.generator, self.encoder = generator, encoder
-        if controls is not None:
-            controls.check_fits(generator.n_latent, generator.style_dim)
-        self.latent_controls = controls
         self.device = generator.device
         self.directions = directions.to(self.device).eval().requires_grad_(False)
         self.meter = FaceMeter(estimator, spec if spec is not None else spec_from_matrix(directions), align_size,
@@ -145,7 +141,8 @@ class Reenactor:
             log.warning("the direction matrix was trained with Net3D backend %r but the estimator is %r",
                         backend, getattr(estimator, "name", "?"))
         self._centre: Optional[torch.Tensor] = None
-        self._controls: Optional[Dict[str, torch.Tensor]] = None
+        self.edits = EditControls(self.spec, generator.n_latent)
+        self.latent_controls = controls
 
     @classmethod
     def from_pretrained(cls, model: PathLike = "default", device: Union[str, torch.device] = "cpu", seed: int = 0,
@@ -379,69 +376,43 @@ class Reenactor:
         return crop, _finite_check(wplus.detach(), f"{label}: the inverted W+")
 
     # ------------------------------------------------------------------ editing
+    @property
+    def latent_controls(self) -> Optional[LatentControls]:
+        """The W-space controls (``eyes_closed``, ``lips_apart``), or None; checked against the generator when set."""
+        return self.edits.latent
+
+    @latent_controls.setter
+    def latent_controls(self, controls: Optional[LatentControls]) -> None:
+        if controls is not None:
+            controls.check_fits(self.generator.n_latent, self.generator.style_dim)
+        self.edits.latent = controls
+
     def control_names(self) -> Tuple[str, ...]:
-        """The expression controls this reenactor offers: the pose-vector ones (``mouth_open``, ``smile``) and
-        the W-space ones of its controls file (``eyes_closed``, ``lips_apart`` with the default model)."""
-        latent = self.latent_controls.names if self.latent_controls is not None else ()
-        return (*CONTROLS, *latent)
+        """The expression controls offered: the pose-vector ones (``mouth_open``, ``smile``) and the W-space ones
+        (``eyes_closed``, ``lips_apart`` with the default model); see :class:`EditControls`."""
+        return self.edits.names()
 
     def control_offset(self, controls: Optional[Mapping[str, float]]) -> Optional[torch.Tensor]:
-        """ΔW+ [1, n_latent, D] of the W-space controls among ``controls`` (None when there are none); ValueError
-        for a W-space control that this reenactor has no direction for."""
-        values = {k: float(v) for k, v in (controls or {}).items() if k in LATENT_CONTROLS}
-        if not values:
-            return None
-        if self.latent_controls is None:
-            raise ValueError(f"{', '.join(values)}: this model has no W-space controls file (the default model "
-                             f"ships one; a model directory names it as 'controls' in reenactor.json)")
-        return self.latent_controls.offset(values, self.generator.n_latent)
+        """ΔW+ [1, n_latent, D] of the W-space controls among ``controls`` (None when there are none)."""
+        return self.edits.offset(controls)
 
     def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
         """ΔW+ [N, n_latent, D] of one W-space control taking ``values`` [N] (e.g. ``eyes_closed`` per frame)."""
-        if self.latent_controls is None:
-            raise ValueError(f"{name}: this model has no W-space controls file (the default model ships one; a "
-                             f"model directory names it as 'controls' in reenactor.json)")
-        unit = self.latent_controls.offset({name: 1.0}, self.generator.n_latent)
-        return _finite_check(torch.as_tensor(values, dtype=torch.float32), f"{name} values")[:, None, None] * unit
+        return self.edits.series(name, values)
 
     def control_directions(self) -> Dict[str, torch.Tensor]:
-        """Raw Δp [k] of a value of 1 of each expression control (``mouth_open``, ``smile``; see
-        :mod:`latentreenact.net3d.controls`); ValueError for pose vectors without BFM expressions."""
-        if self._controls is None:
-            self._controls = control_directions(LinearShapeModel.load(), self.spec)
-        return self._controls
+        """Raw Δp [k] of a value of 1 of each pose-vector control (``mouth_open``, ``smile``)."""
+        return self.edits.pose_directions()
 
     def edit_delta(self, src: Source, yaw: Optional[float] = None, pitch: Optional[float] = None,
                    roll: Optional[float] = None, expression: Optional[Mapping[int, float]] = None,
                    jaw: Optional[float] = None, absolute: bool = False,
                    controls: Optional[Mapping[str, float]] = None) -> torch.Tensor:
-        """Δp [1, k] for an edit: angles in degrees, expressions (``{index: value}``) in raw units;
-        added to the source's values (default) or set (``absolute=True``); None leaves an entry as is.
-        ``controls`` (``{"mouth_open": 1.0, "smile": 0.5}``) are added on top (see :data:`CONTROLS`); the W-space
-        controls among them (``eyes_closed``, ``lips_apart``) are not part of Δp (see :meth:`control_offset`) and are
-        only checked."""
-        values: Dict[str, float] = {k: float(v) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
-                                                               ("jaw", jaw)) if v is not None}
-        values.update({f"exp_{int(i)}": float(v) for i, v in (expression or {}).items()})
-        unknown = [n for n in values if n not in self.spec.names]
-        if unknown:
-            raise ValueError(f"entries {unknown} are not in this model's pose vector ({', '.join(self.spec.names)})")
-        control_values = {k: float(v) for k, v in (controls or {}).items()}
-        if not all(math.isfinite(v) for v in [*values.values(), *control_values.values()]):
-            raise ValueError(f"edit values must be finite (not NaN or Inf), got {values} {control_values}")
-        base = src.p.detach().float().cpu()
-        target = base.clone()
-        for name, value in values.items():
-            i = self.spec.names.index(name)
-            target[0, i] = value if absolute else target[0, i] + value
-        unknown = [n for n in control_values if n not in CONTROLS and n not in LATENT_CONTROLS]
-        if unknown:
-            raise ValueError(f"unknown expression controls {unknown}; choose from {', '.join(self.control_names())}")
-        self.control_offset(control_values)  # a W-space control this model lacks fails here
-        pose_controls = {n: v for n, v in control_values.items() if n in CONTROLS}
-        if pose_controls:
-            target = target + control_delta(self.control_directions(), pose_controls).unsqueeze(0)
-        return self.spec.delta(base, target)
+        """Δp [1, k] for an edit of ``src`` (:meth:`EditControls.delta`): angles in degrees, expressions
+        (``{index: value}``) in raw units, added to the source's values or set (``absolute=True``); ``controls``
+        (``{"mouth_open": 1.0, "eyes_closed": 0.5}``, see :meth:`control_names`) on top."""
+        return self.edits.delta(src.p, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
+                                absolute=absolute, controls=controls)
 
     def edit_latent(self, src: Source, **edit: Any) -> torch.Tensor:
         """The edited W+ [1, L, D] (arguments of :meth:`edit_delta`); with ``roll="rotate"`` it holds no roll
