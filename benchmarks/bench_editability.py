@@ -10,7 +10,10 @@ pivot and the edits yaw ±20°, pitch ±15°, ``mouth_open`` +1 and ``smile`` +1
   render, as a gain (measured / requested), and the judge's mouth opening and mouth width changes;
 * texture: the artifact ratio (``latentreenact.metrics.high_frequency.artifact_ratio``) of each edit
   to the pivot's render (< 1: blur, > 1: added grid or noise texture);
-* time: seconds of the recipe (after detection and the encoder) on this machine.
+* time: seconds of the recipe (after detection and the encoder) on this machine;
+* the judge's own scale on the photo's face: its reading of the crop's face drawn as a 3D surface and turned
+  by exactly the edits' angles (``latentreenact.judge.turned_face``, docs/evaluation.md), per axis; every pose
+  gain is also given divided by it (``gain_judge_scaled``), since the judge reads turns short.
 
 It writes JSON, a markdown table and one grid per photo (rows: recipes; columns: source crop,
 reconstruction, the six edits).
@@ -37,11 +40,13 @@ from PIL import Image
 from bench_files import machine, write_outputs
 
 from directions.matrix import DirectionMatrix, spec_from_matrix
-from latentreenact.faces import read_image
+from latentreenact.faces import NoFaceError, read_image
 from latentreenact.images import resize_square
 from latentreenact.judge import FaceJudge, dlib_distance, identity_descriptor, mouth_opening, mouth_width
+from latentreenact.judge.turned_face import coloured_surface, draw_turned
 from latentreenact.metrics.high_frequency import artifact_ratio
 from latentreenact.reenactor import Reenactor
+from latentreenact.shape3d import LinearShapeModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test photos' loader
 
@@ -75,8 +80,27 @@ def judge_edit(judge: FaceJudge, base: np.ndarray, image: np.ndarray, quantity: 
     return measure(mesh) - measure(mesh_base)
 
 
+def judge_scale(judge: FaceJudge, crop: np.ndarray, model: LinearShapeModel) -> Dict[str, Optional[float]]:
+    """The judge's reading over the asked angle of ``crop``'s face turned by exactly the pose edits' angles, per
+    axis (mean over the two signs; None where dlib or the judge finds no face). Only the edits' angles, so it
+    differs a little from the slope over all turns of ``bench_judge_rotation.py``."""
+    try:
+        surface = coloured_surface(crop, model)
+    except NoFaceError:
+        return {"yaw": None, "pitch": None}
+    base = draw_turned(surface, 0.0, 0.0, crop.shape[0])
+    ratios: Dict[str, List[float]] = {"yaw": [], "pitch": []}
+    for kwargs, quantity, requested in EDITS.values():
+        if quantity in ratios:
+            turned = draw_turned(surface, kwargs.get("yaw", 0.0), kwargs.get("pitch", 0.0), crop.shape[0])
+            read = judge_edit(judge, base, turned, quantity)
+            if read is not None:
+                ratios[quantity].append(read / requested)
+    return {axis: statistics.mean(v) if v else None for axis, v in ratios.items()}
+
+
 def evaluate(reenactor: Reenactor, judge: FaceJudge, photo: np.ndarray, name: str, recipe: str,
-             matrices: Dict[str, DirectionMatrix]) -> List[Dict[str, Any]]:
+             matrices: Dict[str, DirectionMatrix], scale: Dict[str, Optional[float]]) -> List[Dict[str, Any]]:
     """One photo inverted with one recipe, edited with each direction matrix: per matrix, the row of
     measurements and the grid row of images (``row["tiles"]``)."""
     crop, _ = reenactor.crop(photo, True, name)
@@ -90,16 +114,20 @@ def evaluate(reenactor: Reenactor, judge: FaceJudge, photo: np.ndarray, name: st
         reenactor.directions = matrix
         row: Dict[str, Any] = {"photo": name, "recipe": recipe if len(matrices) == 1 else f"{recipe} / A {label}",
                                "directions": label, "seconds": seconds,
-                               "reconstruction_distance": distance(source_descriptor, base), "edits": {}}
+                               "reconstruction_distance": distance(source_descriptor, base), "judge_scale": scale,
+                               "edits": {}}
         tiles = [resize_square(crop, base.shape[0]), base]
         for edit_name, (kwargs, quantity, requested) in EDITS.items():
             image = reenactor.edit(src, **kwargs)
             tiles.append(image)
             change = judge_edit(judge, base, image, quantity)
+            gain = None if change is None or requested is None else change / requested
+            own = scale.get(quantity)
             row["edits"][edit_name] = {
                 "distance": distance(source_descriptor, image),
                 "change": change,
-                "gain": None if change is None or requested is None else change / requested,
+                "gain": gain,
+                "gain_judge_scaled": None if gain is None or not own else gain / own,
                 "artifact_ratio": artifact_ratio(image, base),
             }
         row["tiles"] = tiles
@@ -137,6 +165,7 @@ def summary(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
 
         recon = [r["reconstruction_distance"] for r in mine if r["reconstruction_distance"] is not None]
         dists, gains, ratios = values(edits, "distance"), values(pose, "gain"), values(edits, "artifact_ratio")
+        scaled = values(pose, "gain_judge_scaled")
         mouth = [r["edits"]["mouth_open"]["change"] for r in mine if r["edits"]["mouth_open"]["change"] is not None]
         out[recipe] = {
             "seconds": statistics.mean(r["seconds"] for r in mine),
@@ -147,6 +176,9 @@ def summary(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
             "edits_over_0.5": sum(d > 0.5 for d in dists), "edits_judged": len(dists),
             "edits_without_face": sum(e["distance"] is None for e in edits),
             "pose_gain_min": min(gains) if gains else None, "pose_gain_max": max(gains) if gains else None,
+            "pose_gains_in_range": sum(0.7 <= g <= 1.3 for g in gains), "pose_gains_judged": len(gains),
+            "pose_gains_judge_scaled_in_range": sum(0.7 <= g <= 1.3 for g in scaled),
+            "pose_gains_judge_scaled": len(scaled),
             "mouth_open_change_mean": statistics.mean(mouth) if mouth else None,
             "artifact_ratio_min": min(ratios), "artifact_ratio_max": max(ratios),
         }
@@ -159,17 +191,22 @@ def markdown(table: Dict[str, Dict[str, Any]], rows: List[Dict[str, Any]]) -> st
         return "–" if v is None else fmt.format(v)
 
     lines = ["| recipe | s | recon. dist. mean / max | edit dist. mean / max | edits > 0.5 | pose gain min..max "
-             "| mouth-open change | artifact ratio min..max |", "|---|---|---|---|---|---|---|---|"]
+             "| gains in [0.7, 1.3] (judge-scaled) | mouth-open change | artifact ratio min..max |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for recipe, s in table.items():
         lines.append(f"| {recipe} | {s['seconds']:.0f} | {f(s['reconstruction_distance_mean'])} / "
                      f"{f(s['reconstruction_distance_max'])} | {f(s['edit_distance_mean'])} / {f(s['edit_distance_max'])} "
                      f"| {s['edits_over_0.5']} of {s['edits_judged']} | {f(s['pose_gain_min'])}..{f(s['pose_gain_max'])} "
+                     f"| {s['pose_gains_in_range']} of {s['pose_gains_judged']} "
+                     f"({s['pose_gains_judge_scaled_in_range']} of {s['pose_gains_judge_scaled']}) "
                      f"| {f(s['mouth_open_change_mean'], '{:+.3f}')} | {s['artifact_ratio_min']:.2f}..{s['artifact_ratio_max']:.2f} |")
     lines += ["", "| photo | recipe | recon. | " + " | ".join(EDITS) + " |", "|---|---|---|" + "---|" * len(EDITS)]
     for r in rows:
         cells = []
         for e in r["edits"].values():
             gain = "" if e["gain"] is None else f", gain {e['gain']:.2f}"
+            if e.get("gain_judge_scaled") is not None:
+                gain += f" ({e['gain_judge_scaled']:.2f})"
             change = "" if e["gain"] is not None or e["change"] is None else f", {e['change']:+.3f}"
             cells.append(f"{f(e['distance'])}{gain}{change}, hf {e['artifact_ratio']:.2f}")
         lines.append(f"| {r['photo']} | {r['recipe']} | {f(r['reconstruction_distance'])} | " + " | ".join(cells) + " |")
@@ -194,6 +231,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     reenactor = Reenactor.from_pretrained("default", seed=0)
+    shape_model = LinearShapeModel.load(dense=True)
     matrices = load_matrices(args.directions, reenactor)
     if args.photo_files:
         chosen = {path.stem: read_image(path) for path in args.photo_files}
@@ -203,8 +241,9 @@ def main() -> None:
     with FaceJudge(mirror=True) as judge:
         for name, photo in chosen.items():
             grid_rows = []
+            scale = judge_scale(judge, reenactor.crop(photo, True, name)[0], shape_model)
             for recipe in args.recipes:
-                for row in evaluate(reenactor, judge, photo, name, recipe, matrices):
+                for row in evaluate(reenactor, judge, photo, name, recipe, matrices, scale):
                     tiles = row.pop("tiles")
                     grid_rows.append(np.concatenate([np.asarray(Image.fromarray(t).resize((args.tile, args.tile),
                                                                                           Image.LANCZOS)) for t in tiles], 1))

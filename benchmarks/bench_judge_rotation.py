@@ -29,7 +29,7 @@ from bench_files import machine, write_outputs
 
 from latentreenact.faces import read_image
 from latentreenact.faces.alignment import face_crop
-from latentreenact.judge import FaceJudge
+from latentreenact.judge import FaceJudge, euler_from_rotation, rotation_from_euler
 from latentreenact.judge.turned_face import coloured_surface, draw_turned
 from latentreenact.net3d import get_estimator
 from latentreenact.shape3d import LinearShapeModel
@@ -60,10 +60,21 @@ def measure_photo(judge: FaceJudge, model: LinearShapeModel, name: str, photo: n
                 "estimators": {}}
         for label, estimator in estimators.items():
             params = estimator([base, image], missing="mask")
-            change = {k: float(getattr(params, k)[1] - getattr(params, k)[0]) for k in ("yaw", "pitch")}
+            change = relative_turn(params)
             turn["estimators"][label] = {k: (v if np.isfinite(v) else None) for k, v in change.items()}
         row["turns"].append(turn)
     return row, tiles
+
+
+def relative_turn(params: Any) -> Dict[str, float]:
+    """(yaw, pitch) of an estimator's second reading relative to its first, as a rotation (the judge's way;
+    a difference of Euler angles is biased when the face does not look straight ahead)."""
+    rotations = [rotation_from_euler(float(params.yaw[i]), float(params.pitch[i]), float(params.roll[i]))
+                 for i in range(2)]
+    if not all(np.isfinite(r).all() for r in rotations):
+        return {"yaw": float("nan"), "pitch": float("nan")}
+    yaw, pitch, _ = euler_from_rotation(rotations[1] @ rotations[0].T)
+    return {"yaw": yaw, "pitch": pitch}
 
 
 def slope(pairs: List[Tuple[float, float]]) -> float:

@@ -41,6 +41,17 @@ def test_footprint_and_points_outside_the_image():
     assert not (image == GREEN).all(-1).any()
 
 
+def test_overlapping_footprints_and_the_image_edge():
+    """Two 3x3 squares overlap in a 2x3 band: the nearer point owns it whichever was drawn last; a square cut by
+    the image's edge keeps its inside part."""
+    pixels = np.array([[4.0, 4.0], [5.0, 4.0], [0.0, 0.0]])
+    image = splat_points(pixels, np.array([2.0, 1.0, 0.0]), np.array([RED, GREEN, GREEN]), 10, footprint=3)
+    assert (image[3:6, 3:6] == RED).all()  # the nearer square whole
+    assert (image[3:6, 6] == GREEN).all() and not (image[3:6, 7] == GREEN).any()
+    corner = np.argwhere((image[:3, :3] == GREEN).all(-1))
+    assert sorted(map(tuple, corner)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="finite"):
         splat_points(np.array([[np.nan, 1.0]]), np.zeros(1), np.array([RED]), 8)

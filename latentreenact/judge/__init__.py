@@ -1,8 +1,10 @@
 """The independent judge: measures head pose change, mouth and eye opening with MediaPipe's face mesh (in a
 helper environment, ``make judge-env``) and identity with dlib's descriptor, none of which the method uses.
 
-Foundation layer: imports only ``latentreenact.faces`` and ``latentreenact.identity``. Nothing is loaded at
-import; the MediaPipe helper process starts on the first measurement.
+The measuring modules import only ``latentreenact.faces`` and ``latentreenact.identity``. The judge's ground truth for
+out-of-plane turns (:mod:`~latentreenact.judge.turned_face`, not imported here) also uses the 3D face model's landmark
+fit (``latentreenact.shape3d``) to shape the surface it turns; the rotation it applies is exact whatever that fit
+finds. Nothing is loaded at import; the MediaPipe helper process starts on the first measurement.
 """
 
 from .errors import INSTALL_HINT, JudgeNoFaceError, JudgeUnavailableError, JudgeWorkerError

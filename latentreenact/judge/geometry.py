@@ -1,7 +1,7 @@
 """Closed-form geometry and statistics of the judge (numpy only).
 
 Rotations follow docs/architecture.md §6 (as :mod:`latentreenact.shape3d.rotations`, re-implemented here in numpy so
-that the judge shares no code with the method it judges): points in the model frame (x towards the
+that the judge's measurements share no code with the method they judge): points in the model frame (x towards the
 image's right, y up, z towards the viewer), ``R = Rz(roll) Ry(-yaw) Rx(pitch)``, so positive yaw turns
 the face towards the image's left, positive pitch turns it down, positive roll turns it
 counter-clockwise as seen in the image.
