@@ -88,14 +88,15 @@ def judge_scale(judge: FaceJudge, crop: np.ndarray, model: LinearShapeModel) -> 
         surface = coloured_surface(crop, model)
     except NoFaceError:
         return {"yaw": None, "pitch": None}
-    base = draw_turned(surface, 0.0, 0.0, crop.shape[0])
+    turns = [(kwargs, quantity, requested) for kwargs, quantity, requested in EDITS.values()
+             if quantity in ("yaw", "pitch")]
+    drawings = [draw_turned(surface, kwargs.get("yaw", 0.0), kwargs.get("pitch", 0.0), crop.shape[0])
+                for kwargs, _, _ in turns]
+    series = judge.measure([draw_turned(surface, 0.0, 0.0, crop.shape[0]), *drawings])  # relative to the first
     ratios: Dict[str, List[float]] = {"yaw": [], "pitch": []}
-    for kwargs, quantity, requested in EDITS.values():
-        if quantity in ratios:
-            turned = draw_turned(surface, kwargs.get("yaw", 0.0), kwargs.get("pitch", 0.0), crop.shape[0])
-            read = judge_edit(judge, base, turned, quantity)
-            if read is not None:
-                ratios[quantity].append(read / requested)
+    for i, (_, quantity, requested) in enumerate(turns, start=1):
+        if series.found[0] and series.found[i]:
+            ratios[quantity].append(float(getattr(series, quantity)[i]) / requested)
     return {axis: statistics.mean(v) if v else None for axis, v in ratios.items()}
 
 

@@ -21,7 +21,7 @@ import argparse
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image
@@ -49,28 +49,27 @@ def measure_photo(judge: FaceJudge, model: LinearShapeModel, name: str, photo: n
     surface = coloured_surface(crop, model)
     base = draw_turned(surface, 0.0, 0.0, SIZE)
     row: Dict[str, Any] = {"photo": name, "points": int(len(surface.points)), "turns": []}
-    tiles = [crop, base]
-    for axis, angle in TURNS:
-        image = draw_turned(surface, angle if axis == "yaw" else 0.0, angle if axis == "pitch" else 0.0, SIZE)
-        tiles.append(image)
-        series = judge.measure([base, image])
-        found = bool(series.found.all())
-        read = {k: float(getattr(series, k)[1]) if found else None for k in ("yaw", "pitch", "roll")}
+    images = [draw_turned(surface, angle if axis == "yaw" else 0.0, angle if axis == "pitch" else 0.0, SIZE)
+              for axis, angle in TURNS]
+    series = judge.measure([base, *images])  # each turn relative to the first frame, the unturned drawing
+    readings = {label: estimator([base, *images], missing="mask") for label, estimator in estimators.items()}
+    for i, (axis, angle) in enumerate(TURNS, start=1):
+        found = bool(series.found[0] and series.found[i])
+        read = {k: float(getattr(series, k)[i]) if found else None for k in ("yaw", "pitch", "roll")}
         turn = {"axis": axis, "asked": angle, "read": read, "gain": None if not found else read[axis] / angle,
                 "estimators": {}}
-        for label, estimator in estimators.items():
-            params = estimator([base, image], missing="mask")
-            change = relative_turn(params)
+        for label, params in readings.items():
+            change = relative_turn(params, i)
             turn["estimators"][label] = {k: (v if np.isfinite(v) else None) for k, v in change.items()}
         row["turns"].append(turn)
-    return row, tiles
+    return row, [crop, base, *images]
 
 
-def relative_turn(params: Any) -> Dict[str, float]:
-    """(yaw, pitch) of an estimator's second reading relative to its first, as a rotation (the judge's way;
+def relative_turn(params: Any, index: int) -> Dict[str, float]:
+    """(yaw, pitch) of an estimator's reading ``index`` relative to its first, as a rotation (the judge's way;
     a difference of Euler angles is biased when the face does not look straight ahead)."""
     rotations = [rotation_from_euler(float(params.yaw[i]), float(params.pitch[i]), float(params.roll[i]))
-                 for i in range(2)]
+                 for i in (0, index)]
     if not all(np.isfinite(r).all() for r in rotations):
         return {"yaw": float("nan"), "pitch": float("nan")}
     yaw, pitch, _ = euler_from_rotation(rotations[1] @ rotations[0].T)
@@ -84,44 +83,42 @@ def slope(pairs: List[Tuple[float, float]]) -> float:
     return float((asked * read).sum() / (asked * asked).sum())
 
 
+def axis_slopes(rows: List[Dict[str, Any]], axis: str,
+                reading: Callable[[Dict[str, Any]], Optional[Dict[str, Optional[float]]]]) -> Dict[str, Any]:
+    """The slope of ``reading(turn)[axis]`` on the asked angle over the turns of ``axis``: over all photos and per
+    photo, with the number of turns read (a turn whose reading is None or lacks the axis is left out)."""
+    per_photo, pairs_all = {}, []
+    for r in rows:
+        pairs = [(t["asked"], read[axis]) for t in r["turns"] if t["axis"] == axis
+                 for read in [reading(t)] if read is not None and read.get(axis) is not None]
+        if pairs:
+            per_photo[r["photo"]] = slope(pairs)
+            pairs_all += pairs
+    return {"slope": slope(pairs_all) if pairs_all else None, "per_photo": per_photo, "turns_read": len(pairs_all)}
+
+
 def summary(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Per axis: the slope of read on asked over all photos, per-photo slopes, and the cross-talk."""
+    """Per axis: the judge's slope of read on asked over all photos, per-photo slopes, and the cross-talk."""
     out: Dict[str, Any] = {}
     for axis in ("yaw", "pitch"):
         other = "pitch" if axis == "yaw" else "yaw"
-        per_photo = {}
-        pairs_all, leak = [], []
-        for r in rows:
-            pairs = [(t["asked"], t["read"][axis]) for t in r["turns"] if t["axis"] == axis and t["gain"] is not None]
-            if pairs:
-                per_photo[r["photo"]] = slope(pairs)
-                pairs_all += pairs
-            leak += [abs(t["read"][other]) for t in r["turns"] if t["axis"] == axis and t["gain"] is not None]
-        out[axis] = {"slope": slope(pairs_all) if pairs_all else None, "per_photo": per_photo,
+        judged = [t for r in rows for t in r["turns"] if t["axis"] == axis and t["gain"] is not None]
+        leak = [abs(t["read"][other]) for t in judged]
+        slopes = axis_slopes(rows, axis, lambda t: t["read"] if t["gain"] is not None else None)
+        per_photo = slopes["per_photo"]
+        out[axis] = {"slope": slopes["slope"], "per_photo": per_photo,
                      "slope_min": min(per_photo.values()) if per_photo else None,
                      "slope_max": max(per_photo.values()) if per_photo else None,
                      f"{other}_leak_max_deg": max(leak) if leak else None,
-                     "turns_judged": len(pairs_all)}
+                     "turns_judged": slopes["turns_read"]}
     return out
 
 
 def estimator_summary(rows: List[Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
     """Per estimator and axis: the slope of its reading on the asked turn over all photos, and per photo."""
-    out: Dict[str, Dict[str, Any]] = {}
     labels = dict.fromkeys(k for r in rows for t in r["turns"] for k in t["estimators"])
-    for label in labels:
-        out[label] = {}
-        for axis in ("yaw", "pitch"):
-            per_photo, pairs_all = {}, []
-            for r in rows:
-                pairs = [(t["asked"], t["estimators"][label][axis]) for t in r["turns"]
-                         if t["axis"] == axis and t["estimators"].get(label, {}).get(axis) is not None]
-                if pairs:
-                    per_photo[r["photo"]] = slope(pairs)
-                    pairs_all += pairs
-            out[label][axis] = {"slope": slope(pairs_all) if pairs_all else None, "per_photo": per_photo,
-                                "turns_read": len(pairs_all)}
-    return out
+    return {label: {axis: axis_slopes(rows, axis, lambda t, label=label: t["estimators"].get(label))
+                    for axis in ("yaw", "pitch")} for label in labels}
 
 
 def markdown(table: Dict[str, Any], rows: List[Dict[str, Any]]) -> str:

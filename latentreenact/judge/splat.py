@@ -35,6 +35,7 @@ def splat_points(pixels: np.ndarray, depth: np.ndarray, colours: np.ndarray, siz
     image[:] = np.asarray(background, dtype=np.uint8)
     order = np.argsort(depth, kind="stable")  # far to near: later writes are nearer
     corner = np.floor(pixels[order] - (footprint - 1) / 2.0 + 0.5).astype(np.int64)
+    ordered_colours = colours[order]
     flat_index, flat_colour = [], []
     for dy in range(footprint):
         for dx in range(footprint):
@@ -42,7 +43,7 @@ def splat_points(pixels: np.ndarray, depth: np.ndarray, colours: np.ndarray, siz
             inside = (x >= 0) & (x < size) & (y >= 0) & (y < size)
             rank = np.nonzero(inside)[0]
             flat_index.append(np.stack([y[inside] * size + x[inside], rank], 1))
-            flat_colour.append(colours[order][inside])
+            flat_colour.append(ordered_colours[inside])
     index = np.concatenate(flat_index)
     colour = np.concatenate(flat_colour)
     # per pixel, keep the write of the nearest point (highest rank in the far-to-near order)

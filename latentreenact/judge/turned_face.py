@@ -40,7 +40,12 @@ class ColouredSurface:
 
     def pixels(self, points: np.ndarray) -> np.ndarray:
         """Image pixels [N, 2] (x right, y down) of camera-frame points [N, 3]."""
-        return np.stack([self.shift[0] + self.scale * points[:, 0], self.shift[1] - self.scale * points[:, 1]], 1)
+        return _project(points, self.scale, self.shift)
+
+
+def _project(points: np.ndarray, scale: float, shift: np.ndarray) -> np.ndarray:
+    """Orthographic image pixels [N, 2] (x right, y down) of camera-frame points [N, 3] (y up), as the fit projects."""
+    return np.stack([shift[0] + scale * points[:, 0], shift[1] - scale * points[:, 1]], 1)
 
 
 def coloured_surface(image: np.ndarray, model: LinearShapeModel, depth_tolerance: float = 0.01) -> ColouredSurface:
@@ -54,16 +59,15 @@ def coloured_surface(image: np.ndarray, model: LinearShapeModel, depth_tolerance
     with torch.no_grad():
         vertices = model.vertices(fit.identity, fit.expression)[0].double().numpy()
     points = vertices @ fit.rotation[0].double().numpy().T
-    surface = ColouredSurface(points, np.zeros((0, 3), np.uint8), float(fit.scale[0]),
-                              fit.translation[0].double().numpy())
-    cells = np.round(surface.pixels(points)).astype(np.int64)
+    scale, shift = float(fit.scale[0]), fit.translation[0].double().numpy()
+    cells = np.round(_project(points, scale, shift)).astype(np.int64)
     height, width = image.shape[:2]
     inside = (cells[:, 0] >= 0) & (cells[:, 0] < width) & (cells[:, 1] >= 0) & (cells[:, 1] < height)
     key = np.where(inside, cells[:, 1] * width + cells[:, 0], 0)
     nearest = np.full(height * width, -np.inf)
     np.maximum.at(nearest, key[inside], points[inside, 2])
     visible = inside & (points[:, 2] >= nearest[key] - depth_tolerance * np.ptp(points[:, 2]))
-    return ColouredSurface(points[visible], image[cells[visible, 1], cells[visible, 0]], surface.scale, surface.shift)
+    return ColouredSurface(points[visible], image[cells[visible, 1], cells[visible, 0]], scale, shift)
 
 
 def draw_turned(surface: ColouredSurface, yaw: float, pitch: float, size: int,
