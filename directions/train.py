@@ -6,7 +6,9 @@ One step (batch B):
    video from the bank (``paired``);
 2. render both, measure p_s and p_t with the Net3D estimator (no gradient), rescale;
 3. the first ``single_attribute`` share of rows edits one random entry only: its rescaled target
-   value is uniform in [-a, a]; the other rows take the target's whole vector;
+   value is uniform in [-a, a]; the next ``driving_like`` share moves like a driving clip: the head
+   angles turn a little from the source's (Laplace, scale ``driving_angle_scale`` rescaled units)
+   while the expression takes the target's; the other rows take the target's whole vector;
 4. render ``A.shift(w_s, Δp)`` and measure it *with* gradient; losses:
    shape (posed 3D shape vs. source identity + target expression and pose), eye, mouth,
    identity (1 - cos) and perceptual against the source (against the target in ``paired``
@@ -34,7 +36,7 @@ from PIL import Image
 
 from latentreenact.fileio import atomic_path, read_torch_file
 from latentreenact.images import to_uint8
-from latentreenact.net3d.pose_vector import PoseVectorSpec
+from latentreenact.net3d.pose_vector import ANGLE_SCALES, PoseVectorSpec
 from latentreenact.sampling import render, sample_wplus, truncation_centre
 from latentreenact.trainstate import TrainLoop, rng_state, save_run_state, set_rng_state, start_run, write_metrics
 
@@ -63,6 +65,8 @@ class DirectionsConfig:
     lr: float = 1e-4
     weight_decay: float = 5e-4
     single_attribute: float = 0.5
+    driving_like: float = 0.0
+    driving_angle_scale: float = 0.6
     truncation: float = 0.7
     render_size: int = 256
     num_layers: int = 8
@@ -78,8 +82,12 @@ class DirectionsConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1 or not self.lr > 0:
             raise ValueError("steps, batch_size and eval_every must be >= 1 and lr > 0")
-        if not 0 <= self.single_attribute <= 1:
-            raise ValueError(f"single_attribute must be in [0, 1], got {self.single_attribute}")
+        if not (0 <= self.single_attribute and 0 <= self.driving_like
+                and self.single_attribute + self.driving_like <= 1):
+            raise ValueError(f"single_attribute and driving_like must be >= 0 with a sum <= 1, got "
+                             f"{self.single_attribute} and {self.driving_like}")
+        if not self.driving_angle_scale > 0:
+            raise ValueError(f"driving_angle_scale must be > 0, got {self.driving_angle_scale}")
         unknown = sorted(set(self.loss_weights) - set(DEFAULT_LOSS_WEIGHTS))
         if unknown:
             raise ValueError(f"unknown loss weights {unknown}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}")
@@ -142,11 +150,13 @@ class Components:
         return params.to_vector(self.layout), (params.identity, params.expression, params.angles)
 
 
-def shift_targets(spec: PoseVectorSpec, p_s: torch.Tensor, p_t: torch.Tensor, n_single: int, g: torch.Generator
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+def shift_targets(spec: PoseVectorSpec, p_s: torch.Tensor, p_t: torch.Tensor, n_single: int, g: torch.Generator,
+                  n_driving: int = 0, angle_scale: float = 0.6) -> Tuple[torch.Tensor, torch.Tensor]:
     """(Δp [B, k], ground-truth raw p [B, k]): the first ``n_single`` rows edit one random entry to a
-    uniform rescaled value in [-a, a]; the others take the target's vector. Draws a fixed number of
-    random numbers per call (reproducible)."""
+    uniform rescaled value in [-a, a]; the next ``n_driving`` rows turn the head angles from the
+    source's by Laplace(0, ``angle_scale``) rescaled units and take the target's other entries (what
+    a driving clip asks: small turns while the expression changes); the others take the target's
+    vector. Draws a fixed number of random numbers per call (reproducible)."""
     q_s, q_t = spec.rescale(p_s), spec.rescale(p_t)
     batch, k = q_s.shape
     attr = torch.randint(0, k, (batch,), generator=g).to(q_s.device)
@@ -155,7 +165,20 @@ def shift_targets(spec: PoseVectorSpec, p_s: torch.Tensor, p_t: torch.Tensor, n_
     q_edit = q_s.clone()
     q_edit[torch.arange(batch), attr] = value
     q_gt = torch.where(single[:, None], q_edit, q_t)
+    if n_driving > 0:
+        angles = torch.tensor([n in ANGLE_SCALES for n in spec.names], device=q_s.device)
+        turn = laplace(batch, k, angle_scale, g).to(q_s)
+        q_drive = torch.where(angles, q_s + turn, q_t)
+        rows = torch.arange(batch, device=q_s.device)
+        driving = (rows >= n_single) & (rows < n_single + n_driving)
+        q_gt = torch.where(driving[:, None], q_drive, q_gt)
     return q_gt - q_s, spec.unscale(q_gt)
+
+
+def laplace(rows: int, cols: int, scale: float, g: torch.Generator) -> torch.Tensor:
+    """Laplace(0, ``scale``) samples [rows, cols] by inverting the CDF of uniforms from ``g``."""
+    u = torch.rand(rows, cols, generator=g, dtype=torch.float64) - 0.5
+    return (-scale * torch.sign(u) * torch.log1p(-2 * u.abs())).float()
 
 
 def _gt_triplet(p_gt: torch.Tensor, src_identity: torch.Tensor, layout: str) -> Tuple[torch.Tensor, ...]:
@@ -166,15 +189,15 @@ def _gt_triplet(p_gt: torch.Tensor, src_identity: torch.Tensor, layout: str) -> 
 
 
 def train_step_losses(comp: Components, A: DirectionMatrix, w_s: torch.Tensor, w_t: torch.Tensor, n_single: int,
-                      g: torch.Generator, cfg: DirectionsConfig, target_images: Optional[torch.Tensor] = None
-                      ) -> Dict[str, torch.Tensor]:
+                      g: torch.Generator, cfg: DirectionsConfig, target_images: Optional[torch.Tensor] = None,
+                      n_driving: int = 0) -> Dict[str, torch.Tensor]:
     """The weighted loss parts of one batch (scalars, gradient into A only)."""
     size = cfg.render_size
     with torch.no_grad():
         img_s, img_t = comp.render(w_s, size), comp.render(w_t, size)
         p_s, (id_s, _, _) = comp.measure(img_s)
         p_t, _ = comp.measure(img_t)
-    dp, p_gt = shift_targets(comp.spec, p_s, p_t, n_single, g)
+    dp, p_gt = shift_targets(comp.spec, p_s, p_t, n_single, g, n_driving, cfg.driving_angle_scale)
     img_r = comp.render(A.shift(w_s, dp), size)
     _, pred = comp.measure(img_r)
     parts = {k: v.mean() for k, v in comp.shape_losses(pred, _gt_triplet(p_gt, id_s, comp.layout)).items()}
@@ -320,13 +343,14 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
         return metrics
 
     n_single = int(round(cfg.single_attribute * cfg.batch_size))
+    n_driving = min(int(round(cfg.driving_like * cfg.batch_size)), cfg.batch_size - n_single)
     last: Dict[str, float] = {}
     if step == 0 and not resume:
         last = run_eval(step)
 
     def train_step() -> Dict[str, str]:
         w_s, w_t, images = _batch_latents(G, cfg, bank, data_g, centre)
-        parts = train_step_losses(comp, A, w_s, w_t, n_single, data_g, cfg, images)
+        parts = train_step_losses(comp, A, w_s, w_t, n_single, data_g, cfg, images, n_driving)
         loss = sum(weights[n] * v for n, v in parts.items())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

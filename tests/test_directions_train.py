@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from directions.init import regression_init
 from directions.losses import EYE_PAIRS, ShapeLosses, pair_distances
 from directions.matrix import DirectionMatrix
 from latentreenact.net3d.pose_vector import LAYOUTS, PoseVectorSpec
-from directions.train import Components, DirectionsConfig, LatentBank, shift_targets, train_directions
+from directions.train import Components, DirectionsConfig, LatentBank, laplace, shift_targets, train_directions
 from helpers import tiny_generator
 from latentreenact.net3d.params import PoseParams
 
@@ -72,6 +73,36 @@ def test_shift_targets_single_attribute_rows() -> None:
     assert torch.allclose(q_gt[3:], q_t[3:], atol=1e-5)
 
 
+def test_shift_targets_driving_like_rows() -> None:
+    g = torch.Generator().manual_seed(0)
+    p_s, p_t = torch.randn(8, 13) * 3, torch.randn(8, 13) * 3
+    dp, p_gt = shift_targets(SPEC, p_s, p_t, 2, g, n_driving=4, angle_scale=0.5)
+    q_s, q_t, q_gt = SPEC.rescale(p_s), SPEC.rescale(p_t), SPEC.rescale(p_gt)
+    assert torch.allclose(dp, q_gt - q_s, atol=1e-5)
+    drive = slice(2, 6)  # after the two single-entry rows
+    assert torch.allclose(q_gt[drive, 3:], q_t[drive, 3:], atol=1e-4)  # the target's expression
+    turn = (q_gt[drive, :3] - q_s[drive, :3]).abs()  # small turns from the source's angles, not the target's
+    assert float(turn.min()) > 0 and float(turn.max()) < 5.0
+    assert torch.allclose(q_gt[6:], q_t[6:], atol=1e-4)
+    for row in range(2):
+        assert int(((q_gt[row] - q_s[row]).abs() > 1e-5).sum()) == 1
+
+
+def test_laplace_samples_match_the_closed_form() -> None:
+    x = laplace(200_000, 1, 0.6, torch.Generator().manual_seed(3))[:, 0].double()
+    # Laplace(0, b): median |x| = b ln 2, P(|x| > t) = exp(-t / b), mean 0
+    assert float(x.abs().median()) == pytest.approx(0.6 * math.log(2), rel=0.01)
+    assert float((x.abs() > 1.5).double().mean()) == pytest.approx(math.exp(-1.5 / 0.6), rel=0.03)
+    assert abs(float(x.mean())) < 0.01
+
+
+def test_config_rejects_shares_over_one() -> None:
+    with pytest.raises(ValueError, match="sum <= 1"):
+        _cfg(single_attribute=0.6, driving_like=0.5).check()
+    with pytest.raises(ValueError, match="driving_angle_scale"):
+        _cfg(driving_angle_scale=0.0).check()
+
+
 def test_shape_losses_closed_forms(shape_losses) -> None:
     ident, expr = torch.randn(2, 40) * 1e5, torch.randn(2, 10)
     a0 = torch.zeros(2, 3)
@@ -115,16 +146,19 @@ def test_init_matrix_must_match_the_run(comp, tmp_path: Path) -> None:
 
 
 def test_resume_is_bit_identical(comp, tmp_path: Path) -> None:
-    train_directions(comp, tmp_path / "full", _cfg(checkpoint_every=2))
-    train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2), stop_after=4)
+    mix = dict(checkpoint_every=2, single_attribute=0.25, driving_like=0.5)  # driving-like rows in the batches
+    train_directions(comp, tmp_path / "full", _cfg(**mix))
+    train_directions(comp, tmp_path / "cut", _cfg(**mix), stop_after=4)
     assert not (tmp_path / "cut" / "A.pt").exists()
-    train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2), resume=True)
+    train_directions(comp, tmp_path / "cut", _cfg(**mix), resume=True)
     a = DirectionMatrix.load(tmp_path / "full" / "A.pt").state_dict()
     b = DirectionMatrix.load(tmp_path / "cut" / "A.pt").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "full" / "metrics.jsonl").read_text() == (tmp_path / "cut" / "metrics.jsonl").read_text()
     with pytest.raises(ValueError, match="changed: lr"):
-        train_directions(comp, tmp_path / "cut", _cfg(checkpoint_every=2, lr=1.0), resume=True)
+        train_directions(comp, tmp_path / "cut", _cfg(**mix, lr=1.0), resume=True)
+    with pytest.raises(ValueError, match="changed: driving_like"):
+        train_directions(comp, tmp_path / "cut", _cfg(**{**mix, "driving_like": 0.0}), resume=True)
 
 
 def test_real_and_paired_modes(comp, tmp_path: Path) -> None:
@@ -238,4 +272,16 @@ def test_train_directions_cli_init_matrix_checks(tmp_path) -> None:
     assert differ.exit_code == 2 and "differs from the ranges stored" in differ.output
     both = run("--init-matrix", str(path), "--init-samples", "64")
     assert both.exit_code == 2 and "not both" in both.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_directions_cli_rejects_shares_over_one(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from latentreenact.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "1",
+                                      "--init-matrix", "directions-mobilestylegan-ffhq", "--single-share", "0.6",
+                                      "--driving-share", "0.5"])
+    assert result.exit_code == 2 and "exceeds 1" in result.output
     assert not (tmp_path / "run").exists()

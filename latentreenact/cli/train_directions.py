@@ -70,6 +70,14 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
               help="Pixels the pairs are rendered and measured at.")
 @click.option("--loss-weight", "loss_weights", multiple=True, metavar="NAME=VALUE",
               help="Override a loss weight (shape, eye, mouth, identity, perceptual, pixel); repeatable.")
+@click.option("--single-share", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="Share of each batch whose target edits one random entry of the source's vector.")
+@click.option("--driving-share", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Share of each batch that moves like a driving clip: small head turns from the source "
+                   "(see --driving-angle-scale) with the target's expression (docs/directions.md).")
+@click.option("--driving-angle-scale", type=click.FloatRange(0.0, None, min_open=True), default=0.6,
+              show_default=True,
+              help="Laplace scale, in rescaled units of A's range, of the driving-like rows' head turns.")
 @click.option("--eval-every", type=click.IntRange(1, None), default=500, show_default=True,
               help="Score the held-out pairs every this many steps (metrics.jsonl).")
 @click.option("--n-eval", type=click.IntRange(1, None), default=16, show_default=True,
@@ -82,7 +90,8 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 def directions(output: Path, generator_path: str, ranges_path: Optional[Path], mode: str, bank: Optional[Path],
                init_from_data: Optional[Path], init_samples: Optional[int], init_hold: str,
                init_matrix: Optional[str], steps: int, batch_size: int, lr: float, render_size: int,
-               loss_weights: Tuple[str, ...], eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
+               loss_weights: Tuple[str, ...], single_share: float, driving_share: float,
+               driving_angle_scale: float, eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
                progress: bool) -> None:
     """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
     losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
@@ -95,8 +104,12 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
     ranges = _ranges(ranges_path, start)
     torch_device = parse_device(device)
     weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
+    if single_share + driving_share > 1:
+        raise click.BadParameter(f"--single-share {single_share} + --driving-share {driving_share} exceeds 1",
+                                 param_hint="--driving-share")
     cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,
-                           loss_weights=weights, eval_every=eval_every, n_eval=n_eval, seed=seed)
+                           loss_weights=weights, single_attribute=single_share, driving_like=driving_share,
+                           driving_angle_scale=driving_angle_scale, eval_every=eval_every, n_eval=n_eval, seed=seed)
     cfg.check()
     generator = load_generator(generator_path, device=torch_device)
     comp = build_components(generator, ranges, device=torch_device,
