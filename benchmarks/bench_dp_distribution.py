@@ -108,7 +108,7 @@ def plot(path: Path, names: List[str], clips: Dict[str, np.ndarray], pairs: np.n
     ax.set_ylabel("|Δp| (rescaled units)")
     mixed = "" if mix is None else ", the driving-like training mix (green)"
     ax.set_title(f"|Δp| as A receives it: random pairs of generated faces (blue, bfm-net){mixed} vs real clips "
-                 "(orange, bfm-rigid, relative, smoothed); boxes 25-75 %, whiskers 5-95 %", fontsize=9)
+                 "(orange, bfm-rigid, relative, smoothed);\nboxes 25-75 %, whiskers 5-95 %", fontsize=9)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
