@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from directions.init import sampled_latents
-from directions.train import shift_targets
+from directions.train import batch_rows, shift_targets
 from latentreenact.examples import example_path
 from latentreenact.net3d import get_estimator
 from latentreenact.net3d.pose_vector import LAYOUTS
@@ -58,9 +58,7 @@ def labelled_pairs(reenactor: Reenactor, faces: int, pairs: int, seed: int) -> T
 def mix_deltas(reenactor: Reenactor, p_a: torch.Tensor, p_b: torch.Tensor, single: float, driving: float,
                angle_scale: float, seed: int) -> np.ndarray:
     """Δp [pairs, k] of the trainer's mix (single-entry, driving-like and whole-target rows) on these pairs."""
-    n = len(p_a)
-    n_single = int(round(single * n))
-    n_driving = min(int(round(driving * n)), n - n_single)
+    n_single, n_driving = batch_rows(single, driving, len(p_a))
     g = torch.Generator().manual_seed(seed + 1)
     dp, _ = shift_targets(reenactor.spec, p_a, p_b, n_single, g, n_driving, angle_scale)
     return dp.numpy()

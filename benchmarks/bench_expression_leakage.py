@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Tuple
 import numpy as np
 import torch
 
+from latentreenact.images import resize_square
 from latentreenact.judge import FaceJudge
 from latentreenact.reenactor import Reenactor, Source
 
@@ -41,19 +42,19 @@ def edited_faces(reenactor: Reenactor, src: Source, value: float) -> Tuple[List[
                 rows.append(dp)
                 names.append(f"{name} {v:+g}")
     faces = list(reenactor.faces(src, torch.stack(rows), calibrate=False))
+    values = torch.tensor([1.0, 2.0])
     for control in W_CONTROLS:
         if control in reenactor.control_names():
-            for v in (1.0, 2.0):
-                offset = reenactor.control_offset({control: v})
-                faces.append(reenactor.faces(src, torch.zeros(1, k), calibrate=False, offset=offset)[0])
-                names.append(f"{control} {v:+g}")
+            offsets = reenactor.control_series(control, values)  # one ΔW+ per value, rendered in one pass
+            faces += list(reenactor.faces(src, torch.zeros(len(values), k), calibrate=False, offset=offsets))
+            names += [f"{control} {v:+g}" for v in values.tolist()]
     return names, faces
 
 
 def measure(reenactor: Reenactor, judge: FaceJudge, names: List[str], faces: List[np.ndarray]
             ) -> Dict[str, Dict[str, float]]:
     """Per edit: (pitch, yaw) change in degrees read by bfm-rigid and by the judge."""
-    p, found = reenactor.pose(faces)
+    p, found = reenactor.pose([resize_square(f, reenactor.align_size) for f in faces])  # as source_calibration
     yaw, pitch = reenactor.spec.names.index("yaw"), reenactor.spec.names.index("pitch")
     series = judge.measure(faces)  # relative to the first (unedited) render
     out = {}

@@ -175,6 +175,12 @@ def shift_targets(spec: PoseVectorSpec, p_s: torch.Tensor, p_t: torch.Tensor, n_
     return q_gt - q_s, spec.unscale(q_gt)
 
 
+def batch_rows(single: float, driving: float, batch: int) -> Tuple[int, int]:
+    """(single-entry rows, driving-like rows) of a batch of ``batch`` for these shares (see :func:`shift_targets`)."""
+    n_single = int(round(single * batch))
+    return n_single, min(int(round(driving * batch)), batch - n_single)
+
+
 def laplace(rows: int, cols: int, scale: float, g: torch.Generator) -> torch.Tensor:
     """Laplace(0, ``scale``) samples [rows, cols] by inverting the CDF of uniforms from ``g``."""
     u = torch.rand(rows, cols, generator=g, dtype=torch.float64) - 0.5
@@ -342,8 +348,7 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
         log.info("step %d eval: %s", step, ", ".join(f"{n} {v:.3f}" for n, v in metrics.items()))
         return metrics
 
-    n_single = int(round(cfg.single_attribute * cfg.batch_size))
-    n_driving = min(int(round(cfg.driving_like * cfg.batch_size)), cfg.batch_size - n_single)
+    n_single, n_driving = batch_rows(cfg.single_attribute, cfg.driving_like, cfg.batch_size)
     last: Dict[str, float] = {}
     if step == 0 and not resume:
         last = run_eval(step)
