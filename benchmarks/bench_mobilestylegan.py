@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from latentreenact.models.mobilestylegan import random_face_data_dir
-from latentreenact.sampling import wplus_from_z
 from latentreenact.zoo import load_registered_generator
 
 TARGET_RATIO = 1.0

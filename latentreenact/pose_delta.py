@@ -1,6 +1,7 @@
 """What becomes of a rescaled pose change Δp before the direction matrix A sees it (docs/architecture.md §2):
-per-source gains divide some entries (calibration), and with roll applied as an image rotation the roll entry
-is taken out and returned in degrees. Pure tensor arithmetic on a :class:`PoseVectorSpec`; the renders that
+the head turn that A's expression columns cause is taken out of the angle entries (per-source leaks), per-source
+gains divide some entries (calibration), and with roll applied as an image rotation the roll entry is taken out
+and returned in degrees. Pure tensor arithmetic on a :class:`PoseVectorSpec`; the renders that
 measure the gains are :mod:`latentreenact.source_calibration`'s."""
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ import torch
 from .net3d.pose_vector import PoseVectorSpec
 
 #: the pose-vector entries calibrated per source, with the edit (degrees, either way) that measures them
-CALIBRATION_STEPS = {"pitch": 8.0}  # yaw: calibrating it overshot on real clips (docs/driving.md)
+CALIBRATION_STEPS = {"pitch": 8.0, "yaw": 10.0}
+#: the angles whose change caused by A's expression columns is taken out per source (pitch: the estimator misreads
+#: the pitch of renders, and compensating it broke pitch; docs/driving.md, "The head turn of the expression columns")
+LEAK_ANGLES = ("yaw",)
+#: the expression edit (rescaled units, either way) that measures each column's leak
+LEAK_STEP = 4.0
 #: measured gains outside this range are clipped (a render the estimator misreads must not blow up Δp)
 GAIN_LIMITS = (0.25, 4.0)
 
@@ -38,6 +44,53 @@ def apply_gains(spec: PoseVectorSpec, dp: torch.Tensor, gains: Mapping[str, floa
     for name, gain in gains.items():
         dp[:, list(spec.names).index(name)] /= min(max(gain, GAIN_LIMITS[0]), GAIN_LIMITS[1])
     return dp
+
+
+def expression_entries(spec: PoseVectorSpec) -> List[str]:
+    """The layout's expression entries (``exp_0``, ``exp_1``, ...): the columns whose head turn is compensated."""
+    return [n for n in spec.names if n.startswith("exp_")]
+
+
+def leak_deltas(spec: PoseVectorSpec, step: float = LEAK_STEP) -> Tuple[List[str], torch.Tensor]:
+    """The expression entries and the rescaled Δp [2 n, k] that edit each by -step and +step alone (rows: -step,
+    +step per entry)."""
+    names = expression_entries(spec)
+    rows = torch.zeros(2 * len(names), spec.k)
+    for i, name in enumerate(names):
+        rows[2 * i:2 * i + 2, list(spec.names).index(name)] = torch.tensor([-step, step])
+    return names, rows
+
+
+def leaks_from_readings(spec: PoseVectorSpec, names: Sequence[str], p: torch.Tensor, found: torch.Tensor,
+                        step: float = LEAK_STEP,
+                        angles: Sequence[str] = LEAK_ANGLES) -> Dict[str, Dict[str, float]]:
+    """Leaks from the estimator's readings ``p`` [2 n, k] (raw) of the renders of :func:`leak_deltas`: for each
+    angle of ``angles`` in the layout, ``{entry: rescaled change of the angle per rescaled unit of the entry}``.
+    Entries not found in both renders, or with a reading that is not finite, are left out."""
+    leaks: Dict[str, Dict[str, float]] = {}
+    for angle in (a for a in angles if a in spec.names):
+        column = list(spec.names).index(angle)
+        per_entry: Dict[str, float] = {}
+        for i, name in enumerate(names):
+            slope = float(spec.delta(p[2 * i:2 * i + 1], p[2 * i + 1:2 * i + 2])[0, column]) / (2 * step)
+            if bool(found[2 * i]) and bool(found[2 * i + 1]) and math.isfinite(slope):
+                per_entry[name] = slope
+        leaks[angle] = per_entry
+    return leaks
+
+
+def remove_leaks(spec: PoseVectorSpec, dp: torch.Tensor, leaks: Mapping[str, Mapping[str, float]]) -> torch.Tensor:
+    """Δp [B, k] with each angle's leak taken out: ``Δp[angle] -= Σ_e leaks[angle][e] · Δp[e]``, so that the turn
+    the expression entries cause plus the one asked of the angle's own column add up to the Δp's angle."""
+    if not any(leaks.values()):
+        return dp
+    dp = torch.as_tensor(dp, dtype=torch.float32)
+    out = dp.clone()
+    names = list(spec.names)
+    for angle, per_entry in leaks.items():
+        for entry, slope in per_entry.items():
+            out[:, names.index(angle)] -= slope * dp[:, names.index(entry)]
+    return out
 
 
 def calibration_deltas(spec: PoseVectorSpec, p: torch.Tensor,

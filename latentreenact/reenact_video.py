@@ -58,7 +58,9 @@ class Source:
     [1, L, D]; ``p`` [1, k]: the raw pose vector (degrees, coefficients); ``generator``: a tuned
     copy, or the reenactor's shared generator; ``transform``: 3x3 crop->photo transform (for
     paste-back); ``image``: the source photo (uint8 [H, W, 3]); ``pose_gains``: per pose-vector entry, how far
-    the estimator sees this source's face move per unit asked of A (``Reenactor.calibrate``; empty: none).
+    the estimator sees this source's face move per unit asked of A (``Reenactor.calibrate``; empty: none);
+    ``pose_leaks``: per angle, how far the estimator sees this source's head turn per unit asked of each
+    expression entry (``Reenactor.calibrate_leaks``; empty: none).
     """
 
     crop: np.ndarray
@@ -70,6 +72,7 @@ class Source:
     name: str = "source"
     info: Dict[str, Any] = field(default_factory=dict)
     pose_gains: Dict[str, float] = field(default_factory=dict)
+    pose_leaks: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.wplus.ndim != 3 or self.wplus.shape[0] != 1:

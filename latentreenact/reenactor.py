@@ -21,10 +21,12 @@ rendering as an in-plane rotation of the face region (:func:`latentreenact.faces
 
 Per-source calibration (``calibrate=True``, the default): A is linear and was trained on generated faces, so
 how far a given (tuned) source's face turns per degree asked of it varies from face to face (0.3 to 1.6 of the
-request, docs/driving.md). After inversion the reenactor renders the source at ±8° of pitch through A,
-measures the renders with its own estimator and stores the gains (``Source.pose_gains``); a driving Δp's pitch
-is divided by them, so the estimator sees the output move as much as it saw the driving face move (a scale
-error of the estimator cancels, as it measures both). Edits are not calibrated: they ask for angles, which the
+request, docs/driving.md). After inversion the reenactor renders the source at ±8° of pitch and ±10° of yaw
+through A, measures the renders with its own estimator and stores the gains (``Source.pose_gains``); a driving
+Δp's pitch and yaw are divided by them, so the estimator sees the output move as much as it saw the driving face
+move (a scale error of the estimator cancels, as it measures both). A's expression columns also turn the head
+(up to 4° of yaw at ±4 units): the source is rendered at ±4 units of each, the yaw the estimator reads per unit
+is stored (``Source.pose_leaks``) and taken out of a driving Δp's yaw before the gains divide it. Edits are not calibrated: they ask for angles, which the
 estimator's scale on renders would distort (calibrated pitch edits overshot by up to 1.7x, docs/driving.md).
 
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
@@ -57,12 +59,12 @@ from .images import from_uint8, resize_square, to_uint8
 from .latent_controls import LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
-from .pose_delta import apply_gains, split_roll
+from .pose_delta import apply_gains, remove_leaks, split_roll
 from .net3d.pose_vector import PoseVectorSpec
 from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
                             reenact_images, reenact_video, video_frames)
 from .sampling import render, truncation_centre
-from .source_calibration import follower_gains, pose_gains
+from .source_calibration import follower_gains, pose_gains, pose_leaks
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +195,15 @@ class Reenactor:
         return split_roll(self.spec, dp) if self.roll == "rotate" else (dp, None)
 
     def calibrated(self, src: Source, dp: torch.Tensor) -> torch.Tensor:
-        """Δp [B, k] with each entry of ``src.pose_gains`` divided by its gain (clipped to
-        :data:`~latentreenact.pose_delta.GAIN_LIMITS`)."""
-        return apply_gains(self.spec, dp, src.pose_gains)
+        """Δp [B, k] with the head turn of its expression entries taken out of each angle of ``src.pose_leaks``
+        (:func:`~latentreenact.pose_delta.remove_leaks`), then each entry of ``src.pose_gains`` divided by its gain
+        (clipped to :data:`~latentreenact.pose_delta.GAIN_LIMITS`)."""
+        return apply_gains(self.spec, remove_leaks(self.spec, dp, src.pose_leaks), src.pose_gains)
+
+    def calibrate_leaks(self, src: Source) -> Dict[str, Dict[str, float]]:
+        """How far the estimator sees this source's head turn per unit asked of each expression entry, as
+        ``{angle: {entry: leak}}`` (:func:`~latentreenact.source_calibration.pose_leaks`)."""
+        return pose_leaks(self, src)
 
     def calibrate_followers(self, src: Source) -> Dict[str, float]:
         """How far this source's renders open per unit asked of each following control, as ``{measure: gain}``
@@ -353,6 +361,8 @@ class Reenactor:
         if self.calibrate_sources:
             src.pose_gains = self.calibrate(src)
             src.info["pose_gains"] = dict(src.pose_gains)
+            src.pose_leaks = self.calibrate_leaks(src)
+            src.info["pose_leaks"] = {angle: dict(leaks) for angle, leaks in src.pose_leaks.items()}
             for measure, gain in self.calibrate_followers(src).items():
                 src.info[f"{measure}_gain"] = gain
         if check_identity:

@@ -4,6 +4,10 @@ estimator (docs/driving.md, "Per-source pitch calibration" and "The mouth that f
 - :func:`pose_gains`: the source rendered at -step and +step of each calibrated pose entry through A alone
   (:data:`~latentreenact.pose_delta.CALIBRATION_STEPS`: pitch) and read by the estimator; the gain is the
   measured change over the asked one. A driving Δp is divided by it (``Reenactor.calibrated``).
+- :func:`pose_leaks`: the source rendered at -step and +step of each expression entry through A alone
+  (:data:`~latentreenact.pose_delta.LEAK_STEP`) and read by the estimator; the head turn per unit of each
+  entry (:data:`~latentreenact.pose_delta.LEAK_ANGLES`: yaw) is taken out of a driving Δp's angle before the
+  gains divide it (``Reenactor.calibrated``).
 - :func:`follower_gains`: the source rendered at 0 and at each follower's probe value of its W-space control
   (:data:`~latentreenact.driving_landmarks.FOLLOWERS`), its landmark opening read by the estimator; the gain
   scales how much of the control follows the driving face's opening.
@@ -24,12 +28,12 @@ from .driving_landmarks import FOLLOWERS, landmark_openings
 from .face_meter import FaceMeter
 from .images import resize_square
 from .latent_controls import LATENT_CONTROLS
-from .pose_delta import CALIBRATION_STEPS, calibration_deltas, gains_from_readings
+from .pose_delta import CALIBRATION_STEPS, calibration_deltas, gains_from_readings, leak_deltas, leaks_from_readings
 from .reenact_video import FrameReenactor, Source
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CalibratedRenderer", "follower_gains", "pose_gains"]
+__all__ = ["CalibratedRenderer", "follower_gains", "pose_gains", "pose_leaks"]
 
 
 class CalibratedRenderer(FrameReenactor, Protocol):
@@ -58,6 +62,26 @@ def pose_gains(renderer: CalibratedRenderer, src: Source,
         log.warning("%s: the %s calibration could not be measured (found %s, gain %.3g); it is left as A "
                     "gives it", src.name, name, both, gain)
     return gains
+
+
+def pose_leaks(renderer: CalibratedRenderer, src: Source) -> Dict[str, Dict[str, float]]:
+    """The source's leaks: for each angle of :data:`~latentreenact.pose_delta.LEAK_ANGLES` in the layout, the
+    change the estimator measures between renders edited by -step and +step of each expression entry through A
+    alone, over 2 step (rescaled units per rescaled unit), as ``{angle: {entry: leak}}``. Entries whose renders
+    the estimator cannot read are left out (a warning names them)."""
+    meter = renderer.meter
+    names, dp = leak_deltas(meter.spec)
+    if not names:
+        return {}
+    renders = renderer.faces(src, dp, calibrate=False)
+    p, found = meter.pose([resize_square(r, meter.align_size) for r in renders])
+    leaks = leaks_from_readings(meter.spec, names, p, found)
+    for angle, per_entry in leaks.items():
+        missing = [n for n in names if n not in per_entry]
+        if missing:
+            log.warning("%s: the %s turn of %s could not be measured; it is left as A gives it", src.name, angle,
+                        ", ".join(missing))
+    return leaks
 
 
 def follower_gains(renderer: CalibratedRenderer, src: Source) -> Dict[str, float]:

@@ -5,13 +5,14 @@ calibration the estimator sees a pitch edit move the face by the angle asked."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from fixtures.face_photos import photo, single_thread
-from latentreenact.pose_delta import CALIBRATION_STEPS, GAIN_LIMITS
+from latentreenact.pose_delta import CALIBRATION_STEPS, GAIN_LIMITS, LEAK_ANGLES
 from tiny_reenactor import face, tiny_reenactor
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
@@ -70,7 +71,8 @@ def test_calibrate_measures_the_estimators_reading_of_edits_through_a(  # type: 
     monkeypatch.setattr(r, "shift", recording_shift)
     monkeypatch.setattr(r.meter, "pose", reading([-3.0, 5.0]))
     step = CALIBRATION_STEPS["pitch"]
-    assert r.calibrate(src) == {"pitch": pytest.approx(8.0 / (2 * step))}
+    pitch_only = {"pitch": step}
+    assert r.calibrate(src, pitch_only) == {"pitch": pytest.approx(8.0 / (2 * step))}
     # A was asked for -step and +step degrees of pitch (rescaled: degrees * 6 / 20) and nothing else
     expected = torch.zeros(2, r.spec.k)
     expected[:, pitch] = torch.tensor([-step, step]) * 6 / 20
@@ -78,10 +80,71 @@ def test_calibrate_measures_the_estimators_reading_of_edits_through_a(  # type: 
     assert r.calibrate(src, {"pitch": 4.0}) == {"pitch": pytest.approx(1.0)}
     with caplog.at_level(logging.WARNING):
         monkeypatch.setattr(r.meter, "pose", reading([2.0, -2.0]))  # reads the wrong way: not a gain
-        assert r.calibrate(src) == {}
+        assert r.calibrate(src, pitch_only) == {}
         monkeypatch.setattr(r.meter, "pose", reading([-3.0, 5.0], found=(True, False)))  # no face in a render
-        assert r.calibrate(src) == {}
+        assert r.calibrate(src, pitch_only) == {}
     assert caplog.text.count("calibration could not be measured") == 2
+
+
+def test_calibrated_cancels_the_head_turn_of_the_expression_columns(tiny, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A linear stand-in for 'render, then read with the estimator': yaw read = 0.8 A's yaw + Σ_e L_e A's e,
+    pitch read = 1.25 A's pitch (rescaled units). Calibrating against it, a driving Δp must read back exactly."""
+    r, src = tiny
+    src.pose_gains, src.pose_leaks = {}, {}
+    names = list(r.spec.names)
+    yaw, pitch = names.index("yaw"), names.index("pitch")
+    exp = [i for i, n in enumerate(names) if n.startswith("exp_")]
+    leak = torch.linspace(-0.3, 0.4, len(exp))
+    model = torch.eye(r.spec.k)
+    model[yaw, yaw], model[pitch, pitch] = 0.8, 1.25
+    model[yaw, exp] = leak
+    asked = []
+    shift = r.shift
+
+    def recording_shift(s, dp, offset=None):  # type: ignore[no-untyped-def]
+        asked.append(dp.clone())
+        return shift(s, dp, offset)
+
+    def read(dp: torch.Tensor) -> torch.Tensor:  # raw pose vectors of the renders of Δp
+        return r.spec.unscale(r.spec.rescale(src.p) + dp @ model.T)
+
+    monkeypatch.setattr(r, "shift", recording_shift)
+    monkeypatch.setattr(r.meter, "pose", lambda crops: (read(asked[-1]), torch.ones(len(crops), dtype=torch.bool)))
+    src.pose_gains = r.calibrate(src)
+    src.pose_leaks = r.calibrate_leaks(src)
+    assert src.pose_gains == {"pitch": pytest.approx(1.25), "yaw": pytest.approx(0.8)}
+    assert set(src.pose_leaks) == {"yaw"}  # pitch is not compensated (LEAK_ANGLES)
+    torch.testing.assert_close(torch.tensor([src.pose_leaks["yaw"][names[i]] for i in exp]), leak)
+    driving = torch.randn(6, r.spec.k, generator=torch.Generator().manual_seed(0))
+    driving[:, names.index("roll")] = 0.0
+    r.faces(src, driving)
+    torch.testing.assert_close(asked[-1], r.calibrated(src, driving))
+    seen = asked[-1] @ model.T
+    torch.testing.assert_close(seen[:, [yaw, pitch]], driving[:, [yaw, pitch]])
+    without = r.calibrated(replace(src, pose_leaks={}), driving) @ model.T  # the leak is what the compensation cancels
+    assert (without[:, yaw] - driving[:, yaw]).abs().max() > 0.1
+
+
+def test_leaks_from_readings_leave_out_what_cannot_be_read() -> None:
+    from latentreenact.net3d.pose_vector import PoseVectorSpec
+    from latentreenact.pose_delta import leak_deltas, leaks_from_readings, remove_leaks
+
+    spec = PoseVectorSpec(("yaw", "pitch", "exp_0", "exp_1"), {"exp_0": (-2.0, 2.0), "exp_1": (-1.0, 1.0)})
+    names, dp = leak_deltas(spec, step=2.0)
+    assert names == ["exp_0", "exp_1"]
+    torch.testing.assert_close(dp, torch.tensor([[0, 0, -2, 0], [0, 0, 2, 0], [0, 0, 0, -2], [0, 0, 0, 2.0]]))
+    p = torch.zeros(4, 4)
+    p[:, 0] = torch.tensor([-1.0, 3.0, 5.0, float("nan")])  # degrees of yaw read per render
+    leaks = leaks_from_readings(spec, names, p, torch.tensor([True, True, True, True]), step=2.0,
+                                angles=("yaw", "pitch", "tilt"))
+    per_degree = spec.shift_scale / 40.0  # rescaled units of yaw per degree (its scale: ±40°)
+    assert leaks == {"yaw": {"exp_0": pytest.approx(4.0 / 4.0 * per_degree)}, "pitch": {"exp_0": 0.0, "exp_1": 0.0}}
+    lost = leaks_from_readings(spec, names, p, torch.tensor([True, False, True, True]), step=2.0)
+    assert lost == {"yaw": {}}
+    dp = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    assert remove_leaks(spec, dp, {}) is dp and remove_leaks(spec, dp, {"yaw": {}}) is dp
+    torch.testing.assert_close(remove_leaks(spec, dp, {"yaw": {"exp_0": 0.5, "exp_1": -0.25}}),
+                               torch.tensor([[1.0 - 1.5 + 1.0, 2.0, 3.0, 4.0]]))
 
 
 def test_invert_calibrates_when_asked() -> None:
@@ -89,8 +152,10 @@ def test_invert_calibrates_when_asked() -> None:
     image = face(on.generator, 3)
     src = on.invert(image, align=False, tune="none", check_identity=False)
     assert set(src.pose_gains) <= set(CALIBRATION_STEPS) and src.info["pose_gains"] == src.pose_gains
+    assert set(src.pose_leaks) <= set(LEAK_ANGLES) and src.info["pose_leaks"] == src.pose_leaks
     off = tiny_reenactor(calibrate=False)
-    assert off.invert(image, align=False, tune="none", check_identity=False).pose_gains == {}
+    bare = off.invert(image, align=False, tune="none", check_identity=False)
+    assert bare.pose_gains == {} and bare.pose_leaks == {}
 
 
 def test_calibrated_pitch_edits_move_as_asked_on_real_photos() -> None:

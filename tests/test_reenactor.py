@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from fixtures.face_photos import single_thread
-from latentreenact.images import to_uint8
 from tiny_reenactor import RANGES, SIZE, face, tiny_directions, tiny_reenactor, write_model_dir
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)

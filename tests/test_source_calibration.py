@@ -16,6 +16,7 @@ from latentreenact import source_calibration
 from latentreenact.driving_landmarks import FOLLOWERS, Openings
 from latentreenact.latent_controls import LATENT_CONTROLS
 from latentreenact.net3d.pose_vector import PoseVectorSpec
+from latentreenact.pose_delta import LEAK_STEP
 from latentreenact.reenact_video import Source
 
 SPEC = PoseVectorSpec(("yaw", "pitch", "exp_0"), {"exp_0": (-2.0, 2.0)})
@@ -122,3 +123,18 @@ def test_pose_gains_leave_out_what_cannot_be_read(caplog) -> None:  # type: igno
         renderer.pose_reading = (-p, torch.tensor([True, True]))  # read the other way
         assert source_calibration.pose_gains(renderer, source(), {"pitch": 4.0}) == {}
     assert caplog.text.count("pitch calibration could not be measured") == 2
+
+
+def test_pose_leaks_render_each_expression_entry_and_name_what_cannot_be_read(caplog) -> None:  # type: ignore[no-untyped-def]
+    renderer = Renderer()
+    renderer.pose_reading = (torch.tensor([[-2.0, 0.0, 0.0], [6.0, 1.0, 0.0]]), torch.tensor([True, True]))
+    step = LEAK_STEP
+    assert source_calibration.pose_leaks(renderer, source()) == {"yaw": {"exp_0": pytest.approx(
+        8.0 * SPEC.shift_scale / 40.0 / (2 * step))}}
+    (dp, offset, calibrate), = renderer.renders  # one uncalibrated batch: exp_0 at -step and +step, nothing else
+    assert not calibrate and offset is None
+    torch.testing.assert_close(dp, torch.tensor([[0.0, 0.0, -step], [0.0, 0.0, step]]))
+    renderer.pose_reading = (renderer.pose_reading[0], torch.tensor([True, False]))
+    with caplog.at_level(logging.WARNING):
+        assert source_calibration.pose_leaks(renderer, source()) == {"yaw": {}}
+    assert "the yaw turn of exp_0 could not be measured" in caplog.text

@@ -17,8 +17,7 @@ from ..output_paths import check_output
 from ..reenact_files import reenactor_overrides
 from ..reenactor import Reenactor
 from .errors import reports_errors
-from .options import (detector_option, device_option, parse_device, progress_option, seed_option, tune_option,
-                     tune_steps_option)
+from .options import detector_option, device_option, parse_device, progress_option, seed_option, tune_option
 from .reenact import model_options
 
 

@@ -120,7 +120,7 @@ def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_
             progress: bool, output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
     start = time.perf_counter()
-    source = check_source(sources, tune)
+    check_source(sources, tune)
     if not driving.exists():
         raise FileNotFoundError(f"driving input not found: {driving}")
     check_reenact_output(output, driving)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import torch
 
 from directions.latent_fit import fit_latent_controls, label_faces
 from inversion.losses import resolve_loss
