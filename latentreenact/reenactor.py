@@ -26,8 +26,9 @@ through A, measures the renders with its own estimator and stores the gains (``S
 Δp's pitch and yaw are divided by them, so the estimator sees the output move as much as it saw the driving face
 move (a scale error of the estimator cancels, as it measures both). A's expression columns also turn the head
 (up to 4° of yaw at ±4 units): the source is rendered at ±4 units of each, the yaw the estimator reads per unit
-is stored (``Source.pose_leaks``) and taken out of a driving Δp's yaw before the gains divide it. Edits are not calibrated: they ask for angles, which the
-estimator's scale on renders would distort (calibrated pitch edits overshot by up to 1.7x, docs/driving.md).
+is stored (``Source.pose_leaks``) and taken out of a driving Δp's yaw before the gains divide it. Edits are
+not calibrated: they ask for angles, which the estimator's scale on renders would distort (calibrated pitch
+edits overshot by up to 1.7x, docs/driving.md).
 
 The matrix's bias is applied even when Δp = 0, as in the released model. With ``truncation=psi``
 (the official renders' "compat" setting, docs/architecture.md §7) every latent is rendered as
@@ -102,8 +103,8 @@ class Reenactor:
     ``align_size`` is the crop size fed to Net3D; ``truncation``: the compat psi (None: off);
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
-    inverted source's gains (pitch, measured by :mod:`~latentreenact.source_calibration`; see this module's
-    docstring); ``controls``: the W-space controls (``eyes_closed``, ``lips_apart``,
+    inverted source's gains (pitch, yaw) and yaw leaks (expression entries), by
+    :mod:`~latentreenact.source_calibration` (see this module's docstring); ``controls``: the W-space controls (``eyes_closed``, ``lips_apart``,
     :mod:`latentreenact.latent_controls`), None to offer none.
     """
 

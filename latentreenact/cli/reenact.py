@@ -30,8 +30,10 @@ def model_options(func: Any) -> Any:
     """``--model``, ``--exact``, ``--truncation``, ``--roll-mode``, ``--calibrate``: shared by ``reenact``, ``edit``,
     ``eval`` and ``demo``."""
     func = click.option("--calibrate/--no-calibrate", default=True, show_default=True,
-                        help="After inversion, measure how far A turns this source's face in pitch per degree asked "
-                             "(renders read by the Net3D estimator) and scale the driving pitch by it.")(func)
+                        help="After inversion, measure how far A turns this source's face in pitch and yaw per degree "
+                             "asked, and how far its expression entries turn it in yaw (renders read by the Net3D "
+                             "estimator); the driving yaw loses that turn, then pitch and yaw are scaled by the "
+                             "measured turn.")(func)
     func = click.option("--roll-mode", type=click.Choice(ROLL_MODES), default="rotate", show_default=True,
                         help="How head roll moves the face: 'rotate' turns the rendered face region in the image "
                              "plane (the generator draws level eyes); 'latent' uses the direction matrix's roll "
