@@ -110,6 +110,10 @@ def test_mirrored_outputs_have_yaw_and_roll_gain_minus_one(judge, clip, source_p
     data = json.loads(paths["json"].read_text())
     assert data["meta"] == {"test": True} and len(data["results"][0]["series"]["driving"]["yaw"]) == len(clip)
     assert "yaw r / gain" in paths["markdown"].read_text()
+    # a mirrored clip follows pitch and mouth exactly and yaw the wrong way: the acceptance says so
+    assert data["acceptance"]["pairs"][0]["signals"] == {"pitch": True, "yaw": False, "mouth": True}
+    assert data["acceptance"]["cells_met"] == 2 and "| **met** | | 1 of 1 | 0 of 1 | 1 of 1 |" in \
+        paths["markdown"].read_text()
     png = paths["plot0"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 

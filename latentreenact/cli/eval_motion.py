@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 import click
 import torch
 
+from ..evaluation.acceptance import acceptance, acceptance_markdown
 from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
 from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
 from ..output_paths import check_output
@@ -102,4 +103,5 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
             "seconds": round(time.perf_counter() - start, 1)}
     paths = write_motion_report(results, output, meta)
     click.echo(markdown_report(results))
+    click.echo(acceptance_markdown(acceptance([r.to_json() for r in results])))
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)

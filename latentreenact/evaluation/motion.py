@@ -35,6 +35,7 @@ from ..judge import (SAME_PERSON_DISTANCE, SIGNALS, UNITS, FaceJudge, MotionSeri
                      identity_descriptor, largest_face, motion_series, pearson)
 from ..reenact_video import ReenactOptions, video_frames
 from ..video import iter_frames
+from .acceptance import acceptance, acceptance_markdown
 
 log = logging.getLogger(__name__)
 
@@ -357,12 +358,15 @@ def write_motion_report(results: Sequence[MotionResult], output: Path, meta: Dic
     for r in results:
         name = f"plot_{Path(r.source).stem}__{Path(r.driving).stem}__{r.tune}.png"
         plots.append(plot_result(r, output / name))
+    rows = [r.to_json() for r in results]
+    summary = acceptance(rows)
     paths["json"] = output / "motion.json"
-    paths["json"].write_text(json.dumps({"meta": meta, "results": [r.to_json() for r in results]}, indent=1,
+    paths["json"].write_text(json.dumps({"meta": meta, "results": rows, "acceptance": summary}, indent=1,
                                         allow_nan=False) + "\n", encoding="utf-8")
     paths["markdown"] = output / "motion.md"
     paths["markdown"].write_text("# Motion transfer, measured by the independent judge\n\n" + markdown_report(results)
-                                 + "\n" + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n", encoding="utf-8")
+                                 + "\n## Against issue #16's targets\n\n" + acceptance_markdown(summary) + "\n"
+                                 + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n", encoding="utf-8")
     for i, p in enumerate(plots):
         paths[f"plot{i}"] = p
     return paths
