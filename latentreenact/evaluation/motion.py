@@ -8,9 +8,10 @@ the first frame, ``mouth`` and ``eye`` opening):
 - ``correlation``: Pearson correlation of the output series with the driving series;
 - ``gain``: least-squares slope of output against driving (1: the output moves as much as the driving face).
 
-The same two numbers are reported for the two links the motion goes through: ``measurement`` (bfm-net's pose
-vector, as the reenactor uses it after gap filling and smoothing, against the judge on the driving frames) and
-``generation`` (the judge on the outputs against bfm-net's values). bfm-net has no single mouth or eye value,
+The same two numbers are reported for the two links the motion goes through: ``measurement`` (the pose vector of
+the reenactor's Net3D estimator, ``bfm-rigid`` by default, as the reenactor uses it after gap filling and
+smoothing, against the judge on the driving frames) and ``generation`` (the judge on the outputs against the
+estimator's values; the series are stored under ``bfm``). The estimator has no single mouth or eye value,
 so for those the link reports the correlation of the judge's series with each expression coefficient and the
 best one. Identity: dlib's descriptor distance of each output to the source photo (mean, max; < 0.6 is the same
 person by dlib's convention) beside SFace's cosine similarity (the network the method's tuning optimises).
@@ -59,7 +60,7 @@ def compare_series(driving: MotionSeries, output: MotionSeries) -> Dict[str, Dic
 
 
 def bfm_series(p: np.ndarray, names: Sequence[str], reference: int) -> Dict[str, np.ndarray]:
-    """bfm-net's angles relative to frame ``reference`` and its raw expression coefficients, by name."""
+    """The estimator's angles relative to frame ``reference`` and its raw expression coefficients, by name."""
     p = np.asarray(p, dtype=np.float64)
     out = {name: p[:, i] - (p[reference, i] if name in ANGLES else 0.0) for i, name in enumerate(names)}
     return out
@@ -86,8 +87,8 @@ def linear_readout_r2(target: np.ndarray, coefficients: np.ndarray, folds: int =
 
 
 def bfm_links(judge: MotionSeries, bfm: Dict[str, np.ndarray], judge_is_driving: bool) -> Dict[str, Dict[str, Any]]:
-    """Per signal: the angles' :func:`link_stats` between the judge and bfm-net (bfm-net as the "output" of the
-    measurement link when ``judge_is_driving``, else as its input); for ``mouth`` / ``eye`` the correlation with
+    """Per signal: the angles' :func:`link_stats` between the judge and the estimator (the estimator as the "output"
+    of the measurement link when ``judge_is_driving``, else as its input); for ``mouth`` / ``eye`` the correlation with
     each expression coefficient, the best one by absolute value and ``readout_r2``, the cross-validated R² of a
     linear readout of the judge's series from all coefficients (:func:`linear_readout_r2`)."""
     links: Dict[str, Dict[str, Any]] = {}
@@ -223,7 +224,7 @@ def judge_pair(judge: FaceJudge, driving_frames: Iterable[np.ndarray], output_fr
                driving: str = "driving", tune: str = "none", detector: str = "hog", progress: bool = False,
                total: Optional[int] = None) -> MotionResult:
     """Judge one reenacted clip: the driving frames, the output frames (same count; time spent producing them is
-    the reported time per frame), the source photo and bfm-net's series (:func:`bfm_series`)."""
+    the reported time per frame), the source photo and the estimator's series (:func:`bfm_series`)."""
     driving_series = judge.measure(driving_frames, progress=progress, total=total, desc="judging driving")
     source_descriptor, source_embedding = _identity_features(source_image, detector)
     if source_descriptor is None:
@@ -245,7 +246,7 @@ def evaluate_pair(reenactor: Any, src: Any, driving: Path, judge: FaceJudge, *, 
                   max_frames: Optional[int] = None, detector: str = "hog", progress: bool = False) -> MotionResult:
     """Reenact the inverted source ``src`` from the clip ``driving`` (``Reenactor``'s video path with
     ``options``, default :class:`ReenactOptions`; face crops without paste-back) and judge the result; the time
-    per frame covers bfm-net's pass and the rendering."""
+    per frame covers the estimator's pass and the rendering."""
     start = time.perf_counter()
     options = (options or ReenactOptions()).with_(paste_back=False, side_by_side=False, progress=progress)
     track, frames = video_frames(reenactor, src, driving, options, max_frames=max_frames)
@@ -302,12 +303,13 @@ def markdown_report(results: Sequence[MotionResult]) -> str:
         lines.append(f"| {Path(r.source).name} | {Path(r.driving).name} | {r.tune} | {r.frames} | " + " | ".join(cells)
                      + f" | {_fmt(ident['dlib_mean'])} / {_fmt(ident['dlib_max'])} | {_fmt(ident['sface_mean'])} | "
                      f"{_fmt(r.seconds_per_frame, 3)} |")
-    lines += ["", "Links (angles: r / gain; mouth and eye: the best bfm-net expression coefficient and its r, and the "
+    lines += ["", "Links, through the reenactor's Net3D estimator (angles: r / gain; mouth and eye: its best expression "
+              "coefficient and its r, and the "
               "cross-validated R² of a linear readout from all coefficients):", "",
               "| source | driving | tune | link | " + " | ".join(SIGNALS) + " |",
               "|---|---|---|---|" + "---|" * len(SIGNALS)]
     for r in results:
-        for label, link in (("driving -> bfm-net", r.measurement), ("bfm-net -> output", r.generation)):
+        for label, link in (("driving -> estimator", r.measurement), ("estimator -> output", r.generation)):
             cells = []
             for s in SIGNALS:
                 entry = link.get(s, {})
@@ -322,7 +324,7 @@ def markdown_report(results: Sequence[MotionResult]) -> str:
 
 
 def plot_result(result: MotionResult, path: Path) -> Path:
-    """PNG of the driving vs output series of every signal (one panel each; bfm-net's angles dotted)."""
+    """PNG of the driving vs output series of every signal (one panel each; the estimator's angles dotted)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
