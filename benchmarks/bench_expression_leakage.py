@@ -25,6 +25,7 @@ import torch
 
 from latentreenact.images import resize_square
 from latentreenact.judge import FaceJudge
+from latentreenact.pose_delta import leak_deltas
 from latentreenact.reenactor import Reenactor, Source
 
 W_CONTROLS = ("eyes_closed", "lips_apart")
@@ -33,15 +34,9 @@ W_CONTROLS = ("eyes_closed", "lips_apart")
 def edited_faces(reenactor: Reenactor, src: Source, value: float) -> Tuple[List[str], List[np.ndarray]]:
     """The unedited render first, then one render per edit, and the edits' names."""
     k = reenactor.spec.k
-    rows, names = [torch.zeros(k)], ["none"]
-    for i, name in enumerate(reenactor.spec.names):
-        if name.startswith("exp_"):
-            for v in (-value, value):
-                dp = torch.zeros(k)
-                dp[i] = v
-                rows.append(dp)
-                names.append(f"{name} {v:+g}")
-    faces = list(reenactor.faces(src, torch.stack(rows), calibrate=False))
+    entries, rows = leak_deltas(reenactor.spec, value)  # the renders the library's leak calibration reads
+    names = ["none"] + [f"{name} {v:+g}" for name in entries for v in (-value, value)]
+    faces = list(reenactor.faces(src, torch.cat([torch.zeros(1, k), rows]), calibrate=False))
     values = torch.tensor([1.0, 2.0])
     for control in W_CONTROLS:
         if control in reenactor.control_names():
