@@ -2,7 +2,7 @@
 the head turn that A's expression columns cause is taken out of the angle entries (per-source leaks), per-source
 gains divide some entries (calibration), and with roll applied as an image rotation the roll entry is taken out
 and returned in degrees. Pure tensor arithmetic on a :class:`PoseVectorSpec`; the renders that
-measure the gains are :mod:`latentreenact.source_calibration`'s."""
+measure the gains and leaks are :mod:`latentreenact.source_calibration`'s."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from .net3d.pose_vector import PoseVectorSpec
 #: the pose-vector entries calibrated per source, with the edit (degrees, either way) that measures them
 CALIBRATION_STEPS = {"pitch": 8.0, "yaw": 10.0}
 #: the angles whose change caused by A's expression columns is taken out per source (pitch: the estimator misreads
-#: the pitch of renders, and compensating it broke pitch; docs/driving.md, "The head turn of the expression columns")
+#: the pitch of renders, and compensating it broke pitch; docs/driving.md, "Yaw: the expression columns' turn taken
+#: out, then calibrated")
 LEAK_ANGLES = ("yaw",)
 #: the expression edit (rescaled units, either way) that measures each column's leak
 LEAK_STEP = 4.0
