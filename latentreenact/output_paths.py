@@ -35,10 +35,12 @@ OUTPUT_SUFFIXES: Dict[str, Tuple[str, ...]] = {
     "table": (".md", ".txt"),
     "ranges": (".npy",),
     "checkpoint": (".pt",),
+    "source": (".lrsource",),
     DIRECTORY: (),
 }
 _KIND_NAMES = {"image": "an image file", "video": "a video file", "gif": "a GIF", "table": "a text table",
-               "ranges": "a ranges file", "checkpoint": "a checkpoint", DIRECTORY: "a directory"}
+               "ranges": "a ranges file", "checkpoint": "a checkpoint", "source": "a prepared source",
+               DIRECTORY: "a directory"}
 
 
 class UnsupportedOutputError(ValueError):

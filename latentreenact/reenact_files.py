@@ -1,8 +1,9 @@
 """File-level flows of the pipeline, as the ``latentreenact reenact`` and ``edit`` commands run them.
 
 Check the files of a run before any model loads (the source photo, the driving input, the output
-path); load a reenactor and invert a source photo; reenact a driving video, image or folder into
-output files; render edit sweeps into a grid image or a GIF. Outputs are written atomically.
+path); load a reenactor and invert a source photo, or load a prepared source (``.lrsource``, see
+:mod:`latentreenact.source_file`); reenact a driving video, image or folder into output files; render edit
+sweeps into a grid image or a GIF. Outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -21,19 +22,30 @@ from .net3d.controls import CONTROLS
 from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_output
 from .reenact_video import ReenactOptions, Source, driving_kind, folder_images
 from .reenactor import Reenactor
+from .source_file import is_source_file
 from .video import probe_video, write_gif
 
 Sweep = Tuple[str, List[float]]
 
 
 def check_source(source: Path) -> None:
-    """Check a source photo from its header, before any model loads: ``FileNotFoundError`` when it is
-    missing, ``ValueError`` for a directory, a file that is not an image or one too large."""
+    """Check a source photo from its header (a prepared ``.lrsource`` file: that it is a file), before any model
+    loads: ``FileNotFoundError`` when it is missing, ``ValueError`` for a directory, a file that is not an image or
+    one too large."""
+    what = "prepared source" if is_source_file(source) else "source image"
     if not source.exists():
-        raise FileNotFoundError(f"source image not found: {source}")
+        raise FileNotFoundError(f"{what} not found: {source}")
     if source.is_dir():
-        raise ValueError(f"source image {source} is a directory; give an image file")
-    probe_image(source)
+        raise ValueError(f"{what} {source} is a directory; give a file")
+    if not is_source_file(source):
+        probe_image(source)
+
+
+def check_saved_source(path: Optional[Path]) -> None:
+    """Before any model loads: a prepared source is written to a ``.lrsource`` file (``UnsupportedOutputError``
+    otherwise) in a writable place (:func:`~latentreenact.output_paths.check_output`); None: none is written."""
+    if path is not None:
+        check_output(path, "source")
 
 
 def check_driving(driving: Path) -> str:
@@ -96,6 +108,17 @@ def load_and_invert(source: Path, model: str = "default", *, exact: bool = False
     src = reenactor.invert(photo, tune=tune, align=align, tune_steps=tune_steps, progress=progress, name=str(source),
                            also=extra)
     return reenactor, src
+
+
+def load_prepared(path: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
+                  device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog", roll: str = "rotate",
+                  calibrate: bool = True) -> Tuple[Reenactor, Source]:
+    """Load the reenactor and a source it prepared earlier (``Reenactor.save_source``): no inversion, no tuning."""
+    if not Path(path).exists():
+        raise FileNotFoundError(f"prepared source not found: {path}")
+    reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact,
+                                          **reenactor_overrides(detector, truncation, roll, calibrate))
+    return reenactor, reenactor.load_source(path)
 
 
 def write_images(frames: Sequence[np.ndarray], names: Sequence[str], output: Path) -> None:

@@ -55,6 +55,7 @@ from .edit_controls import EditControls
 from .face_meter import ALIGN_SIZE, FaceMeter
 from .faces import NoFaceError, as_rgb_uint8, read_image
 from .faces.roll import roll_faces
+from .fileio import CheckpointFormatError
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_uint8
 from .latent_controls import LatentControls
@@ -66,6 +67,7 @@ from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSumma
                             reenact_images, reenact_video, video_frames)
 from .sampling import render, truncation_centre
 from .source_calibration import follower_gains, pose_gains, pose_leaks
+from .source_file import load_source, model_fingerprint, save_source
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +106,8 @@ class Reenactor:
     ``seed`` seeds every random step (truncation centre, projector, tuning); ``detector``: the
     face detector for ``align=True`` inputs; ``roll``: one of :data:`ROLL_MODES`; ``calibrate``: measure each
     inverted source's gains (pitch, yaw) and yaw leaks (expression entries), by
-    :mod:`~latentreenact.source_calibration` (see this module's docstring); ``controls``: the W-space controls (``eyes_closed``, ``lips_apart``,
-    :mod:`latentreenact.latent_controls`), None to offer none.
+    :mod:`~latentreenact.source_calibration` (see this module's docstring); ``controls``: the W-space controls
+    (``eyes_closed``, ``lips_apart``, :mod:`latentreenact.latent_controls`), None to offer none.
     """
 
     def __init__(self, generator: Any, encoder: Any, estimator: Any, directions: DirectionMatrix, *,
@@ -144,6 +146,7 @@ class Reenactor:
             log.warning("the direction matrix was trained with Net3D backend %r but the estimator is %r",
                         backend, getattr(estimator, "name", "?"))
         self._centre: Optional[torch.Tensor] = None
+        self._fingerprint: Optional[str] = None
         self.edits = EditControls(self.spec, generator.n_latent)
         self.latent_controls = controls
 
@@ -210,6 +213,44 @@ class Reenactor:
         """How far this source's renders open per unit asked of each following control, as ``{measure: gain}``
         (:func:`~latentreenact.source_calibration.follower_gains`)."""
         return follower_gains(self, src)
+
+    def _calibrate_source(self, src: Source) -> None:
+        """Measure and store the source's pose gains, yaw leaks and follower gains (in ``src`` and ``src.info``)."""
+        src.pose_gains = self.calibrate(src)
+        src.info["pose_gains"] = dict(src.pose_gains)
+        src.pose_leaks = self.calibrate_leaks(src)
+        src.info["pose_leaks"] = {angle: dict(leaks) for angle, leaks in src.pose_leaks.items()}
+        for measure, gain in self.calibrate_followers(src).items():
+            src.info[f"{measure}_gain"] = gain
+
+    # ------------------------------------------------------------------ prepared source files
+    def fingerprint(self) -> str:
+        """SHA-256 of the models a prepared source depends on (:func:`~latentreenact.source_file.model_fingerprint`)."""
+        if self._fingerprint is None:
+            self._fingerprint = model_fingerprint(self.generator, self.directions, self.spec.names,
+                                                  str(getattr(self.estimator, "name", type(self.estimator).__name__)))
+        return self._fingerprint
+
+    def save_source(self, src: Source, path: Union[str, "os.PathLike[str]"]) -> Path:
+        """Save an inverted (tuned, calibrated) source, to be loaded by :meth:`load_source` with the same models
+        (:mod:`latentreenact.source_file`; the ``.lrsource`` suffix is what the command line recognises)."""
+        self._check_source(src)
+        return save_source(src, path, self.generator, self.fingerprint())
+
+    def load_source(self, path: Union[str, "os.PathLike[str]"]) -> Source:
+        """A source saved by :meth:`save_source` with the same models (``CheckpointFormatError`` otherwise). With
+        ``calibrate=False`` its gains and leaks are dropped; with ``calibrate=True`` a source saved without them is
+        calibrated now."""
+        src = load_source(path, self.generator, self.fingerprint(), self.device)
+        if src.crop.shape[:2] != (self.align_size, self.align_size):
+            raise CheckpointFormatError(f"{path}: the source's crop is {src.crop.shape[0]} px; this reenactor aligns "
+                                        f"faces at {self.align_size} px")
+        self._check_source(src)
+        if not self.calibrate_sources:
+            src.pose_gains, src.pose_leaks = {}, {}
+        elif "pose_gains" not in src.info:
+            self._calibrate_source(src)
+        return src
 
     def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
         """The source's pose gains: the estimator's reading of renders at -step and +step through A alone, over
@@ -360,12 +401,7 @@ class Reenactor:
             if math.isfinite(value):
                 src.info[f"{measure}_opening"] = value
         if self.calibrate_sources:
-            src.pose_gains = self.calibrate(src)
-            src.info["pose_gains"] = dict(src.pose_gains)
-            src.pose_leaks = self.calibrate_leaks(src)
-            src.info["pose_leaks"] = {angle: dict(leaks) for angle, leaks in src.pose_leaks.items()}
-            for measure, gain in self.calibrate_followers(src).items():
-                src.info[f"{measure}_gain"] = gain
+            self._calibrate_source(src)
         if check_identity:
             distance = face_distance(crop, self.render_source(src))
             src.info["identity_distance"] = distance

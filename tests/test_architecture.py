@@ -52,6 +52,7 @@ LAYERS: Dict[str, int] = {
     "latentreenact.face_meter": 3,
     "latentreenact.live": 3,
     "latentreenact.source_calibration": 3,
+    "latentreenact.source_file": 3,
     "latentreenact.edit_controls": 3,
     # applications
     "latentreenact.cli": 4,

@@ -106,7 +106,8 @@ def test_output_kind_picks_files_and_directories(tmp_path) -> None:  # type: ign
     assert output_kind(tmp_path / "frames.v2", "image", "directory") == "directory"  # an existing directory
     assert output_kind(tmp_path / "run.d", "directory") == "directory"  # any name
     assert output_kind(tmp_path / "s.gif", "image", "gif") == "gif"
-    assert set(OUTPUT_SUFFIXES) == {"image", "video", "gif", "table", "ranges", "checkpoint", "directory"}
+    assert set(OUTPUT_SUFFIXES) == {"image", "video", "gif", "table", "ranges", "checkpoint", "source", "directory"}
+    assert output_kind(tmp_path / "face.lrsource", "source") == "source"
     with pytest.raises(UnsupportedOutputError, match=r"cannot write an image file or a directory to .*out\.xbm"):
         output_kind(tmp_path / "out.xbm", "image", "directory")
     with pytest.raises(ValueError, match="unknown output kind"):

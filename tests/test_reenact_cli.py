@@ -163,3 +163,34 @@ def test_bad_inputs_exit_5(files, tmp_path) -> None:  # type: ignore[no-untyped-
                            "--no-align", "--no-progress", "--follow-mouth", "-o", tmp_path / "mouth"])
     assert result.exit_code == EXIT_BAD_INPUT and "follow_mouth needs a landmark-fitting" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.png", "corrupt.mp4"]
+
+
+def test_a_saved_source_reenacts_and_edits_as_the_photo_does(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, model = files
+    saved = tmp_path / "face.lrsource"
+    common = ["--model", model, "--no-align", "--tune", "pti", "--tune-steps", "2"]
+    first = run(reenact, ["--source", root / "source.png", "--save-source", saved, "--driving", root / "driving",
+                          *common, "-o", tmp_path / "from_photo"])
+    assert first.exit_code == 0, first.output
+    assert "saved the prepared source" in first.output and saved.is_file()
+    again = run(reenact, ["--source", saved, "--driving", root / "driving", *common, "-o", tmp_path / "from_file"])
+    assert again.exit_code == 0, again.output
+    for name in ("d0.png", "d1.png", "d2.png"):  # the same tuned source: the same frames, bit for bit
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "from_photo" / name)),
+                                      np.asarray(Image.open(tmp_path / "from_file" / name)))
+    edited = run(edit, ["--source", saved, "--yaw", "10", *common, "-o", tmp_path / "e.png"])
+    assert edited.exit_code == 0 and (tmp_path / "e.png").is_file(), edited.output
+    # a prepared source stands alone, is saved only as .lrsource, and is checked before any model loads
+    alone = run(reenact, ["--source", saved, "--source", root / "source.png", "--driving", root / "driving",
+                          *common, "-o", tmp_path / "x"])
+    assert alone.exit_code == EXIT_BAD_INPUT and "given alone" in alone.output
+    suffix = run(reenact, ["--source", root / "source.png", "--save-source", tmp_path / "face.pt", "--driving",
+                           root / "driving", *common, "-o", tmp_path / "y"])
+    assert suffix.exit_code == EXIT_USAGE and ".lrsource" in suffix.output
+    missing = run(edit, ["--source", tmp_path / "gone.lrsource", "--yaw", "1", *common, "-o", tmp_path / "z.png"])
+    assert missing.exit_code == EXIT_NOT_FOUND and "prepared source not found" in missing.output
+    broken = tmp_path / "broken.lrsource"
+    broken.write_bytes(b"not a source")
+    result = run(edit, ["--source", broken, "--yaw", "1", *common, "-o", tmp_path / "w.png"])
+    assert result.exit_code == EXIT_BAD_CHECKPOINT and "broken.lrsource" in result.output
+    assert not any((tmp_path / n).exists() for n in ("x", "y", "z.png", "w.png", "face.pt"))

@@ -95,7 +95,8 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif) or, with --sweep, a .gif.")
 @reports_errors
-def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, yaw: Optional[float],
+def edit(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int], no_align: bool,
+         yaw: Optional[float],
          pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
          smile: Optional[float], eyes_closed: Optional[float], lips_apart: Optional[float],
          expression: Tuple[str, ...],
@@ -111,10 +112,10 @@ def edit(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_ali
                                   ("lips_apart", lips_apart)) if v is not None}
     fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
              "controls": controls, "absolute": absolute, "paste_back": paste_back}
-    source = check_source(sources, tune)
+    source = check_source(sources, tune, save_source)
     check_output(output, *(("image", "gif") if parsed else ("image",)))  # before any model loads
     reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                 no_align, progress, roll_mode, calibrate)
+                                 no_align, progress, roll_mode, calibrate, save_source)
     if not parsed:
         save_image(reenactor.edit(src, **fixed), output)
         click.echo(f"edited {source} -> {output}", err=True)

@@ -15,11 +15,13 @@ from typing import Any, Optional, Sequence, Tuple
 
 import click
 
-from ..reenact_files import check_driving, check_reenact_output, load_and_invert, reenact_to_files
+from ..reenact_files import (check_driving, check_reenact_output, check_saved_source, load_and_invert, load_prepared,
+                             reenact_to_files)
 from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
 from ..reenact_video import ReenactOptions
 from ..reenactor import ROLL_MODES
+from ..source_file import is_source_file
 from ..video import warnings_once
 from .errors import reports_errors
 from .options import (detector_option, device_option, expression_option, eyes_option, mouth_option, parse_device,
@@ -55,17 +57,27 @@ def source_options(func: Any) -> Any:
                         help="Inputs are already FFHQ-aligned square face crops: skip face detection.")(func)
     func = tune_steps_option(func)
     func = tune_option()(func)
+    func = click.option("--save-source", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        help="Also save the prepared source (inverted, tuned, calibrated) to this .lrsource file; "
+                             "--source FILE.lrsource uses it again in about a second, with the same model.")(func)
     return click.option("--source", "sources", type=click.Path(path_type=Path), required=True, multiple=True,
                         help="Source face image. Repeat it to add more photos of the same person: the first is "
-                             "reenacted, all of them are used by the tuning (joint tuning; the recipe must tune).")(func)
+                             "reenacted, all of them are used by the tuning (joint tuning; the recipe must tune). "
+                             "Or a prepared source saved by --save-source (.lrsource): no inversion or tuning "
+                             "(--tune and --tune-steps do not apply).")(func)
 
 
-def check_source(sources: Sequence[Path], tune: str) -> Path:
+def check_source(sources: Sequence[Path], tune: str, save_source: Optional[Path] = None) -> Path:
     """Before any model is loaded: ``FileNotFoundError`` (exit 3) for a missing source image,
-    ``ValueError`` (exit 5) for a directory, a file that is not an image or one too large, or for several
-    photos with a recipe that does not tune. Returns the first photo (the one reenacted)."""
+    ``ValueError`` (exit 5) for a directory, a file that is not an image or one too large, for several
+    photos with a recipe that does not tune, or for a prepared source among other sources; an unsupported
+    ``--save-source`` path (exit 2). Returns the first photo (the one reenacted)."""
     for source in sources:
         check_source_file(source)
+    if len(sources) > 1 and any(is_source_file(s) for s in sources):
+        raise ValueError("a prepared source (.lrsource) is given alone: it was tuned already, so further photos "
+                         "cannot be added to it")
+    check_saved_source(save_source)
     if len(sources) > 1 and tune in ("none", "pivot"):
         raise ValueError(f"{len(sources)} source photos were given, but recipe {tune!r} does not tune; the extra "
                          f"photos are used only by tuning (choose released, pti, local or editable)")
@@ -74,12 +86,22 @@ def check_source(sources: Sequence[Path], tune: str) -> Path:
 
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
                 seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool,
-                roll_mode: str = "rotate", calibrate: bool = True) -> Any:
-    """Load the reenactor and invert the first source photo (tuning on all of them): ``(reenactor, source)``."""
-    return load_and_invert(sources[0], model, exact=exact, truncation=truncation, device=parse_device(device),
-                           seed=seed, detector=detector, tune=tune, tune_steps=tune_steps,
-                           align=not no_align, progress=progress, also=list(sources[1:]), roll=roll_mode,
-                           calibrate=calibrate)
+                roll_mode: str = "rotate", calibrate: bool = True, save_source: Optional[Path] = None) -> Any:
+    """Load the reenactor and invert the first source photo (tuning on all of them), or load a prepared source
+    (``.lrsource``): ``(reenactor, source)``; with ``save_source``, also save the prepared source there."""
+    if is_source_file(sources[0]):
+        reenactor, src = load_prepared(sources[0], model, exact=exact, truncation=truncation,
+                                       device=parse_device(device), seed=seed, detector=detector, roll=roll_mode,
+                                       calibrate=calibrate)
+    else:
+        reenactor, src = load_and_invert(sources[0], model, exact=exact, truncation=truncation,
+                                         device=parse_device(device), seed=seed, detector=detector, tune=tune,
+                                         tune_steps=tune_steps, align=not no_align, progress=progress,
+                                         also=list(sources[1:]), roll=roll_mode, calibrate=calibrate)
+    if save_source is not None:
+        reenactor.save_source(src, save_source)
+        click.echo(f"saved the prepared source -> {save_source}", err=True)
+    return reenactor, src
 
 
 @click.command()
@@ -113,8 +135,9 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
                    "file (.png, .jpg, .jpeg, .webp, .bmp, .tif) or OUT/<name>.png in a directory; a folder a "
                    "directory.")
 @reports_errors
-def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_align: bool, driving: Path, relative: bool,
-            expression: str, follow_eyes: Optional[bool], follow_mouth: Optional[bool],
+def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int],
+            no_align: bool, driving: Path, relative: bool, expression: str, follow_eyes: Optional[bool],
+            follow_mouth: Optional[bool],
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
             truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
@@ -122,14 +145,14 @@ def reenact(sources: Tuple[Path, ...], tune: str, tune_steps: Optional[int], no_
             progress: bool, output: Path) -> None:
     """Reenact the face in --source with the pose and expression of --driving."""
     start = time.perf_counter()
-    check_source(sources, tune)
+    check_source(sources, tune, save_source)
     if not driving.exists():
         raise FileNotFoundError(f"driving input not found: {driving}")
     check_reenact_output(output, driving)
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
         reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                     no_align, progress, roll_mode, calibrate)
+                                     no_align, progress, roll_mode, calibrate, save_source)
         setup = time.perf_counter() - start
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute",
