@@ -161,6 +161,7 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
                                  batch_size=batch_size, progress=progress)
         frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
     seconds = time.perf_counter() - start
-    what = "loading the models and inverting" + (" and tuning" if tune != "none" else "")
+    what = ("loading the models and the prepared source" if is_source_file(sources[0])
+            else "loading the models and inverting" + (" and tuning" if tune != "none" else "") + " the source")
     click.echo(f"reenacted {frames} frame(s), {missing} without a face, {seconds / max(frames, 1):.3f} s/frame "
-               f"({seconds:.1f} s for the frames, {setup:.1f} s {what} the source) -> {output}", err=True)
+               f"({seconds:.1f} s for the frames, {setup:.1f} s {what}) -> {output}", err=True)
