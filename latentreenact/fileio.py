@@ -12,14 +12,14 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Type, Union
 
 import torch
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["CheckpointFormatError", "OutputNotWritableError", "UnsafePickleError", "atomic_path", "nearest_existing",
-           "read_torch_file", "staged_directory", "write_outputs"]
+           "check_format", "read_format_file", "read_torch_file", "staged_directory", "write_outputs"]
 
 
 class CheckpointFormatError(ValueError):
@@ -135,6 +135,25 @@ def read_torch_file(path: PathLike, *, mmap: bool = False) -> Any:
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, KeyError) as exc:
         raise CheckpointFormatError(f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: "
                                     f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+
+
+def check_format(obj: Any, path: PathLike, fmt: str, version: int, what: str,
+                 error: Type[ValueError] = CheckpointFormatError) -> Dict[str, Any]:
+    """``obj`` when it is a dict of format ``fmt`` (its ``"format"`` key) and version ``version`` (its
+    ``"format_version"``); else ``error`` naming the file ``path``, ``what`` it should be (e.g.
+    ``"Net3D regressor file"``) and the versions."""
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise error(f"{path}: not a {what} (format {fmt!r})")
+    if obj.get("format_version") != version:
+        raise error(f"{path}: {what} format version {obj.get('format_version')!r} is not supported "
+                    f"(this version reads {version})")
+    return obj
+
+
+def read_format_file(path: PathLike, fmt: str, version: int, what: str) -> Dict[str, Any]:
+    """A ``torch.save`` dict of format ``fmt`` and version ``version`` (:func:`read_torch_file`, then
+    :func:`check_format`; :class:`CheckpointFormatError` naming the file otherwise)."""
+    return check_format(read_torch_file(path), path, fmt, version, what)
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 import torch
 
 from .checkpoints.errors import CheckpointFormatError
-from .fileio import atomic_path, read_torch_file
+from .fileio import atomic_path, read_format_file
 
 __all__ = ["LATENT_CONTROLS", "LatentControl", "LatentControls"]
 
@@ -123,11 +123,7 @@ class LatentControls:
         file = Path(path).expanduser()
         if not file.is_file():
             raise FileNotFoundError(f"latent-controls file not found: {file}")
-        obj = read_torch_file(file)
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise CheckpointFormatError(f"{file}: not a latent-controls file (expected format {FORMAT!r})")
-        if obj.get("format_version") != FORMAT_VERSION:
-            raise CheckpointFormatError(f"{file}: latent-controls version {obj.get('format_version')} is not supported")
+        obj = read_format_file(file, FORMAT, FORMAT_VERSION, "latent-controls file")
         try:
             return cls(obj["names"], torch.as_tensor(obj["directions"]), tuple(obj["layers"]), obj.get("config"))
         except (KeyError, TypeError, ValueError) as exc:

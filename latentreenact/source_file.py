@@ -19,7 +19,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 import torch
 
-from .fileio import CheckpointFormatError, PathLike, atomic_path, read_torch_file
+from .fileio import CheckpointFormatError, PathLike, atomic_path, read_format_file
 from .output_paths import OUTPUT_SUFFIXES
 from .reenact_video import Source
 
@@ -74,7 +74,7 @@ def save_source(src: Source, path: PathLike, base_generator: torch.nn.Module, fi
     except TypeError as exc:
         raise ValueError(f"{src.name}: the source's info cannot be saved ({exc})") from exc
     payload = {
-        "format": SOURCE_FORMAT, "version": SOURCE_FORMAT_VERSION, "fingerprint": fingerprint, "name": src.name,
+        "format": SOURCE_FORMAT, "format_version": SOURCE_FORMAT_VERSION, "fingerprint": fingerprint, "name": src.name,
         "wplus": src.wplus.detach().cpu(), "p": src.p.detach().cpu(),
         "crop": torch.from_numpy(np.array(src.crop, dtype=np.uint8)),
         "image": torch.from_numpy(np.array(src.image, dtype=np.uint8)),
@@ -115,12 +115,7 @@ def load_source(path: PathLike, base_generator: torch.nn.Module, fingerprint: st
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"prepared source not found: {path}")
-    data = read_torch_file(path)
-    if not isinstance(data, dict) or data.get("format") != SOURCE_FORMAT:
-        raise CheckpointFormatError(f"{path}: not a prepared source file (written by Reenactor.save_source)")
-    if data.get("version") != SOURCE_FORMAT_VERSION:
-        raise CheckpointFormatError(f"{path}: prepared source format version {data.get('version')!r}; this version "
-                                    f"of latentreenact reads version {SOURCE_FORMAT_VERSION}: prepare the source again")
+    data = read_format_file(path, SOURCE_FORMAT, SOURCE_FORMAT_VERSION, "prepared source file")
     if data.get("fingerprint") != fingerprint:
         raise CheckpointFormatError(f"{path}: the source was prepared with other models (generator, direction "
                                     "matrix, pose layout or estimator) than this reenactor's; prepare it again "

@@ -83,7 +83,7 @@ def test_files_that_are_not_this_models_source_are_refused_by_name(  # type: ign
         other.load_source(path)
     payload = torch.load(path, weights_only=True)
     for name, change, message in (
-            ("version", {"version": SOURCE_FORMAT_VERSION + 1}, "format version"),
+            ("version", {"format_version": SOURCE_FORMAT_VERSION + 1}, "format version 2 is not supported"),
             ("format", {"format": "something else"}, "not a prepared source file"),
             ("crop", {"crop": torch.zeros(4, 4)}, "crop is not a uint8 RGB image"),
             ("wplus", {"wplus": torch.full_like(payload["wplus"], float("nan"))}, "does not hold a usable source"),

@@ -52,7 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..fileio import atomic_path, read_torch_file
+from ..fileio import atomic_path, read_format_file
 from .mobilestylegan_layers import MobileSynthesis, WaveletHead
 
 
@@ -402,12 +402,7 @@ def read_heads_file(path: PathLike = "default") -> Dict[str, Any]:
     file = DEFAULT_HEADS_PATH if str(path) == "default" else Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"MobileStyleGAN heads file not found: {file}")
-    payload = read_torch_file(file)
-    if not isinstance(payload, dict) or payload.get("format") != HEADS_FORMAT:
-        raise ValueError(f"{file} is not a MobileStyleGAN heads file (format {HEADS_FORMAT!r})")
-    if payload.get("format_version") != HEADS_FORMAT_VERSION:
-        raise ValueError(f"{file}: heads format version {payload.get('format_version')!r} is not supported "
-                         f"(expected {HEADS_FORMAT_VERSION})")
+    payload = read_format_file(file, HEADS_FORMAT, HEADS_FORMAT_VERSION, "MobileStyleGAN heads file")
     if not isinstance(payload.get("state_dict"), dict):
         raise ValueError(f"{file}: missing state_dict")
     return payload

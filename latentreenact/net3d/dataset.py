@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..fileio import atomic_path, file_digest, read_torch_file
+from ..fileio import atomic_path, check_format, file_digest, read_torch_file
 from ..images import to_uint8
 from ..sampling import render, truncation_centre, wplus_from_z
 from .base import PoseEstimator
@@ -101,12 +101,7 @@ def load_manifest(out_dir: PathLike) -> Dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: unreadable manifest ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise ValueError(f"{path}: not a Net3D dataset manifest")
-    if data.get("format_version") != MANIFEST_VERSION:
-        raise ValueError(f"{path}: manifest version {data.get('format_version')} is not supported "
-                         f"(this version reads {MANIFEST_VERSION})")
-    return data
+    return check_format(data, path, MANIFEST_FORMAT, MANIFEST_VERSION, "Net3D dataset manifest", error=ValueError)
 
 
 def _new_manifest(config: Dict[str, Any]) -> Dict[str, Any]:

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..checkpoints.errors import CheckpointFormatError
 from ..checkpoints.strict import check_state_dict
-from ..fileio import atomic_path, read_torch_file
+from ..fileio import atomic_path, read_format_file
 from .base import ImageBatch, PoseEstimator, as_uint8_list, check_missing, check_tensor_images
 from .params import PoseParams
 
@@ -197,12 +197,7 @@ class Net3DRegressor(nn.Module):
         source = Path(path)
         if not source.is_file():
             raise FileNotFoundError(f"no Net3D regressor weights at {source}")
-        obj = read_torch_file(source)
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise CheckpointFormatError(f"{source}: not a Net3D regressor file (format {FORMAT!r})")
-        if obj.get("format_version") != FORMAT_VERSION:
-            raise CheckpointFormatError(f"{source}: format version {obj.get('format_version')} is not supported "
-                                        f"(this version reads {FORMAT_VERSION})")
+        obj = read_format_file(source, FORMAT, FORMAT_VERSION, "Net3D regressor file")
         missing = [k for k in ("config", "state_dict", "label_stats") if not isinstance(obj.get(k), dict)]
         if missing:
             raise CheckpointFormatError(f"{source}: missing entries {', '.join(missing)}")
