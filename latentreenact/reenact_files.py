@@ -90,6 +90,14 @@ def reenactor_overrides(detector: str = "hog", truncation: Optional[float] = Non
             **({"truncation": truncation} if truncation is not None else {})}
 
 
+def load_reenactor(model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
+                   device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog", roll: str = "rotate",
+                   calibrate: bool = True) -> Reenactor:
+    """The reenactor of ``model`` with the commands' model options (:func:`reenactor_overrides`)."""
+    return Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact,
+                                     **reenactor_overrides(detector, truncation, roll, calibrate))
+
+
 def load_and_invert(source: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
                     device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog",
                     tune: Optional[str] = None, tune_steps: Optional[int] = None, align: bool = True,
@@ -103,8 +111,8 @@ def load_and_invert(source: Path, model: str = "default", *, exact: bool = False
     """
     photo = read_image(source)
     extra = [read_image(path) for path in also]
-    reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact,
-                                          **reenactor_overrides(detector, truncation, roll, calibrate))
+    reenactor = load_reenactor(model, exact=exact, truncation=truncation, device=device, seed=seed, detector=detector,
+                               roll=roll, calibrate=calibrate)
     src = reenactor.invert(photo, tune=tune, align=align, tune_steps=tune_steps, progress=progress, name=str(source),
                            also=extra)
     return reenactor, src
@@ -116,8 +124,8 @@ def load_prepared(path: Path, model: str = "default", *, exact: bool = False, tr
     """Load the reenactor and a source it prepared earlier (``Reenactor.save_source``): no inversion, no tuning."""
     if not Path(path).exists():
         raise FileNotFoundError(f"prepared source not found: {path}")
-    reenactor = Reenactor.from_pretrained(model, device=device, seed=seed, exact=exact,
-                                          **reenactor_overrides(detector, truncation, roll, calibrate))
+    reenactor = load_reenactor(model, exact=exact, truncation=truncation, device=device, seed=seed, detector=detector,
+                               roll=roll, calibrate=calibrate)
     return reenactor, reenactor.load_source(path)
 
 

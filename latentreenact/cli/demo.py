@@ -12,8 +12,7 @@ import click
 from demo.app import serve
 from demo.session import DemoLimits, DemoSession
 
-from ..reenact_files import reenactor_overrides
-from ..reenactor import Reenactor
+from ..reenact_files import load_reenactor
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import detector_option, device_option, parse_device, seed_option
 from .reenact import model_options
@@ -49,9 +48,8 @@ def demo(host: str, port: int, max_frames: int, max_upload_mb: int, max_tune_ste
     if importlib.util.find_spec("gradio") is None:  # checked before the models load
         fail("the demo needs Gradio: pip install 'latentreenact[demo]'", EXIT_MISSING_EXTRA)
 
-    overrides = reenactor_overrides(detector, truncation, roll_mode, calibrate)
-    factory = functools.partial(Reenactor.from_pretrained, model, device=parse_device(device), seed=seed,
-                                exact=exact, **overrides)
+    factory = functools.partial(load_reenactor, model, exact=exact, truncation=truncation, device=parse_device(device),
+                                seed=seed, detector=detector, roll=roll_mode, calibrate=calibrate)
     session = DemoSession(factory, DemoLimits(max_upload_mb=max_upload_mb, max_frames=max_frames,
                                               max_tune_steps=max_tune_steps, time_limit_s=time_limit),
                           temp_root=temp_dir)

@@ -16,9 +16,8 @@ from ..evaluation.acceptance import acceptance, acceptance_markdown
 from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
 from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
 from ..output_paths import check_output
-from ..reenact_files import reenactor_overrides
+from ..reenact_files import load_reenactor
 from ..reenact_video import ReenactOptions, folder_images
-from ..reenactor import Reenactor
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
 from .options import (detector_option, device_option, expression_option, eyes_option, mouth_option, parse_device,
@@ -81,9 +80,9 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
     except JudgeUnavailableError as exc:
         fail(str(exc), EXIT_MISSING_EXTRA)
     torch.manual_seed(seed)
-    overrides = reenactor_overrides(detector, truncation, roll_mode, calibrate)
     with judge:
-        reenactor = Reenactor.from_pretrained(model, device=parse_device(device), seed=seed, exact=exact, **overrides)
+        reenactor = load_reenactor(model, exact=exact, truncation=truncation, device=parse_device(device), seed=seed,
+                                   detector=detector, roll=roll_mode, calibrate=calibrate)
         try:
             options = ReenactOptions(smoothing=smoothing, batch_size=batch_size,
                                      absolute_expression=expression == "absolute", follow_eyes=follow_eyes,

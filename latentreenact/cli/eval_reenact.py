@@ -14,8 +14,7 @@ from ..evaluation.data import video_files
 from ..evaluation.reenact import METHODS, evaluate_reenactment
 from ..evaluation.runner import markdown_table, write_report
 from ..output_paths import check_output
-from ..reenact_files import reenactor_overrides
-from ..reenactor import Reenactor
+from ..reenact_files import load_reenactor
 from .errors import reports_errors
 from .options import detector_option, device_option, parse_device, progress_option, seed_option, tune_option
 from .reenact import model_options
@@ -65,8 +64,8 @@ def reenact(data: Path, output: Path, mode: str, frames: int, methods: Tuple[str
     check_output(output, "directory")
     torch.manual_seed(seed)
     torch_device = parse_device(device)
-    overrides = reenactor_overrides(detector, truncation, roll_mode, calibrate)
-    reenactor = Reenactor.from_pretrained(model, device=torch_device, seed=seed, exact=exact, **overrides)
+    reenactor = load_reenactor(model, exact=exact, truncation=truncation, device=torch_device, seed=seed,
+                               detector=detector, roll=roll_mode, calibrate=calibrate)
     result = evaluate_reenactment(data, reenactor, mode=mode, frames=frames, methods=methods,
                                   tune=None if tune == "none" else tune, detector=detector,
                                   identity_weights=identity_weights, lpips_backbone=lpips_backbone,
