@@ -68,15 +68,13 @@ def leaks_from_readings(spec: PoseVectorSpec, names: Sequence[str], p: torch.Ten
     """Leaks from the estimator's readings ``p`` [2 n, k] (raw) of the renders of :func:`leak_deltas`: for each
     angle of ``angles`` in the layout, ``{entry: rescaled change of the angle per rescaled unit of the entry}``.
     Entries not found in both renders, or with a reading that is not finite, are left out."""
+    slopes = spec.delta(p[0::2], p[1::2]) / (2 * step)  # [n, k]: each entry's -step and +step renders
+    both = found[0::2].bool() & found[1::2].bool()
     leaks: Dict[str, Dict[str, float]] = {}
     for angle in (a for a in angles if a in spec.names):
         column = list(spec.names).index(angle)
-        per_entry: Dict[str, float] = {}
-        for i, name in enumerate(names):
-            slope = float(spec.delta(p[2 * i:2 * i + 1], p[2 * i + 1:2 * i + 2])[0, column]) / (2 * step)
-            if bool(found[2 * i]) and bool(found[2 * i + 1]) and math.isfinite(slope):
-                per_entry[name] = slope
-        leaks[angle] = per_entry
+        leaks[angle] = {name: float(slopes[i, column]) for i, name in enumerate(names)
+                        if bool(both[i]) and math.isfinite(float(slopes[i, column]))}
     return leaks
 
 

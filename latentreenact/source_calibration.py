@@ -2,7 +2,7 @@
 estimator (docs/driving.md, "Per-source pitch calibration" and "The mouth that follows").
 
 - :func:`pose_gains`: the source rendered at -step and +step of each calibrated pose entry through A alone
-  (:data:`~latentreenact.pose_delta.CALIBRATION_STEPS`: pitch) and read by the estimator; the gain is the
+  (:data:`~latentreenact.pose_delta.CALIBRATION_STEPS`: pitch and yaw) and read by the estimator; the gain is the
   measured change over the asked one. A driving Δp is divided by it (``Reenactor.calibrated``).
 - :func:`pose_leaks`: the source rendered at -step and +step of each expression entry through A alone
   (:data:`~latentreenact.pose_delta.LEAK_STEP`) and read by the estimator; the head turn per unit of each
