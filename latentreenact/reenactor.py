@@ -146,7 +146,6 @@ class Reenactor:
             log.warning("the direction matrix was trained with Net3D backend %r but the estimator is %r",
                         backend, getattr(estimator, "name", "?"))
         self._centre: Optional[torch.Tensor] = None
-        self._fingerprint: Optional[str] = None
         self.edits = EditControls(self.spec, generator.n_latent)
         self.latent_controls = controls
 
@@ -225,11 +224,10 @@ class Reenactor:
 
     # ------------------------------------------------------------------ prepared source files
     def fingerprint(self) -> str:
-        """SHA-256 of the models a prepared source depends on (:func:`~latentreenact.source_file.model_fingerprint`)."""
-        if self._fingerprint is None:
-            self._fingerprint = model_fingerprint(self.generator, self.directions, self.spec.names,
-                                                  str(getattr(self.estimator, "name", type(self.estimator).__name__)))
-        return self._fingerprint
+        """SHA-256 of the models a prepared source depends on (:func:`~latentreenact.source_file.model_fingerprint`),
+        computed from the models as they are now (about 0.1 s)."""
+        return model_fingerprint(self.generator, self.directions, self.spec.names,
+                                 str(getattr(self.estimator, "name", type(self.estimator).__name__)))
 
     def save_source(self, src: Source, path: Union[str, "os.PathLike[str]"]) -> Path:
         """Save an inverted (tuned, calibrated) source, to be loaded by :meth:`load_source` with the same models
