@@ -1,7 +1,8 @@
 """The Gradio app of ``latentreenact demo``: a Reenact tab (source and driving uploads with bundled
 examples, aligned-crop preview, options, progress, result and side-by-side videos), an Edit tab
 (yaw / pitch / roll / expression sliders with Reset) and a Live tab (a prepared source driven by the
-browser's camera, frame by frame, with the frame rate shown). The work is done by
+browser's camera, frame by frame, with the frame rate shown). Each tab can save the prepared source as a
+``.lrsource`` file, which the source input takes back instead of a photo (no inversion then). The work is done by
 :class:`demo.session.DemoSession` (and :mod:`demo.live` for the camera stream).
 
 The source photo is a file input, so Gradio hands over the uploaded file without decoding it and our
@@ -26,6 +27,7 @@ import numpy as np
 
 from latentreenact.examples import example_path
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
+from latentreenact.source_file import SOURCE_SUFFIX
 
 from .errors import DemoInputError
 from .live import LiveState, follow_setting, live_step
@@ -47,6 +49,8 @@ TUNE_INFO = ("How the source is inverted after the encoder (without this the enc
              "once and cached.")
 INTRO = ("# latentreenact\nOne-shot face reenactment: the source face is inverted into the generator's latent "
          "space and moved along learned directions (Δw = A·Δp) by the driving face's head pose and expression.")
+SAVE_INFO = (f"Prepared source ({SOURCE_SUFFIX}): upload it as the source next time to skip the inversion "
+             f"and tuning (the same demo models only)")
 #: what a user sees when the server fails (the details are in the server's log)
 SERVER_FAILURE = "the server failed on this request (the details are in its log); try again or another input"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -118,6 +122,12 @@ def build_app(session: DemoSession, examples: bool = True) -> "gr.Blocks":
         ed["source"].change(edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
         ed["reset"].click(lambda: [0.0] * len(sliders), outputs=sliders, **hidden).then(
             edit, inputs=edit_inputs, outputs=ed["edited"], **hidden)
+        save = _save_handler(session)
+        ui["save"].click(save, inputs=[ui["source"], ui["tune"], ui["tune_steps"], ui["extras"]],
+                         outputs=ui["saved"], api_name="save_source")
+        ed["save"].click(save, inputs=[ed["source"], ed["tune"], ed["steps"], ed["extras"]], outputs=ed["saved"],
+                         **hidden)
+        lv["save"].click(save, inputs=[lv["source"], lv["tune"], lv["steps"]], outputs=lv["saved"], **hidden)
         prepare, live = _live_handlers(session)
         lv["prepare"].click(prepare, inputs=[lv["source"], lv["tune"], lv["steps"]], outputs=lv["status"],
                             api_name="prepare")
@@ -169,6 +179,26 @@ def _handlers(gr: Any, session: DemoSession, expression_names: Sequence[str],
     return preview, reenact, edit
 
 
+def _save_handler(session: DemoSession) -> Callable[..., Any]:
+    """The "Save prepared source" buttons' handler: the prepared source file to download."""
+
+    @_guarded
+    def save(image: Optional[str], tune: str, tune_steps: float, extras: Optional[List[str]] = None) -> str:
+        if not image:
+            raise DemoInputError("upload a source photo first")
+        return str(session.save_prepared(image, tune=tune, tune_steps=_steps(tune_steps), extras=extras or (),
+                                         progress=True))
+
+    return save
+
+
+def _save_controls(gr: Any, key: str) -> Tuple[Any, Any]:
+    """A button that saves the prepared source and the file to download."""
+    button = gr.Button("Save prepared source", elem_id=f"{key}_save_source")
+    saved = gr.File(label=SAVE_INFO, interactive=False, elem_id=f"{key}_saved_source", height=80)
+    return button, saved
+
+
 def _live_handlers(session: DemoSession) -> Tuple[Callable[..., Any], Callable[..., Any]]:
     """The live tab's handlers: ``(prepare, step)``."""
 
@@ -181,7 +211,7 @@ def _live_handlers(session: DemoSession) -> Tuple[Callable[..., Any], Callable[.
         distance = src.info.get("identity_distance")
         warning = ("" if distance is not None and distance <= SAME_PERSON_DISTANCE
                    else "; the inverted face may look like another person (try the 'released' recipe)")
-        return (f"source prepared ({tune}) in {time.perf_counter() - start:.1f} s{warning}; "
+        return (f"source prepared ({src.info.get('recipe', tune)}) in {time.perf_counter() - start:.1f} s{warning}; "
                 f"start the camera to drive it")
 
     def step(frame: Optional[np.ndarray], state: Optional[LiveState], image: Optional[str], tune: str,
@@ -212,6 +242,7 @@ def _live_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
             mouth = gr.Checkbox(True, label="Follow the camera face's mouth (lips)", elem_id="live_follow_mouth")
             prepare = gr.Button("Prepare", variant="primary", elem_id="live_prepare")
             status = gr.Markdown(LIVE_INFO, elem_id="live_status")
+            save, saved = _save_controls(gr, "live")
         with gr.Column():
             camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera (driving face)",
                               elem_id="live_camera")
@@ -219,7 +250,7 @@ def _live_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
             result = gr.Image(label="Live result", interactive=False, elem_id="live_result")
             rate = gr.Markdown(elem_id="live_rate")
     return {"source": source, "tune": tune, "steps": steps, "paste": paste, "follow_eyes": eyes,
-            "follow_mouth": mouth, "prepare": prepare, "status": status,
+            "follow_mouth": mouth, "prepare": prepare, "status": status, "save": save, "saved": saved,
             "camera": camera, "result": result, "rate": rate, "state": gr.State(None)}
 
 
@@ -251,6 +282,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
                                        info="parts the source's lips with the driving mouth, on top of the "
                                             "expression, where the model can (the default model does)")
             run = gr.Button("Reenact", variant="primary", elem_id="run")
+            save, saved = _save_controls(gr, "reenact")
     if examples:
         with gr.Row():
             gr.Examples([[str(example_path("astronaut")), str(example_path("smile"))]],
@@ -263,7 +295,7 @@ def _reenact_tab(gr: Any, limits: DemoLimits, examples: bool) -> Dict[str, Any]:
     return {"source": source, "extras": extras, "crop": crop, "driving": driving, "tune": tune,
             "tune_steps": tune_steps, "mode": mode, "smoothing": smoothing, "paste_back": paste_back,
             "follow_eyes": follow_eyes, "follow_mouth": follow_mouth, "run": run, "status": status, "result": result,
-            "pair": pair}
+            "pair": pair, "save": save, "saved": saved}
 
 
 def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], examples: bool) -> Dict[str, Any]:
@@ -278,6 +310,7 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
                             elem_id="edit_examples")
             edit_tune, edit_steps = _tuning_controls(gr, session.limits.max_tune_steps, "edit")
             edit_paste = gr.Checkbox(False, label="Paste the face back into the source photo")
+            save, saved = _save_controls(gr, "edit")
         with gr.Column():
             sliders = [gr.Slider(-bound, bound, value=0.0, step=1.0, label=f"{name} (degrees)",
                                  elem_id=f"edit_{name}") for name, bound in ANGLE_SLIDERS]
@@ -291,15 +324,15 @@ def _edit_tab(gr: Any, session: DemoSession, expression_names: Sequence[str], ex
                 reset = gr.Button("Reset", elem_id="edit_reset")
         with gr.Column():
             edited = gr.Image(label="Edited", interactive=False, elem_id="edited")
-    return {"source": edit_source, "extras": edit_extras, "tune": edit_tune, "steps": edit_steps, "paste": edit_paste, "sliders": sliders,
-            "apply": apply, "reset": reset, "edited": edited}
+    return {"source": edit_source, "extras": edit_extras, "tune": edit_tune, "steps": edit_steps, "paste": edit_paste,
+            "sliders": sliders, "apply": apply, "reset": reset, "edited": edited, "save": save, "saved": saved}
 
 
 def _photo_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:
     """A source photo upload: a file input, so that Gradio does not decode it (our reader does)."""
     return gr.File(type="filepath", file_count="single", elem_id=elem_id, height=120,
                    label=f"Source face (a photo: PNG, JPEG or WebP, at most {limits.max_image_pixels / 1e6:g} "
-                         f"megapixels)")
+                         f"megapixels; or a {SOURCE_SUFFIX} file saved here earlier: no tuning then)")
 
 
 def _extra_photos_input(gr: Any, elem_id: str, limits: DemoLimits) -> Any:

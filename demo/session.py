@@ -29,17 +29,19 @@ import torch
 from inversion.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 from latentreenact.faces import NoFaceError, find_face
 from latentreenact.faces.detection import detection_copy
+from latentreenact.fileio import CheckpointFormatError
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
 from latentreenact.images import array_key
 from latentreenact.latent_controls import LATENT_CONTROLS, LatentControl
 from latentreenact.net3d.controls import CONTROLS, ExpressionControl
 from latentreenact.reenact_video import ReenactOptions, video_frames
+from latentreenact.source_file import SOURCE_SUFFIX, is_source_file
 from latentreenact.video import VideoError, VideoWriter, is_video_path, probe_video
 
 from .deadline import Deadline
 from .errors import DemoClosedError, DemoInputError, DemoTimeoutError
 from .outputs import RUN_PREFIX, OutputFolders
-from .uploads import check_array, check_file, file_key, read_photo
+from .uploads import check_array, check_file, file_key, read_photo, too_many_pixels
 
 if TYPE_CHECKING:
     from latentreenact.driving_landmarks import DrivingMeasurement
@@ -52,6 +54,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 ImageUpload = Union[None, np.ndarray, PathLike]
 TUNE_PRESETS = tuple(RECIPES)  # the inversion recipes (inversion.recipes)
 SOURCE = "source image"
+PREPARED = "prepared source file"
 __all__ = ["DemoClosedError", "DemoInputError", "DemoLimits", "DemoSession", "DemoTimeoutError", "ReenactResult",
            "TUNE_PRESETS", "DEFAULT_RECIPE"]
 
@@ -163,7 +166,8 @@ class DemoSession:
         self._cache_size = int(cache_size)
         self._file_keys: "OrderedDict[str, str]" = OrderedDict()
         self._faces: "OrderedDict[str, Union[_Face, str]]" = OrderedDict()  # a face, or why there is none
-        self._sources: "OrderedDict[Tuple[str, str, Optional[int]], Source]" = OrderedDict()
+        self._sources: "OrderedDict[Tuple[Any, ...], Source]" = OrderedDict()
+        self._prepared_hashes: "OrderedDict[Tuple[str, int, int], str]" = OrderedDict()
         self._owns_workdir = workdir is None
         if workdir is None:
             if temp_root is not None:
@@ -276,8 +280,11 @@ class DemoSession:
         return value
 
     def preview(self, image: ImageUpload) -> np.ndarray:
-        """The aligned crop of the largest face in the source (what the encoder sees)."""
+        """The aligned crop of the largest face in the source (what the encoder sees); for a prepared source
+        file, the crop it was prepared from."""
         with self._lock:
+            if _prepared_upload(image):
+                return self._prepared_file(image, self.deadline())[1].crop
             return self._face(image, self.deadline()).crop
 
     def source(self, image: ImageUpload, tune: Optional[str] = None, tune_steps: Optional[int] = None,
@@ -288,12 +295,17 @@ class DemoSession:
 
     def _source(self, image: ImageUpload, tune: Optional[str], tune_steps: Optional[int], progress: bool,
                 deadline: Deadline, extras: Sequence[ImageUpload] = ()) -> Tuple["Source", bool, _Face]:
-        """(source, whether it came from the cache, the face it was inverted from). ``extras``: more photos
-        of the same person, for joint tuning."""
+        """(source, whether it came from the cache, notes for the user). ``extras``: more photos of the same
+        person, for joint tuning. A prepared source file (``.lrsource``) is loaded instead of inverted."""
         with self._lock:
+            if _prepared_upload(image):
+                _check_no_extras(extras)
+                _, src, cached = self._prepared_file(image, deadline)
+                return src, cached, [f"the {PREPARED}'s own inversion was used (the recipe and tuning steps "
+                                     f"settings do not apply to it)"]
             key, tune, face, more = self._source_key(image, tune, tune_steps, deadline, extras)
             if key in self._sources:
-                return self._hit(self._sources, key), True, face
+                return self._hit(self._sources, key), True, face.notes
             deadline.check()
             start = time.perf_counter()
             try:
@@ -306,7 +318,42 @@ class DemoSession:
                 raise DemoInputError("the face in the source image could not be measured; use a photo with "
                                      "a clearer, roughly frontal face") from exc
             src.info = {**src.info, "invert_seconds": time.perf_counter() - start}
-            return self._remember(self._sources, key, src), False, face
+            return self._remember(self._sources, key, src), False, face.notes
+
+    def _prepared_file(self, upload: PathLike, deadline: Deadline) -> Tuple[Tuple[str, str], "Source", bool]:
+        """(cache key, source, whether it came from the cache) of an uploaded prepared source file, loaded once
+        per file content; a file from other models, or a damaged one, is refused in our words."""
+        path = Path(upload)
+        check_file(path, PREPARED, self.limits.max_upload_mb)
+        stat = path.stat()
+        with self._lock:  # hashed once per upload (the live tab asks for every camera frame)
+            stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+            digest = self._prepared_hashes.get(stamp)
+            if digest is None:
+                digest = self._remember(self._prepared_hashes, stamp, file_key(path))
+            key = ("prepared", digest)
+            if key in self._sources:
+                return key, self._hit(self._sources, key), True
+            deadline.check()
+            try:
+                src = self.reenactor.load_source(path)
+            except CheckpointFormatError as exc:  # the message names the server's path: say it without
+                reason = str(exc).replace(f"{path}: ", "").replace(str(path), "the file")
+                raise DemoInputError(f"the {PREPARED} cannot be used: {reason}") from exc
+            if int(src.image.shape[0]) * int(src.image.shape[1]) > self.limits.max_image_pixels:
+                raise too_many_pixels(f"{PREPARED}'s photo", self.limits.max_image_pixels)
+            return key, self._remember(self._sources, key, src), False
+
+    def save_prepared(self, image: ImageUpload, tune: Optional[str] = None, tune_steps: Optional[int] = None,
+                      extras: Sequence[ImageUpload] = (), progress: bool = False) -> Path:
+        """The source prepared with these settings (inverted now unless cached) saved as a prepared source file
+        (``source.lrsource`` in a new output folder), to be uploaded again instead of the photo: no tuning then."""
+        with self._lock:
+            deadline = self.deadline()
+            src = self._source(image, tune, tune_steps, progress, deadline, extras)[0]
+            deadline.check()
+            with self.outputs.new() as out_dir:
+                return self.reenactor.save_source(src, out_dir / f"source{SOURCE_SUFFIX}")
 
     def _source_key(self, image: ImageUpload, tune: Optional[str], tune_steps: Optional[int], deadline: Deadline,
                     extras: Sequence[ImageUpload]) -> Tuple[Tuple[Any, ...], str, _Face, List[_Face]]:
@@ -338,6 +385,10 @@ class DemoSession:
         if _empty(image):
             raise DemoInputError("upload a source photo and press Prepare first")
         with self._lock:
+            if _prepared_upload(image):  # loading one takes a fraction of a second: no Prepare needed
+                _check_no_extras(extras)
+                key, src, _ = self._prepared_file(image, self.deadline())
+                return src, key
             key = self._source_key(image, tune, tune_steps, self.deadline(), extras)[0]
             if key not in self._sources:
                 raise DemoInputError("prepare the source first: press Prepare (the camera then drives it)")
@@ -383,7 +434,7 @@ class DemoSession:
         with self._lock:
             deadline = self.deadline()
             start = time.perf_counter()
-            src, cached, face = self._source(image, tune, tune_steps, progress, deadline, extras)
+            src, cached, source_notes = self._source(image, tune, tune_steps, progress, deadline, extras)
             source_seconds = time.perf_counter() - start
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, absolute_expression=absolute_expression,
@@ -410,7 +461,7 @@ class DemoSession:
         per_frame = seconds / max(written, 1)
         if track.missing:
             notes.append(f"{len(track.missing)} frame(s) without a face took a neighbour's pose")
-        recipe = self.default_tune if tune is None else tune
+        recipe = src.info.get("recipe", self.default_tune if tune is None else tune)
         photos = int(src.info.get("photos", 1))
         what = f"inverted ({recipe}" + (f", tuned jointly on {photos} photos)" if photos > 1 else ")")
         distance = src.info.get("identity_distance", 0.0)
@@ -423,7 +474,7 @@ class DemoSession:
                    f"({seconds:.1f} s for the frames; {source_note})")
         return ReenactResult(video=video, side_by_side=pair, summary=summary, frames=written,
                              frames_without_face=len(track.missing), seconds_per_frame=per_frame,
-                             notes=face.notes + notes)
+                             notes=source_notes + notes)
 
     def edit(self, image: ImageUpload, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
              expression: Optional[Dict[str, float]] = None, *, controls: Optional[Dict[str, float]] = None,
@@ -464,6 +515,18 @@ class DemoSession:
 def _empty(upload: ImageUpload) -> bool:
     """Whether an upload slot holds nothing (None, or the empty path Gradio sends)."""
     return upload is None or (isinstance(upload, str) and not upload)
+
+
+def _prepared_upload(upload: ImageUpload) -> bool:
+    """Whether the source upload is a prepared source file (by its suffix) rather than a photo."""
+    return not _empty(upload) and not isinstance(upload, np.ndarray) and is_source_file(str(upload))
+
+
+def _check_no_extras(extras: Sequence[ImageUpload]) -> None:
+    """Refuse extra photos next to a prepared source file: its tuning is done."""
+    if any(not _empty(e) for e in (extras or ())):
+        raise DemoInputError(f"a {PREPARED} is already tuned; extra photos of the person cannot be added to it "
+                             f"(remove them, or upload the photos instead)")
 
 
 def _video_error() -> DemoInputError:

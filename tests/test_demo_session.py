@@ -463,3 +463,56 @@ def test_live_step_needs_a_prepared_source_and_keeps_one_reenactor_per_source(se
     assert pasted.live.follow_eyes is None and pasted.live.follow_mouth is None  # where the model can (default)
     _, _, shut = live_step(session, pasted, frames[0], str(SOURCE), "none", None, True, follow_mouth=False)
     assert shut is not pasted and shut.live.follow_mouth is False and shut.live.follow_eyes is None
+
+
+def test_prepared_source_files(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Save prepared source writes a .lrsource file; uploaded as the source, it is loaded (no inversion) and
+    renders exactly what the photo's source rendered, in every tab; bad files are refused in our words."""
+    from demo.live import live_step
+
+    saved = session.save_prepared(str(SOURCE), tune="pti", tune_steps=1)
+    assert saved.suffix == ".lrsource" and saved.is_file() and saved.parent.parent == session.workdir
+    original = session.source(str(SOURCE), tune="pti", tune_steps=1)
+    upload = tmp_path / "upload.lrsource"
+    shutil.copyfile(saved, upload)
+
+    other = DemoSession(tiny_reenactor, DemoLimits(max_frames=6, max_upload_mb=1), workdir=tmp_path / "other",
+                        default_tune="none")
+    try:
+        calls = []
+        invert = other.reenactor.invert
+        other.reenactor.invert = lambda *a, **k: calls.append(k) or invert(*a, **k)
+        loaded = other.source(str(upload), tune="released")  # the file's own tuning; the setting does not apply
+        assert calls == [] and loaded.info["recipe"] == "pti" and other.source(str(upload)) is loaded  # cached
+        np.testing.assert_array_equal(other.preview(str(upload)), original.crop)
+        np.testing.assert_array_equal(other.edit(str(upload), yaw=10.0),
+                                      session.edit(str(SOURCE), yaw=10.0, tune="pti", tune_steps=1))
+        result = other.reenact(str(upload), str(DRIVING))
+        assert result.frames == 6 and "inverted (pti)" in result.summary
+        assert any("own inversion was used" in n for n in result.notes)
+        image, _, state = live_step(other, None, next(iter_frames(DRIVING, 1)), str(upload), "none", None, False)
+        assert image.shape == (SIZE, SIZE, 3) and state is not None  # no Prepare needed for a prepared file
+        with pytest.raises(DemoInputError, match="already tuned; extra photos"):
+            other.source(str(upload), extras=[str(SOURCE)])
+        assert calls == []
+
+        damaged = tmp_path / "damaged.lrsource"
+        damaged.write_bytes(upload.read_bytes()[:5000])
+        with pytest.raises(DemoInputError, match="prepared source file cannot be used") as err:
+            other.source(str(damaged))
+        assert str(tmp_path) not in str(err.value)
+        empty = tmp_path / "empty.lrsource"
+        empty.write_bytes(b"")
+        with pytest.raises(DemoInputError, match="empty"):
+            other.preview(str(empty))
+    finally:
+        other.close()
+
+    foreign = DemoSession(lambda: tiny_reenactor(bias=0.5), DemoLimits(max_frames=6, max_upload_mb=1),
+                          workdir=tmp_path / "foreign", default_tune="none")
+    try:
+        with pytest.raises(DemoInputError, match="prepared with other models") as err:
+            foreign.source(str(upload))
+        assert str(tmp_path) not in str(err.value)
+    finally:
+        foreign.close()
