@@ -121,6 +121,11 @@ def test_gradio_client(served, tmp_path) -> None:  # type: ignore[no-untyped-def
     assert np.abs(still.astype(int) - turned).mean() > 2.0
     assert np.abs(still.astype(int) - closed).mean() > 1.0
     assert np.abs(still.astype(int) - parted).mean() > 1.0
+    # the prepared source file: saved, downloaded, uploaded back as the source (no inversion), same render
+    saved = client.predict(source, "none", 0, None, api_name="/save_source")
+    assert saved.endswith(".lrsource")
+    again = np.asarray(Image.open(client.predict(handle_file(saved), "none", 0, False, *sliders, api_name="/edit")))
+    np.testing.assert_array_equal(again, still)
 
 
 def test_errors_are_logged_in_one_line_or_with_a_traceback(caplog) -> None:  # type: ignore[no-untyped-def]
