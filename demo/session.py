@@ -294,7 +294,7 @@ class DemoSession:
             return self._source(image, tune, tune_steps, progress, self.deadline(), extras)[0]
 
     def _source(self, image: ImageUpload, tune: Optional[str], tune_steps: Optional[int], progress: bool,
-                deadline: Deadline, extras: Sequence[ImageUpload] = ()) -> Tuple["Source", bool, _Face]:
+                deadline: Deadline, extras: Sequence[ImageUpload] = ()) -> Tuple["Source", bool, List[str]]:
         """(source, whether it came from the cache, notes for the user). ``extras``: more photos of the same
         person, for joint tuning. A prepared source file (``.lrsource``) is loaded instead of inverted."""
         with self._lock:
