@@ -299,6 +299,22 @@ def _new_matrix(comp: Components, cfg: DirectionsConfig, style_dim: int, init: O
     return A
 
 
+def save_start(comp: Components, out_dir: PathLike, init: DirectionMatrix, matrix_config: Mapping[str, Any],
+               num_layers: int) -> Path:
+    """Write a regression start (:func:`directions.init.regression_init`) as ``out_dir/A.pt`` without training:
+    its config records ``matrix_config``, the layout and the ranges, and no ``train`` section."""
+    k = comp.spec.k
+    if (init.k, init.num_layers) != (k, num_layers) or init.shift_scale != comp.spec.shift_scale:
+        raise ValueError(f"the start is [{init.k} -> {init.num_layers} layers] at ±{init.shift_scale:g}; the pose "
+                         f"vector needs [{k} -> {num_layers} layers] at ±{comp.spec.shift_scale:g}")
+    config = {**dict(matrix_config), "layout": comp.layout, "names": list(comp.spec.names),
+              "ranges": comp.spec.ranges_array().tolist()}
+    A = DirectionMatrix(k, num_layers, init.style_dim, comp.spec.shift_scale, seed=None, config=config)
+    A.load_state_dict(init.state_dict())
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return A.save(Path(out_dir) / "A.pt")
+
+
 def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig, *, resume: bool = False,
                      bank: Optional[LatentBank] = None, init: Optional[DirectionMatrix] = None,
                      matrix_config: Optional[Mapping[str, Any]] = None, progress: bool = False,

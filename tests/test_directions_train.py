@@ -285,3 +285,59 @@ def test_train_directions_cli_rejects_shares_over_one(tmp_path) -> None:
                                       "--driving-share", "0.5"])
     assert result.exit_code == 2 and "exceeds 1" in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_save_start_writes_the_regression_start_without_training(comp, tmp_path: Path) -> None:
+    from directions.train import save_start
+
+    w = torch.randn(200, 8, generator=torch.Generator().manual_seed(0))
+    p = torch.randn(200, 13, generator=torch.Generator().manual_seed(1)) * 5
+    start = regression_init(w, p, comp.spec, num_layers=4)
+    path = save_start(comp, tmp_path / "run", start, {"backend": "bfm-rigid", "init": {"estimator": "bfm-rigid"}}, 4)
+    A = DirectionMatrix.load(path)
+    assert path == tmp_path / "run" / "A.pt"
+    assert torch.equal(A.linear.weight, start.linear.weight) and torch.equal(A.linear.bias, start.linear.bias)
+    assert A.config["backend"] == "bfm-rigid" and A.config["init"] == {"estimator": "bfm-rigid"}
+    assert A.config["names"] == list(comp.spec.names) and "train" not in A.config
+    np.testing.assert_allclose(np.asarray(A.config["ranges"]), comp.spec.ranges_array())
+    with pytest.raises(ValueError, match="layers"):
+        save_start(comp, tmp_path / "other", start, {}, 8)
+
+
+def test_train_directions_cli_zero_steps_needs_a_regression_start(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from latentreenact.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "0",
+                                      "--init-matrix", "directions-mobilestylegan-ffhq"])
+    assert result.exit_code == 2 and "0 steps writes a regression start" in result.output
+    assert not (tmp_path / "run").exists()
+    bad = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "0",
+                                   "--init-samples", "64", "--init-estimator", "deca"])
+    assert bad.exit_code == 2 and "bfm-rigid" in bad.output
+
+
+def test_train_directions_cli_writes_a_rigid_labelled_start(tmp_path) -> None:
+    """``--steps 0 --init-estimator bfm-rigid`` on the default generator: A.pt is the ridge start over faces labelled
+    by bfm-rigid, with the ranges given and a config that says how it was made (64 faces: no identity hold, which
+    needs more faces than its 141 regressors)."""
+    from click.testing import CliRunner
+
+    from latentreenact import zoo
+    from latentreenact.cli.main import cli
+    from latentreenact.net3d.pose_vector import save_ranges
+
+    shipped = DirectionMatrix.load(zoo.model_file("directions-mobilestylegan-ffhq", kind="directions"))
+    ranges = save_ranges(tmp_path / "ranges.npy", np.asarray(shipped.config["ranges"]))
+    (tmp_path / "ranges.json").write_text(json.dumps({"rows": shipped.config["names"]}))  # the rows' names
+    result = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--ranges", str(ranges),
+                                      "--init-samples", "64", "--init-hold", "none", "--init-estimator", "bfm-rigid",
+                                      "--steps", "0", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    A = DirectionMatrix.load(tmp_path / "run" / "A.pt")
+    assert A.config["backend"] == "bfm-rigid" and A.config["init"]["estimator"] == "bfm-rigid"
+    assert A.config["init"]["hold"] == "none" and 0 < A.config["init"]["samples"] <= 64
+    np.testing.assert_allclose(np.asarray(A.config["ranges"]), np.asarray(shipped.config["ranges"]))
+    assert torch.isfinite(A.linear.weight).all() and float(A.linear.weight.abs().max()) > 0
+    assert "train" not in A.config and "no training" in result.output

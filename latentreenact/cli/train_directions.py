@@ -11,15 +11,20 @@ import numpy as np
 from directions.components import build_components
 from directions.init import labelled_latents, regression_init, sampled_latents
 from directions.matrix import DirectionMatrix
-from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, train_directions
+from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, save_start, train_directions
 from inversion.losses import resolve_loss
 
 from .. import zoo
 from ..checkpoints.loading import load_generator
+from ..net3d import get_estimator
 from ..net3d.pose_vector import load_ranges
 from ..output_paths import check_output
 from .errors import reports_errors
 from .options import device_option, parse_device, progress_option, seed_option
+
+
+#: the Net3D backends that can label the regression start (bfm-fit and DECA are slower or user-supplied)
+INIT_ESTIMATORS = ("bfm-net", "bfm-rigid")
 
 
 def _weights(pairs: Tuple[str, ...]) -> dict:
@@ -52,8 +57,13 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @click.option("--init-from-data", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Start from the ridge regression of latents on pose vectors over this `net3d dataset` folder.")
 @click.option("--init-samples", type=click.IntRange(64, None), default=None,
-              help="Start from the ridge regression over this many new faces (seeded by --seed), measured by bfm-net "
-                   "(instead of --init-from-data).")
+              help="Start from the ridge regression over this many new faces (seeded by --seed), measured by "
+                   "--init-estimator (instead of --init-from-data).")
+@click.option("--init-estimator", type=click.Choice(INIT_ESTIMATORS), default="bfm-net", show_default=True,
+              help="Net3D backend that measures the faces of the regression start (--init-samples, "
+                   "--init-from-data). bfm-rigid is what the reenactor drives with, so A's start reads Δp in the "
+                   "driving measurement's own terms (the shipped A, docs/directions.md); training itself always "
+                   "measures with the differentiable bfm-net.")
 @click.option("--init-hold", type=click.Choice(["identity", "none"]), default="identity", show_default=True,
               help="With --init-samples: hold the faces' SFace identity embedding fixed in the regression (it "
                    "enters as covariates), so that what co-varies with pose through identity (age, sex, hair, "
@@ -61,7 +71,8 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @click.option("--init-matrix", default=None,
               help="Start from this matrix (a registered name such as directions-mobilestylegan-ffhq, or an A.pt "
                    "of ours): its weights and its pose-vector ranges (instead of a regression start).")
-@click.option("--steps", type=click.IntRange(1, None), required=True, help="Optimiser steps.")
+@click.option("--steps", type=click.IntRange(0, None), required=True,
+              help="Optimiser steps; 0 writes the regression start itself as OUTPUT/A.pt (no training).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=12, show_default=True,
               help="Source/target pairs per step.")
 @click.option("--lr", type=click.FloatRange(0.0, None, min_open=True), default=1e-4, show_default=True,
@@ -88,7 +99,7 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @progress_option
 @reports_errors
 def directions(output: Path, generator_path: str, ranges_path: Optional[Path], mode: str, bank: Optional[Path],
-               init_from_data: Optional[Path], init_samples: Optional[int], init_hold: str,
+               init_from_data: Optional[Path], init_samples: Optional[int], init_estimator: str, init_hold: str,
                init_matrix: Optional[str], steps: int, batch_size: int, lr: float, render_size: int,
                loss_weights: Tuple[str, ...], single_share: float, driving_share: float,
                driving_angle_scale: float, eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
@@ -100,6 +111,9 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
                                        ("--init-matrix", init_matrix)) if value is not None]
     if len(starts) > 1:
         raise click.BadParameter(f"give one of {' / '.join(starts)}, not both", param_hint=starts[-1])
+    if steps == 0 and init_from_data is None and init_samples is None:
+        raise click.BadParameter("0 steps writes a regression start: give --init-samples or --init-from-data",
+                                 param_hint="--steps")
     start = _start_matrix(init_matrix) if init_matrix is not None else None
     ranges = _ranges(ranges_path, start)
     torch_device = parse_device(device)
@@ -107,7 +121,7 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
     if single_share + driving_share > 1:
         raise click.BadParameter(f"--single-share {single_share} + --driving-share {driving_share} exceeds 1",
                                  param_hint="--driving-share")
-    cfg = DirectionsConfig(steps=steps, mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,
+    cfg = DirectionsConfig(steps=max(steps, 1), mode=mode, batch_size=batch_size, lr=lr, render_size=render_size,
                            loss_weights=weights, single_attribute=single_share, driving_like=driving_share,
                            driving_angle_scale=driving_angle_scale, eval_every=eval_every, n_eval=n_eval, seed=seed)
     cfg.check()
@@ -116,19 +130,28 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
                             identity="sface" if weights["identity"] > 0 else "none",
                             perceptual="default" if weights["perceptual"] > 0 else "none")
     init = start
+    labeller = comp.estimator if init_estimator == "bfm-net" else get_estimator(init_estimator)
+    matrix_config = {"generator": generator_path.replace("-heads", ""), "backend": "bfm-net",
+                     **({"init_matrix": init_matrix} if init_matrix else {})}
     if init_from_data is not None:
-        w, p = labelled_latents(generator, comp.estimator, str(init_from_data))
+        w, p = labelled_latents(generator, labeller, str(init_from_data))
         init = regression_init(w, p, comp.spec, cfg.num_layers)
     elif init_samples is not None:
         hold = resolve_loss("sface", "identity", torch_device) if init_hold == "identity" else None
-        w, p, embedding = sampled_latents(generator, comp.estimator, init_samples, seed=seed, truncation=cfg.truncation,
+        w, p, embedding = sampled_latents(generator, labeller, init_samples, seed=seed, truncation=cfg.truncation,
                                           identity=hold, progress=progress)
         init = regression_init(w, p, comp.spec, cfg.num_layers, covariates=embedding)
+    if init is not start:
+        matrix_config["init"] = {"estimator": init_estimator, "hold": init_hold if init_samples else "none",
+                                 "samples": int(w.shape[0]), "seed": seed,
+                                 **({"data": str(init_from_data)} if init_from_data is not None else {})}
+    if steps == 0:
+        path = save_start(comp, output, init, {**matrix_config, "backend": init_estimator}, cfg.num_layers)
+        click.echo(f"regression start over {int(w.shape[0])} faces labelled by {init_estimator}, no training: "
+                   f"A: {path}", err=True)
+        return
     result = train_directions(comp, output, cfg, resume=resume, bank=LatentBank.load(bank) if bank else None,
-                              init=init, progress=progress,
-                              matrix_config={"generator": generator_path.replace("-heads", ""),
-                                             "backend": "bfm-net",
-                                             **({"init_matrix": init_matrix} if init_matrix else {})})
+                              init=init, progress=progress, matrix_config=matrix_config)
     last = result["last_eval"]
     click.echo(f"step {result['step']}: pose error {last.get('pose_error', float('nan')):.2f} deg, identity "
                f"similarity {last.get('identity_similarity', float('nan')):.3f}; A: {result.get('matrix')}", err=True)
