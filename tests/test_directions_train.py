@@ -316,11 +316,15 @@ def test_train_directions_cli_zero_steps_needs_a_regression_start(tmp_path) -> N
     bad = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "0",
                                    "--init-samples", "64", "--init-estimator", "deca"])
     assert bad.exit_code == 2 and "bfm-rigid" in bad.output
+    same = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "0",
+                                    "--init-samples", "64", "--init-instrument", "bfm-net"])
+    assert same.exit_code == 2 and "another estimator" in same.output
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_directions_cli_writes_a_rigid_labelled_start(tmp_path) -> None:
-    """``--steps 0 --init-estimator bfm-rigid`` on the default generator: A.pt is the ridge start over faces labelled
-    by bfm-rigid, with the ranges given and a config that says how it was made (64 faces: no identity hold, which
+    """``--steps 0 --init-estimator bfm-rigid --init-instrument bfm-net`` on the default generator: A.pt is the
+    two-stage ridge start over faces labelled by bfm-rigid, with the ranges given and a config that says how it was made (64 faces: no identity hold, which
     needs more faces than its 141 regressors)."""
     from click.testing import CliRunner
 
@@ -333,11 +337,38 @@ def test_train_directions_cli_writes_a_rigid_labelled_start(tmp_path) -> None:
     (tmp_path / "ranges.json").write_text(json.dumps({"rows": shipped.config["names"]}))  # the rows' names
     result = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--ranges", str(ranges),
                                       "--init-samples", "64", "--init-hold", "none", "--init-estimator", "bfm-rigid",
-                                      "--steps", "0", "--no-progress"])
+                                      "--init-instrument", "bfm-net", "--steps", "0", "--no-progress"])
     assert result.exit_code == 0, result.output
     A = DirectionMatrix.load(tmp_path / "run" / "A.pt")
     assert A.config["backend"] == "bfm-rigid" and A.config["init"]["estimator"] == "bfm-rigid"
     assert A.config["init"]["hold"] == "none" and 0 < A.config["init"]["samples"] <= 64
+    assert A.config["init"]["instrument"] == "bfm-net"
     np.testing.assert_allclose(np.asarray(A.config["ranges"]), np.asarray(shipped.config["ranges"]))
     assert torch.isfinite(A.linear.weight).all() and float(A.linear.weight.abs().max()) > 0
     assert "train" not in A.config and "no training" in result.output
+
+
+def test_instrumented_labels_undo_the_shrinkage_of_noisy_angle_labels() -> None:
+    """Closed form: w moves by a along the true pitch T; the labels read T plus noise as large as T (ridge on them
+    halves the column), the instrument reads T / 2 plus independent noise. The two-stage start recovers a."""
+    from directions.init import instrumented_labels
+
+    g = torch.Generator().manual_seed(0)
+    n = 20000
+    truth = torch.randn(n, 13, generator=g) * 5
+    a = torch.randn(8, generator=g)
+    pitch = SPEC.names.index("pitch")
+    w = SPEC.rescale(truth)[:, pitch:pitch + 1] * a + 0.05 * torch.randn(n, 8, generator=g)
+    labels = truth.clone()
+    labels[:, pitch] += 5 * torch.randn(n, generator=g)  # noise as large as the signal
+    instrument = truth * 0.5 + torch.randn(n, 13, generator=g)
+    plain = regression_init(w, labels, SPEC, num_layers=1, ridge=0.0).linear.weight[:, pitch]
+    fixed = instrumented_labels(labels, instrument, SPEC, entries=("pitch",))
+    assert torch.equal(fixed[:, :pitch], labels[:, :pitch]) and torch.equal(fixed[:, pitch + 1:], labels[:, pitch + 1:])
+    two_stage = regression_init(w, fixed, SPEC, num_layers=1, ridge=0.0).linear.weight[:, pitch]
+    torch.testing.assert_close(plain, a * 0.5, atol=0.03, rtol=0.05)  # attenuated by var(T) / var(label)
+    torch.testing.assert_close(two_stage, a, atol=0.03, rtol=0.05)
+    with pytest.raises(ValueError, match="unknown entries"):
+        instrumented_labels(labels, instrument, SPEC, entries=("tilt",))
+    with pytest.raises(ValueError, match="same"):
+        instrumented_labels(labels, instrument[:10], SPEC)

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from directions.components import build_components
-from directions.init import labelled_latents, regression_init, sampled_latents
+from directions.init import instrumented_labels, labelled_latents, regression_init, sampled_labels
 from directions.matrix import DirectionMatrix
 from directions.train import DEFAULT_LOSS_WEIGHTS, DirectionsConfig, LatentBank, save_start, train_directions
 from inversion.losses import resolve_loss
@@ -64,6 +64,11 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
                    "--init-from-data). bfm-rigid is what the reenactor drives with, so A's start reads Δp in the "
                    "driving measurement's own terms (the shipped A, docs/directions.md); training itself always "
                    "measures with the differentiable bfm-net.")
+@click.option("--init-instrument", type=click.Choice(("none",) + INIT_ESTIMATORS), default="none", show_default=True,
+              help="With --init-samples: a second estimator that also measures the faces; its yaw and pitch are the "
+                   "instruments of a two-stage least-squares start, which undoes the shrinkage that noise in "
+                   "--init-estimator's angle labels causes (directions.init.instrumented_labels; the shipped A: "
+                   "bfm-rigid labels, bfm-net instruments).")
 @click.option("--init-hold", type=click.Choice(["identity", "none"]), default="identity", show_default=True,
               help="With --init-samples: hold the faces' SFace identity embedding fixed in the regression (it "
                    "enters as covariates), so that what co-varies with pose through identity (age, sex, hair, "
@@ -99,7 +104,8 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
 @progress_option
 @reports_errors
 def directions(output: Path, generator_path: str, ranges_path: Optional[Path], mode: str, bank: Optional[Path],
-               init_from_data: Optional[Path], init_samples: Optional[int], init_estimator: str, init_hold: str,
+               init_from_data: Optional[Path], init_samples: Optional[int], init_estimator: str,
+               init_instrument: str, init_hold: str,
                init_matrix: Optional[str], steps: int, batch_size: int, lr: float, render_size: int,
                loss_weights: Tuple[str, ...], single_share: float, driving_share: float,
                driving_angle_scale: float, eval_every: int, n_eval: int, seed: int, resume: bool, device: str,
@@ -111,6 +117,9 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
                                        ("--init-matrix", init_matrix)) if value is not None]
     if len(starts) > 1:
         raise click.BadParameter(f"give one of {' / '.join(starts)}, not both", param_hint=starts[-1])
+    if init_instrument != "none" and (init_samples is None or init_instrument == init_estimator):
+        raise click.BadParameter("an instrument needs --init-samples and another estimator than --init-estimator",
+                                 param_hint="--init-instrument")
     if steps == 0 and init_from_data is None and init_samples is None:
         raise click.BadParameter("0 steps writes a regression start: give --init-samples or --init-from-data",
                                  param_hint="--steps")
@@ -138,11 +147,16 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
         init = regression_init(w, p, comp.spec, cfg.num_layers)
     elif init_samples is not None:
         hold = resolve_loss("sface", "identity", torch_device) if init_hold == "identity" else None
-        w, p, embedding = sampled_latents(generator, labeller, init_samples, seed=seed, truncation=cfg.truncation,
+        instrument = None if init_instrument == "none" else (
+            comp.estimator if init_instrument == "bfm-net" else get_estimator(init_instrument))
+        labellers = [labeller] + ([] if instrument is None else [instrument])
+        w, ps, embedding = sampled_labels(generator, labellers, init_samples, seed=seed, truncation=cfg.truncation,
                                           identity=hold, progress=progress)
+        p = ps[0] if len(ps) == 1 else instrumented_labels(ps[0], ps[1], comp.spec, covariates=embedding)
         init = regression_init(w, p, comp.spec, cfg.num_layers, covariates=embedding)
     if init is not start:
         matrix_config["init"] = {"estimator": init_estimator, "hold": init_hold if init_samples else "none",
+                                 "instrument": init_instrument,
                                  "samples": int(w.shape[0]), "seed": seed,
                                  **({"data": str(init_from_data)} if init_from_data is not None else {})}
     if steps == 0:
