@@ -124,16 +124,17 @@ REGISTRY: Dict[str, ModelEntry] = {
         name="directions-mobilestylegan-ffhq",
         kind="directions",
         arch="direction-matrix",
-        version="trained 2 (latentreenact 0.1.0): identity-held ridge start over 6,000 faces + 240 steps of train directions (synthetic)",
-        files=(ModelFile("directions_mobilestylegan_ffhq.pt", 232837,
-                         "f65b996e9042c3448146060ac38c85a2839546a452b34429172d03032c9cc2da"),),
+        version="rigid 1 (latentreenact 0.1.0): identity-held two-stage ridge start over 6,000 faces labelled by "
+                "bfm-rigid with bfm-net's yaw and pitch as instruments, no training",
+        files=(ModelFile("directions_mobilestylegan_ffhq.pt", 232261,
+                         "5d43f1b1ca322c2c5ed6d0479765eb62db095b159139ae330121fce06eea1262"),),
         package=None,  # shipped inside latentreenact/weights
         package_dir="weights",
         install="reinstall latentreenact (the weights ship inside it)",
         licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
-        description="A for mobilestylegan-ffhq with the bfm-net pose vector (yaw, pitch, roll, 10 BFM expressions): "
-                    "a ridge-regression start that holds the faces' identity embedding fixed, plus 240 steps with all "
-                    "the paper's losses (see weights/DIRECTIONS_MODEL_CARD.md)",
+        description="A for mobilestylegan-ffhq with the BFM pose vector (yaw, pitch, roll, 10 BFM expressions) as the "
+                    "driving estimator bfm-rigid measures it: a ridge-regression start that holds the faces' identity "
+                    "embedding fixed (see weights/DIRECTIONS_MODEL_CARD.md)",
     ),
     "controls-mobilestylegan-ffhq": ModelEntry(
         name="controls-mobilestylegan-ffhq",

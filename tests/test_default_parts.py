@@ -66,7 +66,9 @@ def test_default_matrix_config_and_zero_shift(default_matrix) -> None:
     A = default_matrix
     spec = spec_from_matrix(A)
     assert spec.names[:3] == ("yaw", "pitch", "roll") and A.k == spec.k == 13 and A.num_layers == 8
-    assert A.config["generator"] == "mobilestylegan-ffhq" and A.config["backend"] == "bfm-net"
+    assert A.config["generator"] == "mobilestylegan-ffhq" and A.config["backend"] == "bfm-rigid"
+    assert A.config["init"] == {"estimator": "bfm-rigid", "hold": "identity", "instrument": "bfm-net", "samples": 6000,
+                                "seed": 0}
     wplus = torch.randn(2, 23, 512)
     zero = torch.zeros(2, 13)
     shifted = A.shift(wplus, zero)

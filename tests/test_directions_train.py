@@ -324,8 +324,8 @@ def test_train_directions_cli_zero_steps_needs_a_regression_start(tmp_path) -> N
 
 def test_train_directions_cli_writes_a_rigid_labelled_start(tmp_path) -> None:
     """``--steps 0 --init-estimator bfm-rigid --init-instrument bfm-net`` on the default generator: A.pt is the
-    two-stage ridge start over faces labelled by bfm-rigid, with the ranges given and a config that says how it was made (64 faces: no identity hold, which
-    needs more faces than its 141 regressors)."""
+    two-stage ridge start over faces labelled by bfm-rigid, with the ranges given and a config that says how it
+    was made (64 faces: no identity hold, which needs more faces than its 141 regressors)."""
     from click.testing import CliRunner
 
     from latentreenact import zoo
