@@ -57,8 +57,7 @@ def regression_init(w: torch.Tensor, p: torch.Tensor, spec: PoseVectorSpec, num_
             raise ValueError(f"covariates must be [N={w.shape[0]}, C], got {tuple(covariates.shape)}")
         if not torch.isfinite(covariates).all():
             raise ValueError("covariates contain NaN or Inf")
-        u = covariates.double() - covariates.double().mean(0)
-        x = torch.cat([x, u / u.std(0).clamp_min(1e-12)], 1)
+        x = torch.cat([x, _standardised(covariates)], 1)
     wc = w.double() - w.double().mean(0)
     gram = x.T @ x + ridge * len(q) * torch.eye(x.shape[1], dtype=torch.float64)
     coef = torch.linalg.solve(gram, x.T @ wc)[: q.shape[1]]  # [k, D]
@@ -66,6 +65,12 @@ def regression_init(w: torch.Tensor, p: torch.Tensor, spec: PoseVectorSpec, num_
     with torch.no_grad():
         A.linear.weight.copy_(coef.T.repeat(num_layers, 1).float())
     return A
+
+
+def _standardised(covariates: torch.Tensor) -> torch.Tensor:
+    """Covariates [N, C] centred and scaled to unit standard deviation per column (float64)."""
+    u = covariates.double() - covariates.double().mean(0)
+    return u / u.std(0).clamp_min(1e-12)
 
 
 @torch.no_grad()
@@ -145,8 +150,7 @@ def instrumented_labels(p: torch.Tensor, instrument: torch.Tensor, spec: PoseVec
     q, qi = spec.rescale(p.double()), spec.rescale(instrument.double())
     extra = [torch.ones(len(q), 1, dtype=torch.float64)]
     if covariates is not None:
-        u = covariates.double() - covariates.double().mean(0)
-        extra.append(u / u.std(0).clamp_min(1e-12))
+        extra.append(_standardised(covariates))
     out = q.clone()
     for entry in entries:
         col = names.index(entry)

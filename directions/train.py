@@ -284,14 +284,26 @@ def _new_matrix(comp: Components, cfg: DirectionsConfig, style_dim: int, init: O
                 matrix_config: Optional[Mapping[str, Any]]) -> DirectionMatrix:
     """The matrix a run starts from (``init``'s weights, or seeded N(0, 0.03)), its config recording
     the layout, the ranges and the run's settings."""
+    config = {**_matrix_config(comp, matrix_config), "train": asdict(cfg)}
+    return _matrix(comp, cfg.num_layers, style_dim, init, config, cfg.seed)
+
+
+def _matrix_config(comp: Components, matrix_config: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """``matrix_config`` plus the pose vector's layout, entry names and ranges."""
+    return {**dict(matrix_config or {}), "layout": comp.layout, "names": list(comp.spec.names),
+            "ranges": comp.spec.ranges_array().tolist()}
+
+
+def _matrix(comp: Components, num_layers: int, style_dim: int, init: Optional[DirectionMatrix],
+            config: Mapping[str, Any], seed: Optional[int]) -> DirectionMatrix:
+    """A matrix for ``comp``'s pose vector with ``config``: ``init``'s weights (ValueError when it does not fit),
+    or seeded N(0, 0.03)."""
     k = comp.spec.k
-    config = {**dict(matrix_config or {}), "layout": comp.layout, "names": list(comp.spec.names),
-              "ranges": comp.spec.ranges_array().tolist(), "train": asdict(cfg)}
-    A = DirectionMatrix(k, cfg.num_layers, style_dim, comp.spec.shift_scale, seed=cfg.seed, config=config)
+    A = DirectionMatrix(k, num_layers, style_dim, comp.spec.shift_scale, seed=seed, config=dict(config))
     if init is not None:
-        if (init.k, init.num_layers, init.style_dim) != (k, cfg.num_layers, style_dim):
-            raise ValueError(f"init matrix is [{init.k} -> {init.num_layers}x{init.style_dim}], the run needs "
-                             f"[{k} -> {cfg.num_layers}x{style_dim}]")
+        if (init.k, init.num_layers, init.style_dim) != (k, num_layers, style_dim):
+            raise ValueError(f"init matrix is [{init.k} -> {init.num_layers} layers x {init.style_dim}], the run "
+                             f"needs [{k} -> {num_layers} layers x {style_dim}]")
         if init.shift_scale != comp.spec.shift_scale:
             raise ValueError(f"init matrix reads Δp rescaled to ±{init.shift_scale:g}, the run's pose vector to "
                              f"±{comp.spec.shift_scale:g}")
@@ -303,14 +315,7 @@ def save_start(comp: Components, out_dir: PathLike, init: DirectionMatrix, matri
                num_layers: int) -> Path:
     """Write a regression start (:func:`directions.init.regression_init`) as ``out_dir/A.pt`` without training:
     its config records ``matrix_config``, the layout and the ranges, and no ``train`` section."""
-    k = comp.spec.k
-    if (init.k, init.num_layers) != (k, num_layers) or init.shift_scale != comp.spec.shift_scale:
-        raise ValueError(f"the start is [{init.k} -> {init.num_layers} layers] at ±{init.shift_scale:g}; the pose "
-                         f"vector needs [{k} -> {num_layers} layers] at ±{comp.spec.shift_scale:g}")
-    config = {**dict(matrix_config), "layout": comp.layout, "names": list(comp.spec.names),
-              "ranges": comp.spec.ranges_array().tolist()}
-    A = DirectionMatrix(k, num_layers, init.style_dim, comp.spec.shift_scale, seed=None, config=config)
-    A.load_state_dict(init.state_dict())
+    A = _matrix(comp, num_layers, init.style_dim, init, _matrix_config(comp, matrix_config), None)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     return A.save(Path(out_dir) / "A.pt")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import click
 import numpy as np
@@ -139,7 +139,10 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
                             identity="sface" if weights["identity"] > 0 else "none",
                             perceptual="default" if weights["perceptual"] > 0 else "none")
     init = start
-    labeller = comp.estimator if init_estimator == "bfm-net" else get_estimator(init_estimator)
+    def estimator(name: str) -> Any:  # the trainer's bfm-net when asked for, else a new backend
+        return comp.estimator if name == "bfm-net" else get_estimator(name)
+
+    labeller = estimator(init_estimator)
     matrix_config = {"generator": generator_path.replace("-heads", ""), "backend": "bfm-net",
                      **({"init_matrix": init_matrix} if init_matrix else {})}
     if init_from_data is not None:
@@ -147,9 +150,7 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
         init = regression_init(w, p, comp.spec, cfg.num_layers)
     elif init_samples is not None:
         hold = resolve_loss("sface", "identity", torch_device) if init_hold == "identity" else None
-        instrument = None if init_instrument == "none" else (
-            comp.estimator if init_instrument == "bfm-net" else get_estimator(init_instrument))
-        labellers = [labeller] + ([] if instrument is None else [instrument])
+        labellers = [labeller] + ([] if init_instrument == "none" else [estimator(init_instrument)])
         w, ps, embedding = sampled_labels(generator, labellers, init_samples, seed=seed, truncation=cfg.truncation,
                                           identity=hold, progress=progress)
         p = ps[0] if len(ps) == 1 else instrumented_labels(ps[0], ps[1], comp.spec, covariates=embedding)
