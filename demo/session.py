@@ -167,7 +167,7 @@ class DemoSession:
         self._file_keys: "OrderedDict[str, str]" = OrderedDict()
         self._faces: "OrderedDict[str, Union[_Face, str]]" = OrderedDict()  # a face, or why there is none
         self._sources: "OrderedDict[Tuple[Any, ...], Source]" = OrderedDict()
-        self._prepared_hashes: "OrderedDict[Tuple[str, int, int], str]" = OrderedDict()
+        self._file_hashes: "OrderedDict[Tuple[str, int, int], str]" = OrderedDict()
         self._owns_workdir = workdir is None
         if workdir is None:
             if temp_root is not None:
@@ -232,7 +232,7 @@ class DemoSession:
         file_hash = None
         if image is not None and not isinstance(image, np.ndarray) and str(image):
             check_file(Path(image), what, self.limits.max_upload_mb)
-            file_hash = file_key(Path(image))
+            file_hash = self._file_hash(Path(image))
         with self._lock:
             key = self._file_keys.get(file_hash) if file_hash is not None else None
             if key is None or key not in self._faces:
@@ -268,6 +268,17 @@ class DemoSession:
             raise DemoInputError(f"the face in the {what} could not be aligned; use a photo with a "
                                  "larger, clearer face") from exc
         return _Face(key=key, photo=small, landmarks=landmarks, crop=crop, notes=notes)
+
+    def _file_hash(self, path: Path) -> str:
+        """The upload's content key (:func:`~demo.uploads.file_key`), hashed once per file as it stands (path,
+        modification time, size): the live tab asks for the source with every camera frame."""
+        stat = path.stat()
+        stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            digest = self._file_hashes.get(stamp)
+            if digest is None:
+                digest = self._remember(self._file_hashes, stamp, file_key(path))
+            return digest
 
     def _hit(self, cache: "OrderedDict[Any, Any]", key: Any) -> Any:
         cache.move_to_end(key)
@@ -325,13 +336,8 @@ class DemoSession:
         per file content; a file from other models, or a damaged one, is refused in our words."""
         path = Path(upload)
         check_file(path, PREPARED, self.limits.max_upload_mb)
-        stat = path.stat()
-        with self._lock:  # hashed once per upload (the live tab asks for every camera frame)
-            stamp = (str(path), stat.st_mtime_ns, stat.st_size)
-            digest = self._prepared_hashes.get(stamp)
-            if digest is None:
-                digest = self._remember(self._prepared_hashes, stamp, file_key(path))
-            key = ("prepared", digest)
+        with self._lock:
+            key = ("prepared", self._file_hash(path))
             if key in self._sources:
                 return key, self._hit(self._sources, key), True
             deadline.check()
