@@ -37,8 +37,8 @@ from bench_files import machine, write_outputs
 
 from latentreenact.images import resize_square, to_uint8
 from latentreenact.judge import (FaceJudge, dlib_distance, eye_opening, identity_descriptor, mouth_opening, mouth_width,
-                                 relative_pose)
-from latentreenact.latent_controls import LATENT_CONTROLS
+                                 relative_pose, skin_reading)
+from latentreenact.latent_controls import LATENT_CONTROLS, LatentControls
 from latentreenact.metrics.high_frequency import artifact_ratio
 from latentreenact.net3d.controls import CONTROLS
 from latentreenact.reenactor import Reenactor
@@ -53,6 +53,13 @@ JUDGED = {"mouth_open": ("mouth opening", mouth_opening), "smile": ("mouth width
 def head_pitch(base_mesh: np.ndarray, mesh: np.ndarray) -> float:
     """The head's pitch change in degrees from the unedited render (the judge's relative rotation)."""
     return float(relative_pose(base_mesh, mesh)[0])
+
+
+def skin_changes(base: np.ndarray, base_mesh: np.ndarray, image: np.ndarray, mesh: np.ndarray) -> Dict[str, float]:
+    """The skin's luma change (0-255) and texture ratio (luma std over the unedited render's) at the judge's cheek
+    and nose-bridge points, each image read at its own mesh: a washed-out face reads brighter and smoother."""
+    before, after = skin_reading(base, base_mesh), skin_reading(image, mesh)
+    return {"skin luma": float(after[0] - before[0]), "skin texture ratio": float(after[3] / max(before[3], 1e-9))}
 
 
 def control_range(name: str) -> tuple:
@@ -82,7 +89,8 @@ def evaluate_face(reenactor: Reenactor, judge: FaceJudge, src: Any, reference: n
                 "value": value,
                 "change": measure(mesh) - measure(base_mesh) if found else None,
                 "changes": ({**{q: m(mesh) - m(base_mesh) for q, m in JUDGED.values()},
-                             "head pitch (deg)": head_pitch(base_mesh, mesh)} if found else None),
+                             "head pitch (deg)": head_pitch(base_mesh, mesh),
+                             **skin_changes(base, base_mesh, image, mesh)} if found else None),
                 "distance": None if descriptor is None or other is None else float(dlib_distance(descriptor, other)),
                 "artifact_ratio": artifact_ratio(image, base),
             })
@@ -115,9 +123,11 @@ def summary(rows: List[Dict[str, Any]], kind: str) -> Dict[str, Dict[str, Any]]:
         low = [p[0]["change"] for p in points if p[0]["change"] is not None]
         high = [p[-1]["change"] for p in points if p[-1]["change"] is not None]
         dists = [q["distance"] for p in points for q in p if q["distance"] is not None]
-        quantities = [*dict(JUDGED.values()), "head pitch (deg)"]
+        quantities = [*dict(JUDGED.values()), "head pitch (deg)", "skin luma"]
         side = {quantity: statistics.mean(abs(p[-1]["changes"][quantity]) for p in points if p[-1]["changes"])
                 for quantity in quantities if quantity != mine[0]["controls"][name]["quantity"]}
+        side["skin texture ratio"] = statistics.mean(p[-1]["changes"]["skin texture ratio"] for p in points
+                                                     if p[-1]["changes"])
         out[name] = {"quantity": mine[0]["controls"][name]["quantity"], "low_value": points[0][0]["value"],
                      "high_value": points[0][-1]["value"],
                      "change_at_low_mean": statistics.mean(low) if low else None,
@@ -161,12 +171,16 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--grids", type=Path, default=None, help="folder for one JPEG grid per face")
     parser.add_argument("--tile", type=int, default=128, help="grid tile size in pixels")
+    parser.add_argument("--controls", type=Path, default=None,
+                        help="W-space controls file to judge instead of the shipped one (train controls -o)")
     args = parser.parse_args()
 
     from fixtures.face_photos import photos  # tests/fixtures: the repository's real photos
 
     torch.manual_seed(0)
     reenactor = Reenactor.from_pretrained("default", seed=0)
+    if args.controls is not None:
+        reenactor.latent_controls = LatentControls.load(args.controls)
     faces = [("generated", *f) for f in generated_sources(reenactor, args.generated, args.seed)]
     chosen = photos() if args.photos is None else {k: v for k, v in photos().items() if k in args.photos}
     rows: List[Dict[str, Any]] = []
@@ -188,7 +202,7 @@ def main() -> None:
     tables = {kind: summary(rows, kind) for kind in dict.fromkeys(r["kind"] for r in rows)}
     text = markdown(tables)
     print(text)
-    record = {**machine(), "recipe": args.recipe, "values": args.values, "summary": tables, "rows": rows}
+    record = {**machine(), "controls": str(args.controls or "shipped"), "recipe": args.recipe, "values": args.values, "summary": tables, "rows": rows}
     write_outputs(record, args.json, text, args.markdown)
 
 

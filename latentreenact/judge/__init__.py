@@ -11,6 +11,7 @@ from .errors import INSTALL_HINT, JudgeNoFaceError, JudgeUnavailableError, Judge
 from .geometry import euler_from_rotation, gain, mirror_points, pearson, procrustes, rotation_from_euler
 from .identity import SAME_PERSON_DISTANCE, dlib_distance, face_distance, identity_descriptor, largest_face
 from .mesh import JUDGE_PYTHON_ENV, FaceMeshClient, judge_available, judge_python
+from .skin import SKIN_MESH_POINTS, skin_reading
 from .signals import (RIGID, SIGNALS, UNITS, FaceJudge, MotionSeries, eye_opening, model_frame, motion_series,
                       mouth_opening, mouth_width, relative_pose)
 
@@ -19,5 +20,5 @@ __all__ = [
     "FaceMeshClient", "JudgeNoFaceError", "JudgeUnavailableError", "JudgeWorkerError", "MotionSeries",
     "dlib_distance", "euler_from_rotation", "face_distance", "eye_opening", "gain", "identity_descriptor", "judge_available",
     "judge_python", "largest_face", "mirror_points", "model_frame", "motion_series", "mouth_opening", "mouth_width", "pearson",
-    "procrustes", "relative_pose", "rotation_from_euler",
+    "procrustes", "relative_pose", "rotation_from_euler", "SKIN_MESH_POINTS", "skin_reading",
 ]
