@@ -202,7 +202,8 @@ def main() -> None:
     tables = {kind: summary(rows, kind) for kind in dict.fromkeys(r["kind"] for r in rows)}
     text = markdown(tables)
     print(text)
-    record = {**machine(), "controls": str(args.controls or "shipped"), "recipe": args.recipe, "values": args.values, "summary": tables, "rows": rows}
+    record = {**machine(), "controls": str(args.controls or "shipped"), "recipe": args.recipe, "values": args.values,
+              "summary": tables, "rows": rows}
     write_outputs(record, args.json, text, args.markdown)
 
 

@@ -16,9 +16,9 @@ from .signals import (RIGID, SIGNALS, UNITS, FaceJudge, MotionSeries, eye_openin
                       mouth_opening, mouth_width, relative_pose)
 
 __all__ = [
-    "INSTALL_HINT", "JUDGE_PYTHON_ENV", "RIGID", "SAME_PERSON_DISTANCE", "SIGNALS", "UNITS", "FaceJudge",
-    "FaceMeshClient", "JudgeNoFaceError", "JudgeUnavailableError", "JudgeWorkerError", "MotionSeries",
-    "dlib_distance", "euler_from_rotation", "face_distance", "eye_opening", "gain", "identity_descriptor", "judge_available",
-    "judge_python", "largest_face", "mirror_points", "model_frame", "motion_series", "mouth_opening", "mouth_width", "pearson",
-    "procrustes", "relative_pose", "rotation_from_euler", "SKIN_MESH_POINTS", "skin_reading",
+    "INSTALL_HINT", "JUDGE_PYTHON_ENV", "RIGID", "SAME_PERSON_DISTANCE", "SIGNALS", "SKIN_MESH_POINTS", "UNITS",
+    "FaceJudge", "FaceMeshClient", "JudgeNoFaceError", "JudgeUnavailableError", "JudgeWorkerError", "MotionSeries",
+    "dlib_distance", "euler_from_rotation", "face_distance", "eye_opening", "gain", "identity_descriptor",
+    "judge_available", "judge_python", "largest_face", "mirror_points", "model_frame", "motion_series",
+    "mouth_opening", "mouth_width", "pearson", "procrustes", "relative_pose", "rotation_from_euler", "skin_reading",
 ]
