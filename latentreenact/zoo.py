@@ -140,16 +140,16 @@ REGISTRY: Dict[str, ModelEntry] = {
         name="controls-mobilestylegan-ffhq",
         kind="latent-controls",
         arch="latent-controls",
-        version="fit 2 (latentreenact 0.1.0): train controls over 4,000 faces, seed 0 (fit 1 had eyes_closed only; "
-                "its direction is unchanged)",
-        files=(ModelFile("controls_mobilestylegan_ffhq.pt", 6638,
-                         "0ced5b6adb5bebd271f95e229c0e255df96912065117d618061f73ff5b5692de"),),
+        version="fit 3 (latentreenact 0.1.0): train controls over 4,000 faces, seed 0; eyes_closed holds the skin's "
+                "tone and texture too (fit 2 washed the face out as the eyes closed); lips_apart as in fit 2",
+        files=(ModelFile("controls_mobilestylegan_ffhq.pt", 6737,
+                         "dbf7630a1ed57f49a13609feb36f2ecdfaa5fc3fe14fedf3ba9085016c2b4775"),),
         package=None,  # shipped inside latentreenact/weights
         package_dir="weights",
         install="reinstall latentreenact (the weights ship inside it)",
         licence="research / non-commercial: fitted on renders of a model derived from NVIDIA's StyleGAN2-FFHQ",
         description="the eyes_closed and lips_apart directions in mobilestylegan-ffhq's W (layers 0-11): the eyes "
-                    "with the pose vector and identity embedding held, the lips with the head angles, identity, "
+                    "with the pose vector, identity embedding and skin held, the lips with the head angles, identity, "
                     "eye opening and mouth width held (see weights/DIRECTIONS_MODEL_CARD.md)",
     ),
 }

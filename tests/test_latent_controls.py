@@ -4,6 +4,7 @@ direction against closed forms, the file format, the edit API and a model direct
 from __future__ import annotations
 
 import json
+from typing import Tuple
 
 import numpy as np
 import pytest
@@ -59,16 +60,24 @@ def test_min_norm_direction_closed_form() -> None:
         min_norm_directions(w, torch.full((n, 1), float("nan")))
 
 
+def linear_faces(n: int = 2000) -> Tuple[LabelledFaces, Tuple[torch.Tensor, ...]]:
+    """Labels that are exact linear functions of w [n, 40], and the gradients (a, b, c) of the eye opening, the
+    inner-lip gap and the mouth width; p = w[:, :13] / 10, the angles w[:, 20:23] and the skin w[:, 25:29]."""
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(n, 40, generator=g, dtype=torch.float64)
+    a, b, c = (torch.randn(40, generator=g, dtype=torch.float64) for _ in range(3))
+    landmarks = face_landmarks(0.3 + w @ a * 0.01, 0.1 + w @ b * 0.003, 0.5 + w @ c * 0.01)
+    faces = LabelledFaces(w.float(), w[:, :13].float() * 0.1, w[:, 13:15].float(), landmarks.float(),
+                          (w[:, 20:23] * 3.0).float(), (w[:, 25:29] * 2.0 + 120.0).float())
+    return faces, (a, b, c)
+
+
 def test_fit_latent_controls_closes_the_eyes_and_parts_the_lips() -> None:
     """Linear labels: the fitted eyes_closed step lowers the eye opening by ``unit`` per value and holds p; the
     lips_apart step raises the inner-lip gap by ``unit`` and holds the angles, the eyes and the mouth width."""
-    g = torch.Generator().manual_seed(1)
-    w = torch.randn(2000, 40, generator=g, dtype=torch.float64)
-    a, b, c = (torch.randn(40, generator=g, dtype=torch.float64) for _ in range(3))
-    eye, mouth, width = 0.3 + w @ a * 0.01, 0.1 + w @ b * 0.003, 0.5 + w @ c * 0.01
-    angles = w[:, 20:23] * 3.0
-    faces = LabelledFaces(w.float(), w[:, :13].float() * 0.1, w[:, 13:15].float(),
-                          face_landmarks(eye, mouth, width).float(), angles.float())
+    faces, (a, b, c) = linear_faces()
+    w = faces.w.double()
+    mouth = 0.1 + w @ b * 0.003
     np.testing.assert_allclose(faces.mouth.numpy(), mouth.numpy(), atol=1e-5)
     fitted = fit_latent_controls(faces, (0, 3), ridge=1e-9)
     assert fitted.names == ("eyes_closed", "lips_apart")
@@ -81,8 +90,35 @@ def test_fit_latent_controls_closes_the_eyes_and_parts_the_lips() -> None:
     assert float(parts @ b) * 0.003 == pytest.approx(LATENT_CONTROLS["lips_apart"].unit, rel=1e-3)
     for held in (a, c, *torch.eye(40, dtype=torch.float64)[20:23]):
         assert abs(float(parts @ held)) < 1e-3 * abs(float(parts @ b))
+    assert float(step[25:29].abs().max()) < 1e-3 * abs(float(step @ a))  # the skin (w[:, 25:29]) held
     assert fitted.config["samples"] == 2000
     assert min(fitted.config["fit_correlation"].values()) > 0.99
+    assert "skin" in fitted.config["held"]["eyes_closed"] and "skin" not in fitted.config["held"]["lips_apart"]
+    loose = fit_latent_controls(faces, (0, 3), ridge=1e-9, hold_skin=False)  # the skin free: a shorter step
+    loose_step = loose.offset({"eyes_closed": 1.0}, n_latent=5)[0, 0].double()
+    assert float(loose_step[25:29].abs().max()) > 0.05 * float(loose_step.abs().max())
+    assert float(loose_step.norm()) < float(step.norm())
+    assert "skin" not in loose.config["held"]["eyes_closed"]
+    assert torch.equal(loose.directions[1], fitted.directions[1])  # lips_apart does not hold the skin
+
+
+@pytest.mark.parametrize("flag", ["--hold-skin", "--no-hold-skin"])
+def test_train_controls_cli_passes_the_skin_hold(tmp_path, monkeypatch, flag) -> None:  # type: ignore[no-untyped-def]
+    """The command fits what fit_latent_controls fits from the labels, with the skin held or not as asked."""
+    from click.testing import CliRunner
+
+    import latentreenact.cli.train_controls as command
+    from latentreenact.cli.main import cli
+
+    faces, _ = linear_faces()
+    monkeypatch.setattr(command, "label_faces", lambda *args, **kwargs: faces)
+    out = tmp_path / "controls.pt"
+    result = CliRunner().invoke(cli, ["train", "controls", "--samples", "200", flag, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = LatentControls.load(out)
+    expected = fit_latent_controls(faces, (0, 12), 1e-2, hold_skin=flag == "--hold-skin")
+    assert torch.equal(written.directions, expected.directions)
+    assert ("skin" in written.config["held"]["eyes_closed"]) == (flag == "--hold-skin")
 
 
 def test_file_round_trip_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -156,3 +192,32 @@ def test_default_model_ships_eyes_closed_and_lips_apart() -> None:
     assert controls.names == ("eyes_closed", "lips_apart") and controls.layers == (0, 12)
     assert controls.style_dim == 512 and controls.config["samples"] >= 3000
     assert min(controls.config["fit_correlation"].values()) > 0.8
+    assert "skin" in controls.config["held"]["eyes_closed"]  # fit 3: closing the eyes does not wash the face out
+
+
+def test_label_faces_reads_the_skin_at_the_detected_landmarks() -> None:
+    """Eight faces of the default generator: every kept face gets its skin (luma, Cb, Cr, std per region) read at
+    its own detected landmarks, as :func:`skin_regions_68` reads the same render."""
+    from directions.latent_fit import label_faces
+    from inversion.losses import resolve_loss
+    from latentreenact.checkpoints.loading import load_generator
+    from latentreenact.faces.skin import SKIN_REGIONS_68, skin_regions_68
+    from latentreenact.images import to_uint8
+    from latentreenact.net3d import get_estimator
+    from latentreenact.sampling import render, truncation_centre, wplus_from_z
+
+    generator = load_generator("mobilestylegan-ffhq-heads")
+    faces = label_faces(generator, get_estimator("bfm-net"), get_estimator("bfm-rigid"),
+                        resolve_loss("sface", "identity", torch.device("cpu")), 8, seed=3, batch_size=4)
+    assert len(faces.w) >= 6 and faces.skin.shape == (len(faces.w), 4 * len(SKIN_REGIONS_68))
+    luma, std = faces.skin[:, 0::4], faces.skin[:, 3::4]
+    assert bool(((luma > 20) & (luma < 245) & (std > 0)).all())
+    z = torch.randn(8, generator.style_dim, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        wplus = wplus_from_z(generator, z, 0.7, truncation_centre(generator, seed=3))
+        images = to_uint8(render(generator, wplus, 256).clamp(-1, 1))
+    for w, landmarks, skin in zip(faces.w, faces.landmarks, faces.skin):
+        index = int((wplus[:, 0] - w).abs().amax(1).argmin())
+        assert torch.allclose(wplus[index, 0], w, atol=1e-5)
+        expected = skin_regions_68(images[index], landmarks.double().numpy()).ravel()
+        np.testing.assert_allclose(skin.numpy(), expected, rtol=0.02, atol=0.5)

@@ -27,17 +27,21 @@ from .options import device_option, parse_device, progress_option, seed_option
               show_default=True, help="W+ layers LO HI (HI excluded) the directions are added to.")
 @click.option("--ridge", type=click.FloatRange(0.0, None, min_open=True), default=1e-2, show_default=True,
               help="Ridge of the regressions on w (relative to N times the mean variance of w).")
+@click.option("--hold-skin/--no-hold-skin", default=True, show_default=True,
+              help="eyes_closed also holds the skin's tone and texture in six regions placed by dlib's landmarks "
+                   "(without it the face brightens and smooths as the eyes close).")
 @seed_option
 @device_option
 @progress_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Controls file to write (.pt).")
 @reports_errors
-def controls(generator_path: str, samples: int, truncation: float, layers: tuple, ridge: float, seed: int,
-             device: str, progress: bool, output: Path) -> None:
+def controls(generator_path: str, samples: int, truncation: float, layers: tuple, ridge: float, hold_skin: bool,
+             seed: int, device: str, progress: bool, output: Path) -> None:
     """Label generated faces (pose vector by bfm-net; dlib's 68 landmarks and the head angles by bfm-rigid;
-    identity by SFace) and fit the eyes-closed direction (pose vector and identity held) and the lips-apart
-    direction (head angles, identity, eye opening and mouth width held) in W; writes OUTPUT."""
+    identity by SFace; the skin's tone and texture around the landmarks) and fit the eyes-closed direction (pose
+    vector, identity and skin held) and the lips-apart direction (head angles, identity, eye opening and mouth width
+    held) in W; writes OUTPUT."""
     check_output(output, "checkpoint")
     torch_device = parse_device(device)
     generator = load_generator(generator_path, device=torch_device)
@@ -51,7 +55,7 @@ def controls(generator_path: str, samples: int, truncation: float, layers: tuple
                                  {"generator": generator_path.replace("-heads", ""), "estimator": "bfm-net",
                                   "landmarker": "bfm-rigid",
                                   "identity": "sface", "landmarks": "dlib 68", "seed": seed,
-                                  "truncation": truncation})
+                                  "truncation": truncation}, hold_skin=hold_skin)
     fitted.save(output)
     fit = fitted.config["fit_correlation"]
     click.echo(f"labelled {len(faces.w)} of {samples} faces; fit r: eye opening {fit['eyes_closed']:.3f}, "
