@@ -312,8 +312,14 @@ class DemoSession:
             if _prepared_upload(image):
                 _check_no_extras(extras)
                 _, src, cached = self._prepared_file(image, deadline)
-                return src, cached, [f"the {PREPARED}'s own inversion was used (the recipe and tuning steps "
-                                     f"settings do not apply to it)"]
+                notes = [f"the {PREPARED}'s own inversion was used (the recipe and tuning steps settings do not "
+                         f"apply to it)"]
+                height, width = (int(n) for n in src.image.shape[:2])
+                if max(height, width) > self.limits.max_side:
+                    notes.append(f"the {PREPARED}'s photo is {width}x{height} px, larger than the "
+                                 f"{self.limits.max_side} px this demo scales photos down to; the results are "
+                                 f"pasted back at its size, which takes longer")
+                return src, cached, notes
             key, tune, face, more = self._source_key(image, tune, tune_steps, deadline, extras)
             if key in self._sources:
                 return self._hit(self._sources, key), True, face.notes

@@ -508,6 +508,16 @@ def test_prepared_source_files(session, tmp_path) -> None:  # type: ignore[no-un
     finally:
         other.close()
 
+    narrow = DemoSession(tiny_reenactor, DemoLimits(max_frames=6, max_upload_mb=1, max_side=16),
+                         workdir=tmp_path / "narrow", default_tune="none")
+    try:  # a prepared photo beyond this demo's max_side is used as it is, with a note
+        height, width = original.image.shape[:2]
+        assert max(height, width) > 16
+        notes = narrow.reenact(str(upload), str(DRIVING)).notes
+        assert any(f"photo is {width}x{height} px, larger than the 16 px" in n for n in notes), notes
+    finally:
+        narrow.close()
+
     foreign = DemoSession(lambda: tiny_reenactor(bias=0.5), DemoLimits(max_frames=6, max_upload_mb=1),
                           workdir=tmp_path / "foreign", default_tune="none")
     try:
