@@ -10,7 +10,13 @@ repository's real photos, inverted with a tuning recipe) and each control the re
   the judge's relative rotation);
 * identity: dlib's descriptor distance of each edit to the unedited render (generated faces) or to the source
   crop (real photos); < 0.6 is the same person in dlib's convention, and nothing in the method trains on dlib;
-* texture: the artifact ratio of each edit to the unedited render (< 1 blur, > 1 added texture).
+* texture: the artifact ratio of each edit to the unedited render (< 1 blur, > 1 added texture);
+* skin: the change of the skin's mean luma (0-255) and the ratio of its luma std, at the judge's cheek and
+  nose-bridge mesh points (:func:`latentreenact.judge.skin_reading`): a face that washes out reads brighter and
+  smoother.
+
+``--controls FILE`` judges a refitted W-space controls file (``latentreenact train controls -o FILE``) instead of
+the shipped one.
 
 The method fits its controls with its own networks (the 3D model's landmarks; dlib's 68 landmarks, bfm-net and
 SFace for ``eyes_closed``; dlib's 68 landmarks, bfm-rigid's head angles and SFace for ``lips_apart``); the judge
@@ -19,7 +25,7 @@ controls; columns: the unedited render, then the values).
 
     make judge-env   # once
     python benchmarks/bench_controls.py [--generated 6] [--photos NAME ...] [--recipe released]
-        [--json out.json] [--markdown out.md] [--grids DIR]
+        [--controls FILE] [--json out.json] [--markdown out.md] [--grids DIR]
 """
 
 from __future__ import annotations
