@@ -227,7 +227,8 @@ class Reenactor:
         """SHA-256 of the models a prepared source depends on (:func:`~latentreenact.source_file.model_fingerprint`),
         computed from the models as they are now (about 0.1 s)."""
         return model_fingerprint(self.generator, self.directions, self.spec.names,
-                                 str(getattr(self.estimator, "name", type(self.estimator).__name__)))
+                                 str(getattr(self.estimator, "name", type(self.estimator).__name__)),
+                                 self.latent_controls)
 
     def save_source(self, src: Source, path: Union[str, "os.PathLike[str]"]) -> Path:
         """Save an inverted (tuned, calibrated) source, to be loaded by :meth:`load_source` with the same models

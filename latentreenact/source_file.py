@@ -37,9 +37,12 @@ def is_source_file(path: PathLike) -> bool:
     return Path(path).suffix.lower() == SOURCE_SUFFIX
 
 
-def model_fingerprint(generator: torch.nn.Module, directions: torch.nn.Module, names: Any, estimator: str) -> str:
-    """SHA-256 over the generator's and the direction matrix's tensors (by name), the pose-vector entry names and
-    the estimator's name: what a prepared source is only valid with."""
+def model_fingerprint(generator: torch.nn.Module, directions: torch.nn.Module, names: Any, estimator: str,
+                      controls: Optional[Any] = None) -> str:
+    """SHA-256 over the generator's and the direction matrix's tensors (by name), the pose-vector entry names, the
+    estimator's name and, when the reenactor has them, its W-space controls (a
+    :class:`~latentreenact.latent_controls.LatentControls`: names, layers, directions; the source's follower
+    gains are measured with them): what a prepared source is only valid with."""
     digest = hashlib.sha256()
     for label, module in (("generator", generator), ("directions", directions)):
         state = module.state_dict()
@@ -47,6 +50,9 @@ def model_fingerprint(generator: torch.nn.Module, directions: torch.nn.Module, n
             digest.update(f"{label}.{key}".encode())
             digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
     digest.update(json.dumps([list(names), estimator]).encode())
+    if controls is not None:
+        digest.update(json.dumps(["controls", list(controls.names), list(controls.layers)]).encode())
+        digest.update(controls.directions.detach().cpu().float().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -118,8 +124,8 @@ def load_source(path: PathLike, base_generator: torch.nn.Module, fingerprint: st
     data = read_format_file(path, SOURCE_FORMAT, SOURCE_FORMAT_VERSION, "prepared source file")
     if data.get("fingerprint") != fingerprint:
         raise CheckpointFormatError(f"{path}: the source was prepared with other models (generator, direction "
-                                    "matrix, pose layout or estimator) than this reenactor's; prepare it again "
-                                    "with these models")
+                                    "matrix, pose layout, estimator or W-space controls) than this reenactor's; "
+                                    "prepare it again with these models")
     tensors = {key: _field(data, key, torch.Tensor, path) for key in ("wplus", "p", "crop", "image", "transform")}
     for key in ("crop", "image"):
         if tensors[key].dtype != torch.uint8 or tensors[key].ndim != 3 or tensors[key].shape[2] != 3:

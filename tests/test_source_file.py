@@ -10,7 +10,7 @@ import torch
 from fixtures.face_photos import single_thread
 from latentreenact.fileio import CheckpointFormatError
 from latentreenact.source_file import SOURCE_FORMAT_VERSION, is_source_file
-from tiny_reenactor import face, tiny_directions, tiny_reenactor
+from tiny_reenactor import tiny_controls, face, tiny_directions, tiny_reenactor
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
 
@@ -81,6 +81,15 @@ def test_files_that_are_not_this_models_source_are_refused_by_name(  # type: ign
     other.directions = tiny_directions(0.5)  # another direction matrix (a bias)
     with pytest.raises(CheckpointFormatError, match="face.lrsource: the source was prepared with other models"):
         other.load_source(path)
+    for controls in (tiny_controls(), tiny_controls(names=("eyes_closed",))):  # the follower gains depend on them
+        with_controls = tiny_reenactor()
+        with_controls.latent_controls = controls
+        with pytest.raises(CheckpointFormatError, match="other models .*W-space controls"):
+            with_controls.load_source(path)
+    controlled = tiny_reenactor(with_controls=True)
+    assert controlled.fingerprint() != tiny_reenactor().fingerprint()
+    saved = controlled.save_source(src, tmp_path / "controlled.lrsource")
+    assert tiny_reenactor(with_controls=True).load_source(saved).name == src.name  # the same controls: accepted
     payload = torch.load(path, weights_only=True)
     for name, change, message in (
             ("version", {"format_version": SOURCE_FORMAT_VERSION + 1}, "format version 2 is not supported"),
