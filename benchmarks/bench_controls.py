@@ -61,10 +61,11 @@ def head_pitch(base_mesh: np.ndarray, mesh: np.ndarray) -> float:
     return float(relative_pose(base_mesh, mesh)[0])
 
 
-def skin_changes(base: np.ndarray, base_mesh: np.ndarray, image: np.ndarray, mesh: np.ndarray) -> Dict[str, float]:
+def skin_changes(before: np.ndarray, image: np.ndarray, mesh: np.ndarray) -> Dict[str, float]:
     """The skin's luma change (0-255) and texture ratio (luma std over the unedited render's) at the judge's cheek
-    and nose-bridge points, each image read at its own mesh: a washed-out face reads brighter and smoother."""
-    before, after = skin_reading(base, base_mesh), skin_reading(image, mesh)
+    and nose-bridge points, from the unedited render's reading ``before`` (:func:`skin_reading` at its own mesh):
+    a washed-out face reads brighter and smoother."""
+    after = skin_reading(image, mesh)
     return {"skin luma": float(after[0] - before[0]), "skin texture ratio": float(after[3] / max(before[3], 1e-9))}
 
 
@@ -79,6 +80,7 @@ def evaluate_face(reenactor: Reenactor, judge: FaceJudge, src: Any, reference: n
     base = reenactor.render_source(src)
     descriptor = identity_descriptor(reference)
     base_mesh = judge.mesh(base)
+    base_skin = None if base_mesh is None else skin_reading(base, base_mesh)
     row: Dict[str, Any] = {"face": label, "controls": {}, "tiles": []}
     for name in reenactor.control_names():
         low, high = control_range(name)
@@ -96,7 +98,7 @@ def evaluate_face(reenactor: Reenactor, judge: FaceJudge, src: Any, reference: n
                 "change": measure(mesh) - measure(base_mesh) if found else None,
                 "changes": ({**{q: m(mesh) - m(base_mesh) for q, m in JUDGED.values()},
                              "head pitch (deg)": head_pitch(base_mesh, mesh),
-                             **skin_changes(base, base_mesh, image, mesh)} if found else None),
+                             **skin_changes(base_skin, image, mesh)} if found else None),
                 "distance": None if descriptor is None or other is None else float(dlib_distance(descriptor, other)),
                 "artifact_ratio": artifact_ratio(image, base),
             })
