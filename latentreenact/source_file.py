@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .fileio import CheckpointFormatError, PathLike, atomic_path, read_format_file
+from .latent_controls import LatentControls
 from .output_paths import OUTPUT_SUFFIXES
 from .reenact_video import Source
 
@@ -38,11 +39,10 @@ def is_source_file(path: PathLike) -> bool:
 
 
 def model_fingerprint(generator: torch.nn.Module, directions: torch.nn.Module, names: Any, estimator: str,
-                      controls: Optional[Any] = None) -> str:
+                      controls: Optional[LatentControls] = None) -> str:
     """SHA-256 over the generator's and the direction matrix's tensors (by name), the pose-vector entry names, the
-    estimator's name and, when the reenactor has them, its W-space controls (a
-    :class:`~latentreenact.latent_controls.LatentControls`: names, layers, directions; the source's follower
-    gains are measured with them): what a prepared source is only valid with."""
+    estimator's name and, when the reenactor has them, its W-space controls (names, layers, directions; the
+    source's follower gains are measured with them): what a prepared source is only valid with."""
     digest = hashlib.sha256()
     for label, module in (("generator", generator), ("directions", directions)):
         state = module.state_dict()
