@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple
@@ -220,36 +221,37 @@ def iter_frames(path: PathLike, max_frames: Optional[int] = None) -> Iterator[np
 
 
 def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
-    import imageio_ffmpeg
-
-    # passthrough: one output frame per decoded frame (no duplicates/drops to force a constant rate)
-    output_params = ["-map", "0:v:0", "-fps_mode", "passthrough"]
+    width, height = info.size
+    frame_bytes = width * height * 3
+    # passthrough: one output frame per decoded frame (no duplicates/drops to force a constant rate); -s keeps every
+    # frame at the probed (upright) size, so the byte count of a frame is known before ffmpeg starts
+    cmd = [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _ffmpeg_url(info.path),
+           "-map", "0:v:0", "-fps_mode", "passthrough", "-s", f"{width}x{height}"]
     if max_frames is not None:
-        output_params += ["-frames:v", str(max_frames)]
-    reader = imageio_ffmpeg.read_frames(_ffmpeg_url(info.path), output_params=output_params)
+        cmd += ["-frames:v", str(max_frames)]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     count = 0
-    try:
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: ffmpeg never blocks on a full stderr
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
         try:
-            width, height = next(reader)["size"]
-        except (OSError, RuntimeError) as err:
-            raise VideoError(f"ffmpeg could not decode {info.path}: {err}") from err
-        while max_frames is None or count < max_frames:
-            try:
-                data = next(reader)
-            except StopIteration:
-                break
-            except RuntimeError as err:  # ffmpeg stopped in the middle of a frame
-                if count == 0:
-                    raise VideoError(f"ffmpeg could not decode {info.path}: {err}") from err
-                _warn("%s: decoding stopped after %d frames: %s", info.path, count, err)
-                return
-            yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
-            count += 1
-    finally:
-        reader.close()  # stops ffmpeg (also when the caller stops iterating early)
-    if count == 0:
-        raise VideoError(f"no frame of {info.path} could be decoded; the file is corrupt or uses an "
-                         "unsupported codec: re-export it (e.g. as H.264 mp4)")
+            while max_frames is None or count < max_frames:
+                data = _read_exact(proc.stdout, frame_bytes)
+                if not data:
+                    break
+                if len(data) < frame_bytes:  # ffmpeg stopped in the middle of a frame
+                    detail = _log_tail(log, f"{len(data)} of {frame_bytes} bytes of frame {count + 1}")
+                    if count == 0:
+                        raise VideoError(f"ffmpeg could not decode {info.path}: {detail}")
+                    _warn("%s: decoding stopped after %d frames: %s", info.path, count, detail)
+                    return
+                yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()
+                count += 1
+        finally:
+            _stop(proc)  # also when the caller stops iterating early: no ffmpeg (or zombie) is left behind
+        if count == 0:
+            detail = _log_tail(log, f"ffmpeg exit code {proc.returncode}")
+            raise VideoError(f"no frame of {info.path} could be decoded ({detail}); the file is corrupt or uses an "
+                             "unsupported codec: re-export it (e.g. as H.264 mp4)")
     expected = info.n_frames
     if max_frames is not None and expected is not None:
         expected = min(expected, max_frames)
@@ -260,6 +262,35 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
         else:
             _warn("%s: decoded only %d of %d frames; the file may be truncated or damaged", info.path, count,
                   expected)
+
+
+def _read_exact(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes from a pipe: fewer only at its end."""
+    chunks: List[bytes] = []
+    left = size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Close ffmpeg's output, end it if it still runs, and reap it."""
+    if proc.stdout is not None:
+        proc.stdout.close()
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _log_tail(log: Any, default: str) -> str:
+    """ffmpeg's last error messages in the temporary ``log`` file, or ``default`` when it wrote none."""
+    log.seek(0)
+    lines = [line.strip() for line in log.read()[-4000:].decode("utf-8", "replace").splitlines() if line.strip()]
+    return "; ".join(dict.fromkeys(lines[:1] + lines[-1:])) or default
 
 
 def _duration_holds(info: VideoInfo, count: int) -> bool:

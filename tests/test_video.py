@@ -295,3 +295,19 @@ def test_write_gif(media, tmp_path):
     with pytest.raises(VideoError):
         write_gif(tmp_path / "none.gif", [], FPS)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.gif", "via_write_video.gif"]
+
+
+def test_rotated_clip_decodes_upright(media, tmp_path):
+    """A phone clip stores its frames sideways with a display rotation; ffmpeg turns them upright when decoding,
+    and the probed size (width and height swapped) is the size of every decoded frame: each is the stored frame
+    turned by a quarter (a lossless transpose of the same decoded pixels)."""
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-display_rotation", "90",
+                    "-i", f"file:{media['clip']}", "-c", "copy", f"file:{rotated}"],
+                   check=True, stdin=subprocess.DEVNULL)
+    assert probe_video(rotated).size == (H, W)
+    stored, upright = list(iter_frames(media["clip"])), list(iter_frames(rotated))
+    assert len(upright) == len(stored) == N
+    for s, u in zip(stored, upright):
+        assert u.shape == (W, H, 3)
+        assert np.array_equal(u, np.rot90(s)), "not the stored frame turned counter-clockwise by a quarter"
