@@ -28,11 +28,10 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
-from tqdm.auto import tqdm
 
 from latentreenact.net3d.dataset import Net3DShards, ShardReader
 from latentreenact.net3d.pose_vector import PoseVectorSpec
-from latentreenact.sampling import render, truncation_centre, wplus_from_z
+from latentreenact.sampling import seeded_face_batches, truncation_centre, wplus_from_z
 
 from .matrix import DirectionMatrix
 
@@ -104,23 +103,18 @@ def sampled_latents(generator: Any, estimator: Any, n: int, seed: int = 0, trunc
     return w, ps[0], embedding
 
 
+@torch.no_grad()
 def sampled_labels(generator: Any, estimators: Sequence[Any], n: int, seed: int = 0, truncation: float = 0.7,
                    size: int = 256, identity: Any = None, layout: str = "bfm", batch_size: int = 16,
                    progress: bool = False) -> Tuple[torch.Tensor, List[torch.Tensor], Optional[torch.Tensor]]:
     """:func:`sampled_latents` with several estimators measuring the same faces: (w [M, D], one p [M, k] per
     estimator, embedding or None), keeping the M faces that every estimator found."""
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
     if not estimators:
         raise ValueError("give at least one estimator")
-    centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
-    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
     ws: List[torch.Tensor] = []
     ps: List[List[torch.Tensor]] = [[] for _ in estimators]
     es: List[torch.Tensor] = []
-    for start in tqdm(range(0, n, batch_size), desc="labelling faces", unit="batch", disable=not progress):
-        wplus = wplus_from_z(generator, z[start:start + batch_size], truncation, centre)
-        images = render(generator, wplus, size).clamp(-1, 1)
+    for wplus, images in seeded_face_batches(generator, n, seed, truncation, size, batch_size, progress):
         for labels, estimator in zip(ps, estimators):
             labels.append(estimator(images).to_vector(layout).cpu())
         ws.append(wplus[:, 0].cpu())

@@ -27,13 +27,12 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from latentreenact.faces.measures import eye_opening_68, mouth_opening_68, mouth_width_68
 from latentreenact.faces.skin import SKIN_REGIONS_68, skin_regions_68
 from latentreenact.images import to_uint8
 from latentreenact.latent_controls import LatentControls
-from latentreenact.sampling import render, truncation_centre, wplus_from_z
+from latentreenact.sampling import seeded_face_batches
 
 __all__ = ["LabelledFaces", "fit_latent_controls", "label_faces", "min_norm_directions"]
 
@@ -78,14 +77,8 @@ def label_faces(generator: Any, estimator: Any, landmarker: Any, identity: Any, 
     """Label ``n`` faces drawn from ``seed`` (z ~ N(0, I), truncated toward the seeded centre) rendered at
     ``size``: p by ``estimator``, landmarks and angles by ``landmarker`` (an estimator that reports the landmarks it
     detected, ``bfm-rigid``), embeddings by ``identity``; faces that either estimator misses are left out."""
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
-    centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
-    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
     ws, ps, es, marks, angles, skins, found = [], [], [], [], [], [], []
-    for start in tqdm(range(0, n, batch_size), desc="labelling faces", unit="batch", disable=not progress):
-        wplus = wplus_from_z(generator, z[start:start + batch_size], truncation, centre)
-        images = render(generator, wplus, size).clamp(-1, 1)
+    for wplus, images in seeded_face_batches(generator, n, seed, truncation, size, batch_size, progress):
         ws.append(wplus[:, 0].cpu())
         ps.append(estimator(images).to_vector(layout).cpu())
         es.append(identity.embed(images).cpu())

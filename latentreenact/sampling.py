@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from typing import Optional
+from typing import Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -51,6 +51,23 @@ def render(generator: GeneratorBase, wplus: torch.Tensor, size: Optional[int] = 
         return generator.synthesis(wplus, noise_mode=noise_mode, generator=rng, resolution=size)
     image = generator.synthesis(wplus, noise_mode=noise_mode, generator=rng)
     return image if size == generator.resolution else F.interpolate(image, size=(size, size), mode="area")
+
+
+def seeded_face_batches(generator: GeneratorBase, n: int, seed: int = 0, truncation: float = 0.7, size: int = 256,
+                        batch_size: int = 16, progress: bool = False,
+                        desc: str = "labelling faces") -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """The ``n`` faces drawn from ``seed`` that the labelling commands measure, batch by batch: (W+ [B, L, D],
+    images [B, 3, size, size] in [-1, 1]), z ~ N(0, I) all drawn first from ``seed`` (so the faces do not depend on
+    ``batch_size``) and truncated toward the centre seeded with it. Gradients are not recorded."""
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    centre = truncation_centre(generator, seed=seed) if truncation != 1 else None
+    z = torch.randn(n, generator.style_dim, generator=torch.Generator().manual_seed(seed))
+    for start in tqdm(range(0, n, batch_size), desc=desc, unit="batch", disable=not progress):
+        with torch.no_grad():
+            wplus = wplus_from_z(generator, z[start:start + batch_size], truncation, centre)
+            images = render(generator, wplus, size).clamp(-1, 1)
+        yield wplus, images  # outside the no_grad block, which would otherwise hold while the caller runs
 
 
 @torch.inference_mode()
