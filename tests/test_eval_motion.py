@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from PIL import Image
 import pytest
 from click.testing import CliRunner
 
@@ -116,6 +117,14 @@ def test_mirrored_outputs_have_yaw_and_roll_gain_minus_one(judge, clip, source_p
         paths["markdown"].read_text()
     png = paths["plot0"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    # the frames to look at: every driving frame of this 6-frame clip above its output, which is its mirror image
+    assert [i for i, _, _ in result.samples] == list(range(len(clip)))
+    sheet = np.asarray(Image.open(paths["frames0"])).astype(float)
+    assert sheet.shape == (320, 160 * len(clip), 3) and paths["frames0"].name in paths["markdown"].read_text()
+    for i in range(len(clip)):
+        top, bottom = sheet[40:160, i * 160:(i + 1) * 160], sheet[200:320, i * 160:(i + 1) * 160]
+        assert np.abs(bottom - top[:, ::-1]).mean() < 10, i
+        assert np.abs(bottom - top).mean() > 2 * np.abs(bottom - top[:, ::-1]).mean(), i  # not merely alike
 
 
 @pytest.fixture(scope="module")

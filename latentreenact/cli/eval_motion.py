@@ -1,7 +1,8 @@
 """``latentreenact eval motion``: how much of a driving clip's motion (head pitch / yaw / roll, mouth and eye
 opening) the reenacted face follows, and whether it stays the source person, as measured by the independent
 judge (MediaPipe face mesh in ``.venv-judge`` and dlib's descriptor; see ``latentreenact.judge``). Writes
-motion.json, motion.md and one plot per source × clip."""
+motion.json, motion.md, and per source × clip a plot of the series and a sheet of six driving frames above
+the matching outputs."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @click.option("--driving", "drivings", multiple=True, required=True, type=click.Path(path_type=Path),
               help="Driving video (repeatable).")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for motion.json, motion.md and the plots.")
+              help="Folder for motion.json, motion.md, the plots and the frame sheets.")
 @tune_option()
 @tune_steps_option
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.5, show_default=True,

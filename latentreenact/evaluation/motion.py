@@ -25,7 +25,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -37,10 +37,13 @@ from ..judge import (SAME_PERSON_DISTANCE, SIGNALS, UNITS, FaceJudge, MotionSeri
 from ..reenact_video import ReenactOptions, video_frames
 from ..video import iter_frames
 from .acceptance import acceptance, acceptance_markdown
+from .frame_sheet import FrameKeeper, sample_indices, write_frame_sheet
 
 log = logging.getLogger(__name__)
 
 ANGLES = ("pitch", "yaw", "roll")
+#: the longer side of the frames kept for the frame sheets
+SHEET_SIDE = 320
 
 
 def link_stats(driving: np.ndarray, output: np.ndarray) -> Dict[str, float]:
@@ -125,6 +128,8 @@ class MotionResult:
     signals: Dict[str, Dict[str, float]] = field(default_factory=dict)
     measurement: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     generation: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: a few (frame index, driving frame, output frame) to look at (:mod:`~latentreenact.evaluation.frame_sheet`)
+    samples: List[Tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.signals = compare_series(self.driving_series, self.output_series)
@@ -224,12 +229,17 @@ def judge_pair(judge: FaceJudge, driving_frames: Iterable[np.ndarray], output_fr
                driving: str = "driving", tune: str = "none", detector: str = "hog", progress: bool = False,
                total: Optional[int] = None) -> MotionResult:
     """Judge one reenacted clip: the driving frames, the output frames (same count; time spent producing them is
-    the reported time per frame), the source photo and the estimator's series (:func:`bfm_series`)."""
-    driving_series = judge.measure(driving_frames, progress=progress, total=total, desc="judging driving")
+    the reported time per frame), the source photo and the estimator's series (:func:`bfm_series`). A few evenly
+    spaced frames of both are kept in ``samples`` when the frame count is known (``total``, or a sized input)."""
+    count = total if total is not None else len(driving_frames) if hasattr(driving_frames, "__len__") else 0
+    indices = sample_indices(count)
+    kept_driving = FrameKeeper(driving_frames, indices, max_side=SHEET_SIDE)
+    driving_series = judge.measure(kept_driving, progress=progress, total=total, desc="judging driving")
     source_descriptor, source_embedding = _identity_features(source_image, detector)
     if source_descriptor is None:
         raise NoFaceError(f"dlib finds no face in the source photo {source}")
-    timed = _Timed(iter(output_frames))
+    kept_output = FrameKeeper(output_frames, indices, max_side=SHEET_SIDE)
+    timed = _Timed(iter(kept_output))
     output_series, distances, similarities = judge_outputs(judge, iter(timed), source_descriptor, source_embedding,
                                                            detector, progress, total=total)
     if len(output_series) != len(driving_series):
@@ -238,7 +248,9 @@ def judge_pair(judge: FaceJudge, driving_frames: Iterable[np.ndarray], output_fr
     return MotionResult(source=source, driving=driving, tune=tune, driving_series=driving_series,
                         output_series=output_series, bfm=bfm, dlib_distances=distances,
                         sface_similarities=similarities, seconds_per_frame=timed.seconds / max(len(output_series), 1),
-                        setup_seconds=0.0)
+                        setup_seconds=0.0,
+                        samples=[(i, kept_driving.kept[i], kept_output.kept[i]) for i in indices
+                                 if i in kept_driving.kept and i in kept_output.kept])
 
 
 def evaluate_pair(reenactor: Any, src: Any, driving: Path, judge: FaceJudge, *, tune: str = "none",
@@ -353,13 +365,17 @@ def plot_result(result: MotionResult, path: Path) -> Path:
 
 
 def write_motion_report(results: Sequence[MotionResult], output: Path, meta: Dict[str, Any]) -> Dict[str, Path]:
-    """``motion.json``, ``motion.md`` and one ``plot_<source>__<driving>.png`` per pair in ``output``."""
+    """``motion.json``, ``motion.md``, and per pair in ``output`` a ``plot_<source>__<driving>__<tune>.png`` of the
+    series and, where the result kept frames, a ``frames_<source>__<driving>__<tune>.jpg`` of a few driving frames
+    above the outputs."""
     output.mkdir(parents=True, exist_ok=True)
     paths: Dict[str, Path] = {}
-    plots = []
+    plots, sheets = [], []
     for r in results:
-        name = f"plot_{Path(r.source).stem}__{Path(r.driving).stem}__{r.tune}.png"
-        plots.append(plot_result(r, output / name))
+        stem = f"{Path(r.source).stem}__{Path(r.driving).stem}__{r.tune}"
+        plots.append(plot_result(r, output / f"plot_{stem}.png"))
+        if r.samples:
+            sheets.append(write_frame_sheet(r.samples, output / f"frames_{stem}.jpg"))
     rows = [r.to_json() for r in results]
     summary = acceptance(rows)
     paths["json"] = output / "motion.json"
@@ -368,7 +384,10 @@ def write_motion_report(results: Sequence[MotionResult], output: Path, meta: Dic
     paths["markdown"] = output / "motion.md"
     paths["markdown"].write_text("# Motion transfer, measured by the independent judge\n\n" + markdown_report(results)
                                  + "\n## Against issue #16's targets\n\n" + acceptance_markdown(summary) + "\n"
-                                 + "\n".join(f"![{p.stem}]({p.name})" for p in plots) + "\n", encoding="utf-8")
+                                 + "\n".join(f"![{p.stem}]({p.name})" for p in plots + sheets) + "\n",
+                                 encoding="utf-8")
     for i, p in enumerate(plots):
         paths[f"plot{i}"] = p
+    for i, p in enumerate(sheets):
+        paths[f"frames{i}"] = p
     return paths
