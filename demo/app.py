@@ -347,6 +347,8 @@ def _tuning_controls(gr: Any, max_steps: int, key: str) -> Tuple[Any, Any]:
         tune = gr.Radio(list(TUNE_PRESETS), value=DEFAULT_TUNE, label="Inversion recipe", info=TUNE_INFO,
                         elem_id=f"{key}_tune")
         steps = gr.Slider(0, max_steps, value=0, step=10, label="Tuning steps (0 = the recipe's own)",
+                          info="100 halves the preparation of 'released' (200 steps, about a minute on 2 cores) "
+                               "for a slightly softer likeness; edits judged as good (docs/benchmarks.md)",
                           elem_id=f"{key}_tune_steps")
     return tune, steps
 
