@@ -4,7 +4,9 @@ Every layer that resamples or modulates has a ``formulation`` attribute:
 
 * ``"default"`` -- our fast path: modulation applied to activations (input scaled by the
   style, a convolution with the shared weight, output scaled by the demodulation
-  coefficients) and ``stylegan2_ops.upfirdn2d`` as depthwise convolutions;
+  coefficients), or folded into the weight at batch 1; 3x3 convolutions with many channels by
+  Winograd's F(4x4, 3x3) on a CPU (``stylegan2_ops.conv3x3``); ``stylegan2_ops.upfirdn2d`` as
+  depthwise convolutions;
 * ``"reference"`` -- the straightforward formulation: a per-sample modulated weight in a grouped
   convolution and upfirdn2d as zero-insertion + padding + a convolution over an [N*C, 1, H, W]
   reshape. Used by the benchmark and the tests; the two agree to float rounding.
@@ -20,9 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegan2_ops import fused_bias_act, fused_leaky_relu, upfirdn2d
+from stylegan2_ops.conv3x3 import conv3x3, winograd_pays, winograd_weight
 from stylegan2_ops.reference import fused_leaky_relu_reference, upfirdn2d_reference
 
 FORMULATIONS = ("default", "reference")
+CONV_IMPLS = ("auto", "direct", "winograd")
 DEFAULT_BLUR = (1, 3, 3, 1)
 
 
@@ -155,6 +159,7 @@ class ModulatedConv2d(Resampling):
         self.padding = kernel_size // 2
         self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1)
+        self.conv_impl = "auto"  # the default formulation's 3x3 convolutions: see set_conv_impl
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         if self.formulation == "reference":
@@ -187,11 +192,29 @@ class ModulatedConv2d(Resampling):
             cache[transposed] = (key, weight.contiguous(memory_format=torch.channels_last))
         return cache[transposed][1]
 
+    def _winograd_weight(self) -> torch.Tensor:
+        """``winograd_weight(weight[0])`` [36, out, in]; cached like :meth:`_weight_energy` while no
+        gradient is needed."""
+        w = self.weight
+        if torch.is_grad_enabled() and w.requires_grad:
+            return winograd_weight(w[0])
+        key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
+        if getattr(self, "_winograd_key", None) != key:
+            self._winograd = winograd_weight(w[0].detach())
+            self._winograd_key = key
+        return self._winograd
+
     def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style) * self.scale  # [B, in]
         weight = self.weight[0]  # [out, in, k, k]
         # demodulation: sum_{i,k} (W_oik s_i)^2 = (s^2) @ (sum_k W_oik^2)^T
         d = torch.rsqrt((s * s) @ self._weight_energy().t() + 1e-8) if self.demodulate else None  # [B, out]
+        weight_grad = torch.is_grad_enabled() and self.weight.requires_grad
+        winograd = self.conv_impl == "winograd" or (
+            self.conv_impl == "auto" and winograd_pays(x, self.out_channel, weight_grad))
+        if not self.upsample and self.kernel_size == 3 and winograd:
+            x = conv3x3(x * s[:, :, None, None], weight, impl="winograd", transformed=self._winograd_weight())
+            return x * d[:, :, None, None] if d is not None else x
         if x.shape[0] == 1:  # one sample: modulate the weight (one pass over it) instead of the activations
             coef = s[0][None, :] if d is None else d[0][:, None] * s[0][None, :]  # [out, in]
             channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
@@ -314,4 +337,16 @@ def set_formulation(module: nn.Module, formulation: str) -> nn.Module:
     for m in module.modules():
         if hasattr(m, "formulation"):
             m.formulation = formulation
+    return module
+
+
+def set_conv_impl(module: nn.Module, impl: str) -> nn.Module:
+    """How the default formulation computes every modulated 3x3 convolution of ``module`` that does not
+    upsample: ``"auto"`` (Winograd where ``stylegan2_ops.conv3x3.winograd_pays``), ``"direct"`` or
+    ``"winograd"``."""
+    if impl not in CONV_IMPLS:
+        raise ValueError(f"conv impl must be one of {CONV_IMPLS}, got {impl!r}")
+    for m in module.modules():
+        if isinstance(m, ModulatedConv2d):
+            m.conv_impl = impl
     return module
