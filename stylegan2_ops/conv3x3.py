@@ -4,11 +4,11 @@ Winograd's minimal filtering computes each 4x4 output tile from a 6x6 input tile
 per channel pair instead of 144 (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 Networks", 2016; interpolation points 0, 1, -1, 2, -2 and infinity). The three transforms are small
 matrices applied as matrix products, and the 36 channel products are one batched matrix product, so
-autograd gives the backward pass. On a CPU (``benchmarks/bench_conv3x3.py``) it is 1.4 to 2.2x faster than the direct
-convolution for 512 channels at 8 to 64 px when the weight's transform is kept, and slower for 128
-channels or for weight gradients on small maps: ``impl="auto"`` takes it only where it was measured
-faster (:func:`winograd_pays`). Its float32
-error is of the same order as the direct convolution's (about 1e-5 of the output's magnitude).
+autograd gives the backward pass. On a CPU (``benchmarks/bench_conv3x3.py``) it is 1.2 to 2.1x
+faster than the direct convolution for 256 and 512 channels from 32 px when the weight's transform
+is kept, and slower for 128 channels or for weight gradients on small maps: ``impl="auto"`` takes it
+only where it was measured faster (:func:`winograd_pays`). Its float32 error is of the same order as
+the direct convolution's (about 1e-5 of the output's magnitude).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = ["conv3x3", "winograd_pays", "winograd_weight"]
 _CHOICES = ("auto", "direct", "winograd")
 TILE = 4  # output tile side
 _SPAN = TILE + 2  # input tile side
+CHUNK_VALUES = 2 ** 21  # transformed input values per band of tile rows (8 MiB in float32)
 
 # F(4, 3) in one dimension: input transform B^T, filter transform G, output transform A^T.
 _BT = ((4, 0, -5, 0, 1, 0),
@@ -77,18 +78,28 @@ def winograd_pays(x: torch.Tensor, out_channels: int, weight_grad: bool) -> bool
 
 def _winograd(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     n, c, h, w = x.shape
+    out_ch = u.shape[1]
     tiles_h, tiles_w = -(-h // TILE), -(-w // TILE)
     bb, _, aa = _transforms(x.dtype, x.device)
+    ut = u.transpose(1, 2)  # [36, in, out]
     # channels last, padded by 1 (and up to whole tiles) at the bottom and right
     xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, tiles_w * TILE - w + 1, 1, tiles_h * TILE - h + 1))
-    d = xp.unfold(1, _SPAN, TILE).unfold(2, _SPAN, TILE)  # [N, th, tw, C, 6, 6]
-    d = d.permute(4, 5, 0, 1, 2, 3).reshape(_SPAN * _SPAN, -1)  # [36, N * th * tw * C]
-    v = (bb @ d).view(_SPAN * _SPAN, n * tiles_h * tiles_w, c)
-    m = torch.bmm(v, u.transpose(1, 2))  # [36, tiles, out]
-    out_ch = u.shape[1]
-    y = (aa @ m.view(_SPAN * _SPAN, -1)).view(TILE, TILE, n, tiles_h, tiles_w, out_ch)
-    y = y.permute(2, 3, 0, 4, 1, 5).reshape(n, tiles_h * TILE, tiles_w * TILE, out_ch)
-    return y[:, :h, :w].permute(0, 3, 1, 2)  # NCHW, stored channels last
+    out = x.new_empty(n, tiles_h * TILE, tiles_w * TILE, out_ch)
+    # bands of tile rows whose transformed tiles stay in the cache: 1.2-1.4x at 64-128 px. Not when the weight
+    # needs a gradient: each band's product would add a [36, in, out] gradient, slower than one band.
+    if torch.is_grad_enabled() and u.requires_grad:
+        rows = tiles_h
+    else:
+        rows = max(1, CHUNK_VALUES // (_SPAN * _SPAN * n * tiles_w * max(c, out_ch)))
+    for r0 in range(0, tiles_h, rows):
+        k = min(rows, tiles_h - r0)
+        d = xp[:, r0 * TILE: (r0 + k) * TILE + 2].unfold(1, _SPAN, TILE).unfold(2, _SPAN, TILE)  # [N, k, tw, C, 6, 6]
+        d = d.permute(4, 5, 0, 1, 2, 3).reshape(_SPAN * _SPAN, -1)  # [36, N * k * tw * C]
+        v = (bb @ d).view(_SPAN * _SPAN, n * k * tiles_w, c)
+        m = torch.bmm(v, ut)  # [36, tiles, out]
+        y = (aa @ m.view(_SPAN * _SPAN, -1)).view(TILE, TILE, n, k, tiles_w, out_ch)
+        out[:, r0 * TILE: (r0 + k) * TILE].view(n, k, TILE, tiles_w, TILE, out_ch).copy_(y.permute(2, 3, 0, 4, 1, 5))
+    return out[:, :h, :w].permute(0, 3, 1, 2)  # NCHW, stored channels last
 
 
 def conv3x3(x: torch.Tensor, weight: torch.Tensor, impl: str = "auto",

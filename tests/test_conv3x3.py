@@ -133,3 +133,20 @@ def test_set_conv_impl_switches_the_layers():
     assert outs["direct"].is_contiguous()
     with pytest.raises(ValueError, match="conv impl"):
         set_conv_impl(layer, "fast")
+
+
+@pytest.mark.parametrize("values", [1, 2 * 36 * 2 * 3 * 4])  # one tile row per band; two (the last one short)
+def test_bands_of_tile_rows(monkeypatch, values):
+    """Large maps are computed in bands of tile rows: the same values and gradients as one band."""
+    import stylegan2_ops.conv3x3 as op
+
+    x, w = _data(2, 4, 3, 19, 10)
+    up = torch.randn(2, 3, 19, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    monkeypatch.setattr(op, "CHUNK_VALUES", values)
+    xi = x.clone().requires_grad_(True)  # bands are used when the weight needs no gradient
+    y = conv3x3(xi, w, impl="winograd")
+    (y * up).sum().backward()
+    xd = x.clone().requires_grad_(True)
+    (F.conv2d(xd, w, padding=1) * up).sum().backward()
+    assert torch.allclose(y, F.conv2d(x, w, padding=1), atol=1e-12)
+    assert torch.allclose(xi.grad, xd.grad, atol=1e-12)
