@@ -2,11 +2,11 @@
 
 The default formulation with its convolutions direct (``set_conv_impl(g, "direct")``) against the
 default (``"auto"``: Winograd where it pays), with the reference formulation as the common baseline,
-interleaved in one process on the same weights (256 px, 512-d, 8 mapping layers, random weights).
+interleaved in one process on the same weights (256 px by default, 512-d, 8 mapping layers, random weights).
 Prints seconds, the speed-up of Winograd, each one's ratio to the reference and the image
 difference.
 
-    python benchmarks/bench_winograd.py [--repeats 7] [--cases 2:forward:1 2:w+:1 ...] [--json out.json]
+    python benchmarks/bench_winograd.py [--repeats 7] [--size 256] [--cases 2:forward:1 2:w+:1 ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -32,15 +32,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--cases", nargs="+", default=DEFAULT_CASES,
                         help="channel multiplier:pass (forward, w+, weights):batch")
+    parser.add_argument("--size", type=int, default=256, help="output resolution (1024: the published FFHQ models)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    print(f"# StyleGAN2 256px, CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+    print(f"# StyleGAN2 {args.size}px, CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, median of {args.repeats}")
     results: List[Dict[str, object]] = []
     for case in args.cases:
         cm, kind, batch = case.split(":")
         torch.manual_seed(0)
-        g = StyleGAN2Generator(256, 512, 8, channel_multiplier=int(cm)).eval().requires_grad_(False)
+        g = StyleGAN2Generator(args.size, 512, 8, channel_multiplier=int(cm)).eval().requires_grad_(False)
         w = torch.randn(int(batch), g.n_latent, 512, generator=torch.Generator().manual_seed(int(batch)))
         weights = [p for n, p in g.named_parameters() if not n.startswith("style.")]
 
@@ -78,7 +79,7 @@ def main() -> None:
               f"winograd {med['winograd']:.3f} s; speed-up {med['direct'] / med['winograd']:.2f}; ratio to the "
               f"reference {med['reference'] / med['direct']:.2f} -> {med['reference'] / med['winograd']:.2f}; "
               f"max|diff| {diff['direct']:.1e} / {diff['winograd']:.1e}", flush=True)
-        results.append({"channel_multiplier": int(cm), "pass": kind, "batch": int(batch), "seconds": med,
+        results.append({"size": args.size, "channel_multiplier": int(cm), "pass": kind, "batch": int(batch), "seconds": med,
                         "max_abs_diff_to_reference": diff})
     if args.json:
         with open(args.json, "w") as fh:
