@@ -42,25 +42,36 @@ def timed(fn: Callable[[], torch.Tensor], sync: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def synthesis_weights(g: StyleGAN2Generator) -> List[torch.nn.Parameter]:
+    """The synthesis network's parameters (everything but the mapping network)."""
+    return [p for n, p in g.named_parameters() if not n.startswith("style.")]
+
+
+def synthesis_pass(g: StyleGAN2Generator, w: torch.Tensor, kind: str,
+                   weights: List[torch.nn.Parameter]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """One pass of ``kind`` (``forward``, ``w+`` or ``weights``): the image and, with a backward, W+'s gradient."""
+    if kind == "forward":
+        with torch.inference_mode():
+            return g.synthesis(w, noise_mode="const"), None
+    for p in weights:
+        p.requires_grad_(kind == "weights")
+        p.grad = None
+    wp = w.clone().requires_grad_(True)
+    image = g.synthesis(wp, noise_mode="const")
+    image.square().mean().backward()
+    return image.detach(), wp.grad
+
+
 def compare(g: StyleGAN2Generator, w: torch.Tensor, repeats: int, variants: Dict[str, Callable[[], None]],
             sync: Callable[[], None], kind: str = "forward") -> Dict[str, object]:
     """Median seconds per call of each variant (interleaved runs) and their outputs' max abs difference.
 
     ``kind``: ``forward`` (no autograd), ``w+`` (backward to W+) or ``weights`` (backward to W+ and
     the synthesis weights)."""
-    weights = [p for n, p in g.named_parameters() if not n.startswith("style.")]
+    weights = synthesis_weights(g)
 
     def run() -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        if kind == "forward":
-            with torch.inference_mode():
-                return g.synthesis(w, noise_mode="const"), None
-        for p in weights:
-            p.requires_grad_(kind == "weights")
-            p.grad = None
-        wp = w.clone().requires_grad_(True)
-        image = g.synthesis(wp, noise_mode="const")
-        image.square().mean().backward()
-        return image.detach(), wp.grad
+        return synthesis_pass(g, w, kind, weights)
 
     outputs, times = {}, {name: [] for name in variants}
     for name, setup in variants.items():  # warm-up (oneDNN / cuDNN primitive creation)

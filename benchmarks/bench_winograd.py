@@ -20,6 +20,7 @@ from typing import Dict, List
 
 import torch
 
+from bench_generator import synthesis_pass, synthesis_weights  # the same passes as bench_generator.py
 from latentreenact.models.stylegan2 import StyleGAN2Generator
 from latentreenact.models.stylegan2_layers import set_conv_impl, set_formulation
 
@@ -43,19 +44,10 @@ def main() -> None:
         torch.manual_seed(0)
         g = StyleGAN2Generator(args.size, 512, 8, channel_multiplier=int(cm)).eval().requires_grad_(False)
         w = torch.randn(int(batch), g.n_latent, 512, generator=torch.Generator().manual_seed(int(batch)))
-        weights = [p for n, p in g.named_parameters() if not n.startswith("style.")]
+        weights = synthesis_weights(g)
 
         def run() -> torch.Tensor:
-            if kind == "forward":
-                with torch.inference_mode():
-                    return g.synthesis(w, noise_mode="const")
-            for p in weights:
-                p.requires_grad_(kind == "weights")
-                p.grad = None
-            wp = w.clone().requires_grad_(True)
-            image = g.synthesis(wp, noise_mode="const")
-            image.square().mean().backward()
-            return image.detach()
+            return synthesis_pass(g, w, kind, weights)[0]
 
         def use(name: str) -> None:
             set_formulation(g, VARIANTS[name][0])
