@@ -152,3 +152,10 @@ def test_bands_of_tile_rows(monkeypatch, values):
     (F.conv2d(xd, w, padding=1) * up).sum().backward()
     assert torch.allclose(y, F.conv2d(x, w, padding=1), atol=1e-12)
     assert torch.allclose(xi.grad, xd.grad, atol=1e-12)
+
+
+def test_gradgradcheck():
+    """Second derivatives (path-length and R1 regularisers differentiate a gradient)."""
+    x, w = _data(1, 2, 2, 5, 5)
+    assert torch.autograd.gradgradcheck(lambda a, b: conv3x3(a, b, impl="winograd"),
+                                        (x.requires_grad_(True), w.requires_grad_(True)))
