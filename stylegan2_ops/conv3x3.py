@@ -70,7 +70,7 @@ def winograd_pays(x: torch.Tensor, out_channels: int, weight_grad: bool) -> bool
     without a weight gradient the caller keeps it, and Winograd also wins at 8 and 16 px, but by a
     millisecond or two, not worth keeping that much memory; with a weight gradient the transform and
     its gradient come every pass, which only large maps repay."""
-    if x.is_cuda or x.dtype not in (torch.float32, torch.float64):
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):  # measured on CPUs only
         return False
     area = x.shape[2] * x.shape[3]
     return min(x.shape[1], out_channels) >= 256 and area >= (64 * 64 if weight_grad else 32 * 32)

@@ -80,6 +80,7 @@ def test_auto_rule():
     assert not winograd_pays(torch.zeros(1, 128, 64, 64), 128, weight_grad=False)  # few channels
     assert not winograd_pays(torch.zeros(1, 512, 16, 16), 512, weight_grad=False)  # gains less than its memory
     assert not winograd_pays(big.half(), 512, weight_grad=False)
+    assert not winograd_pays(torch.zeros(1, 512, 32, 32, device="meta"), 512, weight_grad=False)  # not a CPU
 
 
 def test_bad_arguments():
