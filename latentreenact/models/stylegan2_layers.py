@@ -15,7 +15,7 @@ Every layer that resamples or modulates has a ``formulation`` attribute:
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -166,53 +166,41 @@ class ModulatedConv2d(Resampling):
             return self._forward_grouped(x, style)
         return self._forward_activations(x, style)
 
-    def _weight_energy(self) -> torch.Tensor:
-        """``sum_k W_oik^2`` [out, in] for demodulation; cached while no gradient is needed
-        (keyed on the parameter's version, so in-place updates invalidate it)."""
+    def _derived(self, name: str, make: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``make(weight)``, a tensor derived from the weight parameter; while no gradient is needed, cached
+        under ``name`` and keyed on the parameter's version (in-place updates invalidate it), storage, dtype,
+        device and inference mode."""
         w = self.weight
         if torch.is_grad_enabled() and w.requires_grad:
-            return w[0].square().sum((2, 3))
+            return make(w)
         key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
-        if getattr(self, "_energy_key", None) != key:
-            self._energy = w[0].detach().square().sum((2, 3))
-            self._energy_key = key
-        return self._energy
+        cache = self.__dict__.setdefault("_derived_cache", {})
+        if cache.get(name, (None,))[0] != key:
+            cache[name] = (key, make(w.detach()))
+        return cache[name][1]
+
+    def _weight_energy(self) -> torch.Tensor:
+        """``sum_k W_oik^2`` [out, in] for demodulation (cached, :meth:`_derived`)."""
+        return self._derived("energy", lambda w: w[0].square().sum((2, 3)))
 
     def _channels_last_weight(self, transposed: bool = False) -> torch.Tensor:
         """``weight[0]`` [out, in, k, k] (``transposed``: [in, out, k, k]) stored channels-last, the layout
-        that channels-last activations' convolutions use; cached like :meth:`_weight_energy` while no
-        gradient is needed."""
-        w = self.weight
-        if torch.is_grad_enabled() and w.requires_grad:
-            return (w[0].transpose(0, 1) if transposed else w[0]).contiguous(memory_format=torch.channels_last)
-        key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled(), transposed)
-        cache = self.__dict__.setdefault("_channels_last_cache", {})
-        if cache.get(transposed, (None,))[0] != key:
-            weight = w[0].detach().transpose(0, 1) if transposed else w[0].detach()
-            cache[transposed] = (key, weight.contiguous(memory_format=torch.channels_last))
-        return cache[transposed][1]
+        that channels-last activations' convolutions use (cached, :meth:`_derived`)."""
+        return self._derived(f"channels_last_{transposed}", lambda w: (w[0].transpose(0, 1) if transposed else w[0])
+                             .contiguous(memory_format=torch.channels_last))
 
     def _winograd_weight(self) -> torch.Tensor:
-        """``winograd_weight(weight[0])`` [36, out, in]; cached like :meth:`_weight_energy` while no
-        gradient is needed."""
-        w = self.weight
-        if torch.is_grad_enabled() and w.requires_grad:
-            return winograd_weight(w[0])
-        key = (w._version, w.data_ptr(), w.dtype, w.device, torch.is_inference_mode_enabled())
-        if getattr(self, "_winograd_key", None) != key:
-            self._winograd = winograd_weight(w[0].detach())
-            self._winograd_key = key
-        return self._winograd
+        """``winograd_weight(weight[0])`` [36, out, in] (cached, :meth:`_derived`)."""
+        return self._derived("winograd", lambda w: winograd_weight(w[0]))
 
     def _forward_activations(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         s = self.modulation(style) * self.scale  # [B, in]
         weight = self.weight[0]  # [out, in, k, k]
         # demodulation: sum_{i,k} (W_oik s_i)^2 = (s^2) @ (sum_k W_oik^2)^T
         d = torch.rsqrt((s * s) @ self._weight_energy().t() + 1e-8) if self.demodulate else None  # [B, out]
-        weight_grad = torch.is_grad_enabled() and self.weight.requires_grad
-        winograd = self.conv_impl == "winograd" or (
-            self.conv_impl == "auto" and winograd_pays(x, self.out_channel, weight_grad))
-        if not self.upsample and self.kernel_size == 3 and winograd:
+        if not self.upsample and self.kernel_size == 3 and (self.conv_impl == "winograd" or (
+                self.conv_impl == "auto" and winograd_pays(
+                    x, self.out_channel, torch.is_grad_enabled() and self.weight.requires_grad))):
             x = conv3x3(x * s[:, :, None, None], weight, impl="winograd", transformed=self._winograd_weight())
             return x * d[:, :, None, None] if d is not None else x
         if x.shape[0] == 1:  # one sample: modulate the weight (one pass over it) instead of the activations
