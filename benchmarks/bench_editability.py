@@ -45,6 +45,7 @@ from latentreenact.images import resize_square
 from latentreenact.judge import FaceJudge, dlib_distance, identity_descriptor, mouth_opening, mouth_width
 from latentreenact.judge.turned_face import coloured_surface, draw_turned
 from latentreenact.metrics.high_frequency import artifact_ratio
+from latentreenact.models.mobilestylegan import RECORDED_IMPLS
 from latentreenact.reenactor import Reenactor
 from latentreenact.shape3d import LinearShapeModel
 
@@ -226,12 +227,15 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=160, help="grid tile size in pixels")
     parser.add_argument("--directions", nargs="+", default=None, metavar="NAME=PATH",
                         help="direction matrices to compare on the same inversions (default: the shipped A)")
+    parser.add_argument("--recorded-impl", choices=RECORDED_IMPLS, default="auto",
+                        help="MobileStyleGAN's formulation of the tuning passes (default auto: folded, channels-last)")
     args = parser.parse_args()
 
     from fixtures.face_photos import photos  # tests/fixtures: the repository's real photos
 
     torch.manual_seed(0)
     reenactor = Reenactor.from_pretrained("default", seed=0)
+    reenactor.generator.synthesis_network.recorded_impl = args.recorded_impl
     shape_model = LinearShapeModel.load(dense=True)
     matrices = load_matrices(args.directions, reenactor)
     if args.photo_files:
@@ -256,7 +260,7 @@ def main() -> None:
     table = summary(rows)
     text = markdown(table, rows)
     print(text)
-    record = {**machine(), "recipes": args.recipes, "directions": args.directions or ["shipped"],
+    record = {**machine(), "recorded_impl": args.recorded_impl, "recipes": args.recipes, "directions": args.directions or ["shipped"],
               "edits": {k: v[0] for k, v in EDITS.items()}, "summary": table, "rows": rows}
     write_outputs(record, args.json, text, args.markdown)
 

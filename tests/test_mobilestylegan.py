@@ -204,12 +204,21 @@ def test_inverse_haar_layouts_are_the_closed_form_bit_for_bit() -> None:
     with torch.no_grad():  # the 1/2 folded into the bands: the same bits
         assert torch.equal(inverse_haar(*(t * 0.5 for t in bands), halved=True, channels_last=True), expected)
         assert torch.equal(inverse_haar(*(t * 0.5 for t in bands), halved=True), expected)
-    leaves = [t.clone().requires_grad_(True) for t in bands]
-    slow = inverse_haar(*leaves)  # the textbook layout (NCHW)
-    assert slow.is_contiguous() and torch.equal(slow.detach(), expected)
-    slow.sum().backward()  # each band reaches 4 pixels with weights +-0.5: d(sum)/d(LL) = 2, the rest 0
-    assert torch.equal(leaves[0].grad, torch.full_like(leaves[0], 2.0))
-    assert all(torch.equal(t.grad, torch.zeros_like(t)) for t in leaves[1:])
+    for channels_last in (False, True):  # recorded: NCHW, or channels-last by stacking (no out= writes)
+        leaves = [t.clone().requires_grad_(True) for t in bands]
+        slow = inverse_haar(*leaves, channels_last=channels_last)
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        assert slow.is_contiguous(memory_format=layout) and torch.equal(slow.detach(), expected)
+        slow.sum().backward()  # each band reaches 4 pixels with weights +-0.5: d(sum)/d(LL) = 2, the rest 0
+        assert torch.equal(leaves[0].grad, torch.full_like(leaves[0], 2.0))
+        assert all(torch.equal(t.grad, torch.zeros_like(t)) for t in leaves[1:])
+        probe = torch.randn(expected.shape, generator=torch.Generator().manual_seed(1), dtype=expected.dtype)
+        leaves = [t.clone().requires_grad_(True) for t in bands]
+        (inverse_haar(*leaves, channels_last=channels_last) * probe).sum().backward()
+        p00, p01, p10, p11 = (probe[..., r::2, c::2] for r in (0, 1) for c in (0, 1))
+        closed = [p00 + p01 + p10 + p11, p00 + p01 - p10 - p11, p00 - p01 + p10 - p11, p00 - p01 - p10 + p11]
+        for leaf, grad in zip(leaves, closed):  # LL, LH (rows), HL (columns), HH
+            assert torch.allclose(leaf.grad, 0.5 * grad, atol=1e-6)
 
 
 def test_batch_one_folded_modulation_matches_the_batched_path() -> None:
@@ -221,11 +230,12 @@ def test_batch_one_folded_modulation_matches_the_batched_path() -> None:
         with torch.no_grad():  # image by image on the CPU: styles folded into the weights
             single = G.synthesis(wplus, resolution=size)
         assert torch.allclose(single, batch, rtol=0, atol=1e-5), size
-    # passes that autograd records keep the textbook formulation: the same image bits as with the
-    # fast paths switched off by hand (every layer called with fast=False)
+    # recorded_impl="textbook": passes that autograd records keep the textbook formulation, the same
+    # image bits as with the fast paths switched off by hand (every layer called with fast=False)
+    syn, index = G.synthesis_network, G.synthesis_network.style_index
+    syn.recorded_impl = "textbook"
     wp = wplus[:1].clone().requires_grad_(True)
     recorded = G.synthesis(wp)
-    syn, index = G.synthesis_network, G.synthesis_network.style_index
     with torch.no_grad():
         x = syn.conv1(syn.const, wplus[:1, index.conv1], "const")
         for k, block in enumerate(syn.blocks):
@@ -235,6 +245,42 @@ def test_batch_one_folded_modulation_matches_the_batched_path() -> None:
             x = block.conv2(x, wplus[:1, i_conv2], "const")
         textbook = wavelet_to_image(syn.blocks[-1].to_img(x, wplus[:1, i_img]))
     assert torch.equal(recorded.detach(), textbook)
+    with pytest.raises(ValueError, match="recorded_impl"):
+        syn.recorded_impl = "fast"
+        G.synthesis(wp)
+
+
+def _recorded_pass(G: MobileStyleGAN, wplus: torch.Tensor, impl: str, size: int) -> tuple:
+    """Image, W+ gradient and parameter gradients of one recorded pass (loss: a fixed random projection)."""
+    G.synthesis_network.recorded_impl = impl
+    G.zero_grad(set_to_none=True)
+    wp = wplus.clone().requires_grad_(True)
+    image = G.synthesis(wp, resolution=size)
+    probe = torch.randn(image.shape, generator=torch.Generator().manual_seed(9))
+    (image * probe).sum().backward()
+    grads = {n: p.grad.clone() for n, p in G.named_parameters() if p.grad is not None}
+    G.synthesis_network.recorded_impl = "auto"
+    return image.detach(), wp.grad, grads
+
+
+def test_recorded_batch_one_pass_is_the_textbook_formula_and_gradient() -> None:
+    """Tuning renders one image with gradients: on the CPU it takes the folded, channels-last form, which
+    must give the textbook pass's image and every gradient (W+ and parameters) up to float rounding."""
+    G = tiny_model(level_heads=True)
+    G.requires_grad_(True)
+    wplus = torch.randn(1, G.n_latent, 32, generator=torch.Generator().manual_seed(5))
+    for size in (16, 64):
+        image, grad_w, grads = _recorded_pass(G, wplus, "textbook", size)
+        image_f, grad_w_f, grads_f = _recorded_pass(G, wplus, "auto", size)
+        assert not torch.equal(image_f, image)  # a different formulation (rounding), not the same code path
+        assert torch.allclose(image_f, image, rtol=0, atol=1e-5)
+        assert torch.allclose(grad_w_f, grad_w, rtol=1e-4, atol=1e-6)
+        assert grads_f.keys() == grads.keys() and len(grads) > 10
+        for name, grad in grads.items():
+            assert torch.allclose(grads_f[name], grad, rtol=1e-4, atol=1e-5), (size, name)
+    # batches keep the textbook formulation when recorded (training): the same bits either way
+    batch = torch.randn(2, G.n_latent, 32, generator=torch.Generator().manual_seed(6))
+    assert torch.equal(_recorded_pass(G, batch, "auto", 32)[0], _recorded_pass(G, batch, "textbook", 32)[0])
 
 
 def test_level_heads_skip_top_blocks() -> None:

@@ -64,7 +64,7 @@ import torch
 from .base import NOISE_MODES, GeneratorBase
 from .mobilestylegan_heads import attach_heads, load_heads
 from .mobilestylegan_ir import ir_state_dict
-from .mobilestylegan_layers import (DEFAULT_CHANNELS, INV_SQRT2, STYLE_LAYOUTS, MappingNetwork,
+from .mobilestylegan_layers import (DEFAULT_CHANNELS, INV_SQRT2, RECORDED_IMPLS, STYLE_LAYOUTS, MappingNetwork,
                                     ModulatedInverseHaar, MobileSynthesis, NoiseInjection, StyledConv, StyleIndex,
                                     SynthesisBlock, WaveletHead, inverse_haar, split_bands, wavelet_to_image)
 from .openvino_ir import IRGraph
@@ -74,9 +74,10 @@ logger = logging.getLogger(__name__)
 PathLike = Union[str, Path]
 RANDOM_FACE_PIN = "random-face==2021.7.21.1"
 
-__all__ = ["DEFAULT_CHANNELS", "INV_SQRT2", "RANDOM_FACE_PIN", "STYLE_LAYOUTS", "MappingNetwork", "MobileStyleGAN",
-           "MobileSynthesis", "ModulatedInverseHaar", "NoiseInjection", "StyleIndex", "StyledConv", "SynthesisBlock",
-           "WaveletHead", "inverse_haar", "ir_state_dict", "random_face_data_dir", "split_bands", "wavelet_to_image"]
+__all__ = ["DEFAULT_CHANNELS", "INV_SQRT2", "RANDOM_FACE_PIN", "RECORDED_IMPLS", "STYLE_LAYOUTS", "MappingNetwork",
+           "MobileStyleGAN", "MobileSynthesis", "ModulatedInverseHaar", "NoiseInjection", "StyleIndex", "StyledConv",
+           "SynthesisBlock", "WaveletHead", "inverse_haar", "ir_state_dict", "random_face_data_dir", "split_bands",
+           "wavelet_to_image"]
 
 
 class MobileStyleGAN(GeneratorBase):

@@ -43,11 +43,12 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     Same convention as ``pytorch_wavelets.DWTInverse(wave="db1")``: LH is the vertical detail
     (filtered along height), HL the horizontal one. ``channels_last``: write the output
     channels-last in memory (the 2x2 interleave then goes along contiguous channel rows, and the
-    convolutions after it run channels-last, about 2x faster on CPU); the inference passes use it
-    (see :class:`MobileSynthesis`). Not under tracing (ONNX export), where writes through ``out=``
-    are not recorded. The values are the formula's bit for bit either way (the same sums in the
-    same order, then an exact halving). ``halved``: the bands were already multiplied by 1/2 (folded
-    into an earlier scaling; the result is the same bit for bit, as halving commutes with rounding).
+    convolutions after it run channels-last, about 2x faster on CPU); the batch-1 CPU passes use it
+    (see :class:`MobileSynthesis`). Ignored under tracing (ONNX export); when autograd records the
+    pass the pixels are stacked instead of written through ``out=``. The values are the formula's bit
+    for bit either way (the same sums in the same order, then an exact halving). ``halved``: the bands
+    were already multiplied by 1/2 (folded into an earlier scaling; the result is the same bit for bit,
+    as halving commutes with rounding).
     """
     b, c, h, w = ll.shape
     lo_even, lo_odd = ll + lh, ll - lh  # along height: rows 2i, 2i+1 of the low-pass half
@@ -61,6 +62,13 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     def nhwc(t: torch.Tensor) -> torch.Tensor:
         return t.permute(0, 2, 3, 1)
 
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (ll, lh, hl, hh)):
+        # recorded (tuning): autograd does not record writes through out=, so the same pixels are
+        # stacked channels-last instead, [B, H, 2, W, 2, C]
+        even_rows = torch.stack([nhwc(lo_even + hi_even), nhwc(lo_even - hi_even)], dim=3)
+        odd_rows = torch.stack([nhwc(lo_odd + hi_odd), nhwc(lo_odd - hi_odd)], dim=3)
+        out = torch.stack([even_rows, odd_rows], dim=2)
+        return (out if halved else out.mul_(0.5)).view(b, 2 * h, 2 * w, c).permute(0, 3, 1, 2)
     out = torch.empty(b, h, 2, w, 2, c, dtype=ll.dtype, device=ll.device)  # pixel (2i + r, 2j + s) at [:, i, r, j, s]
     torch.add(nhwc(lo_even), nhwc(hi_even), out=out[:, :, 0, :, 0])
     torch.sub(nhwc(lo_even), nhwc(hi_even), out=out[:, :, 0, :, 1])
@@ -82,10 +90,24 @@ def wavelet_to_image(freq: torch.Tensor) -> torch.Tensor:
 
 def _inference(module: nn.Module, wplus: torch.Tensor) -> bool:
     """Whether a pass is inference: autograd off, or nothing it would record (neither W+ nor a
-    parameter needs gradients). Only such passes take the fast paths; tuning and training keep the
-    textbook formulation, so what they compute and train is unchanged by them."""
+    parameter needs gradients)."""
     return not (torch.is_grad_enabled()
                 and (wplus.requires_grad or any(p.requires_grad for p in module.parameters())))
+
+
+RECORDED_IMPLS = ("auto", "textbook")
+
+
+def _folded(module: nn.Module, wplus: torch.Tensor, recorded_impl: str) -> bool:
+    """Whether a pass takes the batch-1 formulation (styles folded into the weights, channels-last
+    activations): every inference pass, and a pass that autograd records (tuning) when it renders one
+    image on the CPU and ``recorded_impl`` is ``"auto"``. The formulations differ only in float rounding
+    (1e-6 per pass); ``"textbook"`` keeps recorded passes on the activation-modulated form."""
+    if recorded_impl not in RECORDED_IMPLS:
+        raise ValueError(f"recorded_impl must be one of {RECORDED_IMPLS}, got {recorded_impl!r}")
+    if _inference(module, wplus):
+        return True
+    return recorded_impl == "auto" and wplus.shape[0] == 1 and wplus.device.type == "cpu"
 
 
 def _modulated_weight(weight: torch.Tensor, scale: torch.Tensor, depthwise: bool = False) -> torch.Tensor:
@@ -159,10 +181,11 @@ class StyledConv(nn.Module):
                 fast: bool = False) -> torch.Tensor:
         """``x`` [B, Cin, S, S], ``w`` [B, style_dim] -> [B, Cout, S, S].
 
-        ``fast`` (inference at batch 1): the style scales the depthwise weights (or the dense
-        weights' input channels) instead of the feature map, the bias is added inside the last
-        convolution, and noise and activation are applied in place. Otherwise the activations are
-        modulated (the textbook form). Both equal the formula up to float rounding.
+        ``fast`` (batch 1): the style scales the depthwise weights (or the dense weights' input
+        channels) instead of the feature map, the bias is added inside the last convolution, and noise
+        and activation are applied in place (autograd can record this: the convolution keeps its input,
+        not its output). Otherwise the activations are modulated (the textbook form). Both equal the
+        formula up to float rounding.
         """
         style = self.modulation(w) * self.scale
         if fast and x.shape[0] == 1:
@@ -214,7 +237,7 @@ class ModulatedInverseHaar(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fast: bool = False) -> torch.Tensor:
         """[B, C, S, S] -> [B, C/4, 2S, 2S] (the transform's 1/2 is folded into the modulation; ``fast``:
-        the output is channels-last)."""
+        the output is channels-last, see :func:`inverse_haar`)."""
         return inverse_haar(*split_bands(x * (self.modulation(w) * 0.5)[:, :, None, None]), halved=True,
                             channels_last=fast)
 
@@ -248,13 +271,14 @@ class MappingNetwork(nn.Module):
         return x
 
 
-def _one_at_a_time(wplus: torch.Tensor, noise_mode: str, noise: Sequence[Optional[torch.Tensor]], fast: bool) -> bool:
+def _one_at_a_time(wplus: torch.Tensor, noise_mode: str, noise: Sequence[Optional[torch.Tensor]],
+                   inference: bool) -> bool:
     """Whether to render a batch image by image: at inference on the CPU, where the batch-1 path
     (styles folded into the weights, channels-last) is 4x faster per image than a batched pass
     (256 px: 27 vs 113 ms), and only when that changes nothing but rounding: stored, explicit or no
     noise (fresh random noise is drawn for the whole batch at once, as before)."""
     batch = wplus.shape[0]
-    return (fast and batch > 1 and wplus.device.type == "cpu"
+    return (inference and batch > 1 and wplus.device.type == "cpu"
             and all(n is None or n.shape[0] in (1, batch) for n in noise)
             and (noise_mode in ("const", "none") or all(n is not None for n in noise)))
 
@@ -279,6 +303,7 @@ class MobileSynthesis(nn.Module):
         self.blocks = nn.ModuleList(
             SynthesisBlock(c_in, c_out, style_dim, 2 ** (k + 3), with_head=level_heads or k == n_blocks - 1)
             for k, (c_in, c_out) in enumerate(zip(self.channels[:-1], self.channels[1:])))
+        self.recorded_impl = "auto"  # see _folded: "textbook" keeps recorded passes on the textbook form
 
     @property
     def resolution(self) -> int:
@@ -313,7 +338,9 @@ class MobileSynthesis(nn.Module):
 
         Inference passes (nothing needs gradients) take the fast paths: styles folded into the
         weights at batch 1, channels-last activations, CPU batches one image at a time. Passes that
-        autograd records (tuning, training) run the textbook formulation, as before these paths existed.
+        autograd records take the batch-1 formulation when they render one image on the CPU (tuning:
+        its forward pass at 256 px 1.4x faster, a tuning step 1.1x) unless ``recorded_impl`` is
+        ``"textbook"``; batched recorded passes (training) run the textbook formulation.
         """
         size = self.resolution if resolution is None else int(resolution)
         if size < 8 or size > self.resolution or size & (size - 1):
@@ -321,8 +348,8 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
-        fast = _inference(self, wplus)
-        if _one_at_a_time(wplus, noise_mode, noise, fast):
+        fast = _folded(self, wplus, self.recorded_impl)
+        if _one_at_a_time(wplus, noise_mode, noise, _inference(self, wplus)):
             return torch.cat([self(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator, resolution)
                               for i in range(wplus.shape[0])])
         stop = int(math.log2(size)) - 3 if self.has_head(size) else len(self.blocks)
@@ -355,8 +382,8 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
-        fast = _inference(self, wplus)
-        if _one_at_a_time(wplus, noise_mode, noise, fast):
+        fast = _folded(self, wplus, self.recorded_impl)
+        if _one_at_a_time(wplus, noise_mode, noise, _inference(self, wplus)):
             rows = [self.forward_levels(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator)
                     for i in range(wplus.shape[0])]
             return torch.cat([r[0] for r in rows]), [torch.cat(level) for level in zip(*(r[1] for r in rows))]
