@@ -238,8 +238,15 @@ class ModulatedInverseHaar(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, fast: bool = False) -> torch.Tensor:
         """[B, C, S, S] -> [B, C/4, 2S, 2S] (the transform's 1/2 is folded into the modulation; ``fast``:
         the output is channels-last, see :func:`inverse_haar`)."""
-        return inverse_haar(*split_bands(x * (self.modulation(w) * 0.5)[:, :, None, None]), halved=True,
-                            channels_last=fast)
+        scale = self.modulation(w) * 0.5
+        if fast and x.shape[0] == 1 and torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad):
+            # recorded at batch 1 (tuning): the same products as a depthwise 1x1 convolution, whose backward
+            # reduces the style's gradient without the full-size product that a broadcast multiply's makes
+            # (tuning's backward pass 1.2x faster; bench_tuning.py)
+            x = F.conv2d(x, scale.view(-1, 1, 1, 1), groups=x.shape[1])
+        else:
+            x = x * scale[:, :, None, None]
+        return inverse_haar(*split_bands(x), halved=True, channels_last=fast)
 
 
 class SynthesisBlock(nn.Module):
