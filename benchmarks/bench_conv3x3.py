@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from typing import Callable, Dict, List
 
 import torch
 import torch.nn.functional as F
+from bench_files import machine
 
 from stylegan2_ops.conv3x3 import conv3x3, winograd_pays, winograd_weight
 
@@ -59,8 +59,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
-    print(f"# conv3x3, CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, median of {args.repeats}")
+    host = machine()
+    print(f"# conv3x3, CPU: {host['machine']}, {host['threads']} threads, torch {torch.__version__}, "
+          f"median of {args.repeats}")
     print(f"{'ch':>4} {'px':>4} {'b':>2} {'pass':<12} {'direct s':>9} {'winograd s':>10} {'ratio':>6} "
           f"{'err direct':>10} {'err wino':>9}  auto")
     results: List[Dict[str, object]] = []

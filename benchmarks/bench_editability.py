@@ -260,8 +260,9 @@ def main() -> None:
     table = summary(rows)
     text = markdown(table, rows)
     print(text)
-    record = {**machine(), "recorded_impl": args.recorded_impl, "recipes": args.recipes, "directions": args.directions or ["shipped"],
-              "edits": {k: v[0] for k, v in EDITS.items()}, "summary": table, "rows": rows}
+    record = {**machine(), "recorded_impl": args.recorded_impl, "recipes": args.recipes,
+              "directions": args.directions or ["shipped"], "edits": {k: v[0] for k, v in EDITS.items()},
+              "summary": table, "rows": rows}
     write_outputs(record, args.json, text, args.markdown)
 
 

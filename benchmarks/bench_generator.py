@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+from bench_files import machine
 
 from latentreenact.models.stylegan2 import StyleGAN2Generator
 from latentreenact.models.stylegan2_layers import set_formulation
@@ -105,8 +105,9 @@ def main() -> None:
                         choices=["forward", "w+", "weights"])
     args = parser.parse_args()
 
-    print(f"# StyleGAN2 {args.size}px, CPU: {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, torch {torch.__version__}, median of {args.repeats}")
+    host = machine()
+    print(f"# StyleGAN2 {args.size}px, CPU: {host['machine']}, {host['threads']} threads, torch {torch.__version__}, "
+          f"median of {args.repeats}")
     print(f"{'cm':>2} {'pass':<8} {'batch':>5} {'reference s':>12} {'default s':>10} {'ratio':>6} {'max|diff|':>10} "
           f"{'grad rel':>9}  verdict")
     results: List[Dict[str, object]] = []

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from typing import Dict, List
 
 import torch
+from bench_files import machine
 
 from bench_generator import synthesis_pass, synthesis_weights  # the same passes as bench_generator.py
 from latentreenact.models.stylegan2 import StyleGAN2Generator
@@ -36,8 +36,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="output resolution (1024: the published FFHQ models)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    print(f"# StyleGAN2 {args.size}px, CPU: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, median of {args.repeats}")
+    host = machine()
+    print(f"# StyleGAN2 {args.size}px, CPU: {host['machine']}, {host['threads']} threads, torch {torch.__version__}, "
+          f"median of {args.repeats}")
     results: List[Dict[str, object]] = []
     for case in args.cases:
         cm, kind, batch = case.split(":")
@@ -71,8 +72,8 @@ def main() -> None:
               f"winograd {med['winograd']:.3f} s; speed-up {med['direct'] / med['winograd']:.2f}; ratio to the "
               f"reference {med['reference'] / med['direct']:.2f} -> {med['reference'] / med['winograd']:.2f}; "
               f"max|diff| {diff['direct']:.1e} / {diff['winograd']:.1e}", flush=True)
-        results.append({"size": args.size, "channel_multiplier": int(cm), "pass": kind, "batch": int(batch), "seconds": med,
-                        "max_abs_diff_to_reference": diff})
+        results.append({"size": args.size, "channel_multiplier": int(cm), "pass": kind, "batch": int(batch),
+                        "seconds": med, "max_abs_diff_to_reference": diff})
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)

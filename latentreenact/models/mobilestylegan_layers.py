@@ -36,6 +36,11 @@ class StyleIndex:
 
 
 # ----------------------------------------------------------------------------------- wavelets
+def _recorded(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records an operation on ``tensors`` (grad mode on and one of them needs a gradient)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch.Tensor,
                  halved: bool = False, channels_last: bool = False) -> torch.Tensor:
     """Single-level inverse 2-D Haar (db1) transform: four [B, C, H, W] bands -> [B, C, 2H, 2W].
@@ -62,7 +67,7 @@ def inverse_haar(ll: torch.Tensor, lh: torch.Tensor, hl: torch.Tensor, hh: torch
     def nhwc(t: torch.Tensor) -> torch.Tensor:
         return t.permute(0, 2, 3, 1)
 
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (ll, lh, hl, hh)):
+    if _recorded(ll, lh, hl, hh):
         # recorded (tuning): autograd does not record writes through out=, so the same pixels are
         # stacked channels-last instead, [B, H, 2, W, 2, C]
         even_rows = torch.stack([nhwc(lo_even + hi_even), nhwc(lo_even - hi_even)], dim=3)
@@ -239,7 +244,7 @@ class ModulatedInverseHaar(nn.Module):
         """[B, C, S, S] -> [B, C/4, 2S, 2S] (the transform's 1/2 is folded into the modulation; ``fast``:
         the output is channels-last, see :func:`inverse_haar`)."""
         scale = self.modulation(w) * 0.5
-        if fast and x.shape[0] == 1 and torch.is_grad_enabled() and (x.requires_grad or scale.requires_grad):
+        if fast and x.shape[0] == 1 and _recorded(x, scale):
             # recorded at batch 1 (tuning): the same products as a depthwise 1x1 convolution, whose backward
             # reduces the style's gradient without the full-size product that a broadcast multiply's makes
             # (tuning's backward pass 1.2x faster; bench_tuning.py)
