@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import closing
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -19,9 +20,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .driving_landmarks import DrivingMeasurement, landmark_openings
-from .faces import NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, transform_points
+from .faces import THREAD_SAFE_DETECTORS, NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, transform_points
 from .images import from_uint8
 from .net3d.pose_vector import PoseVectorSpec
+from .ordered_map import ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +36,24 @@ Aligned = Tuple[np.ndarray, np.ndarray]
 class FaceMeter:
     """Crops the largest face of an image and measures it with ``estimator`` (a Net3D backend taking aligned
     crops) in the layout ``spec``. ``align_size``: the crop size; ``detector``: the face detector for
-    ``align=True`` inputs; ``device``: where the crops go for the estimator."""
+    ``align=True`` inputs; ``device``: where the crops go for the estimator; ``workers``: threads that detect
+    and align driving frames in :meth:`measure_driving` (``None``: ``torch.get_num_threads()`` when called; the
+    results are the same for any number)."""
 
     def __init__(self, estimator: Any, spec: PoseVectorSpec, align_size: int = ALIGN_SIZE, detector: str = "hog",
-                 device: Union[str, torch.device] = "cpu") -> None:
+                 device: Union[str, torch.device] = "cpu", workers: Optional[int] = None) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1 (or None), got {workers}")
         self.estimator, self.spec = estimator, spec
         self.align_size, self.detector, self.device = int(align_size), detector, torch.device(device)
+        self.workers = workers
+
+    def align_workers(self, align: bool) -> int:
+        """Threads for detecting and aligning frames: 1 without alignment (only a resize) or with a detector
+        that runs one image at a time (MMOD), else ``workers`` (default ``torch.get_num_threads()``)."""
+        if not align or self.detector not in THREAD_SAFE_DETECTORS:
+            return 1
+        return self.workers if self.workers is not None else max(1, torch.get_num_threads())
 
     # ------------------------------------------------------------------ crops
     def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
@@ -115,7 +129,8 @@ class FaceMeter:
         """Pose vectors of driving frames, streamed (one Net3D pass per ``batch_size`` crops), and each frame's eye
         and mouth opening (dlib 68-landmark eye aspect ratio and inner-lip gap; NaN without a face or with an
         estimator that reports no detected landmarks). Frames without a face get NaN rows and ``found`` False.
-        With ``align``, roll is the head's roll in the frame (see :meth:`frame_roll`)."""
+        With ``align``, roll is the head's roll in the frame (see :meth:`frame_roll`). Frames are detected and
+        aligned by :meth:`align_workers` threads, a few frames ahead of the estimator."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         rows: List[torch.Tensor] = []
@@ -136,16 +151,20 @@ class FaceMeter:
                 rows[index], found[index], eyes[index], mouths[index] = row, hit, e, m
             pending.clear()
 
-        for i, frame in enumerate(tqdm(frames, desc="measuring", unit="frame", total=total, disable=not progress)):
-            aligned = self.aligned(frame, align, name=f"frame {i}")
-            rows.append(torch.full((self.spec.k,), math.nan))
-            found.append(torch.tensor(False))
-            eyes.append(math.nan)
-            mouths.append(math.nan)
-            if aligned is not None:
-                pending.append((i, aligned))
-            if len(pending) == batch_size:
-                flush()
+        workers = self.align_workers(align)
+        aligned_frames = ordered_map(lambda item: self.aligned(item[1], align, name=f"frame {item[0]}"),
+                                     enumerate(frames), workers, ahead=batch_size + 2 * workers)
+        with closing(aligned_frames):  # an error here stops the threads' work at once
+            for i, aligned in enumerate(tqdm(aligned_frames, desc="measuring", unit="frame", total=total,
+                                             disable=not progress)):
+                rows.append(torch.full((self.spec.k,), math.nan))
+                found.append(torch.tensor(False))
+                eyes.append(math.nan)
+                mouths.append(math.nan)
+                if aligned is not None:
+                    pending.append((i, aligned))
+                if len(pending) == batch_size:
+                    flush()
         if pending:
             flush()
         if not rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from fixtures.face_photos import PEOPLE, photo, single_thread
 from latentreenact.faces import (Face, FaceIndexError, NoFaceError, align_ffhq, align_vox, as_rgb_uint8,
                                  detect_faces, ffhq_quad, find_face, find_faces, five_points, landmarks_68,
                                  paste_back, soft_mask, transform_points)
+from latentreenact.faces.dlib_models import lend_hog_detector
 from latentreenact.faces.quad_crop import quad_transform, rescale_transform
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
@@ -272,3 +274,22 @@ def test_read_image_limits(tmp_path):
     assert read_image(path, max_pixels=30_000).shape == (100, 300, 3)
     with pytest.raises(ValueError, match="is a directory, not an image file"):
         read_image(tmp_path)
+
+
+def test_dlib_detectors_are_lent_one_thread_at_a_time():
+    """dlib's detectors keep scratch buffers in the object: two threads must never hold the same one."""
+    with lend_hog_detector() as first, lend_hog_detector() as second:
+        assert first is not second
+    with lend_hog_detector() as again:
+        assert again is first or again is second  # returned to the pool, not rebuilt
+
+
+@pytest.mark.parametrize("detector", ["hog", "mmod", "yunet"])
+def test_detection_in_several_threads_equals_one_thread(detector):
+    names = sorted(PEOPLE)
+    images = [photo(name) for name in names] * 3 if detector != "mmod" else [photo(n) for n in names[:3]]  # MMOD: slow
+    upsample = 0 if detector == "mmod" else 1  # MMOD without upsampling misses the smaller faces
+    serial = [[f.box for f in detect_faces(im, detector, upsample)] for im in images]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda im: [f.box for f in detect_faces(im, detector, upsample)], images))
+    assert threaded == serial and sum(map(bool, serial)) >= len(images) // 3

@@ -2,7 +2,8 @@
 inverse transforms, and paste-back. Model files come from registry packages and load on first use."""
 
 from .alignment import align_face, align_ffhq, align_vox, face_crop, ffhq_quad, transform_points, vox_quad
-from .detection import DETECT_MAX_SIDE, DETECTORS, detect_faces, detect_faces_batch, find_face, find_faces
+from .detection import (DETECT_MAX_SIDE, DETECTORS, THREAD_SAFE_DETECTORS, detect_faces, detect_faces_batch, find_face,
+                        find_faces)
 from .image_input import DEFAULT_MAX_PIXELS, as_rgb_uint8, probe_image, read_image
 from .landmarks import five_points, landmarks_68
 from .paste_back import paste_back, soft_mask
@@ -17,5 +18,5 @@ __all__ = [
     "align_ffhq", "align_vox", "as_rgb_uint8", "detect_faces", "detect_faces_batch", "extract_quad",
     "face_crop", "ffhq_quad", "find_face", "find_faces", "five_points", "landmarks_68", "paste_back", "probe_image",
     "read_image",
-    "rescale_transform", "soft_mask", "transform_points", "vox_quad",
+    "rescale_transform", "soft_mask", "THREAD_SAFE_DETECTORS", "transform_points", "vox_quad",
 ]

@@ -8,7 +8,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from .dlib_models import hog_detector, mmod_detector
+from .dlib_models import lend_hog_detector, lend_mmod_detector
 from .image_input import as_rgb_uint8
 from .landmarks import landmarks_68
 from .types import Face, FaceIndexError, NoFaceError
@@ -17,6 +17,10 @@ from .yunet import detect_yunet
 log = logging.getLogger(__name__)
 
 DETECTORS = ("hog", "mmod", "yunet")
+#: detectors that may run in several threads at once (HOG and the landmark predictor are read-only models;
+#: YuNet is a PyTorch module run without gradients). dlib's MMOD network keeps its activations in the
+#: model object, so it runs one image at a time.
+THREAD_SAFE_DETECTORS = frozenset({"hog", "yunet"})
 #: dlib's MMOD network fails (or corrupts memory) on images whose shorter side, after upsampling,
 #: is below about 10 px; no face it can detect fits in less than this many pixels anyway
 MMOD_MIN_SIDE = 32
@@ -61,15 +65,18 @@ def detect_faces(image: np.ndarray, detector: str = "hog", upsample: int = 1, *,
     full = as_rgb_uint8(image, name=name)
     rgb, scale = detection_copy(full, max_side)
     if detector == "hog":
-        rects, scores, _ = hog_detector().run(rgb, int(upsample), 0.0)
+        with lend_hog_detector() as hog:
+            rects, scores, _ = hog.run(rgb, int(upsample), 0.0)
         faces = [Face((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())), float(s))
                  for r, s in zip(rects, scores)]
     elif detector == "mmod":
         if min(rgb.shape[:2]) * 2 ** int(upsample) < MMOD_MIN_SIDE:
             faces = []  # too small to hold a face (and too small for dlib's network)
         else:
+            with lend_mmod_detector() as mmod:
+                found = mmod(rgb, int(upsample))
             faces = [Face((float(d.rect.left()), float(d.rect.top()), float(d.rect.right()), float(d.rect.bottom())),
-                          float(d.confidence)) for d in mmod_detector()(rgb, int(upsample))]
+                          float(d.confidence)) for d in found]
     else:
         faces = detect_yunet(rgb)
     if scale != (1.0, 1.0):

@@ -11,7 +11,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ..faces.dlib_models import dlib_rectangle, face_descriptor_model, shape_predictor
+from ..faces.dlib_models import dlib_rectangle, lend_face_descriptor_model, shape_predictor
 from ..faces.image_input import as_rgb_uint8
 from ..faces.types import Face
 
@@ -23,7 +23,8 @@ def dlib_face_descriptor(image: np.ndarray, face: Union[Face, Sequence[float]], 
     rgb = as_rgb_uint8(image)
     box = face.box if isinstance(face, Face) else face
     shape = shape_predictor(5)(rgb, dlib_rectangle(box))
-    descriptor = face_descriptor_model().compute_face_descriptor(rgb, shape, int(num_jitters))
+    with lend_face_descriptor_model() as model:
+        descriptor = model.compute_face_descriptor(rgb, shape, int(num_jitters))
     return np.asarray(descriptor, dtype=np.float32)
 
 
