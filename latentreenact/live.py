@@ -27,8 +27,9 @@ import torch
 
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
+from .pose_delta import EXPRESSION_LIMIT, limit_expression
 from .reenact_video import (DEFAULT_SMOOTHING, Source, can_follow, compose, follow_against_source, follow_values,
-                            motion_reference)
+                            motion_reference, source_rescaled)
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
@@ -60,6 +61,8 @@ class LiveReenactor:
     ``follow_eyes``: the source's eyes open and close with the driving eyes, as in the video path (unsmoothed;
     frames without a face keep the last value; None: where the model can, True: required, False: off);
     ``follow_mouth``: the same for the driving mouth's inner-lip gap (``lips_apart``);
+    ``expression_limit``: the bound on the source's expression plus Δp, as in the video path
+    (:func:`~latentreenact.pose_delta.limit_expression`);
     ``paste_back``: paste the face into the source photo;
     ``track``: follow the face between detections, run every ``redetect_every`` frames.
     """
@@ -67,7 +70,7 @@ class LiveReenactor:
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
                  paste_back: bool = False, track: bool = True, redetect_every: int = 30,
                  absolute_expression: bool = False, follow_eyes: Optional[bool] = None,
-                 follow_mouth: Optional[bool] = None) -> None:
+                 follow_mouth: Optional[bool] = None, expression_limit: Optional[float] = EXPRESSION_LIMIT) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if reenactor.spec.k != src.p.shape[1]:
@@ -76,6 +79,7 @@ class LiveReenactor:
         self.smoothing, self.relative, self.paste_back = float(smoothing), bool(relative), bool(paste_back)
         self.track, self.absolute_expression = bool(track), bool(absolute_expression)
         self.follow_eyes, self.follow_mouth = follow_eyes, follow_mouth
+        self.expression_limit = expression_limit
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -176,6 +180,7 @@ class LiveReenactor:
                                                relative=self.relative, absolute_expression=self.absolute_expression)
         spec = self.reenactor.spec
         dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference)
+        dp = limit_expression(spec, dp, source_rescaled(self.reenactor, self.src), self.expression_limit)
         face = self.reenactor.faces(self.src, dp, offset=self._offset())[0]
         lap("render")
         image = compose(self.src, face, self.paste_back)

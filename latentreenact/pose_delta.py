@@ -11,7 +11,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from .net3d.pose_vector import PoseVectorSpec
+from .net3d.pose_vector import ANGLE_SCALES, PoseVectorSpec
 
 #: the pose-vector entries calibrated per source, with the edit (degrees, either way) that measures them
 CALIBRATION_STEPS = {"pitch": 8.0, "yaw": 10.0}
@@ -23,6 +23,9 @@ LEAK_ANGLES = ("yaw",)
 LEAK_STEP = 4.0
 #: measured gains outside this range are clipped (a render the estimator misreads must not blow up Δp)
 GAIN_LIMITS = (0.25, 4.0)
+#: the default bound on the source's rescaled expression plus Δp (:func:`limit_expression`; docs/driving.md,
+#: "Expressions beyond the generated faces'")
+EXPRESSION_LIMIT: Optional[float] = None
 
 
 def split_roll(spec: PoseVectorSpec, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -45,6 +48,30 @@ def apply_gains(spec: PoseVectorSpec, dp: torch.Tensor, gains: Mapping[str, floa
     for name, gain in gains.items():
         dp[:, list(spec.names).index(name)] /= min(max(gain, GAIN_LIMITS[0]), GAIN_LIMITS[1])
     return dp
+
+
+def limit_expression(spec: PoseVectorSpec, dp: torch.Tensor, source: torch.Tensor,
+                     limit: Optional[float]) -> torch.Tensor:
+    """Δp [B, k] whose non-angle (expression) entries are cut so that the source's rescaled pose ``source`` [k]
+    plus Δp stays within ``[-limit, limit]``, or, for an entry the source itself lies beyond, between ``limit``
+    and the source's value (so a Δp of 0 is never changed). ``None``: Δp unchanged. The rescaled range
+    [-6, 6] spans the generated faces' expressions from the smallest to the largest; targets beyond it
+    extrapolate A's linear columns (docs/driving.md, "Expressions beyond the generated faces'")."""
+    if limit is None:
+        return dp
+    if not limit > 0:
+        raise ValueError(f"the expression limit must be > 0 (or None), got {limit}")
+    dp = torch.as_tensor(dp, dtype=torch.float32)
+    source = torch.as_tensor(source, dtype=torch.float32).reshape(1, -1)
+    if source.shape[1] != spec.k or dp.ndim != 2 or dp.shape[1] != spec.k:
+        raise ValueError(f"Δp [B, {spec.k}] and the source's pose [{spec.k}] expected, got {tuple(dp.shape)} and "
+                         f"{tuple(source.shape)}")
+    low = torch.minimum(source, torch.full_like(source, -float(limit)))
+    high = torch.maximum(source, torch.full_like(source, float(limit)))
+    wanted = source + dp
+    target = torch.maximum(torch.minimum(wanted, high), low)
+    expression = torch.tensor([name not in ANGLE_SCALES for name in spec.names])
+    return torch.where(expression[None] & (target != wanted), target - source, dp)  # uncut entries keep their bits
 
 
 def expression_entries(spec: PoseVectorSpec) -> List[str]:

@@ -39,7 +39,7 @@ from .faces import paste_back as paste
 from .faces import read_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.pose_vector import ANGLE_SCALES
-from .pose_delta import GAIN_LIMITS
+from .pose_delta import EXPRESSION_LIMIT, GAIN_LIMITS, limit_expression
 from .output_paths import check_output
 from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
 
@@ -125,7 +125,9 @@ class ReenactOptions:
     can (a W-space ``eyes_closed`` control and an estimator that reports the landmarks it detected; otherwise
     logged and left out), ``True`` required (ValueError where it cannot), ``False`` off. ``follow_mouth``: the
     same for the driving mouth's inner-lip gap and the ``lips_apart`` direction, on top of the mouth that the
-    pose vector's expression entries open.
+    pose vector's expression entries open. ``expression_limit``: the source's rescaled expression plus Δp is kept
+    within this bound (:func:`~latentreenact.pose_delta.limit_expression`; ``None``: no bound), so a laugh on a
+    smiling source does not push A's columns past the generated faces' range.
     """
 
     relative: bool = True
@@ -138,6 +140,7 @@ class ReenactOptions:
     absolute_expression: bool = False
     follow_eyes: Optional[bool] = None
     follow_mouth: Optional[bool] = None
+    expression_limit: Optional[float] = EXPRESSION_LIMIT
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
@@ -299,16 +302,24 @@ def motion_reference(names: Sequence[str], first: torch.Tensor, src: Source, *, 
 
 
 def pose_track(reenactor: "FrameReenactor", src: Source, p: torch.Tensor, found: torch.Tensor, *, relative: bool,
-               sequence: bool, smoothing: float, what: str, absolute_expression: bool = False) -> PoseTrack:
+               sequence: bool, smoothing: float, what: str, absolute_expression: bool = False,
+               expression_limit: Optional[float] = None) -> PoseTrack:
     """Fill, smooth and turn driving poses into Δp: relative sequences against the first frame with a face,
     otherwise (absolute, or a single image) against the source (see :mod:`latentreenact.reenactor`);
-    ``absolute_expression`` keeps the angles relative but takes the other entries against the source."""
+    ``absolute_expression`` keeps the angles relative but takes the other entries against the source;
+    ``expression_limit``: the bound on the source's expression plus Δp (:func:`~latentreenact.pose_delta.limit_expression`)."""
     filled = smooth(fill_missing(p, found, what), smoothing)
     first = filled[int(torch.nonzero(found).flatten()[0])][None]
     reference = motion_reference(reenactor.spec.names, first, src, relative=relative and sequence,
                                  absolute_expression=absolute_expression)
     dp = reenactor.spec.rescale(filled) - reenactor.spec.rescale(reference)
+    dp = limit_expression(reenactor.spec, dp, source_rescaled(reenactor, src), expression_limit)
     return PoseTrack(p=filled, found=found.clone(), dp=dp)
+
+
+def source_rescaled(reenactor: "FrameReenactor", src: Source) -> torch.Tensor:
+    """The source's own pose vector, rescaled [k]."""
+    return reenactor.spec.rescale(src.p.detach().float().cpu().reshape(1, -1))[0]
 
 
 def follow_track(follower: Follower, series: torch.Tensor, found: torch.Tensor, src: Source, *, against_source: bool,
@@ -464,7 +475,7 @@ def reenact_images(reenactor: "FrameReenactor", src: Source, driving: Any, optio
     smoothing = options.smoothing_for(video=False)
     track = pose_track(reenactor, src, p, found, relative=options.relative, sequence=not single,
                        absolute_expression=options.absolute_expression,
-                       smoothing=smoothing, what="the driving images")
+                       smoothing=smoothing, what="the driving images", expression_limit=options.expression_limit)
     track, offsets = _with_followed(reenactor, src, track, measured, options, sequence=not single)
     _log_missing(track, "driving images")
     frames = list(_rendered(reenactor, src, iter(images), track.dp, options, offsets))
@@ -485,7 +496,7 @@ def video_frames(reenactor: "FrameReenactor", src: Source, video: Path, options:
     smoothing = options.smoothing_for(video=True)
     track = pose_track(reenactor, src, measured.p, measured.found, relative=options.relative, sequence=True,
                        absolute_expression=options.absolute_expression,
-                       smoothing=smoothing, what=f"the frames of {video}")
+                       smoothing=smoothing, what=f"the frames of {video}", expression_limit=options.expression_limit)
     track, offsets = _with_followed(reenactor, src, track, measured, options, sequence=True)
     _log_missing(track, f"frames of {video}")
     return track, _rendered(reenactor, src, iter_frames(video, max_frames), track.dp, options, offsets)

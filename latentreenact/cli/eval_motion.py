@@ -22,8 +22,8 @@ from ..reenact_files import load_reenactor
 from ..reenact_video import ReenactOptions, folder_images
 from ..video import probe_video
 from .errors import EXIT_MISSING_EXTRA, fail, reports_errors
-from .options import (detector_option, device_option, expression_option, eyes_option, mouth_option, parse_device,
-                      progress_option, seed_option, tune_option, tune_steps_option)
+from .options import (detector_option, device_option, expression_option, eyes_option, limit_of, limit_option,
+                      mouth_option, parse_device, progress_option, seed_option, tune_option, tune_steps_option)
 from .reenact import model_options
 
 
@@ -50,6 +50,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @expression_option
 @eyes_option
 @mouth_option
+@limit_option
 @click.option("--max-frames", type=click.IntRange(1), default=None, help="Use only the first N frames of each clip.")
 @click.option("--mirror/--no-mirror", default=True, show_default=True,
               help="Average the judge's measurement of each frame with that of its mirror image.")
@@ -63,7 +64,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
 @reports_errors
 def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, tune: str, tune_steps: Optional[int],
            smoothing: float, expression: str, follow_eyes: Optional[bool], follow_mouth: Optional[bool],
-           max_frames: Optional[int], mirror: bool, model: str, exact: bool,
+           expression_limit: Optional[float], max_frames: Optional[int], mirror: bool, model: str, exact: bool,
            truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
            seed: int,
            progress: bool) -> None:
@@ -88,7 +89,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
         try:
             options = ReenactOptions(smoothing=smoothing, batch_size=batch_size,
                                      absolute_expression=expression == "absolute", follow_eyes=follow_eyes,
-                                     follow_mouth=follow_mouth)
+                                     follow_mouth=follow_mouth, expression_limit=limit_of(expression_limit))
             results = evaluate_motion(reenactor, photos, list(drivings), judge, tune=tune, tune_steps=tune_steps,
                                       options=options, max_frames=max_frames, detector=detector, progress=progress)
         except JudgeWorkerError as exc:  # the judge's helper process died mid-run
@@ -98,6 +99,7 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
             "tune": tune, "tune_steps": tune_steps, "smoothing": smoothing, "expression": expression,
             "follow_eyes": "auto" if follow_eyes is None else follow_eyes,
             "follow_mouth": "auto" if follow_mouth is None else follow_mouth,
+            "expression_limit": limit_of(expression_limit),
             "max_frames": max_frames,
             "mirror": mirror, "seed": seed, "device": device, "roll_mode": roll_mode, "calibrate": calibrate,
             "judge": f"mediapipe {version} face mesh, dlib descriptor",

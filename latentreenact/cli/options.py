@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import click
 import torch
+
+from ..pose_delta import EXPRESSION_LIMIT
 
 
 def parse_device(value: str) -> torch.device:
@@ -64,3 +68,17 @@ mouth_option = click.option(
     help="Part the source's lips with the driving mouth (dlib's inner-lip landmarks on the driving face, rendered "
          "along the model's lips_apart direction, on top of the mouth that the expression entries open). Default: "
          "where the model can (the default model does); --follow-mouth makes it an error when it cannot.")
+limit_option = click.option(
+    "--expression-limit", type=click.FloatRange(min=0.0), default=None,
+    help="Keep the source's expression plus the driving change within this bound, in the rescaled units of the "
+         "direction matrix (6: the generated faces' whole range); a laugh driving a smiling source then stops at "
+         "the bound instead of breaking the mouth. 0 turns it off. Default: the library's "
+         "(latentreenact.pose_delta.EXPRESSION_LIMIT; docs/driving.md).")
+
+
+def limit_of(value: Optional[float]) -> Optional[float]:
+    """The ``--expression-limit`` value for :class:`ReenactOptions`: the library's default when not given, None
+    (off) for 0."""
+    if value is None:
+        return EXPRESSION_LIMIT
+    return None if value == 0 else float(value)

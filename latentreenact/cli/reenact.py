@@ -24,8 +24,8 @@ from ..reenactor import ROLL_MODES
 from ..source_file import is_source_file
 from ..video import warnings_once
 from .errors import reports_errors
-from .options import (detector_option, device_option, expression_option, eyes_option, mouth_option, parse_device,
-                      progress_option, seed_option, tune_option, tune_steps_option)
+from .options import (detector_option, device_option, expression_option, eyes_option, limit_of, limit_option,
+                      mouth_option, parse_device, progress_option, seed_option, tune_option, tune_steps_option)
 
 
 def model_options(func: Any) -> Any:
@@ -114,6 +114,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
 @expression_option
 @eyes_option
 @mouth_option
+@limit_option
 @click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=None,
               help="Exponential moving average of the driving pose, in [0, 1) (0 = off). Default: 0.5 for videos, "
                    "0 for images.")
@@ -137,7 +138,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
 @reports_errors
 def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int],
             no_align: bool, driving: Path, relative: bool, expression: str, follow_eyes: Optional[bool],
-            follow_mouth: Optional[bool],
+            follow_mouth: Optional[bool], expression_limit: Optional[float],
             smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
             exact: bool,
             truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
@@ -157,6 +158,7 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute",
                                  follow_eyes=follow_eyes, follow_mouth=follow_mouth, align=not no_align,
+                                 expression_limit=limit_of(expression_limit),
                                  smoothing=smoothing, paste_back=paste_back, side_by_side=side_by_side,
                                  batch_size=batch_size, progress=progress)
         frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
