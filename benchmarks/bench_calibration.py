@@ -18,14 +18,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-import torch
-from motion_bench import chosen_variants, judged_row, motion_parser, write_rows
+from motion_bench import chosen_variants, judged_row, judged_sources, motion_parser, write_rows
 
 from latentreenact.evaluation.motion import evaluate_pair
-from latentreenact.judge import FaceJudge
 from latentreenact.reenact_video import ReenactOptions
 from latentreenact.pose_delta import CALIBRATION_STEPS
-from latentreenact.reenactor import Reenactor
 
 POSE_ONLY = ReenactOptions(follow_eyes=False, follow_mouth=False)
 VARIANTS = {"raw": None, "default": dict(CALIBRATION_STEPS), "yaw+pitch": {"yaw": 10.0, "pitch": 8.0}}
@@ -36,20 +33,16 @@ def main() -> None:
     args = parser.parse_args()
     variants = chosen_variants(parser, args.variants, list(VARIANTS))
     meta = {"tune": args.tune, "max_frames": args.max_frames, "variants": {v: VARIANTS[v] for v in variants}}
-    torch.manual_seed(0)
-    reenactor = Reenactor.from_pretrained("default", calibrate=False)
     rows: List[Dict[str, Any]] = []
-    with FaceJudge() as judge:
-        for photo in args.source:
-            src = reenactor.invert(photo, tune=args.tune, name=photo.name)
-            gains = {v: ({} if VARIANTS[v] is None else reenactor.calibrate(src, VARIANTS[v])) for v in variants}
-            for clip in args.driving:
-                for variant in variants:
-                    src.pose_gains = gains[variant]
-                    result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, max_frames=args.max_frames,
-                                           options=POSE_ONLY)
-                    rows.append(judged_row(result, photo, clip, variant, gains[variant]))
-                    write_rows(args.json, meta, rows)
+    for reenactor, judge, photo, src in judged_sources(args, calibrate=False):
+        gains = {v: ({} if VARIANTS[v] is None else reenactor.calibrate(src, VARIANTS[v])) for v in variants}
+        for clip in args.driving:
+            for variant in variants:
+                src.pose_gains = gains[variant]
+                result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, max_frames=args.max_frames,
+                                       options=POSE_ONLY)
+                rows.append(judged_row(result, photo, clip, variant, gains[variant]))
+                write_rows(args.json, meta, rows)
 
 
 if __name__ == "__main__":

@@ -18,14 +18,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-import torch
-from motion_bench import chosen_variants, judged_row, motion_parser, write_rows
+from motion_bench import chosen_variants, judged_row, judged_sources, motion_parser, write_rows
 
 from latentreenact.evaluation.frame_sheet import write_frame_sheet
 from latentreenact.evaluation.motion import evaluate_pair
-from latentreenact.judge import FaceJudge
 from latentreenact.reenact_video import ReenactOptions, pose_track
-from latentreenact.reenactor import Reenactor
 from latentreenact.video import iter_frames
 
 VARIANTS: Dict[str, Optional[float]] = {"off": None, "6": 6.0, "5": 5.0, "4": 4.0}
@@ -54,29 +51,24 @@ def main() -> None:
     if args.sheets is not None:
         args.sheets.mkdir(parents=True, exist_ok=True)
     meta = {"tune": args.tune, "max_frames": args.max_frames, "variants": variants}
-    torch.manual_seed(0)
-    reenactor = Reenactor.from_pretrained("default")
     rows: List[Dict[str, Any]] = []
-    with FaceJudge() as judge:
-        for photo in args.source:
-            src = reenactor.invert(photo, tune=args.tune, name=photo.name)
-            for clip in args.driving:
-                shares = cut_shares(reenactor, src, clip, args.max_frames)
-                for variant in variants:
-                    limit = VARIANTS[variant]
-                    result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune,
-                                           options=ReenactOptions(expression_limit=limit), max_frames=args.max_frames)
-                    row = judged_row(result, photo, clip, variant, {})
-                    distances = np.asarray(result.dlib_distances, dtype=np.float64)
-                    row.update({"limit": limit, "frames": int(distances.size),
-                                "frames_over_0_6": int(np.sum(distances > 0.6)),
-                                "frames_cut": round(shares[variant], 3)})
-                    print(f"    frames over 0.6: {row['frames_over_0_6']} of {row['frames']}, "
-                          f"Δp cut on {row['frames_cut']:.0%} of the frames", flush=True)
-                    rows.append(row)
-                    write_rows(args.json, meta, rows)
-                    if args.sheets is not None and result.samples:
-                        write_frame_sheet(result.samples, args.sheets / f"{photo.stem}_{clip.stem}_{variant}.jpg")
+    for reenactor, judge, photo, src in judged_sources(args):
+        for clip in args.driving:
+            shares = cut_shares(reenactor, src, clip, args.max_frames)
+            for variant in variants:
+                limit = VARIANTS[variant]
+                result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune,
+                                       options=ReenactOptions(expression_limit=limit), max_frames=args.max_frames)
+                row = judged_row(result, photo, clip, variant, {})
+                distances = np.asarray(result.dlib_distances, dtype=np.float64)
+                row.update({"limit": limit, "frames": int(distances.size),
+                            "frames_over_0_6": int(np.sum(distances > 0.6)), "frames_cut": round(shares[variant], 3)})
+                print(f"    frames over 0.6: {row['frames_over_0_6']} of {row['frames']}, "
+                      f"Δp cut on {row['frames_cut']:.0%} of the frames", flush=True)
+                rows.append(row)
+                write_rows(args.json, meta, rows)
+                if args.sheets is not None and result.samples:
+                    write_frame_sheet(result.samples, args.sheets / f"{photo.stem}_{clip.stem}_{variant}.jpg")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
-import torch
-from motion_bench import chosen_variants, judged_row, motion_parser, write_rows
+from motion_bench import chosen_variants, judged_row, judged_sources, motion_parser, write_rows
 
 from latentreenact.driving_landmarks import FOLLOWERS
 from latentreenact.evaluation.motion import evaluate_pair, plot_result
-from latentreenact.judge import FaceJudge
 from latentreenact.reenact_video import ReenactOptions
-from latentreenact.reenactor import Reenactor
 
 VARIANTS = {"none": ReenactOptions(follow_eyes=False, follow_mouth=False),
             "eyes": ReenactOptions(follow_eyes=True, follow_mouth=False),
@@ -41,22 +38,18 @@ def main() -> None:
             "mouth_share": FOLLOWERS["mouth"].share}
     if args.plots is not None:
         args.plots.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    reenactor = Reenactor.from_pretrained("default")
     rows: List[Dict[str, Any]] = []
-    with FaceJudge() as judge:
-        for photo in args.source:
-            src = reenactor.invert(photo, tune=args.tune, name=photo.name)
-            gains = {k: float(src.info[k]) for k in ("eye_gain", "mouth_gain") if k in src.info}
-            for clip in args.driving:
-                for variant in variants:
-                    result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, options=VARIANTS[variant],
-                                           max_frames=args.max_frames)
-                    row = judged_row(result, photo, clip, variant, gains)
-                    rows.append({**row, "mouth_share": FOLLOWERS["mouth"].share if "mouth" in variant else None})
-                    write_rows(args.json, meta, rows)
-                    if args.plots is not None:
-                        plot_result(result, args.plots / f"{photo.stem}_{clip.stem}_{variant.replace('+', '_')}.png")
+    for reenactor, judge, photo, src in judged_sources(args):
+        gains = {k: float(src.info[k]) for k in ("eye_gain", "mouth_gain") if k in src.info}
+        for clip in args.driving:
+            for variant in variants:
+                result = evaluate_pair(reenactor, src, clip, judge, tune=args.tune, options=VARIANTS[variant],
+                                       max_frames=args.max_frames)
+                row = judged_row(result, photo, clip, variant, gains)
+                rows.append({**row, "mouth_share": FOLLOWERS["mouth"].share if "mouth" in variant else None})
+                write_rows(args.json, meta, rows)
+                if args.plots is not None:
+                    plot_result(result, args.plots / f"{photo.stem}_{clip.stem}_{variant.replace('+', '_')}.png")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
-"""Shared by the judged motion benchmarks (``bench_calibration.py``, ``bench_follow.py``): their arguments, one
-JSON row per judged run, its printed line, and the JSON written after every run."""
+"""Shared by the judged motion benchmarks (``bench_calibration.py``, ``bench_follow.py``,
+``bench_expression_limit.py``): their arguments, the inverted sources with the judge, one JSON row per judged run,
+its printed line, and the JSON written after every run."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Sequence, Tuple
+
+import torch
 
 from latentreenact.examples import example_path
+from latentreenact.judge import FaceJudge
+from latentreenact.reenactor import Reenactor
 
 JUDGE = "mediapipe face mesh (pitch, yaw, roll, mouth, eye), dlib descriptor (identity)"
 
@@ -23,6 +28,17 @@ def motion_parser(description: str, variants: Sequence[str], default_variants: s
     parser.add_argument("--max-frames", type=int, default=72)
     parser.add_argument("--json", type=Path, default=None)
     return parser
+
+
+def judged_sources(args: argparse.Namespace, **settings: Any) -> Iterator[Tuple[Reenactor, FaceJudge, Path, Any]]:
+    """``(reenactor, judge, photo, source)`` for every ``--source`` photo, inverted with ``--tune`` by the default
+    reenactor (``settings``: for ``Reenactor.from_pretrained``; torch seeded with 0); the judge stays open while the
+    caller runs."""
+    torch.manual_seed(0)
+    reenactor = Reenactor.from_pretrained("default", **settings)
+    with FaceJudge() as judge:
+        for photo in args.source:
+            yield reenactor, judge, photo, reenactor.invert(photo, tune=args.tune, name=photo.name)
 
 
 def chosen_variants(parser: argparse.ArgumentParser, text: str, known: Sequence[str]) -> List[str]:
