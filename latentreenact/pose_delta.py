@@ -23,9 +23,10 @@ LEAK_ANGLES = ("yaw",)
 LEAK_STEP = 4.0
 #: measured gains outside this range are clipped (a render the estimator misreads must not blow up Δp)
 GAIN_LIMITS = (0.25, 4.0)
-#: the default bound on the source's rescaled expression plus Δp (:func:`limit_expression`; docs/driving.md,
-#: "Expressions beyond the generated faces'")
-EXPRESSION_LIMIT: Optional[float] = None
+#: the default bound on the source's rescaled expression plus Δp (:func:`limit_expression`): the generated faces'
+#: whole range, judged on 5 photos x 3 clips and a whole 472-frame clip (docs/driving.md, "Expressions beyond the
+#: generated faces'")
+EXPRESSION_LIMIT: Optional[float] = 6.0
 
 
 def split_roll(spec: PoseVectorSpec, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:

@@ -126,8 +126,8 @@ class ReenactOptions:
     logged and left out), ``True`` required (ValueError where it cannot), ``False`` off. ``follow_mouth``: the
     same for the driving mouth's inner-lip gap and the ``lips_apart`` direction, on top of the mouth that the
     pose vector's expression entries open. ``expression_limit``: the source's rescaled expression plus Δp is kept
-    within this bound (:func:`~latentreenact.pose_delta.limit_expression`; ``None``: no bound), so a laugh on a
-    smiling source does not push A's columns past the generated faces' range.
+    within this bound (:func:`~latentreenact.pose_delta.limit_expression`; default 6, the generated faces' range;
+    ``None``: no bound), so a laugh on a smiling source does not push A's columns past that range.
     """
 
     relative: bool = True

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from latentreenact.cli.options import limit_of
 from latentreenact.net3d.pose_vector import PoseVectorSpec
-from latentreenact.pose_delta import limit_expression
+from latentreenact.pose_delta import EXPRESSION_LIMIT, limit_expression
 from latentreenact.reenact_video import ReenactOptions, pose_track, source_rescaled
 from tiny_reenactor import face, tiny_reenactor
 
@@ -66,3 +67,8 @@ def test_the_video_track_takes_the_option() -> None:
     bound = max(4.0, float(rescaled[exp[0]]))
     assert float(cut.dp[1, exp[0]]) == pytest.approx(bound - float(rescaled[exp[0]]), abs=1e-4)
     assert torch.equal(cut.dp[[0, 2]], free.dp[[0, 2]])  # frames without that motion: unchanged
+
+
+def test_the_default_and_the_command_line_value() -> None:
+    assert ReenactOptions().expression_limit == EXPRESSION_LIMIT == 6.0  # the generated faces' whole range
+    assert limit_of(None) == EXPRESSION_LIMIT and limit_of(0.0) is None and limit_of(4.5) == 4.5

@@ -72,7 +72,7 @@ limit_option = click.option(
     "--expression-limit", type=click.FloatRange(min=0.0), default=None,
     help="Keep the source's expression plus the driving change within this bound, in the rescaled units of the "
          "direction matrix (6: the generated faces' whole range); a laugh driving a smiling source then stops at "
-         "the bound instead of breaking the mouth. 0 turns it off. Default: the library's "
+         "the bound instead of breaking the mouth. 0 turns it off. Default: 6 "
          "(latentreenact.pose_delta.EXPRESSION_LIMIT; docs/driving.md).")
 
 
