@@ -3,7 +3,8 @@
 dlib's object detectors keep scratch buffers in the detector object, so one instance must not run in two
 threads at once (dlib's documentation of ``object_detector``; it corrupts memory). The detectors are
 therefore lent: HOG detectors from a pool that grows to the number of threads detecting at the same time,
-and the one MMOD network under a lock. The shape predictor and the descriptor are read-only and shared.
+and the MMOD and descriptor networks (which keep their activations in the object too) under a lock. The shape
+predictors are read-only and shared.
 """
 
 from __future__ import annotations
