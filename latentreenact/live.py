@@ -80,6 +80,7 @@ class LiveReenactor:
         self.track, self.absolute_expression = bool(track), bool(absolute_expression)
         self.follow_eyes, self.follow_mouth = follow_eyes, follow_mouth
         self.expression_limit = expression_limit
+        self._source_pose = source_rescaled(reenactor, src)  # the bound's reference, fixed for this source
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -180,7 +181,7 @@ class LiveReenactor:
                                                relative=self.relative, absolute_expression=self.absolute_expression)
         spec = self.reenactor.spec
         dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference)
-        dp = limit_expression(spec, dp, source_rescaled(self.reenactor, self.src), self.expression_limit)
+        dp = limit_expression(spec, dp, self._source_pose, self.expression_limit)
         face = self.reenactor.faces(self.src, dp, offset=self._offset())[0]
         lap("render")
         image = compose(self.src, face, self.paste_back)

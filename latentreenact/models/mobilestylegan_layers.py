@@ -103,14 +103,15 @@ def _inference(module: nn.Module, wplus: torch.Tensor) -> bool:
 RECORDED_IMPLS = ("auto", "textbook")
 
 
-def _folded(module: nn.Module, wplus: torch.Tensor, recorded_impl: str) -> bool:
+def _folded(inference: bool, wplus: torch.Tensor, recorded_impl: str) -> bool:
     """Whether a pass takes the batch-1 formulation (styles folded into the weights, channels-last
-    activations): every inference pass, and a pass that autograd records (tuning) when it renders one
-    image on the CPU and ``recorded_impl`` is ``"auto"``. The formulations differ only in float rounding
-    (1e-6 per pass); ``"textbook"`` keeps recorded passes on the activation-modulated form."""
+    activations): every inference pass (``inference``: :func:`_inference`'s answer), and a pass that
+    autograd records (tuning) when it renders one image on the CPU and ``recorded_impl`` is ``"auto"``.
+    The formulations differ only in float rounding (1e-6 per pass); ``"textbook"`` keeps recorded passes
+    on the activation-modulated form."""
     if recorded_impl not in RECORDED_IMPLS:
         raise ValueError(f"recorded_impl must be one of {RECORDED_IMPLS}, got {recorded_impl!r}")
-    if _inference(module, wplus):
+    if inference:
         return True
     return recorded_impl == "auto" and wplus.shape[0] == 1 and wplus.device.type == "cpu"
 
@@ -360,8 +361,9 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
-        fast = _folded(self, wplus, self.recorded_impl)
-        if _one_at_a_time(wplus, noise_mode, noise, _inference(self, wplus)):
+        inference = _inference(self, wplus)  # one scan of the parameters serves both questions
+        fast = _folded(inference, wplus, self.recorded_impl)
+        if _one_at_a_time(wplus, noise_mode, noise, inference):
             return torch.cat([self(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator, resolution)
                               for i in range(wplus.shape[0])])
         stop = int(math.log2(size)) - 3 if self.has_head(size) else len(self.blocks)
@@ -394,8 +396,9 @@ class MobileSynthesis(nn.Module):
         noise = list(noise) if noise is not None else [None] * self.num_noise
         if len(noise) != self.num_noise:
             raise ValueError(f"noise must be a list of {self.num_noise} entries (tensors or None), got {len(noise)}")
-        fast = _folded(self, wplus, self.recorded_impl)
-        if _one_at_a_time(wplus, noise_mode, noise, _inference(self, wplus)):
+        inference = _inference(self, wplus)  # one scan of the parameters serves both questions
+        fast = _folded(inference, wplus, self.recorded_impl)
+        if _one_at_a_time(wplus, noise_mode, noise, inference):
             rows = [self.forward_levels(wplus[i:i + 1], noise_mode, _noise_row(noise, i), generator)
                     for i in range(wplus.shape[0])]
             return torch.cat([r[0] for r in rows]), [torch.cat(level) for level in zip(*(r[1] for r in rows))]
