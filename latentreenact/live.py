@@ -28,8 +28,8 @@ import torch
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
 from .pose_delta import EXPRESSION_LIMIT, limit_expression
-from .reenact_video import (DEFAULT_SMOOTHING, Source, can_follow, compose, follow_against_source, follow_values,
-                            motion_reference, source_rescaled)
+from .reenact_video import (DEFAULT_SMOOTHING, OUTPUT_MAX_SIDE, Source, can_follow, canvas_source, compose,
+                            follow_against_source, follow_values, motion_reference, source_rescaled)
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
@@ -63,14 +63,16 @@ class LiveReenactor:
     ``follow_mouth``: the same for the driving mouth's inner-lip gap (``lips_apart``);
     ``expression_limit``: the bound on the source's expression plus Δp, as in the video path
     (:func:`~latentreenact.pose_delta.limit_expression`);
-    ``paste_back``: paste the face into the source photo;
+    ``paste_back``: paste the face into the source photo, scaled down to ``max_side`` pixels on its longer side
+    (as in the video path; ``None``: the photo's size);
     ``track``: follow the face between detections, run every ``redetect_every`` frames.
     """
 
     def __init__(self, reenactor: Any, src: Source, *, smoothing: float = DEFAULT_SMOOTHING, relative: bool = True,
                  paste_back: bool = False, track: bool = True, redetect_every: int = 30,
                  absolute_expression: bool = False, follow_eyes: Optional[bool] = None,
-                 follow_mouth: Optional[bool] = None, expression_limit: Optional[float] = EXPRESSION_LIMIT) -> None:
+                 follow_mouth: Optional[bool] = None, expression_limit: Optional[float] = EXPRESSION_LIMIT,
+                 max_side: Optional[int] = OUTPUT_MAX_SIDE) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
         if reenactor.spec.k != src.p.shape[1]:
@@ -81,6 +83,7 @@ class LiveReenactor:
         self.follow_eyes, self.follow_mouth = follow_eyes, follow_mouth
         self.expression_limit = expression_limit
         self._source_pose = source_rescaled(reenactor, src)  # the bound's reference, fixed for this source
+        self._canvas = canvas_source(src, max_side) if self.paste_back else src  # what the faces are pasted into
         self.tracker = FaceTracker(reenactor.detector, redetect_every=redetect_every if track else 1)
         self._idle: Optional[np.ndarray] = None
         self.reset()
@@ -101,7 +104,7 @@ class LiveReenactor:
         if self._idle is None:
             zero = torch.zeros(1, self.reenactor.spec.k)
             face = self.reenactor.faces(self.src, zero)[0]
-            self._idle = compose(self.src, face, self.paste_back)
+            self._idle = compose(self._canvas, face, self.paste_back)
         return self._idle
 
     def _track_opening(self, follower: Follower, value: float) -> None:
@@ -184,7 +187,7 @@ class LiveReenactor:
         dp = limit_expression(spec, dp, self._source_pose, self.expression_limit)
         face = self.reenactor.faces(self.src, dp, offset=self._offset())[0]
         lap("render")
-        image = compose(self.src, face, self.paste_back)
+        image = compose(self._canvas, face, self.paste_back)
         lap("compose")
         return LiveFrame(image, found, bool(tracked and tracked.detected),
                          {s: seconds.get(s, 0.0) for s in STAGES})

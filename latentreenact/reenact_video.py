@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_reference
 from .faces import NoFaceError, as_rgb_uint8
+from .faces import fit_canvas
 from .faces import paste_back as paste
 from .faces import read_image
 from .latent_controls import LATENT_CONTROLS
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, "os.PathLike[str]"]
 DEFAULT_SMOOTHING = 0.5
+#: Longest side of a pasted-back output frame by default (ReenactOptions.max_side)
+OUTPUT_MAX_SIDE = 1920
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -127,7 +130,10 @@ class ReenactOptions:
     same for the driving mouth's inner-lip gap and the ``lips_apart`` direction, on top of the mouth that the
     pose vector's expression entries open. ``expression_limit``: the source's rescaled expression plus Δp is kept
     within this bound (:func:`~latentreenact.pose_delta.limit_expression`; default 6, the generated faces' range;
-    ``None``: no bound), so a laugh on a smiling source does not push A's columns past that range.
+    ``None``: no bound), so a laugh on a smiling source does not push A's columns past that range. ``max_side``: with
+    ``paste_back``, the source photo is scaled down so that its longer side is at most this many pixels before the
+    faces are pasted into it (default :data:`OUTPUT_MAX_SIDE`, 1920: a phone photo makes a 1080p-class video, which
+    players decode and which is made several times faster, docs/benchmarks.md; ``None``: the photo's own size).
     """
 
     relative: bool = True
@@ -141,6 +147,7 @@ class ReenactOptions:
     follow_eyes: Optional[bool] = None
     follow_mouth: Optional[bool] = None
     expression_limit: Optional[float] = EXPRESSION_LIMIT
+    max_side: Optional[int] = OUTPUT_MAX_SIDE
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""
@@ -412,6 +419,13 @@ def _log_missing(track: PoseTrack, what: str) -> None:
 
 # ----------------------------------------------------------------------------------------- frames
 
+def canvas_source(src: Source, max_side: Optional[int]) -> Source:
+    """``src`` with its photo scaled down for pasting into (:func:`~latentreenact.faces.fit_canvas`: longer side at
+    most ``max_side``; ``None``: as it is); ``src`` itself when the photo is small enough."""
+    image, transform = fit_canvas(src.image, src.transform, max_side)
+    return src if image is src.image else replace(src, image=image, transform=transform)
+
+
 def compose(src: Source, face: np.ndarray, paste_back: bool = False, driving: Optional[np.ndarray] = None,
             side_by_side: bool = False) -> np.ndarray:
     """An output frame: the rendered face, or it pasted back into the source photo; with ``side_by_side``,
@@ -430,6 +444,8 @@ def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndar
     """Render ``dp[i]`` (plus the W+ offset ``offsets[i]`` when given) for each driving frame ``i``
     (``batch_size`` per generator pass) and compose."""
     batch_size, progress = options.batch_size, options.progress
+    if options.paste_back:
+        src = canvas_source(src, options.max_side)
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
         end = start + len(batch)

@@ -499,7 +499,7 @@ class Reenactor:
     def live(self, src: Source, **settings: Any) -> LiveReenactor:
         """A frame-by-frame reenactor of ``src`` for a camera or a stream (``live.step(frame)`` per frame; see
         :class:`latentreenact.live.LiveReenactor` for ``smoothing``, ``relative``, ``absolute_expression``,
-        ``follow_eyes``, ``follow_mouth``, ``expression_limit``, ``paste_back``, ``track``)."""
+        ``follow_eyes``, ``follow_mouth``, ``expression_limit``, ``paste_back``, ``max_side``, ``track``)."""
         self._check_source(src)
         return LiveReenactor(self, src, **settings)
 

@@ -187,6 +187,26 @@ def test_a_webm_output_is_encoded_with_vp9(files, tmp_path) -> None:  # type: ig
     assert probe_video(out).n_frames == 3 and listing(tmp_path) == ["out.webm"]
 
 
+def test_max_side_scales_the_pasted_back_video(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, model = files
+    source = tmp_path / "in" / "source.png"
+    source.parent.mkdir()
+    small = Image.open(root / "source.png")
+    small.resize((4 * small.width, 4 * small.height), Image.LANCZOS).save(source)
+    args = ["reenact", "--source", source, "--driving", root / "clips" / "clip.mp4", "--model", model,
+            "--no-align", "--no-progress", "--max-frames", "2"]
+    source_side = 4 * max(small.size)
+    result = invoke(args + ["--max-side", "16", "-o", tmp_path / "small.mp4"])
+    assert result.exit_code == 0, result.output
+    assert max(probe_video(tmp_path / "small.mp4").size) == 16 < source_side
+    result = invoke(args + ["--max-side", "0", "-o", tmp_path / "full.mp4"])
+    assert result.exit_code == 0, result.output
+    assert max(probe_video(tmp_path / "full.mp4").size) in (source_side, source_side + 1)  # padded to even
+    result = invoke(args + ["--max-side", "8", "-o", tmp_path / "bad.mp4"])
+    assert result.exit_code == 2 and "at least 16 pixels" in result.output
+    assert listing(tmp_path) == ["full.mp4", "in", "in/source.png", "small.mp4"]
+
+
 def test_a_failing_write_at_the_end_names_the_output(files, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A disk that fills up while the image is saved: exit 7 naming e.png, not the temporary file."""
     import errno

@@ -11,10 +11,12 @@ from PIL import Image
 
 from fixtures.face_photos import PEOPLE, photo, single_thread
 from latentreenact.faces import (Face, FaceIndexError, NoFaceError, align_ffhq, align_vox, as_rgb_uint8,
-                                 detect_faces, ffhq_quad, find_face, find_faces, five_points, landmarks_68,
-                                 paste_back, soft_mask, transform_points)
+                                 detect_faces, ffhq_quad, find_face, find_faces, fit_canvas, five_points,
+                                 landmarks_68, paste_back, soft_mask, transform_points)
 from latentreenact.faces.dlib_models import lend_hog_detector
+from latentreenact.faces.paste_back import landing_box
 from latentreenact.faces.quad_crop import quad_transform, rescale_transform
+from latentreenact.faces.warp import warp_affine
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
 
@@ -188,6 +190,65 @@ def test_paste_back_options():
     assert m.max() == 1.0 and m[0].max() == 0.0 and m[:, 0].max() == 0.0
     full = paste_back(image, crop, transform, mask=None)
     assert full.shape == image.shape
+
+
+def _whole_frame_blend(frame, crop, transform, mask):
+    """paste_back as first written: the crop and the mask warped over the whole frame, then blended."""
+    inverse = np.linalg.inv(transform)
+    warped = warp_affine(crop, inverse, frame.shape[:2]).astype(np.float32)
+    alpha = warp_affine(mask, inverse, frame.shape[:2])[:, :, None]
+    out = frame.astype(np.float32) * (1.0 - alpha) + warped * alpha
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def test_paste_back_blends_only_where_the_crop_lands_and_equals_the_whole_frame_blend():
+    rng = np.random.default_rng(0)
+    for case in range(30):
+        height, width = rng.integers(40, 400, 2)
+        frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        size = int(rng.choice([32, 64, 96]))
+        crop = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        scale, angle = rng.uniform(0.8, 3.0), rng.uniform(-0.7, 0.7)  # >= 0.75: no pre-downscale branch
+        transform = np.array([[scale * math.cos(angle), -scale * math.sin(angle), rng.uniform(-size * scale, width)],
+                              [scale * math.sin(angle), scale * math.cos(angle), rng.uniform(-size * scale, height)],
+                              [0.0, 0.0, 1.0]])
+        if case % 5 == 0:  # whole-pixel translations put sample points exactly on pixel edges
+            transform = np.array([[1.0, 0, rng.integers(-size, width)], [0, 1.0, rng.integers(-size, height)], [0, 0, 1]])
+        kind = ("ellipse", "full")[case % 2]
+        before = frame.copy()
+        out = paste_back(frame, crop, transform, mask=kind)
+        assert np.array_equal(frame, before)  # the frame is not written to
+        assert np.array_equal(out, _whole_frame_blend(frame, crop, transform, soft_mask(size, kind))), case
+        box = landing_box(transform, size, frame.shape[:2])
+        outside = np.ones(frame.shape[:2], bool)
+        if box is not None:
+            outside[box[0]:box[1], box[2]:box[3]] = False
+        assert np.array_equal(out[outside], frame[outside])
+    gone = np.array([[1.0, 0, -500.0], [0, 1.0, -500.0], [0, 0, 1]])  # the crop lands outside the frame
+    assert landing_box(gone, 32, (100, 100)) is None
+    assert np.array_equal(paste_back(frame, crop, gone), frame)
+
+
+def test_fit_canvas_scales_the_photo_and_its_transform():
+    image = photo("obama_congress")
+    crop, transform = align_ffhq(image, find_face(image).landmarks, size=128)
+    same, same_t = fit_canvas(image, transform, max(image.shape[:2]))
+    assert same is image and np.array_equal(same_t, transform)
+    assert fit_canvas(image, transform, None)[0] is image
+    small, small_t = fit_canvas(image, transform, 160)
+    assert max(small.shape[:2]) == 160
+    sy, sx = small.shape[0] / image.shape[0], small.shape[1] / image.shape[1]
+    points = np.array([[0.0, 0.0], [127.0, 0.0], [63.5, 90.0]])  # crop pixel positions
+    big_xy = transform_points(transform, points)
+    expected = (big_xy + 0.5) * np.array([sx, sy]) - 0.5  # pixel centres at integer positions
+    assert np.allclose(transform_points(small_t, points), expected, atol=1e-9)
+    # pasting into the scaled photo lands where the scaled full-size paste does
+    scaled = paste_back(np.zeros_like(small), np.full_like(crop, 255), small_t, mask="full").astype(float)
+    alpha_big = paste_back(np.zeros_like(image), np.full_like(crop, 255), transform, mask="full")[..., 0] > 128
+    shrunk = np.asarray(Image.fromarray((alpha_big * 255).astype(np.uint8)).resize(small.shape[1::-1], Image.BILINEAR))
+    assert np.mean((scaled[..., 0] > 128) != (shrunk > 128)) < 0.01
+    with pytest.raises(ValueError, match="at least 16"):
+        fit_canvas(image, transform, 8)
 
 
 def test_missing_model_package_names_what_to_install(monkeypatch):

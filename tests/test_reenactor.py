@@ -240,6 +240,35 @@ def test_video_round_trip(setup, clip, tmp_path) -> None:  # type: ignore[no-unt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "out.mp4"]
 
 
+def test_pasted_back_frames_are_scaled_to_max_side(setup, clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from latentreenact.faces import fit_canvas, paste_back
+    from latentreenact.reenact_video import ReenactOptions
+    from latentreenact.video import probe_video
+
+    r, _, src = setup
+    up = np.array([[4.0, 0, 1.5], [0, 4.0, 1.5], [0, 0, 1]])  # the photo 4x larger: x' = (x + 0.5) * 4 - 0.5
+    src = replace(src, image=np.repeat(np.repeat(src.image, 4, 0), 4, 1), transform=up @ src.transform)
+    big, half = 4 * SIZE, 2 * SIZE
+    options = ReenactOptions(align=False, paste_back=True, smoothing=0.0, max_side=half)
+    out = tmp_path / "small.mp4"
+    r.reenact_video(src, clip, out, options)
+    assert probe_video(out).size == (half, half)
+    frames = r.reenact(src, clip, options)
+    faces = r.reenact(src, clip, options.with_(paste_back=False))
+    canvas, transform = fit_canvas(src.image, src.transform, half)
+    assert canvas.shape == (half, half, 3)
+    for frame, rendered in zip(frames, faces):  # each frame: the face pasted into the scaled-down photo
+        assert np.array_equal(frame, paste_back(canvas, rendered, transform, transform_size=src.crop.shape[0]))
+    assert r.reenact(src, clip, options.with_(max_side=None))[0].shape == (big, big, 3)  # None: the photo's size
+    assert r.reenact(src, clip, options.with_(max_side=big))[0].shape == (big, big, 3)  # already small enough
+    live = r.live(src, paste_back=True, max_side=half)
+    assert live.idle_frame().shape == (half, half, 3)
+    with pytest.raises(ValueError, match="at least 16"):
+        r.reenact(src, clip, options.with_(max_side=8))
+
+
 def test_video_failures_leave_nothing(setup, clip, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from latentreenact.faces import NoFaceError
     from latentreenact.video import write_video

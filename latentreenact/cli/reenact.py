@@ -19,7 +19,7 @@ from ..reenact_files import (check_driving, check_reenact_output, check_saved_so
                              reenact_to_files)
 from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
-from ..reenact_video import ReenactOptions
+from ..reenact_video import OUTPUT_MAX_SIDE, ReenactOptions
 from ..reenactor import ROLL_MODES
 from ..source_file import is_source_file
 from ..video import warnings_once
@@ -104,6 +104,13 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
     return reenactor, src
 
 
+def _side_or_off(ctx: click.Context, param: click.Parameter, value: int) -> Optional[int]:
+    """``--max-side``: None for 0 (the photo's size); under 16 pixels refused."""
+    if 0 < value < 16:
+        raise click.BadParameter(f"{value} is too small; give at least 16 pixels, or 0 for the photo's own size")
+    return value or None
+
+
 @click.command()
 @source_options
 @click.option("--driving", type=click.Path(path_type=Path), required=True,
@@ -120,6 +127,10 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
                    "0 for images.")
 @click.option("--paste-back/--no-paste-back", default=True, show_default=True,
               help="Paste the reenacted face back into the source photo (else output the aligned face).")
+@click.option("--max-side", type=click.IntRange(0), default=OUTPUT_MAX_SIDE, show_default=True, callback=_side_or_off,
+              help="With --paste-back: scale the source photo down so that its longer side is at most this many "
+                   "pixels before pasting (a phone photo then makes a 1080p-class video that players decode, several "
+                   "times faster); 0 = the photo's own size.")
 @click.option("--side-by-side/--no-side-by-side", default=False, show_default=True,
               help="Output [driving frame | result].")
 @click.option("--max-frames", type=click.IntRange(1), default=None,
@@ -139,8 +150,8 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
 def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int],
             no_align: bool, driving: Path, relative: bool, expression: str, follow_eyes: Optional[bool],
             follow_mouth: Optional[bool], expression_limit: Optional[float],
-            smoothing: Optional[float], paste_back: bool, side_by_side: bool, max_frames: Optional[int], model: str,
-            exact: bool,
+            smoothing: Optional[float], paste_back: bool, max_side: Optional[int], side_by_side: bool, max_frames: Optional[int],
+            model: str, exact: bool,
             truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
             seed: int,
             progress: bool, output: Path) -> None:
@@ -159,8 +170,8 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
         options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute",
                                  follow_eyes=follow_eyes, follow_mouth=follow_mouth, align=not no_align,
                                  expression_limit=limit_of(expression_limit),
-                                 smoothing=smoothing, paste_back=paste_back, side_by_side=side_by_side,
-                                 batch_size=batch_size, progress=progress)
+                                 smoothing=smoothing, paste_back=paste_back, max_side=max_side,
+                                 side_by_side=side_by_side, batch_size=batch_size, progress=progress)
         frames, missing = reenact_to_files(reenactor, src, driving, output, options, max_frames=max_frames)
     seconds = time.perf_counter() - start
     what = ("loading the models and the prepared source" if is_source_file(sources[0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image
@@ -68,8 +68,54 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, transform: np.ndarray,
         crop = np.asarray(Image.fromarray(crop).resize((new, new), Image.LANCZOS))
         m = np.asarray(Image.fromarray(m, mode="F").resize((new, new), Image.BILINEAR))
         t = rescale_transform(t, size, new)
-    inverse = np.linalg.inv(t)
-    warped = warp_affine(crop, inverse, frame.shape[:2]).astype(np.float32)
-    alpha = warp_affine(m.astype(np.float32), inverse, frame.shape[:2])[:, :, None]
-    out = frame.astype(np.float32) * (1.0 - alpha) + warped * alpha
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    out = frame.copy()
+    box = landing_box(t, crop.shape[0], frame.shape[:2])
+    if box is None:
+        return out
+    top, bottom, left, right = box
+    # Only the frame pixels that can sample the crop are warped and blended; everywhere else the blend
+    # leaves the frame as it is (alpha 0), so the result equals a whole-frame blend.
+    inverse = np.linalg.inv(t) @ np.array([[1.0, 0.0, left], [0.0, 1.0, top], [0.0, 0.0, 1.0]])
+    region = (bottom - top, right - left)
+    warped = warp_affine(crop, inverse, region).astype(np.float32)
+    alpha = warp_affine(m.astype(np.float32), inverse, region)[:, :, None]
+    blend = out[top:bottom, left:right].astype(np.float32) * (1.0 - alpha) + warped * alpha
+    out[top:bottom, left:right] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    return out
+
+
+def fit_canvas(image: np.ndarray, transform: np.ndarray,
+               max_side: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The photo to paste into, scaled down (Lanczos) so that its longer side is at most ``max_side`` pixels, and
+    the crop -> photo ``transform`` (3x3) for it; as they are when the photo is small enough or ``max_side`` is
+    ``None``. Raises ``ValueError`` for a ``max_side`` under 16."""
+    if max_side is None:
+        return image, np.asarray(transform, dtype=np.float64)
+    if max_side < 16:
+        raise ValueError(f"max_side must be at least 16 pixels (or None for the photo's size), got {max_side}")
+    height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image, np.asarray(transform, dtype=np.float64)
+    factor = max_side / max(height, width)
+    new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
+    small = np.asarray(Image.fromarray(as_rgb_uint8(image, name="photo")).resize((new_w, new_h), Image.LANCZOS))
+    sx, sy = new_w / width, new_h / height  # pixel centres at integers: x' = (x + 0.5) * sx - 0.5
+    scale = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    full = np.eye(3)
+    full[:2] = np.asarray(transform, dtype=np.float64)[:2]
+    return small, scale @ full
+
+
+def landing_box(transform: np.ndarray, size: int, frame_hw: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:
+    """``(top, bottom, left, right)``: the frame pixels (a half-open box, clipped to the frame) whose centres
+    may sample a ``size`` px crop placed by ``transform`` (crop -> frame, 3x3), with a pixel of margin;
+    ``None`` when the crop lands outside the frame."""
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], dtype=np.float64)
+    placed = corners @ np.asarray(transform, dtype=np.float64)[:2].T
+    left, top = np.floor(placed.min(axis=0)) - 1
+    right, bottom = np.ceil(placed.max(axis=0)) + 1
+    top, left = int(max(top, 0)), int(max(left, 0))
+    bottom, right = int(min(bottom, frame_hw[0])), int(min(right, frame_hw[1]))
+    if top >= bottom or left >= right:
+        return None
+    return top, bottom, left, right

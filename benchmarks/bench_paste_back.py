@@ -1,0 +1,157 @@
+"""Pasting faces back into large source photos: the blend limited to where the crop lands, and ``max_side``.
+
+``faces.paste_back`` once warped the crop and its mask over the whole photo and blended every pixel; it now
+warps and blends only the box where the crop lands (the same bits; ``tests/test_faces.py``). And the video
+path (``ReenactOptions.max_side``, ``--max-side``, default 1920) scales a larger source photo down before
+pasting into it. In one process, interleaved, this times:
+
+* one ``paste_back`` of a 256 px face into photos of 640 x 360 to 4032 x 3024 px, the whole-frame blend (the
+  reference, written out here) against the library's, and checks that both give the same bits;
+* ``reenact_video`` of the bundled clip's first frames with a 4032 x 3024 px source photo (the bundled photo
+  scaled up and widened; the encoder's code, no tuning, since only the time of the frames is measured): the whole-frame
+  blend at the photo's size (as before), the library's blend at the photo's size (``max_side=None``), and the
+  default (1920), in seconds per frame, with the output's size.
+
+    python benchmarks/bench_paste_back.py [--frames 24] [--repeats 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+from bench_files import machine, write_outputs
+from PIL import Image
+
+import latentreenact.reenact_video as reenact_video_module
+from latentreenact.faces import paste_back, soft_mask
+from latentreenact.faces.quad_crop import rescale_transform
+from latentreenact.faces.warp import warp_affine
+from latentreenact.reenact_video import OUTPUT_MAX_SIDE, ReenactOptions
+from latentreenact.reenactor import Reenactor
+from latentreenact.video import probe_video
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "latentreenact" / "examples"
+SIZES = ((640, 360), (1920, 1080), (4032, 3024))
+
+
+def whole_frame_paste(frame: np.ndarray, crop: np.ndarray, transform: np.ndarray, mask: str = "ellipse",
+                      feather: float = 0.1, transform_size: Optional[int] = None) -> np.ndarray:
+    """The reference: ``paste_back`` as first written (crop and mask warped over the whole frame)."""
+    t = np.eye(3)
+    t[:2] = np.asarray(transform, dtype=np.float64)[:2]
+    size = crop.shape[0]
+    if transform_size is not None and transform_size != size:
+        t = rescale_transform(t, transform_size, size)
+    m = soft_mask(size, mask, feather)
+    scale = float(np.sqrt(abs(np.linalg.det(t[:2, :2]))))
+    if scale < 0.75:  # a much finer crop is downscaled first (antialiased), as in the library
+        new = max(8, int(round(size * scale)))
+        crop = np.asarray(Image.fromarray(crop).resize((new, new), Image.LANCZOS))
+        m = np.asarray(Image.fromarray(m, mode="F").resize((new, new), Image.BILINEAR))
+        t = rescale_transform(t, size, new)
+    inverse = np.linalg.inv(t)
+    warped = warp_affine(crop, inverse, frame.shape[:2]).astype(np.float32)
+    alpha = warp_affine(m.astype(np.float32), inverse, frame.shape[:2])[:, :, None]
+    out = frame.astype(np.float32) * (1.0 - alpha) + warped * alpha
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def face_transform(width: int, height: int, size: int = 256) -> np.ndarray:
+    """A crop -> photo transform of a face whose crop spans 40 % of the photo's height, turned by 5 degrees."""
+    scale, angle = 0.4 * height / size, np.radians(5.0)
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    t = np.eye(3)
+    t[:2, :2] = rotation
+    t[:2, 2] = np.array([width / 2, height / 2]) - rotation @ np.array([size / 2, size / 2])
+    return t
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    """Median milliseconds of ``fn`` over ``repeats`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def paste_rows(repeats: int) -> List[Dict[str, Any]]:
+    """One paste_back per photo size, the whole-frame reference against the library's."""
+    rng = np.random.default_rng(0)
+    face = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    rows = []
+    for width, height in SIZES:
+        photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        t = face_transform(width, height)
+        same = bool(np.array_equal(whole_frame_paste(photo, face, t), paste_back(photo, face, t)))
+        before = median_ms(lambda: whole_frame_paste(photo, face, t), repeats)
+        after = median_ms(lambda: paste_back(photo, face, t), repeats)
+        rows.append({"photo": f"{width}x{height}", "whole_frame_ms": before, "ms": after, "ratio": before / after,
+                     "same_bits": same})
+        print(f"paste_back {width:>5}x{height:<5} whole frame {before:8.1f} ms   landing box {after:7.1f} ms   "
+              f"ratio {before / after:6.2f}   same bits {same}")
+    return rows
+
+
+def video_rows(reenactor: Reenactor, frames: int, repeats: int, folder: Path) -> List[Dict[str, Any]]:
+    """reenact_video with a 4032 x 3024 source photo: the three settings, interleaved."""
+    photo = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((3024, 3024), Image.LANCZOS)
+    canvas = np.pad(np.asarray(photo), ((0, 0), (504, 504), (0, 0)), mode="edge")  # 4032 x 3024
+    src = reenactor.invert(canvas, tune="none", check_identity=False)
+    clip = EXAMPLES / "smile.mp4"
+    base = ReenactOptions(paste_back=True)
+    settings = {"whole-frame blend, full size (before)": (whole_frame_paste, base.with_(max_side=None)),
+                "landing-box blend, full size": (paste_back, base.with_(max_side=None)),
+                f"landing-box blend, max_side {OUTPUT_MAX_SIDE} (default)": (paste_back, base)}
+    times: Dict[str, List[float]] = {name: [] for name in settings}
+    sizes: Dict[str, Any] = {}
+    try:
+        for _ in range(repeats):
+            for name, (paste, options) in settings.items():
+                reenact_video_module.paste = paste
+                out = folder / "out.mp4"
+                summary = reenactor.reenact_video(src, clip, out, options, max_frames=frames)
+                times[name].append(summary.seconds_per_frame)
+                sizes[name] = probe_video(out).size
+    finally:
+        reenact_video_module.paste = paste_back
+    before = statistics.median(times[next(iter(times))])
+    rows = []
+    for name, values in times.items():
+        seconds = statistics.median(values)
+        rows.append({"setting": name, "s_per_frame": seconds, "ratio": before / seconds, "output": list(sizes[name])})
+        print(f"reenact_video {name:<46} {seconds:6.3f} s/frame   ratio {before / seconds:5.2f}   "
+              f"output {sizes[name][0]}x{sizes[name][1]}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=24, help="driving frames per video run")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per setting")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if args.frames < 1 or args.repeats < 1:
+        parser.error("--frames and --repeats must be >= 1")
+    print(f"# paste-back, {machine()['machine']}, {torch.get_num_threads()} torch threads, medians of {args.repeats}")
+    pastes = paste_rows(max(args.repeats, 5))
+    reenactor = Reenactor.from_pretrained("default", seed=0)
+    with tempfile.TemporaryDirectory() as folder:
+        videos = video_rows(reenactor, args.frames, args.repeats, Path(folder))
+    write_outputs({**machine(), "repeats": args.repeats, "frames": args.frames, "paste_back": pastes,
+                   "reenact_video": videos}, args.json)
+    if not all(row["same_bits"] for row in pastes):
+        raise SystemExit("the landing-box blend differs from the whole-frame blend")
+
+
+if __name__ == "__main__":
+    main()
