@@ -32,13 +32,17 @@ ALIGN_SIZE = 256
 
 Aligned = Tuple[np.ndarray, np.ndarray]
 
+#: Default cap on the threads that detect and align driving frames: each holds a few frames in flight (a 4K frame
+#: is 25 MB) and a HOG detector of its own, and the estimator's batches take the frames one pass at a time.
+MAX_DEFAULT_WORKERS = 8
+
 
 class FaceMeter:
     """Crops the largest face of an image and measures it with ``estimator`` (a Net3D backend taking aligned
     crops) in the layout ``spec``. ``align_size``: the crop size; ``detector``: the face detector for
     ``align=True`` inputs; ``device``: where the crops go for the estimator; ``workers``: threads that detect
-    and align driving frames in :meth:`measure_driving` (``None``: ``torch.get_num_threads()`` when called; the
-    results are the same for any number)."""
+    and align driving frames in :meth:`measure_driving` (``None``: ``torch.get_num_threads()`` when called, at
+    most :data:`MAX_DEFAULT_WORKERS`; the results are the same for any number)."""
 
     def __init__(self, estimator: Any, spec: PoseVectorSpec, align_size: int = ALIGN_SIZE, detector: str = "hog",
                  device: Union[str, torch.device] = "cpu", workers: Optional[int] = None) -> None:
@@ -50,10 +54,13 @@ class FaceMeter:
 
     def align_workers(self, align: bool) -> int:
         """Threads for detecting and aligning frames: 1 without alignment (only a resize) or with a detector
-        that runs one image at a time (MMOD), else ``workers`` (default ``torch.get_num_threads()``)."""
+        that runs one image at a time (MMOD), else ``workers`` (default ``torch.get_num_threads()``, at most
+        :data:`MAX_DEFAULT_WORKERS`)."""
         if not align or self.detector not in THREAD_SAFE_DETECTORS:
             return 1
-        return self.workers if self.workers is not None else max(1, torch.get_num_threads())
+        if self.workers is not None:
+            return self.workers
+        return min(max(1, torch.get_num_threads()), MAX_DEFAULT_WORKERS)
 
     # ------------------------------------------------------------------ crops
     def crop(self, image: np.ndarray, align: bool = True, name: str = "input", *,
@@ -173,4 +180,4 @@ class FaceMeter:
                                   torch.tensor(mouths, dtype=torch.float32))
 
 
-__all__ = ["ALIGN_SIZE", "FaceMeter"]
+__all__ = ["ALIGN_SIZE", "FaceMeter", "MAX_DEFAULT_WORKERS"]

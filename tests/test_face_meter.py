@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from latentreenact.driving_landmarks import DrivingMeasurement
-from latentreenact.face_meter import FaceMeter
+from latentreenact.face_meter import MAX_DEFAULT_WORKERS, FaceMeter
 from latentreenact.net3d.pose_vector import LAYOUTS, PoseVectorSpec
 from latentreenact.video import iter_frames
 from tiny_reenactor import FakeEstimator
@@ -92,7 +92,13 @@ def test_threads_that_detect_and_align_give_the_same_measurement() -> None:
 def test_align_workers_follow_the_detector_and_the_setting() -> None:
     m = meter()
     assert m.align_workers(False) == 1  # only a resize
-    assert m.align_workers(True) == max(1, torch.get_num_threads())
+    assert m.align_workers(True) == min(max(1, torch.get_num_threads()), MAX_DEFAULT_WORKERS)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(MAX_DEFAULT_WORKERS + 8)  # a many-core machine: the default is capped
+        assert m.align_workers(True) == MAX_DEFAULT_WORKERS
+    finally:
+        torch.set_num_threads(threads)
     m.workers = 3
     assert m.align_workers(True) == 3
     m.detector = "mmod"  # one image at a time
