@@ -6,7 +6,6 @@ the matching outputs."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import List, Optional, Tuple
@@ -14,7 +13,7 @@ from typing import List, Optional, Tuple
 import click
 import torch
 
-from ..evaluation.acceptance import acceptance_markdown
+from ..evaluation.acceptance import acceptance, acceptance_markdown
 from ..evaluation.motion import evaluate_motion, markdown_report, write_motion_report
 from ..judge import FaceJudge, JudgeUnavailableError, JudgeWorkerError, judge_python
 from ..output_paths import check_output
@@ -106,5 +105,5 @@ def motion(sources: Tuple[Path, ...], drivings: Tuple[Path, ...], output: Path, 
             "seconds": round(time.perf_counter() - start, 1)}
     paths = write_motion_report(results, output, meta)
     click.echo(markdown_report(results))
-    click.echo(acceptance_markdown(json.loads(paths["json"].read_text(encoding="utf-8"))["acceptance"]))
+    click.echo(acceptance_markdown(acceptance([r.to_json() for r in results])))
     click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
