@@ -1,4 +1,4 @@
-"""Pasting faces back into large source photos: the blend limited to where the crop lands, and ``max_side``.
+"""Large source photos: the paste-back blend limited to where the crop lands, and ``max_side``.
 
 ``faces.paste_back`` once warped the crop and its mask over the whole photo and blended every pixel; it now
 warps and blends only the box where the crop lands (the same bits; ``tests/test_faces.py``). And the video
@@ -12,7 +12,7 @@ pasting into it. In one process, interleaved, this times:
   blend at the photo's size (as before), the library's blend at the photo's size (``max_side=None``), and the
   default (1920), in seconds per frame, with the output's size.
 
-    python benchmarks/bench_paste_back.py [--frames 24] [--repeats 3] [--json out.json]
+    python benchmarks/bench_large_photo.py [--frames 24] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
