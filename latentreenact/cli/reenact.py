@@ -150,8 +150,8 @@ def _side_or_off(ctx: click.Context, param: click.Parameter, value: int) -> Opti
 def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int],
             no_align: bool, driving: Path, relative: bool, expression: str, follow_eyes: Optional[bool],
             follow_mouth: Optional[bool], expression_limit: Optional[float],
-            smoothing: Optional[float], paste_back: bool, max_side: Optional[int], side_by_side: bool, max_frames: Optional[int],
-            model: str, exact: bool,
+            smoothing: Optional[float], paste_back: bool, max_side: Optional[int], side_by_side: bool,
+            max_frames: Optional[int], model: str, exact: bool,
             truncation: Optional[float], roll_mode: str, calibrate: bool, batch_size: int, detector: str, device: str,
             seed: int,
             progress: bool, output: Path) -> None:
