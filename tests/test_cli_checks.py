@@ -207,6 +207,23 @@ def test_max_side_scales_the_pasted_back_video(files, tmp_path) -> None:  # type
     assert listing(tmp_path) == ["full.mp4", "in", "in/source.png", "small.mp4"]
 
 
+def test_max_side_scales_pasted_back_sweeps_only(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, model = files
+    source = tmp_path / "source.png"
+    small = Image.open(root / "source.png")
+    small.resize((4 * small.width, 4 * small.height), Image.LANCZOS).save(source)
+    args = ["edit", "--source", source, "--model", model, "--no-align", "--no-progress", "--paste-back"]
+    sweep = ["--sweep", "yaw:-10:10:3"]
+    assert invoke(args + sweep + ["--max-side", "16", "-o", tmp_path / "small.png"]).exit_code == 0
+    # one row of three tiles of the photo scaled to 16 px, with make_grid's 2 px padding
+    assert Image.open(tmp_path / "small.png").size == (3 * (16 + 2) + 2, 16 + 2 + 2)
+    assert invoke(args + sweep + ["--max-side", "0", "-o", tmp_path / "full.png"]).exit_code == 0
+    side = 4 * small.width
+    assert Image.open(tmp_path / "full.png").size == (3 * (side + 2) + 2, 4 * small.height + 4)
+    assert invoke(args + ["--yaw", "5", "--max-side", "16", "-o", tmp_path / "one.png"]).exit_code == 0
+    assert Image.open(tmp_path / "one.png").size == (side, 4 * small.height)  # a single edit keeps the photo's size
+
+
 def test_a_failing_write_at_the_end_names_the_output(files, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A disk that fills up while the image is saved: exit 7 naming e.png, not the temporary file."""
     import errno

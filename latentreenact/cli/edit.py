@@ -23,8 +23,9 @@ from ..latent_controls import LATENT_CONTROLS
 from ..net3d.controls import CONTROLS
 from ..output_paths import check_output
 from ..reenact_files import render_sweeps, write_sweeps
+from ..reenact_video import OUTPUT_MAX_SIDE, canvas_source
 from .errors import reports_errors
-from .options import detector_option, device_option, progress_option, seed_option
+from .options import detector_option, device_option, max_side_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
 
 #: every entry a sweep may name: the angles, jaw, the expression controls (both registries) and exp_I
@@ -86,6 +87,9 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @click.option("--absolute", is_flag=True, help="Set the given values instead of adding them to the source's.")
 @click.option("--paste-back/--no-paste-back", default=False, show_default=True,
               help="Paste the edited face back into the source photo (else output the aligned face).")
+@max_side_option(OUTPUT_MAX_SIDE, "With --paste-back and --sweep: each grid tile or GIF frame is the source photo scaled "
+                 "down to at most this many pixels on its longer side; 0 = the photo's own size. A single edit keeps "
+                 "the photo's size.")
 @click.option("--fps", type=click.FloatRange(0.1, 100), default=8.0, show_default=True, help="GIF frame rate.")
 @model_options
 @detector_option()
@@ -100,7 +104,8 @@ def edit(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune
          pitch: Optional[float], roll: Optional[float], jaw: Optional[float], mouth_open: Optional[float],
          smile: Optional[float], eyes_closed: Optional[float], lips_apart: Optional[float],
          expression: Tuple[str, ...],
-         sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, fps: float, model: str, exact: bool,
+         sweeps: Tuple[str, ...], absolute: bool, paste_back: bool, max_side: Optional[int], fps: float, model: str,
+         exact: bool,
          truncation: Optional[float], roll_mode: str, calibrate: bool, detector: str, device: str, seed: int,
          progress: bool,
          output: Path) -> None:
@@ -120,6 +125,8 @@ def edit(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune
         save_image(reenactor.edit(src, **fixed), output)
         click.echo(f"edited {source} -> {output}", err=True)
         return
+    if paste_back:  # a grid or GIF of full-size phone photos is unwieldy
+        src = canvas_source(src, max_side)
     rows = render_sweeps(reenactor, src, fixed, parsed)
     write_sweeps(rows, output, fps)
     click.echo(f"rendered {sum(map(len, rows))} edit(s) of {source} "

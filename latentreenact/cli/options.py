@@ -82,3 +82,16 @@ def limit_of(value: Optional[float]) -> Optional[float]:
     if value is None:
         return EXPRESSION_LIMIT
     return None if value == 0 else float(value)
+
+
+def _side_or_off(ctx: click.Context, param: click.Parameter, value: int) -> Optional[int]:
+    """``--max-side``: None for 0 (the photo's size); under 16 pixels refused."""
+    if 0 < value < 16:
+        raise click.BadParameter(f"{value} is too small; give at least 16 pixels, or 0 for the photo's own size")
+    return value or None
+
+
+def max_side_option(default: int, help: str) -> "click.decorators.FC":  # noqa: A002 - click's keyword
+    """``--max-side`` (pixels, 0 = the photo's size, as None) with a command-specific default and help text."""
+    return click.option("--max-side", type=click.IntRange(0), default=default, show_default=True,
+                        callback=_side_or_off, help=help)

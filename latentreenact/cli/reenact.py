@@ -25,7 +25,8 @@ from ..source_file import is_source_file
 from ..video import warnings_once
 from .errors import reports_errors
 from .options import (detector_option, device_option, expression_option, eyes_option, limit_of, limit_option,
-                      mouth_option, parse_device, progress_option, seed_option, tune_option, tune_steps_option)
+                      max_side_option, mouth_option, parse_device, progress_option, seed_option, tune_option,
+                      tune_steps_option)
 
 
 def model_options(func: Any) -> Any:
@@ -104,13 +105,6 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
     return reenactor, src
 
 
-def _side_or_off(ctx: click.Context, param: click.Parameter, value: int) -> Optional[int]:
-    """``--max-side``: None for 0 (the photo's size); under 16 pixels refused."""
-    if 0 < value < 16:
-        raise click.BadParameter(f"{value} is too small; give at least 16 pixels, or 0 for the photo's own size")
-    return value or None
-
-
 @click.command()
 @source_options
 @click.option("--driving", type=click.Path(path_type=Path), required=True,
@@ -127,10 +121,9 @@ def _side_or_off(ctx: click.Context, param: click.Parameter, value: int) -> Opti
                    "0 for images.")
 @click.option("--paste-back/--no-paste-back", default=True, show_default=True,
               help="Paste the reenacted face back into the source photo (else output the aligned face).")
-@click.option("--max-side", type=click.IntRange(0), default=OUTPUT_MAX_SIDE, show_default=True, callback=_side_or_off,
-              help="With --paste-back: scale the source photo down so that its longer side is at most this many "
-                   "pixels before pasting (a phone photo then makes a 1080p-class video that players decode, several "
-                   "times faster); 0 = the photo's own size.")
+@max_side_option(OUTPUT_MAX_SIDE, "With --paste-back: scale the source photo down so that its longer side is at most "
+                 "this many pixels before pasting (a phone photo then makes a 1080p-class video that players decode, "
+                 "several times faster); 0 = the photo's own size.")
 @click.option("--side-by-side/--no-side-by-side", default=False, show_default=True,
               help="Output [driving frame | result].")
 @click.option("--max-frames", type=click.IntRange(1), default=None,
