@@ -138,10 +138,10 @@ class _Watched:
         return self._reenactor.render(src, wplus)
 
     def faces(self, src: "Source", dp: torch.Tensor, calibrate: bool = True,
-              offset: Optional[torch.Tensor] = None) -> np.ndarray:
+              offset: Optional[torch.Tensor] = None, roll_region: str = "face") -> np.ndarray:
         """:meth:`Reenactor.faces` after a check."""
         self._deadline.check()
-        return self._reenactor.faces(src, dp, calibrate, offset)
+        return self._reenactor.faces(src, dp, calibrate, offset, roll_region)
 
 
 class DemoSession:

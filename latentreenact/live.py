@@ -29,7 +29,7 @@ from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
 from .pose_delta import EXPRESSION_LIMIT, limit_expression
 from .reenact_video import (DEFAULT_SMOOTHING, OUTPUT_MAX_SIDE, Source, can_follow, canvas_source, compose,
-                            follow_against_source, follow_values, motion_reference, source_rescaled)
+                            follow_against_source, follow_values, motion_reference, roll_region_for, source_rescaled)
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")
@@ -103,7 +103,7 @@ class LiveReenactor:
         """The output before any face was seen: the source at Δp = 0 (A's bias applied, as in the video path)."""
         if self._idle is None:
             zero = torch.zeros(1, self.reenactor.spec.k)
-            face = self.reenactor.faces(self.src, zero)[0]
+            face = self.reenactor.faces(self.src, zero, roll_region=roll_region_for(self.paste_back))[0]
             self._idle = compose(self._canvas, face, self.paste_back)
         return self._idle
 
@@ -185,7 +185,8 @@ class LiveReenactor:
         spec = self.reenactor.spec
         dp = spec.rescale(self._smoothed[None]) - spec.rescale(self._reference)
         dp = limit_expression(spec, dp, self._source_pose, self.expression_limit)
-        face = self.reenactor.faces(self.src, dp, offset=self._offset())[0]
+        face = self.reenactor.faces(self.src, dp, offset=self._offset(),
+                                    roll_region=roll_region_for(self.paste_back))[0]
         lap("render")
         image = compose(self._canvas, face, self.paste_back)
         lap("compose")

@@ -98,9 +98,9 @@ class FrameReenactor(Protocol):
         """Raw pose vectors [N, k], whether each frame had a face [N], and each frame's eye and mouth opening [N]."""
 
     def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
-              offset: Optional[torch.Tensor] = None) -> np.ndarray:
+              offset: Optional[torch.Tensor] = None, roll_region: str = "face") -> np.ndarray:
         """uint8 faces [B, S, S, 3] of the source moved by the rescaled pose changes ``dp`` [B, k] (and the W+
-        ``offset`` [B or 1, n_latent, D])."""
+        ``offset`` [B or 1, n_latent, D]); ``roll_region``: see :func:`roll_region_for`."""
 
     def control_series(self, name: str, values: torch.Tensor) -> torch.Tensor:
         """W+ offsets [N, n_latent, D] of a W-space control taking ``values`` [N]."""
@@ -419,6 +419,12 @@ def _log_missing(track: PoseTrack, what: str) -> None:
 
 # ----------------------------------------------------------------------------------------- frames
 
+def roll_region_for(paste_back: bool) -> str:
+    """What the roll rotates (:func:`~latentreenact.faces.roll.roll_faces`): the face's ellipse when the face is
+    pasted back (the photo stays still around it), the whole crop for face-only output (no seam on a strong roll)."""
+    return "face" if paste_back else "crop"
+
+
 def canvas_source(src: Source, max_side: Optional[int]) -> Source:
     """``src`` with its photo scaled down for pasting into (:func:`~latentreenact.faces.fit_canvas`: longer side at
     most ``max_side``; ``None``: as it is); ``src`` itself when the photo is small enough."""
@@ -449,7 +455,8 @@ def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndar
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
         end = start + len(batch)
-        faces = reenactor.faces(src, dp[start:end], offset=None if offsets is None else offsets[start:end])
+        faces = reenactor.faces(src, dp[start:end], offset=None if offsets is None else offsets[start:end],
+                                roll_region=roll_region_for(options.paste_back))
         for face, frame in zip(faces, batch):
             yield compose(src, face, options.paste_back, frame, options.side_by_side)
 

@@ -64,7 +64,7 @@ from .model_parts import load_parts
 from .pose_delta import apply_gains, remove_leaks, split_roll
 from .net3d.pose_vector import PoseVectorSpec
 from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
-                            reenact_images, reenact_video, video_frames)
+                            reenact_images, reenact_video, roll_region_for, video_frames)
 from .sampling import render, truncation_centre
 from .source_calibration import follower_gains, pose_gains, pose_leaks
 from .source_file import load_source, model_fingerprint, save_source
@@ -258,15 +258,17 @@ class Reenactor:
         return pose_gains(self, src, steps)
 
     def faces(self, src: Source, dp: torch.Tensor, calibrate: bool = True,
-              offset: Optional[torch.Tensor] = None) -> np.ndarray:
+              offset: Optional[torch.Tensor] = None, roll_region: str = "face") -> np.ndarray:
         """The source's face moved by Δp [B, k] (rescaled): calibrated (:meth:`calibrated`; ``calibrate=False``
         for edits, which ask for angles rather than a driving face's measured motion), the shifted W+ (plus
-        ``offset``, see :meth:`shift`) rendered, then rolled (see :meth:`split_roll`); uint8 [B, S, S, 3]."""
+        ``offset``, see :meth:`shift`) rendered, then rolled (see :meth:`split_roll`; ``roll_region``: ``"face"``
+        for faces to paste back, ``"crop"`` for face-only output, see :func:`~latentreenact.faces.roll.roll_faces`);
+        uint8 [B, S, S, 3]."""
         dp = self._checked_delta(dp)  # before the calibration and the roll split index its columns
         latent, degrees = self.split_roll(self.calibrated(src, dp) if calibrate else dp)
         images = self.render(src, self.shift(src, latent, offset))
         if degrees is not None:
-            images = roll_faces(images, degrees)
+            images = roll_faces(images, degrees, region=roll_region)
         return to_uint8(images)
 
     def render_source(self, src: Source) -> np.ndarray:
@@ -474,7 +476,8 @@ class Reenactor:
         the source photo with the edited face pasted back."""
         dp = self.edit_delta(src, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
                              absolute=absolute, controls=controls)
-        face = self.faces(src, dp, calibrate=False, offset=self.control_offset(controls))[0]
+        face = self.faces(src, dp, calibrate=False, offset=self.control_offset(controls),
+                          roll_region=roll_region_for(paste_back))[0]
         return compose(src, face, paste_back=paste_back)
 
     # ------------------------------------------------------------------ reenactment

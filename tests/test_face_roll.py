@@ -37,6 +37,24 @@ def test_quarter_turn_is_rot90_inside_the_face_and_the_crop_outside() -> None:
     assert corner.any() and torch.equal(roll_faces(images, 90.0)[..., corner], images[..., corner])
 
 
+def test_whole_crop_region_rotates_everything() -> None:
+    """``region="crop"`` (face-only output): a quarter turn is ``torch.rot90`` on the whole crop, corners
+    included, and a constant image stays constant (the corners are filled from the edge)."""
+    images = _noise_image()
+    torch.testing.assert_close(roll_faces(images, 90.0, region="crop"), torch.rot90(images, 1, dims=(-2, -1)),
+                               atol=1e-9, rtol=0)
+    flat = torch.full((1, 3, 16, 16), 0.25, dtype=torch.float64)
+    torch.testing.assert_close(roll_faces(flat, 17.0, region="crop"), flat, atol=1e-12, rtol=0)
+    inside = torch.from_numpy(soft_mask(32, "ellipse", ROLL_FEATHER) == 1)
+    face, crop = roll_faces(images, 13.0), roll_faces(images, 13.0, region="crop")
+    torch.testing.assert_close(face[..., inside], crop[..., inside], atol=1e-12, rtol=0)  # where the ellipse is whole
+    assert not torch.equal(face, crop)  # ... and not the same outside it
+    with pytest.raises(ValueError, match="unknown roll region"):
+        roll_faces(images, 5.0, region="ellipse")
+    small = _noise_image(8).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: roll_faces(x, torch.tensor([13.0, -4.0]), region="crop"), (small,))
+
+
 def test_small_roll_matches_pil_rotation_inside_the_face() -> None:
     """PIL's ``rotate(a)`` (counter-clockwise about the centre, bilinear) is an independent reference."""
     crop = np.asarray(Image.fromarray(photo("astronaut")).resize((256, 256), Image.Resampling.LANCZOS))
@@ -79,10 +97,15 @@ def test_reenactor_rotates_roll_and_keeps_it_out_of_the_latent() -> None:
     latent, degrees = r.split_roll(dp)
     torch.testing.assert_close(degrees, torch.tensor([10.0, -5.0]))
     assert torch.all(latent[:, column] == 0) and torch.equal(latent[:, 0], dp[:, 0])
-    expected = to_uint8(roll_faces(r.render(src, r.shift(src, latent)), torch.tensor([10.0, -5.0])))
+    rendered = r.render(src, r.shift(src, latent))
+    expected = to_uint8(roll_faces(rendered, torch.tensor([10.0, -5.0])))
     np.testing.assert_array_equal(r.faces(src, dp), expected)
+    whole = to_uint8(roll_faces(rendered, torch.tensor([10.0, -5.0]), region="crop"))
+    np.testing.assert_array_equal(r.faces(src, dp, roll_region="crop"), whole)
+    # face-only output (no paste-back) rotates the whole crop: the video path and edits
+    np.testing.assert_array_equal(r.reenact(src, [src.crop, src.crop], align=False)[0], r.render_source(src))
     edited = r.edit(src, roll=10.0)
-    np.testing.assert_array_equal(edited, to_uint8(roll_faces(r.render(src, src.wplus), 10.0))[0])
+    np.testing.assert_array_equal(edited, to_uint8(roll_faces(r.render(src, src.wplus), 10.0, region="crop"))[0])
     assert torch.equal(r.edit_latent(src, roll=10.0), r.shift(src, torch.zeros(1, r.spec.k)))
     with pytest.raises(ValueError, match="Δp must be"):
         r.faces(src, torch.zeros(1, r.spec.k - 1))

@@ -89,9 +89,9 @@ def test_relative_and_absolute_reenactment(setup) -> None:  # type: ignore[no-un
     p, found = r.pose([a, b])
     assert found.all()
     assert np.array_equal(rel[0], r.render_source(src))  # relative: motion from the first driving frame
-    expected = r.faces(src, r.spec.rescale(p[1:]) - r.spec.rescale(p[:1]))[0]  # rendered, then rolled
+    expected = r.faces(src, r.spec.rescale(p[1:]) - r.spec.rescale(p[:1]), roll_region="crop")[0]  # then rolled
     assert np.array_equal(rel[1], expected)
-    expected = r.faces(src, r.spec.rescale(p[:1]) - r.spec.rescale(src.p))[0]
+    expected = r.faces(src, r.spec.rescale(p[:1]) - r.spec.rescale(src.p), roll_region="crop")[0]
     assert np.array_equal(ab[0], expected) and not np.array_equal(ab[0], rel[0])
     # a single image is always measured against the source
     assert np.array_equal(r.reenact(src, b, align=False)[0], r.reenact(src, b, align=False, relative=False)[0])
@@ -240,7 +240,8 @@ def test_video_round_trip(setup, clip, tmp_path) -> None:  # type: ignore[no-unt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gif", "out.mp4"]
 
 
-def test_pasted_back_frames_are_scaled_to_max_side(setup, clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_pasted_back_frames_are_scaled_to_max_side(setup, clip, tmp_path,  # type: ignore[no-untyped-def]
+                                                  monkeypatch) -> None:
     from dataclasses import replace
 
     from latentreenact.faces import fit_canvas, paste_back
@@ -248,6 +249,7 @@ def test_pasted_back_frames_are_scaled_to_max_side(setup, clip, tmp_path) -> Non
     from latentreenact.video import probe_video
 
     r, _, src = setup
+    monkeypatch.setattr(r, "roll", "latent")  # no rotation: face-only and pasted-back frames roll alike
     up = np.array([[4.0, 0, 1.5], [0, 4.0, 1.5], [0, 0, 1]])  # the photo 4x larger: x' = (x + 0.5) * 4 - 0.5
     src = replace(src, image=np.repeat(np.repeat(src.image, 4, 0), 4, 1), transform=up @ src.transform)
     big, half = 4 * SIZE, 2 * SIZE
