@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
-from bench_files import machine
+from bench_files import machine, median_time
 
 from stylegan2_ops.conv3x3 import conv3x3, winograd_pays, winograd_weight
 
@@ -41,16 +39,6 @@ def run(x: torch.Tensor, w: torch.Tensor, impl: str, kind: str, up: torch.Tensor
     else:
         (conv3x3(xi, w, impl=impl, transformed=u if impl == "winograd" else None) * up).sum().backward()
     return xi.grad
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

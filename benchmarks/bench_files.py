@@ -1,13 +1,14 @@
-"""Shared by the judged edit benchmarks (``bench_controls.py``, ``bench_editability.py``,
-``bench_direction_edits.py``): the machine a record was measured on, and writing the JSON record and the
-markdown table."""
+"""Shared by the benchmarks: the machine a record was measured on, writing the JSON record and the markdown
+table (the judged edit benchmarks), and the median time of a call (``bench_conv3x3.py``, ``bench_large_photo.py``)."""
 
 from __future__ import annotations
 
 import json
 import platform
+import statistics
+import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import torch
 
@@ -26,3 +27,14 @@ def write_outputs(record: Dict[str, Any], json_path: Optional[Path], text: Optio
         json_path.write_text(json.dumps(record, indent=1))
     if markdown_path is not None and text is not None:
         markdown_path.write_text(text)
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``fn`` over ``repeats`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

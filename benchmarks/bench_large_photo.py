@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
-from bench_files import machine, write_outputs
+from bench_files import machine, median_time, write_outputs
 from PIL import Image
 
 import latentreenact.reenact_video as reenact_video_module
@@ -73,17 +72,6 @@ def face_transform(width: int, height: int, size: int = 256) -> np.ndarray:
     return t
 
 
-def median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    """Median milliseconds of ``fn`` over ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
-
-
 def paste_rows(repeats: int) -> List[Dict[str, Any]]:
     """One paste_back per photo size, the whole-frame reference against the library's."""
     rng = np.random.default_rng(0)
@@ -93,8 +81,8 @@ def paste_rows(repeats: int) -> List[Dict[str, Any]]:
         photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         t = face_transform(width, height)
         same = bool(np.array_equal(whole_frame_paste(photo, face, t), paste_back(photo, face, t)))
-        before = median_ms(lambda: whole_frame_paste(photo, face, t), repeats)
-        after = median_ms(lambda: paste_back(photo, face, t), repeats)
+        before = median_time(lambda: whole_frame_paste(photo, face, t), repeats) * 1e3
+        after = median_time(lambda: paste_back(photo, face, t), repeats) * 1e3
         rows.append({"photo": f"{width}x{height}", "whole_frame_ms": before, "ms": after, "ratio": before / after,
                      "same_bits": same})
         print(f"paste_back {width:>5}x{height:<5} whole frame {before:8.1f} ms   landing box {after:7.1f} ms   "
