@@ -34,8 +34,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_reference
-from .faces import NoFaceError, as_rgb_uint8
-from .faces import fit_canvas
+from .faces import NoFaceError, as_rgb_uint8, fit_canvas
 from .faces import paste_back as paste
 from .faces import read_image
 from .latent_controls import LATENT_CONTROLS
@@ -450,13 +449,14 @@ def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndar
     """Render ``dp[i]`` (plus the W+ offset ``offsets[i]`` when given) for each driving frame ``i``
     (``batch_size`` per generator pass) and compose."""
     batch_size, progress = options.batch_size, options.progress
+    roll_region = roll_region_for(options.paste_back)
     if options.paste_back:
         src = canvas_source(src, options.max_side)
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
         end = start + len(batch)
         faces = reenactor.faces(src, dp[start:end], offset=None if offsets is None else offsets[start:end],
-                                roll_region=roll_region_for(options.paste_back))
+                                roll_region=roll_region)
         for face, frame in zip(faces, batch):
             yield compose(src, face, options.paste_back, frame, options.side_by_side)
 

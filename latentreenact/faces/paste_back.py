@@ -48,8 +48,7 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, transform: np.ndarray,
     crop = as_rgb_uint8(crop, name="crop")
     if crop.shape[0] != crop.shape[1]:
         raise ValueError(f"crop must be square, got {crop.shape[:2]}")
-    t = np.eye(3)
-    t[:2] = np.asarray(transform, dtype=np.float64)[:2]
+    t = _homogeneous(transform)
     size = crop.shape[0]
     if transform_size is not None and transform_size != size:
         t = rescale_transform(t, transform_size, size)
@@ -87,23 +86,26 @@ def paste_back(frame: np.ndarray, crop: np.ndarray, transform: np.ndarray,
 def fit_canvas(image: np.ndarray, transform: np.ndarray,
                max_side: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
     """The photo to paste into, scaled down (Lanczos) so that its longer side is at most ``max_side`` pixels, and
-    the crop -> photo ``transform`` (3x3) for it; as they are when the photo is small enough or ``max_side`` is
-    ``None``. Raises ``ValueError`` for a ``max_side`` under 16."""
-    if max_side is None:
-        return image, np.asarray(transform, dtype=np.float64)
-    if max_side < 16:
+    the crop -> photo ``transform`` (2x3 or 3x3) for it as 3x3; the photo as it is when it is small enough or
+    ``max_side`` is ``None``. Raises ``ValueError`` for a ``max_side`` under 16."""
+    if max_side is not None and max_side < 16:
         raise ValueError(f"max_side must be at least 16 pixels (or None for the photo's size), got {max_side}")
     height, width = image.shape[:2]
-    if max(height, width) <= max_side:
-        return image, np.asarray(transform, dtype=np.float64)
+    if max_side is None or max(height, width) <= max_side:
+        return image, _homogeneous(transform)
     factor = max_side / max(height, width)
     new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
     small = np.asarray(Image.fromarray(as_rgb_uint8(image, name="photo")).resize((new_w, new_h), Image.LANCZOS))
     sx, sy = new_w / width, new_h / height  # pixel centres at integers: x' = (x + 0.5) * sx - 0.5
     scale = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    full = np.eye(3)
-    full[:2] = np.asarray(transform, dtype=np.float64)[:2]
-    return small, scale @ full
+    return small, scale @ _homogeneous(transform)
+
+
+def _homogeneous(transform: np.ndarray) -> np.ndarray:
+    """A 2x3 or 3x3 affine transform as a new float64 3x3 matrix."""
+    t = np.eye(3)
+    t[:2] = np.asarray(transform, dtype=np.float64)[:2]
+    return t
 
 
 def landing_box(transform: np.ndarray, size: int, frame_hw: Tuple[int, int]) -> Optional[Tuple[int, int, int, int]]:
