@@ -20,7 +20,9 @@ the model's directions.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import os
 import time
 import warnings
@@ -34,7 +36,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_reference
-from .faces import NoFaceError, as_rgb_uint8, fit_canvas
+from .faces import NoFaceError, as_rgb_uint8, canvas_size, fit_canvas
 from .faces import paste_back as paste
 from .faces import read_image
 from .latent_controls import LATENT_CONTROLS
@@ -132,7 +134,8 @@ class ReenactOptions:
     ``None``: no bound), so a laugh on a smiling source does not push A's columns past that range. ``max_side``: with
     ``paste_back``, the source photo is scaled down so that its longer side is at most this many pixels before the
     faces are pasted into it (default :data:`OUTPUT_MAX_SIDE`, 1920: a phone photo makes a 1080p-class video, which
-    players decode and which is made several times faster, docs/benchmarks.md; ``None``: the photo's own size).
+    players decode and which is made several times faster, docs/benchmarks.md; ``None``: the photo's own size); with
+    ``side_by_side`` the whole frame, driving half included, is kept within it (the photo scaled down further).
     """
 
     relative: bool = True
@@ -431,16 +434,54 @@ def canvas_source(src: Source, max_side: Optional[int]) -> Source:
     return src if image is src.image else replace(src, image=image, transform=transform)
 
 
+def beside_width(height: int, driving_hw: Tuple[int, int]) -> int:
+    """The width of a driving frame of ``driving_hw`` (height, width) resized to ``height`` (aspect kept)."""
+    return max(1, round(driving_hw[1] * height / driving_hw[0]))
+
+
+def side_by_side_cap(photo_hw: Tuple[int, int], driving_hw: Tuple[int, int], max_side: Optional[int]) -> Optional[int]:
+    """The longer side to scale the source photo of ``photo_hw`` to (``fit_canvas``'s ``max_side``) so that the side-by-side
+    frame, the driving frame of ``driving_hw`` at the photo's height beside it, is at most ``max_side`` pixels wide
+    and high (at least 16: narrower bounds are left to :func:`compose`); ``None`` when ``max_side`` is ``None``."""
+    if max_side is None:
+        return None
+    height, width = photo_hw
+
+    def fits(cap: int) -> bool:
+        h, w = canvas_size(height, width, cap)
+        return h <= max_side and w + beside_width(h, driving_hw) <= max_side
+
+    longest = max(height, width)
+    cap = min(longest, math.floor(max_side * longest / max(width + height * driving_hw[1] / driving_hw[0], height)))
+    while cap < longest and fits(cap + 1):  # the sizes' rounding moves the exact cap by a pixel or two either way
+        cap += 1
+    while cap > 16 and not fits(cap):
+        cap -= 1
+    return max(cap, 16)
+
+
+def _resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
 def compose(src: Source, face: np.ndarray, paste_back: bool = False, driving: Optional[np.ndarray] = None,
-            side_by_side: bool = False) -> np.ndarray:
+            side_by_side: bool = False, max_side: Optional[int] = None) -> np.ndarray:
     """An output frame: the rendered face, or it pasted back into the source photo; with ``side_by_side``,
-    ``[driving frame resized to the same height | output]``."""
+    ``[driving frame resized to the same height | output]``, both scaled down when needed so that the frame's
+    longer side is at most ``max_side`` (``None``: no bound)."""
     out = paste(src.image, face, src.transform, transform_size=src.crop.shape[0]) if paste_back else face
     if side_by_side and driving is not None:
-        h, w = driving.shape[:2]
-        width = max(1, round(w * out.shape[0] / h))
-        left = np.asarray(Image.fromarray(driving).resize((width, out.shape[0]), Image.BILINEAR))
-        out = np.concatenate([left, out], axis=1)
+        height, width = out.shape[:2]
+        longest = max(width + beside_width(height, driving.shape[:2]), height)
+        if max_side is not None and longest > max_side:
+            height = max(1, math.floor(height * max_side / longest))
+            out = _resized(out, max(1, round(width * height / out.shape[0])), height)
+        left_width = beside_width(height, driving.shape[:2])
+        if max_side is not None:
+            left_width = max(1, min(left_width, max_side - out.shape[1]))
+        out = np.concatenate([_resized(driving, left_width, height), out], axis=1)
     return out
 
 
@@ -451,14 +492,20 @@ def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndar
     batch_size, progress = options.batch_size, options.progress
     roll_region = roll_region_for(options.paste_back)
     if options.paste_back:
-        src = canvas_source(src, options.max_side)
+        max_side = options.max_side
+        if options.side_by_side and max_side is not None:  # both halves within max_side: the first frame decides
+            first = next(frames, None)
+            if first is not None:
+                max_side = side_by_side_cap(src.image.shape[:2], first.shape[:2], max_side)
+                frames = itertools.chain([first], frames)
+        src = canvas_source(src, max_side)
 
     def flush(batch: List[np.ndarray], start: int) -> Iterator[np.ndarray]:
         end = start + len(batch)
         faces = reenactor.faces(src, dp[start:end], offset=None if offsets is None else offsets[start:end],
                                 roll_region=roll_region)
         for face, frame in zip(faces, batch):
-            yield compose(src, face, options.paste_back, frame, options.side_by_side)
+            yield compose(src, face, options.paste_back, frame, options.side_by_side, options.max_side)
 
     batch: List[np.ndarray] = []
     count = 0

@@ -257,6 +257,9 @@ def test_pasted_back_frames_are_scaled_to_max_side(setup, clip, tmp_path,  # typ
     out = tmp_path / "small.mp4"
     r.reenact_video(src, clip, out, options)
     assert probe_video(out).size == (half, half)
+    beside = tmp_path / "beside.mp4"  # [driving | output] within max_side as a whole: the photo at SIZE px
+    r.reenact_video(src, clip, beside, options.with_(side_by_side=True))
+    assert probe_video(beside).size == (half, SIZE)
     frames = r.reenact(src, clip, options)
     faces = r.reenact(src, clip, options.with_(paste_back=False))
     canvas, transform = fit_canvas(src.image, src.transform, half)

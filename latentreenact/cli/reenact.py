@@ -123,7 +123,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
               help="Paste the reenacted face back into the source photo (else output the aligned face).")
 @max_side_option(OUTPUT_MAX_SIDE, "With --paste-back: scale the source photo down so that its longer side is at most "
                  "this many pixels before pasting (a phone photo then makes a 1080p-class video that players decode, "
-                 "several times faster); 0 = the photo's own size.")
+                 "several times faster); with --side-by-side, the whole frame; 0 = the photo's own size.")
 @click.option("--side-by-side/--no-side-by-side", default=False, show_default=True,
               help="Output [driving frame | result].")
 @click.option("--max-frames", type=click.IntRange(1), default=None,

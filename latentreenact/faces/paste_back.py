@@ -91,14 +91,22 @@ def fit_canvas(image: np.ndarray, transform: np.ndarray,
     if max_side is not None and max_side < 16:
         raise ValueError(f"max_side must be at least 16 pixels (or None for the photo's size), got {max_side}")
     height, width = image.shape[:2]
-    if max_side is None or max(height, width) <= max_side:
+    new_h, new_w = canvas_size(height, width, max_side)
+    if (new_h, new_w) == (height, width):
         return image, _homogeneous(transform)
-    factor = max_side / max(height, width)
-    new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
     small = np.asarray(Image.fromarray(as_rgb_uint8(image, name="photo")).resize((new_w, new_h), Image.LANCZOS))
     sx, sy = new_w / width, new_h / height  # pixel centres at integers: x' = (x + 0.5) * sx - 0.5
     scale = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
     return small, scale @ _homogeneous(transform)
+
+
+def canvas_size(height: int, width: int, max_side: Optional[int]) -> Tuple[int, int]:
+    """``(height, width)`` of a ``height`` x ``width`` photo scaled down (aspect kept, rounded) so that its longer side
+    is at most ``max_side``; unchanged when it already fits or ``max_side`` is ``None``."""
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    factor = max_side / max(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
 
 
 def _homogeneous(transform: np.ndarray) -> np.ndarray:
