@@ -19,7 +19,15 @@ from .net3d.controls import CONTROLS, control_delta, control_directions
 from .net3d.pose_vector import PoseVectorSpec
 from .shape3d import LinearShapeModel
 
-__all__ = ["EditControls"]
+__all__ = ["ANGLE_LIMIT", "CONTROL_LIMIT", "EditControls", "RANGE_FACTOR"]
+
+#: An edited head is turned at most this far (degrees) from the camera, about any axis.
+ANGLE_LIMIT = 90.0
+#: An edited entry may lie at most this many times the pose vector's common range (``spec.shift_scale``, the span
+#: A was trained on) from its middle: beyond it the generator renders noise, so such a value is a mistake.
+RANGE_FACTOR = 3.0
+#: The largest magnitude of a W-space control value (1 is a full edit; the drivers ask for at most 3).
+CONTROL_LIMIT = 10.0
 
 _NO_CONTROLS_FILE = ("this model has no W-space controls file (the default model ships one; a model directory "
                      "names it as 'controls' in reenactor.json)")
@@ -56,6 +64,24 @@ class EditControls:
             raise ValueError(f"{name} values contains NaN or Inf")
         return values[:, None, None] * self.latent.offset({name: 1.0}, self.n_latent)
 
+    def _check_range(self, values: Mapping[str, float], target: torch.Tensor) -> None:
+        """ValueError for an edited entry beyond :data:`ANGLE_LIMIT` (angles) or :data:`RANGE_FACTOR` times the
+        common range (any entry, rescaled), naming what was asked."""
+        limit = RANGE_FACTOR * self.spec.shift_scale
+        rescaled = self.spec.rescale(target)[0]
+        for name, value in values.items():
+            i = self.spec.names.index(name)
+            degrees = name in ("yaw", "pitch", "roll")
+            if degrees and abs(float(target[0, i])) > ANGLE_LIMIT:
+                raise ValueError(f"{name} {value:g}: the edited head would be turned {float(target[0, i]):.0f} degrees; "
+                                 f"edits are limited to ±{ANGLE_LIMIT:g} degrees (the generator's faces turn about "
+                                 "±30)")
+            if abs(float(rescaled[i])) > limit:
+                raise ValueError(f"{name} {value:g}: the edited face would lie at {float(rescaled[i]):.1f} in the "
+                                 f"direction matrix's units, beyond ±{limit:g} ({RANGE_FACTOR:g} times the ±"
+                                 f"{self.spec.shift_scale:g} its directions were trained on), where the generator "
+                                 "renders noise")
+
     def pose_directions(self) -> Dict[str, torch.Tensor]:
         """Raw Δp [k] of a value of 1 of each pose-vector control (loaded once); ValueError for pose vectors
         without BFM expressions."""
@@ -84,6 +110,11 @@ class EditControls:
         for name, value in values.items():
             i = self.spec.names.index(name)
             target[0, i] = value if absolute else target[0, i] + value
+        self._check_range(values, target)
+        too_large = {n: v for n, v in control_values.items() if abs(v) > CONTROL_LIMIT}
+        if too_large:
+            raise ValueError(f"expression control values {too_large} are too large: they are limited to "
+                             f"±{CONTROL_LIMIT:g} (1 is a full edit)")
         unknown = [n for n in control_values if n not in CONTROLS and n not in LATENT_CONTROLS]
         if unknown:
             raise ValueError(f"unknown expression controls {unknown}; choose from {', '.join(self.names())}")

@@ -36,9 +36,10 @@ def from_uint8(images: np.ndarray, device: Union[str, torch.device] = "cpu") -> 
 
 
 def make_grid(images: np.ndarray, columns: Optional[int] = None, padding: int = 2) -> np.ndarray:
-    """Tile uint8 [B, H, W, 3] images into one [rows*H, columns*W, 3] image (black padding)."""
+    """Tile uint8 [B, H, W, 3] images into one [rows*H, columns*W, 3] image (black padding); ``columns`` (default:
+    a square grid) is at most B, so a short row of images gets no empty tiles."""
     b, h, w, c = images.shape
-    columns = columns or max(1, math.ceil(math.sqrt(b)))
+    columns = min(columns or max(1, math.ceil(math.sqrt(b))), max(b, 1))
     rows = math.ceil(b / columns)
     grid = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding, c), dtype=np.uint8)
     for i in range(b):

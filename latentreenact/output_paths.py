@@ -17,8 +17,9 @@ from typing import Dict, Tuple
 
 from .fileio import OutputNotWritableError, PathLike, nearest_existing
 
-__all__ = ["DIRECTORY", "IMAGE_FORMATS", "OUTPUT_SUFFIXES", "OutputNotWritableError", "UnsupportedOutputError",
-           "VIDEO_CODECS", "check_output", "output_kind", "writable_directory"]
+__all__ = ["DIRECTORY", "IMAGE_FORMATS", "OUTPUT_SUFFIXES", "OutputIsInputError", "OutputNotWritableError",
+           "UnsupportedOutputError", "VIDEO_CODECS", "check_not_input", "check_output", "output_kind",
+           "writable_directory"]
 
 #: image suffix -> Pillow format name (only formats that hold 8-bit RGB without surprises)
 IMAGE_FORMATS: Dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
@@ -45,6 +46,26 @@ _KIND_NAMES = {"image": "an image file", "video": "a video file", "gif": "a GIF"
 
 class UnsupportedOutputError(ValueError):
     """An output path whose suffix is not one we write for that kind of output."""
+
+
+class OutputIsInputError(UnsupportedOutputError):
+    """An output path that names one of the command's inputs: writing it would destroy that input."""
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)  # links and hard links included
+    return a.resolve() == b.resolve()
+
+
+def check_not_input(output: PathLike, *inputs: PathLike) -> None:
+    """Before any work: :class:`OutputIsInputError` when ``output`` is one of ``inputs`` (the same file or folder,
+    also through a link), which the command would overwrite."""
+    out = Path(output)
+    for item in inputs:
+        if _same_path(out, Path(item)):
+            raise OutputIsInputError(f"the output {out} is the input {item}; writing it would overwrite that input: "
+                                     "choose another output path")
 
 
 def output_kind(path: PathLike, *kinds: str) -> str:

@@ -10,6 +10,7 @@ check that happens only after the models load (after the compute, with ``--tune`
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import click
@@ -124,6 +125,29 @@ COMMANDS = {
 
 
 # ----------------------------------------------------------------------------------------- outputs
+
+@pytest.mark.parametrize("case", ["reenact -o driving", "reenact -o source", "reenact -o link to driving",
+                                  "edit -o source", "reenact --save-source source"])
+def test_an_output_that_is_an_input_fails_first_with_exit_2(files, tmp_path, no_models, case) -> None:  # type: ignore[no-untyped-def]
+    """Was: the input silently replaced by the result (found by trying it, session 20)."""
+    root, model = files
+    for name in ("source.png", "driving.png"):
+        shutil.copy(root / name, tmp_path / name)
+    src, drv = tmp_path / "source.png", tmp_path / "driving.png"
+    prepared = tmp_path / "source.lrsource"
+    prepared.write_bytes(b"a prepared source: only has to exist for the check")
+    (tmp_path / "link.png").symlink_to(drv)
+    before = listing(tmp_path), {p: p.read_bytes() for p in (src, drv, prepared)}
+    command, _, output = case.partition(" -o ")
+    if case == "reenact --save-source source":
+        args = ["reenact", "--source", prepared, "--driving", drv, "--save-source", prepared, "-o", tmp_path / "o.png"]
+    else:
+        args = [command, "--source", src, *(["--driving", drv] if command == "reenact" else ["--yaw", "5"]),
+                "-o", {"driving": drv, "source": src, "link to driving": tmp_path / "link.png"}[output]]
+    result = invoke([*args, "--model", model, "--no-align"])
+    assert_fails(result, EXIT_USAGE, "would overwrite")
+    assert (listing(tmp_path), {p: p.read_bytes() for p in (src, drv, prepared)}) == before
+
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_an_output_through_a_file_fails_first_with_exit_7(files, tmp_path, no_models, command) -> None:  # type: ignore[no-untyped-def]

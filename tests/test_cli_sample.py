@@ -26,6 +26,9 @@ def test_sample_grid(tmp_path, ckpt):
     img = np.asarray(Image.open(out))
     assert img.shape == (2 * 66 + 2, 3 * 66 + 2, 3)
     assert img[2:66, 2:66].std() > 1  # a rendered image, not padding
+    wide = tmp_path / "wide.png"  # more columns than samples: one row of the samples, no empty tiles
+    assert run("sample", "--generator", ckpt, "-n", "2", "--columns", "10", "--no-progress", "-o", str(wide)).exit_code == 0
+    assert np.asarray(Image.open(wide)).shape == (66 + 2, 2 * 66 + 2, 3)
 
 
 def test_seed_determinism_and_batch_independence(tmp_path, ckpt):

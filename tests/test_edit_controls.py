@@ -70,6 +70,10 @@ def test_w_space_controls_offset_and_series():
     (lambda e: e.delta(P, controls={"eyes_closed": 1.0}), "no W-space controls file"),
     (lambda e: e.offset({"lips_apart": 1.0}), "no W-space controls file"),
     (lambda e: e.series("eyes_closed", torch.ones(2)), "no W-space controls file"),
+    (lambda e: e.delta(P, yaw=1e6), "limited to ±90 degrees"),
+    (lambda e: e.delta(P, pitch=-90.0, absolute=True), "beyond ±18"),  # 90 degrees, but 27 units of pitch's ±6
+    (lambda e: e.delta(P, expression={0: 1e3}), "beyond ±18"),
+    (lambda e: e.delta(P, controls={"smile": -11.0}), "limited to ±10"),
 ])
 def test_bad_requests_are_refused(call, message):
     with pytest.raises(ValueError, match=message):
@@ -79,3 +83,20 @@ def test_bad_requests_are_refused(call, message):
 def test_nan_series_values_are_refused():
     with pytest.raises(ValueError, match="NaN or Inf"):
         EditControls(SPEC, 4, tiny_controls()).series("eyes_closed", torch.tensor([0.0, float("nan")]))
+
+
+def test_the_range_limits_closed_form():
+    """Yaw may reach ±90 degrees (15 units of its ±6 = ±40 degrees, inside 3 x 6); pitch stops at 3 x 6 units =
+    60 degrees; an expression at 3 times its range from the middle; every refusal leaves an edit at the edge
+    possible."""
+    edits = EditControls(SPEC, 4)
+    edits.delta(P, yaw=90.0, absolute=True)
+    edits.delta(P, pitch=60.0, absolute=True)
+    with pytest.raises(ValueError, match="beyond"):
+        edits.delta(P, pitch=60.5, absolute=True)
+    lo, hi = SPEC.ranges["exp_2"]
+    middle, half = (lo + hi) / 2, (hi - lo) / 2
+    edits.delta(P, expression={2: middle + 2.99 * half}, absolute=True)
+    with pytest.raises(ValueError, match="beyond"):
+        edits.delta(P, expression={2: middle - 3.01 * half}, absolute=True)
+    edits.delta(P, controls={"mouth_open": 10.0})

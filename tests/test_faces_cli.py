@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from fixtures.face_photos import single_thread
-from latentreenact.cli.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND
+from latentreenact.cli.errors import EXIT_BAD_INPUT, EXIT_NOT_FOUND, EXIT_USAGE
 from latentreenact.cli.faces import faces
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
@@ -44,7 +44,11 @@ def test_align_directory_stops_at_a_faceless_image(tmp_path, face_photos_dir):
     result = _run(src, "-o", out)
     assert result.exit_code == EXIT_BAD_INPUT
     assert "b_blank.png" in result.output and result.output.count("\n") == 1
-    assert sorted(p.name for p in out.iterdir()) == ["a.json", "a.png"]  # complete pairs only
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # nothing, not half a folder
+    out.mkdir()
+    (out / "old.txt").write_text("kept")
+    assert _run(src, "-o", out).exit_code == EXIT_BAD_INPUT
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]  # an existing folder: untouched
 
     result = CliRunner().invoke(faces, ["align", str(src), "-o", str(tmp_path / "out2"), "--keep-going",
                                         "--no-progress"])
@@ -64,3 +68,14 @@ def test_align_bad_inputs(tmp_path, face_photos_dir):
     result = _run(face_photos_dir / "astronaut.png", "-o", tmp_path / "o", "--index", 3)
     assert result.exit_code == EXIT_BAD_INPUT and "face index 3" in result.output
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_align_never_writes_over_its_photos(tmp_path, face_photos_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(face_photos_dir / "astronaut.png", src / "a.png")
+    before = (src / "a.png").read_bytes()
+    for args in ((src, "-o", src), (src / "a.png", "-o", src)):  # OUT is the photos' folder: a.png -> a.png
+        result = _run(*args)
+        assert result.exit_code == EXIT_USAGE and "overwrite" in result.output, result.output
+        assert (src / "a.png").read_bytes() == before and sorted(p.name for p in src.iterdir()) == ["a.png"]

@@ -133,7 +133,11 @@ def test_edit_single_and_sweeps(files, tmp_path) -> None:  # type: ignore[no-unt
     assert result.exit_code == 0, result.output
     result = run(edit, common + ["--jaw", "1", "-o", tmp_path / "jaw.png"])
     assert result.exit_code == EXIT_BAD_INPUT and "jaw" in result.output
-    for bad in (["--sweep", "yaw:1:2"], ["--exp", "x"], ["-o", tmp_path / "nosweep.gif"]):
+    result = run(edit, common + ["--yaw", "1e6", "-o", tmp_path / "far.png"])
+    assert result.exit_code == EXIT_BAD_INPUT and "limited to ±90 degrees" in result.output, result.output
+    for bad in (["--sweep", "yaw:1:2"], ["--exp", "x"], ["-o", tmp_path / "nosweep.gif"],
+                ["--yaw", "25", "--sweep", "yaw:-10:10:2"], ["--exp", "1=2", "--sweep", "exp_1:0:1:2"],
+                ["--smile", "1", "--sweep", "smile:0:1:2"]):
         result = run(edit, common + (bad if "-o" in bad else bad + ["-o", tmp_path / "x.png"]))
         assert result.exit_code == EXIT_USAGE, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png", "eyes.png", "eyes_grid.png", "grid.png", "s.gif"]

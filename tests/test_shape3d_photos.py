@@ -61,6 +61,8 @@ def test_pose_command_on_photos(face_photos_dir: Path) -> None:
     assert text.output.count("yaw") == len(PEOPLE) == len(list(face_photos_dir.glob("*.png")))
     missing_face = CliRunner().invoke(pose, [str(face_photos_dir / "astronaut.png"), "--index", "7"])
     assert missing_face.exit_code == EXIT_BAD_INPUT and "face index 7" in missing_face.output
+    negative = CliRunner().invoke(pose, [str(face_photos_dir / "astronaut.png"), "--index", "-1"])
+    assert negative.exit_code == 2 and "-1" in negative.output  # was: Python's last face, printed as "face -1"
 
 
 def test_pose_command_input_errors(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from ..images import save_image
 from ..latent_controls import LATENT_CONTROLS
 from ..net3d.controls import CONTROLS
-from ..output_paths import check_output
+from ..output_paths import check_not_input, check_output
 from ..reenact_files import render_sweeps, write_sweeps
 from ..reenact_video import OUTPUT_MAX_SIDE, canvas_source
 from .errors import reports_errors
@@ -117,8 +117,17 @@ def edit(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune
                                   ("lips_apart", lips_apart)) if v is not None}
     fixed = {"yaw": yaw, "pitch": pitch, "roll": roll, "jaw": jaw, "expression": parse_expression(expression),
              "controls": controls, "absolute": absolute, "paste_back": paste_back}
+    given = {*(k for k in ("yaw", "pitch", "roll", "jaw") if fixed[k] is not None), *controls,
+             *(f"exp_{i}" for i in fixed["expression"])}
+    both = [name for name, _ in parsed if name in given]
+    if both:
+        raise click.BadParameter(f"{', '.join(sorted(set(both)))} is both given a value and swept; the sweep sets it, "
+                                 "so drop one of the two", param_hint="--sweep")
     source = check_source(sources, tune, save_source)
     check_output(output, *(("image", "gif") if parsed else ("image",)))  # before any model loads
+    check_not_input(output, *sources)
+    if save_source is not None:
+        check_not_input(save_source, output, *sources)
     reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
                                  no_align, progress, roll_mode, calibrate, save_source)
     if not parsed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import List, Optional
@@ -10,7 +11,8 @@ import click
 from tqdm import tqdm
 
 from ..faces.align_file import align_image_file
-from ..output_paths import check_output
+from ..fileio import staged_directory
+from ..output_paths import check_not_input, check_output
 from .errors import EXIT_BAD_INPUT, fail, reports_errors
 from .options import detector_option, progress_option
 
@@ -55,16 +57,21 @@ def align(source: Path, output: Path, size: int, mode: str, detector: str, upsam
     """Detect, align and crop the face in SOURCE (an image or a directory of images)."""
     files = _inputs(source)
     check_output(output, "directory")
+    check_not_input(output, source)
+    for path in files:  # a crop written over its own photo (OUT is the photo's folder)
+        check_not_input(output / f"{path.stem}.png", path)
     failed: List[str] = []
     bar = tqdm(files, desc="align", unit="img", disable=not progress or len(files) == 1)
-    for path in bar:
-        try:
-            align_image_file(path, output, size, mode, detector, upsample, index)
-        except ValueError as exc:
-            if not keep_going:
-                raise
-            log.warning("%s", exc)
-            failed.append(path.name)
+    # --keep-going writes each crop as it comes; otherwise all of them appear together, or none on a failure
+    with contextlib.nullcontext(output) if keep_going else staged_directory(output) as folder:
+        for path in bar:
+            try:
+                align_image_file(path, folder, size, mode, detector, upsample, index)
+            except ValueError as exc:
+                if not keep_going:
+                    raise
+                log.warning("%s", exc)
+                failed.append(path.name)
     done = len(files) - len(failed)
     click.echo(f"aligned {done} of {len(files)} image(s) into {output}", err=True)
     if failed:

@@ -21,7 +21,7 @@ def _warn(message: str) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout instead of text.")
 @detector_option()
-@click.option("--index", "face_index", type=int, default=None,
+@click.option("--index", "face_index", type=click.IntRange(min=0), default=None,
               help="Only this face of each image (0 = largest); default: every face.")
 @click.option("--noise", type=click.FloatRange(min=1e-4, max=1.0), default=0.02, show_default=True,
               help="Assumed landmark noise relative to face size (fit regularisation).")

@@ -19,6 +19,7 @@ from ..reenact_files import (check_driving, check_reenact_output, check_saved_so
                              reenact_to_files)
 from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
+from ..output_paths import check_not_input
 from ..reenact_video import OUTPUT_MAX_SIDE, ReenactOptions
 from ..reenactor import ROLL_MODES
 from ..source_file import is_source_file
@@ -154,6 +155,9 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
     if not driving.exists():
         raise FileNotFoundError(f"driving input not found: {driving}")
     check_reenact_output(output, driving)
+    check_not_input(output, driving, *sources)
+    if save_source is not None:
+        check_not_input(save_source, driving, output, *sources)
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
         reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
