@@ -43,7 +43,8 @@ from .latent_controls import LATENT_CONTROLS
 from .net3d.pose_vector import ANGLE_SCALES
 from .pose_delta import EXPRESSION_LIMIT, GAIN_LIMITS, limit_expression
 from .output_paths import check_output
-from .video import VideoWriter, is_video_path, iter_frames, probe_video, warnings_once, write_gif
+from .video import (AUDIO_SUFFIXES, VideoWriter, is_video_path, iter_frames, probe_video, warnings_once,
+                    write_gif)
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +225,13 @@ def is_image_path(path: PathLike) -> bool:
 
 
 def driving_kind(driving: Any) -> str:
-    """``"video"`` for a path with a video suffix, else ``"images"``."""
-    if isinstance(driving, (str, os.PathLike)) and not Path(driving).is_dir() and is_video_path(driving):
-        return "video"
+    """``"video"`` for a path with a video suffix, else ``"images"``; ``ValueError`` for an audio file."""
+    if isinstance(driving, (str, os.PathLike)) and not Path(driving).is_dir():
+        if is_video_path(driving):
+            return "video"
+        if Path(driving).suffix.lower() in AUDIO_SUFFIXES:
+            raise ValueError(f"{driving} is an audio file; drive the source with a video, an image or a folder of "
+                             "images (a video's own audio is carried into the output)")
     return "images"
 
 

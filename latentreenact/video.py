@@ -18,7 +18,7 @@ from PIL import Image
 
 from .fileio import PathLike, atomic_path
 from .output_paths import VIDEO_CODECS, output_kind
-from .video_probe import (_FASTSTART_SUFFIXES, VIDEO_SUFFIXES, VideoError, VideoInfo, _ffmpeg_exe, _ffmpeg_url,
+from .video_probe import (_FASTSTART_SUFFIXES, AUDIO_SUFFIXES, VIDEO_SUFFIXES, VideoError, VideoInfo, _ffmpeg_exe, _ffmpeg_url,
                           _has_audio, is_video_path, iter_frames, probe_video, warnings_once)
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 #: output options of the codecs that need more than ``-crf`` for a constant-quality encode
 _CODEC_OPTIONS = {"libvpx-vp9": ["-b:v", "0", "-row-mt", "1", "-deadline", "good", "-cpu-used", "4"]}
 
-__all__ = ["VIDEO_CODECS", "VIDEO_SUFFIXES", "VideoError", "VideoInfo", "VideoWriter", "is_video_path", "iter_frames", "probe_video",
+__all__ = ["AUDIO_SUFFIXES", "VIDEO_CODECS", "VIDEO_SUFFIXES", "VideoError", "VideoInfo", "VideoWriter", "is_video_path", "iter_frames", "probe_video",
            "warnings_once", "write_gif", "write_video"]
 
 
@@ -170,7 +170,9 @@ class VideoWriter:
         cmd = [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-i", _ffmpeg_url(video), "-i", _ffmpeg_url(self.audio_from),
                "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", self.audio_codec,
-               "-t", f"{duration:.6f}"]
+               # the audio on the clip's timeline from 0: silence before a late first sound (a clip cut to frames
+               # before it would otherwise get no audio packet at all) and after an early last one
+               "-af", "aresample=async=1:first_pts=0,apad", "-t", f"{duration:.6f}"]
         if output.suffix.lower() in _FASTSTART_SUFFIXES:
             cmd += ["-movflags", "+faststart"]
         proc = subprocess.run(cmd + [_ffmpeg_url(output)], stdin=subprocess.DEVNULL,

@@ -21,10 +21,13 @@ from .fileio import PathLike
 
 logger = logging.getLogger("latentreenact.video")  # one logger for the video I/O
 
-__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoInfo", "is_video_path", "iter_frames", "probe_video",
+__all__ = ["AUDIO_SUFFIXES", "VIDEO_SUFFIXES", "VideoError", "VideoInfo", "is_video_path", "iter_frames", "probe_video",
            "warnings_once"]
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif")
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                  ".3gp", ".wmv", ".flv", ".ogv", ".vob")
+#: suffixes of audio-only files, which are refused as driving input by name (not as an unreadable image)
+AUDIO_SUFFIXES = (".m4a", ".wav", ".mp3", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma")
 _FASTSTART_SUFFIXES = (".mp4", ".mov", ".m4v")  # containers whose index can move to the front
 
 

@@ -126,6 +126,17 @@ COMMANDS = {
 
 # ----------------------------------------------------------------------------------------- outputs
 
+def test_an_audio_file_as_driving_is_named_as_such(files, tmp_path, no_models) -> None:  # type: ignore[no-untyped-def]
+    """Was: 'cannot write an image file ... to out.mp4', blaming the output (session 20)."""
+    root, model = files
+    audio = tmp_path / "voice.m4a"
+    audio.write_bytes(b"only the name matters")
+    result = invoke(["reenact", "--source", root / "source.png", "--driving", audio, "--model", model, "--no-align",
+                     "-o", tmp_path / "out.mp4"])
+    assert_fails(result, EXIT_BAD_INPUT, "voice.m4a is an audio file")
+    assert listing(tmp_path) == ["voice.m4a"]
+
+
 @pytest.mark.parametrize("case", ["reenact -o driving", "reenact -o source", "reenact -o link to driving",
                                   "edit -o source", "reenact --save-source source"])
 def test_an_output_that_is_an_input_fails_first_with_exit_2(files, tmp_path, no_models, case) -> None:  # type: ignore[no-untyped-def]

@@ -74,13 +74,28 @@ def media(tmp_path_factory):
                        check=True, stdin=subprocess.DEVNULL)
         return path
 
+    late = root / "late.mov"  # a clip whose first sound comes at about 2 s, after the frames written below
+    subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=24:duration=3",
+                    "-itsoffset", "2", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-map", "0", "-map", "1",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", str(late)], check=True, stdin=subprocess.DEVNULL)
     return {"frames": make_frames(), "clip": encode(root / "clip.mp4", make_frames()),
-            "long_audio": sine("long.m4a", 1), "short_audio": sine("short.m4a", 0.3)}
+            "long_audio": sine("long.m4a", 1), "short_audio": sine("short.m4a", 0.3), "late_audio": late}
 
 
 def test_is_video_path():
     assert is_video_path("a/b.MP4") and is_video_path("x.webm") and is_video_path(Path("y.gif"))
     assert not is_video_path("a.png") and not is_video_path("mp4") and not is_video_path("a.mp4.txt")
+    assert is_video_path("camcorder.MTS") and is_video_path("old.mpg") and is_video_path("phone.3gp")
+
+
+def test_an_mpeg_program_stream_is_read(media, tmp_path):
+    """Was: a .mpg driving clip taken for an image, and the error blamed the .mp4 output (session 20)."""
+    mpg = tmp_path / "clip.mpg"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(media["clip"]), "-c:v", "mpeg2video",
+                    "-q:v", "2", str(mpg)], check=True, stdin=subprocess.DEVNULL)
+    frames = list(iter_frames(mpg))
+    assert len(frames) == N and probe_video(mpg).size == (W, H)
+    assert max(mean_abs_diff(a, b) for a, b in zip(frames, media["frames"])) < 8
 
 
 def test_probe_video(media):
@@ -114,8 +129,9 @@ def test_write_video_round_trip(media, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
-@pytest.mark.parametrize("source", ["long_audio", "short_audio"])
+@pytest.mark.parametrize("source", ["long_audio", "short_audio", "late_audio"])
 def test_audio_is_carried(media, tmp_path, source):
+    """Was, for audio that starts after the frames written: "the audio ... was not added" after the whole run."""
     out = tmp_path / "talk.mp4"
     with VideoWriter(out, FPS, audio_from=media[source]) as writer:
         for frame in media["frames"]:
