@@ -65,6 +65,24 @@ def image_format(path: PathLike) -> str:
     return IMAGE_FORMATS[Path(path).suffix.lower()]
 
 
+#: The most two channels of a greyscale photo's pixel may differ (8-bit levels; JPEG's chroma noise stays below it).
+GREY_TOLERANCE = 6
+
+
+def is_greyscale(image: np.ndarray, tolerance: float = GREY_TOLERANCE) -> bool:
+    """Whether a uint8 RGB image [..., 3] is grey: on 99 % of its pixels the channels lie within ``tolerance``."""
+    pixels = np.asarray(image).reshape(-1, 3).astype(np.int16)
+    if not len(pixels):
+        return False
+    return float(np.percentile(pixels.max(axis=1) - pixels.min(axis=1), 99)) <= tolerance
+
+
+def to_greyscale(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB images [..., 3] in grey: ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B) in all three channels."""
+    luma = np.asarray(images, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.repeat(np.clip(np.rint(luma), 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+
+
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     """A uint8 [H, W, 3] image resized to ``size`` x ``size`` (Lanczos); a copy when already that size
     and read-only (so callers may write into the result)."""

@@ -57,7 +57,7 @@ from .faces import NoFaceError, as_rgb_uint8, read_image
 from .faces.roll import roll_faces
 from .fileio import CheckpointFormatError
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
-from .images import from_uint8, resize_square, to_uint8
+from .images import from_uint8, is_greyscale, resize_square, to_greyscale, to_uint8
 from .latent_controls import LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
@@ -269,11 +269,11 @@ class Reenactor:
         images = self.render(src, self.shift(src, latent, offset))
         if degrees is not None:
             images = roll_faces(images, degrees, region=roll_region)
-        return to_uint8(images)
+        return _in_source_colours(src, to_uint8(images))
 
     def render_source(self, src: Source) -> np.ndarray:
         """The source's reconstruction (no shift) as uint8 [S, S, 3]."""
-        return to_uint8(self.render(src, src.wplus))[0]
+        return _in_source_colours(src, to_uint8(self.render(src, src.wplus)))[0]
 
     def _check_source(self, src: Source) -> None:
         if tuple(src.wplus.shape[1:]) != (self.generator.n_latent, self.generator.style_dim):
@@ -512,6 +512,12 @@ class Reenactor:
         etc. with the driving clip's audio, or .gif), streamed and written atomically (see
         :func:`latentreenact.reenact_video.reenact_video`). ``options`` / ``settings``: as :meth:`reenact`."""
         return reenact_video(self, src, video, output, _options(options, settings), max_frames=max_frames)
+
+
+def _in_source_colours(src: Source, faces: np.ndarray) -> np.ndarray:
+    """Rendered faces uint8 [B, S, S, 3], in grey when the source's face is grey (a black-and-white photo: the
+    generator renders every face in colour)."""
+    return to_greyscale(faces) if is_greyscale(src.crop) else faces
 
 
 def _options(options: Optional[ReenactOptions], settings: Dict[str, Any]) -> ReenactOptions:
