@@ -94,4 +94,4 @@ def _side_or_off(ctx: click.Context, param: click.Parameter, value: int) -> Opti
 def max_side_option(default: int, help: str) -> "click.decorators.FC":  # noqa: A002 - click's keyword
     """``--max-side`` (pixels, 0 = the photo's size, as None) with a command-specific default and help text."""
     return click.option("--max-side", type=click.IntRange(0), default=default, show_default=True,
-                        callback=_side_or_off, help=help)
+                        callback=_side_or_off, help=f"{help} Give 0 or at least 16.")

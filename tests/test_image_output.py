@@ -1,5 +1,6 @@
-"""A black-and-white source photo gets grey faces (the generator renders every face in colour): the colour
-test and the conversion in closed form, and the reenactor's faces of a grey source (found by trying it, session 20)."""
+"""Images as the user gets them (found by trying the commands, session 20): a black-and-white source photo gets
+grey faces, though the generator renders every face in colour (the colour test and the conversion in closed form,
+the reenactor's faces of a grey source); JPEG and WebP outputs at quality 95."""
 
 from __future__ import annotations
 
@@ -47,3 +48,14 @@ def test_a_grey_source_gets_grey_faces() -> None:
     faces = r.faces(grey_src, dp)
     assert np.array_equal(faces, to_greyscale(coloured))  # the same faces, in grey
     assert np.array_equal(r.render_source(grey_src), to_greyscale(r.render_source(src)))
+
+
+def test_lossy_outputs_keep_detail(tmp_path) -> None:
+    """JPEG and WebP outputs at quality 95 (was Pillow's 75, with 4:2:0 chroma: visibly soft faces, session 20)."""
+    from fixtures.face_photos import photo
+    from latentreenact.images import save_image
+
+    image = photo("astronaut")
+    for suffix, bound in ((".jpg", 1.2), (".webp", 1.5), (".png", 0.0)):
+        back = np.asarray(Image.open(save_image(image, tmp_path / f"a{suffix}")).convert("RGB")).astype(float)
+        assert np.abs(back - image).mean() <= bound, suffix  # quality 75: 2.7 for the JPEG
