@@ -37,7 +37,9 @@ class VideoError(ValueError):
 
 @dataclass
 class VideoInfo:
-    """What ``probe_video`` learns about a file. ``size`` is (width, height) as frames are decoded."""
+    """What ``probe_video`` learns about a file. ``size`` is (width, height) as frames are decoded; ``fps`` the
+    average frame rate; ``variable_rate``: the frames are not evenly spaced (a phone's clip; its frames are then
+    decoded resampled to ``fps``, see :func:`iter_frames`); ``n_frames`` the frames stored."""
 
     path: Path
     fps: float
@@ -45,6 +47,7 @@ class VideoInfo:
     n_frames: Optional[int]
     duration: Optional[float]
     has_audio: bool
+    variable_rate: bool = False
 
 
 def is_video_path(path: PathLike) -> bool:
@@ -162,6 +165,16 @@ def _parse_fps(stream_line: str) -> Optional[float]:
     return fps
 
 
+def _is_variable_rate(stream_line: str, fps: float) -> bool:
+    """Whether ffmpeg's description shows uneven frame spacing: the average rate (``fps``) differs from the base rate
+    it guesses from the timestamps (``tbr``) by more than 1 %, and is not half of it (one frame per two fields)."""
+    match = re.search(r"([\d.]+)(k?) tbr", stream_line)
+    if match is None or not fps:
+        return False
+    tbr = float(match.group(1)) * (1000 if match.group(2) else 1)
+    return all(abs(tbr / fps - ratio) > 0.01 * ratio for ratio in (1.0, 2.0))
+
+
 def _parse_duration(section: List[str]) -> Optional[float]:
     for line in section:
         match = re.search(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)", line)
@@ -206,7 +219,8 @@ def probe_video(path: PathLike) -> VideoInfo:
     if problems:
         _warn("%s looks damaged (ffmpeg: %s); frames may be missing", path, detail)
     return VideoInfo(path=path, fps=fps, size=(width, height), n_frames=n_frames,
-                     duration=_parse_duration(section), has_audio=bool(_stream_lines(section, "Audio")))
+                     duration=_parse_duration(section), has_audio=bool(_stream_lines(section, "Audio")),
+                     variable_rate=_is_variable_rate(video[0], fps))
 
 
 # ----------------------------------------------------------------------------------------- reading
@@ -214,7 +228,9 @@ def probe_video(path: PathLike) -> VideoInfo:
 def iter_frames(path: PathLike, max_frames: Optional[int] = None) -> Iterator[np.ndarray]:
     """Yield the frames of a video one at a time as writable uint8 RGB arrays [H, W, 3].
 
-    The file is probed now (FileNotFoundError / VideoError are raised by this call); decoding
+    A clip with a variable frame rate (``VideoInfo.variable_rate``) is resampled to its average rate (a frame
+    repeated or skipped where the spacing is uneven), so that frame ``k`` shows the clip at ``k / fps`` seconds and
+    an output written at ``fps`` keeps the clip's timing and its audio in sync. The file is probed now (FileNotFoundError / VideoError are raised by this call); decoding
     streams, and closing the iterator early stops ffmpeg. A file whose frames stop early (e.g.
     truncated) yields what decodes and logs a warning; one that yields no frame raises VideoError."""
     if max_frames is not None and max_frames < 1:
@@ -226,10 +242,15 @@ def iter_frames(path: PathLike, max_frames: Optional[int] = None) -> Iterator[np
 def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
     width, height = info.size
     frame_bytes = width * height * 3
-    # passthrough: one output frame per decoded frame (no duplicates/drops to force a constant rate); -s keeps every
-    # frame at the probed (upright) size, so the byte count of a frame is known before ffmpeg starts
+    # passthrough: one output frame per decoded frame (no duplicates/drops to force a constant rate; a clip with a
+    # variable rate is made even by the fps filter first); -s keeps every frame at the probed (upright) size, so the
+    # byte count of a frame is known before ffmpeg starts
     cmd = [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _ffmpeg_url(info.path),
-           "-map", "0:v:0", "-fps_mode", "passthrough", "-s", f"{width}x{height}"]
+           "-map", "0:v:0"]
+    if info.variable_rate:  # evenly spaced frames at the average rate: the output keeps the clip's timing
+        logger.info("%s has a variable frame rate; its frames are resampled to %.3f fps", info.path, info.fps)
+        cmd += ["-vf", f"fps={info.fps!r}:round=near"]
+    cmd += ["-fps_mode", "passthrough", "-s", f"{width}x{height}"]
     if max_frames is not None:
         cmd += ["-frames:v", str(max_frames)]
     cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]

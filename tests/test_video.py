@@ -327,3 +327,24 @@ def test_rotated_clip_decodes_upright(media, tmp_path):
     for s, u in zip(stored, upright):
         assert u.shape == (W, H, 3)
         assert np.array_equal(u, np.rot90(s)), "not the stored frame turned counter-clockwise by a quarter"
+
+
+def test_a_variable_rate_clip_keeps_its_timing(tmp_path):
+    """A clip at 24 fps whose frames after the 10th are every 3rd (a phone's variable rate): decoded at its average
+    rate, frame k shows the clip at k / fps seconds. Was: every stored frame in turn, so the output played the first
+    part slowly, the rest fast, and drifted from the audio (found by trying it, session 20)."""
+    clip = tmp_path / "vfr.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=black:s=32x32:r=24:d=2,format=yuv420p,geq=lum='16+N*4':cb=128:cr=128,"
+                    "select='lt(n\\,10)+not(mod(n\\,3))'", "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "0",
+                    str(clip)], check=True, stdin=subprocess.DEVNULL)
+    info = probe_video(clip)
+    assert info.variable_rate and info.n_frames == 22 and 11 < info.fps < 12.5  # 0-9, then 12, 15, ..., 45
+    shown = [round(float(f[16, 16].mean()) * 219 / 255 / 4) for f in iter_frames(clip)]  # luma 16 + 4 n
+    stored = [n for n in range(48) if n < 10 or n % 3 == 0]
+    for k, index in enumerate(shown):  # the stored frame nearest to k / fps, on the clip's own 24 fps timeline
+        t = k / info.fps * 24
+        nearest = min(stored, key=lambda n: abs(n - t))
+        assert abs(index - nearest) <= 3, (k, index, nearest)
+    assert abs(len(shown) - info.duration * info.fps) <= 2
+    assert shown[:10] != list(range(10))  # the first ten are not shown one per output frame any more
