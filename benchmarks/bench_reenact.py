@@ -79,7 +79,7 @@ def main() -> None:
     dp = reenactor.spec.delta(p[:1].expand_as(p), p)
 
     def render_all(source: Any) -> None:
-        from latentreenact.reenact_video import compose
+        from latentreenact.output_frame import compose
 
         for i in range(0, len(frames), 8):
             for face in reenactor.faces(source, dp[i:i + 8]):

@@ -45,7 +45,8 @@ from .uploads import check_array, check_file, file_key, read_photo, too_many_pix
 
 if TYPE_CHECKING:
     from latentreenact.driving_landmarks import DrivingMeasurement
-    from latentreenact.reenactor import Reenactor, Source
+    from latentreenact.reenactor import Reenactor
+    from latentreenact.source import Source
     from latentreenact.video import VideoInfo
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,10 @@ import torch
 from .faces import FaceTracker, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
 from .pose_delta import EXPRESSION_LIMIT, limit_expression
-from .reenact_video import (DEFAULT_SMOOTHING, OUTPUT_MAX_SIDE, Source, can_follow, canvas_source, compose,
-                            follow_against_source, follow_values, motion_reference, roll_region_for, source_rescaled)
+from .output_frame import canvas_source, compose, roll_region_for
+from .reenact_video import (DEFAULT_SMOOTHING, OUTPUT_MAX_SIDE, can_follow, follow_against_source, follow_values,
+                            motion_reference, source_rescaled)
+from .source import Source
 
 #: stages timed for every frame, in order
 STAGES = ("landmarks", "align", "check", "net3d", "render", "compose")

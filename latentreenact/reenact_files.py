@@ -20,7 +20,8 @@ from .images import make_grid, save_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.controls import CONTROLS
 from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_output
-from .reenact_video import ReenactOptions, Source, driving_kind, folder_images
+from .reenact_video import ReenactOptions, driving_kind, folder_images
+from .source import Source
 from .reenactor import Reenactor
 from .source_file import is_source_file
 from .video import probe_video, write_gif

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import math
 import os
 import time
 import warnings
@@ -32,16 +31,15 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Protocol, Sequ
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm.auto import tqdm
 
 from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_reference
-from .faces import NoFaceError, as_rgb_uint8, canvas_size, fit_canvas
-from .faces import paste_back as paste
-from .faces import read_image
+from .faces import NoFaceError, as_rgb_uint8, read_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.pose_vector import ANGLE_SCALES
 from .pose_delta import EXPRESSION_LIMIT, GAIN_LIMITS, limit_expression
+from .source import Source
+from .output_frame import canvas_source, compose, roll_region_for, side_by_side_cap
 from .output_paths import check_output
 from .video import (AUDIO_SUFFIXES, VideoWriter, is_video_path, iter_frames, probe_video, warnings_once,
                     write_gif)
@@ -53,41 +51,6 @@ DEFAULT_SMOOTHING = 0.5
 #: Longest side of a pasted-back output frame by default (ReenactOptions.max_side)
 OUTPUT_MAX_SIDE = 1920
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-@dataclass
-class Source:
-    """An inverted source face.
-
-    ``crop``: the aligned uint8 crop [S, S, 3] (S = the reenactor's ``align_size``); ``wplus``
-    [1, L, D]; ``p`` [1, k]: the raw pose vector (degrees, coefficients); ``generator``: a tuned
-    copy, or the reenactor's shared generator; ``transform``: 3x3 crop->photo transform (for
-    paste-back); ``image``: the source photo (uint8 [H, W, 3]); ``pose_gains``: per pose-vector entry, how far
-    the estimator sees this source's face move per unit asked of A (``Reenactor.calibrate``; empty: none);
-    ``pose_leaks``: per angle, how far the estimator sees this source's head turn per unit asked of each
-    expression entry (``Reenactor.calibrate_leaks``; empty: none).
-    """
-
-    crop: np.ndarray
-    wplus: torch.Tensor
-    p: torch.Tensor
-    generator: Any
-    transform: np.ndarray
-    image: np.ndarray
-    name: str = "source"
-    info: Dict[str, Any] = field(default_factory=dict)
-    pose_gains: Dict[str, float] = field(default_factory=dict)
-    pose_leaks: Dict[str, Dict[str, float]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.wplus.ndim != 3 or self.wplus.shape[0] != 1:
-            raise ValueError(f"{self.name}: W+ must be [1, n_latent, style_dim], got {tuple(self.wplus.shape)}")
-        if self.p.ndim != 2 or self.p.shape[0] != 1:
-            raise ValueError(f"{self.name}: the pose vector p must be [1, k], got {tuple(self.p.shape)}")
-        if not torch.isfinite(self.wplus).all():
-            raise ValueError(f"{self.name}: W+ contains NaN or Inf; invert the source again")
-        if not torch.isfinite(self.p).all():
-            raise ValueError(f"{self.name}: the pose vector contains NaN or Inf (no usable face?)")
 
 
 class FrameReenactor(Protocol):
@@ -425,70 +388,6 @@ def _log_missing(track: PoseTrack, what: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- frames
-
-def roll_region_for(paste_back: bool) -> str:
-    """What the roll rotates (:func:`~latentreenact.faces.roll.roll_faces`): the face's ellipse when the face is
-    pasted back (the photo stays still around it), the whole crop for face-only output (no seam on a strong roll)."""
-    return "face" if paste_back else "crop"
-
-
-def canvas_source(src: Source, max_side: Optional[int]) -> Source:
-    """``src`` with its photo scaled down for pasting into (:func:`~latentreenact.faces.fit_canvas`: longer side at
-    most ``max_side``; ``None``: as it is); ``src`` itself when the photo is small enough."""
-    image, transform = fit_canvas(src.image, src.transform, max_side)
-    return src if image is src.image else replace(src, image=image, transform=transform)
-
-
-def beside_width(height: int, driving_hw: Tuple[int, int]) -> int:
-    """The width of a driving frame of ``driving_hw`` (height, width) resized to ``height`` (aspect kept)."""
-    return max(1, round(driving_hw[1] * height / driving_hw[0]))
-
-
-def side_by_side_cap(photo_hw: Tuple[int, int], driving_hw: Tuple[int, int], max_side: Optional[int]) -> Optional[int]:
-    """The longer side to scale the source photo of ``photo_hw`` to (``fit_canvas``'s ``max_side``) so that the side-by-side
-    frame, the driving frame of ``driving_hw`` at the photo's height beside it, is at most ``max_side`` pixels wide
-    and high (at least 16: narrower bounds are left to :func:`compose`); ``None`` when ``max_side`` is ``None``."""
-    if max_side is None:
-        return None
-    height, width = photo_hw
-
-    def fits(cap: int) -> bool:
-        h, w = canvas_size(height, width, cap)
-        return h <= max_side and w + beside_width(h, driving_hw) <= max_side
-
-    longest = max(height, width)
-    cap = min(longest, math.floor(max_side * longest / max(width + height * driving_hw[1] / driving_hw[0], height)))
-    while cap < longest and fits(cap + 1):  # the sizes' rounding moves the exact cap by a pixel or two either way
-        cap += 1
-    while cap > 16 and not fits(cap):
-        cap -= 1
-    return max(cap, 16)
-
-
-def _resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    if image.shape[:2] == (height, width):
-        return image
-    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-
-
-def compose(src: Source, face: np.ndarray, paste_back: bool = False, driving: Optional[np.ndarray] = None,
-            side_by_side: bool = False, max_side: Optional[int] = None) -> np.ndarray:
-    """An output frame: the rendered face, or it pasted back into the source photo; with ``side_by_side``,
-    ``[driving frame resized to the same height | output]``, both scaled down when needed so that the frame's
-    longer side is at most ``max_side`` (``None``: no bound)."""
-    out = paste(src.image, face, src.transform, transform_size=src.crop.shape[0]) if paste_back else face
-    if side_by_side and driving is not None:
-        height, width = out.shape[:2]
-        longest = max(width + beside_width(height, driving.shape[:2]), height)
-        if max_side is not None and longest > max_side:
-            height = max(1, math.floor(height * max_side / longest))
-            out = _resized(out, max(1, round(width * height / out.shape[0])), height)
-        left_width = beside_width(height, driving.shape[:2])
-        if max_side is not None:
-            left_width = max(1, min(left_width, max_side - out.shape[1]))
-        out = np.concatenate([_resized(driving, left_width, height), out], axis=1)
-    return out
-
 
 def _rendered(reenactor: "FrameReenactor", src: Source, frames: Iterator[np.ndarray], dp: torch.Tensor,
               options: ReenactOptions, offsets: Optional[torch.Tensor] = None) -> Iterator[np.ndarray]:

@@ -63,9 +63,11 @@ from .live import LiveReenactor
 from .model_parts import load_parts
 from .pose_delta import apply_gains, remove_leaks, split_roll
 from .net3d.pose_vector import PoseVectorSpec
-from .reenact_video import (ImageReenactment, ReenactOptions, Source, VideoSummary, compose, driving_kind,
-                            reenact_images, reenact_video, roll_region_for, video_frames)
+from .output_frame import compose, roll_region_for
+from .reenact_video import (ImageReenactment, ReenactOptions, VideoSummary, driving_kind, reenact_images,
+                            reenact_video, video_frames)
 from .sampling import render, truncation_centre
+from .source import Source
 from .source_calibration import follower_gains, pose_gains, pose_leaks
 from .source_file import load_source, model_fingerprint, save_source
 

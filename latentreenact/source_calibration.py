@@ -29,7 +29,8 @@ from .face_meter import FaceMeter
 from .images import resize_square
 from .latent_controls import LATENT_CONTROLS
 from .pose_delta import CALIBRATION_STEPS, calibration_deltas, gains_from_readings, leak_deltas, leaks_from_readings
-from .reenact_video import FrameReenactor, Source
+from .reenact_video import FrameReenactor
+from .source import Source
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import torch
 from .fileio import CheckpointFormatError, PathLike, atomic_path, read_format_file
 from .latent_controls import LatentControls
 from .output_paths import OUTPUT_SUFFIXES
-from .reenact_video import Source
+from .source import Source
 
 SOURCE_FORMAT = "latentreenact-source"
 SOURCE_FORMAT_VERSION = 1

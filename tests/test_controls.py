@@ -95,7 +95,7 @@ def test_controls_on_generated_faces_keep_the_person_and_move_the_landmarks(judg
     from latentreenact.images import to_uint8
     from latentreenact.judge import eye_opening, face_distance, mouth_opening, mouth_width, skin_reading
     from latentreenact.latent_controls import LATENT_CONTROLS
-    from latentreenact.reenact_video import Source
+    from latentreenact.source import Source
     from latentreenact.reenactor import Reenactor
     from latentreenact.sampling import wplus_from_z
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from latentreenact.faces import canvas_size
-from latentreenact.reenact_video import Source, beside_width, compose, side_by_side_cap
+from latentreenact.output_frame import beside_width, compose, side_by_side_cap
+from latentreenact.source import Source
 
 
 def _frame_size(photo_hw, driving_hw, cap):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from latentreenact.driving_landmarks import FOLLOWERS, Openings
 from latentreenact.latent_controls import LATENT_CONTROLS
 from latentreenact.net3d.pose_vector import PoseVectorSpec
 from latentreenact.pose_delta import LEAK_STEP
-from latentreenact.reenact_video import Source
+from latentreenact.source import Source
 
 SPEC = PoseVectorSpec(("yaw", "pitch", "exp_0"), {"exp_0": (-2.0, 2.0)})
 SIZE = 8

@@ -23,7 +23,8 @@ from ..latent_controls import LATENT_CONTROLS
 from ..net3d.controls import CONTROLS
 from ..output_paths import check_not_input, check_output
 from ..reenact_files import render_sweeps, write_sweeps
-from ..reenact_video import OUTPUT_MAX_SIDE, canvas_source
+from ..output_frame import canvas_source
+from ..reenact_video import OUTPUT_MAX_SIDE
 from .errors import reports_errors
 from .options import detector_option, device_option, max_side_option, progress_option, seed_option
 from .reenact import check_source, load_source, model_options, source_options
