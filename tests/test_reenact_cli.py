@@ -169,7 +169,7 @@ def test_bad_inputs_exit_5(files, tmp_path) -> None:  # type: ignore[no-untyped-
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.png", "corrupt.mp4"]
 
 
-def test_a_saved_source_reenacts_and_edits_as_the_photo_does(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_saved_source_reenacts_and_edits_as_the_photo_does(files, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
     root, model = files
     saved = tmp_path / "face.lrsource"
     common = ["--model", model, "--no-align", "--tune", "pti", "--tune-steps", "2"]
@@ -179,6 +179,7 @@ def test_a_saved_source_reenacts_and_edits_as_the_photo_does(files, tmp_path) ->
     assert "saved the prepared source" in first.output and saved.is_file()
     again = run(reenact, ["--source", saved, "--driving", root / "driving", *common, "-o", tmp_path / "from_file"])
     assert again.exit_code == 0, again.output
+    assert "--tune and --tune-steps and --no-align ignored" in caplog.text  # was: silently
     for name in ("d0.png", "d1.png", "d2.png"):  # the same tuned source: the same frames, bit for bit
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "from_photo" / name)),
                                       np.asarray(Image.open(tmp_path / "from_file" / name)))

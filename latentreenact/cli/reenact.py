@@ -9,6 +9,7 @@ the driving input and the output path are checked before any model loads.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple
@@ -28,6 +29,8 @@ from .errors import reports_errors
 from .options import (detector_option, device_option, expression_option, eyes_option, limit_of, limit_option,
                       max_side_option, mouth_option, parse_device, progress_option, seed_option, tune_option,
                       tune_steps_option)
+
+log = logging.getLogger("latentreenact.cli.reenact")
 
 
 def model_options(func: Any) -> Any:
@@ -86,12 +89,22 @@ def check_source(sources: Sequence[Path], tune: str, save_source: Optional[Path]
     return sources[0]
 
 
+def _given(name: str) -> bool:
+    """Whether the running command's option ``name`` was given on the command line (not its default)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
                 seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool,
                 roll_mode: str = "rotate", calibrate: bool = True, save_source: Optional[Path] = None) -> Any:
     """Load the reenactor and invert the first source photo (tuning on all of them), or load a prepared source
     (``.lrsource``): ``(reenactor, source)``; with ``save_source``, also save the prepared source there."""
     if is_source_file(sources[0]):
+        given = [f"--{name.replace('_', '-')}" for name in ("tune", "tune_steps", "no_align") if _given(name)]
+        if given:
+            log.warning("%s ignored: %s is a prepared source, already inverted and tuned", " and ".join(given),
+                        sources[0])
         reenactor, src = load_prepared(sources[0], model, exact=exact, truncation=truncation,
                                        device=parse_device(device), seed=seed, detector=detector, roll=roll_mode,
                                        calibrate=calibrate)
