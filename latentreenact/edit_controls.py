@@ -10,8 +10,9 @@ reenactor (its pose-vector layout and its generator's number of W+ layers) and c
 from __future__ import annotations
 
 import math
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+import numpy as np
 import torch
 
 from .latent_controls import LATENT_CONTROLS, LatentControls
@@ -96,13 +97,14 @@ class EditControls:
         """Δp [1, k] that moves a face with raw pose vector ``p`` [1, k]: angles in degrees, expressions
         (``{index: value}``) in raw units, added to ``p`` (default) or set (``absolute=True``); None leaves an entry
         as is. The pose-vector ``controls`` are added on top; W-space ones are only checked (:meth:`offset`)."""
-        values: Dict[str, float] = {k: float(v) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
-                                                               ("jaw", jaw)) if v is not None}
-        values.update({f"exp_{int(i)}": float(v) for i, v in (expression or {}).items()})
+        values: Dict[str, float] = {k: _number(v, k) for k, v in (("yaw", yaw), ("pitch", pitch), ("roll", roll),
+                                                                   ("jaw", jaw)) if v is not None}
+        values.update({f"exp_{_index(i)}": _number(v, f"expression[{i!r}]") for i, v in _mapping(expression,
+                                                                                               "expression").items()})
         unknown = [n for n in values if n not in self.spec.names]
         if unknown:
             raise ValueError(f"entries {unknown} are not in this model's pose vector ({', '.join(self.spec.names)})")
-        control_values = {k: float(v) for k, v in (controls or {}).items()}
+        control_values = {k: _number(v, f"controls[{k!r}]") for k, v in _mapping(controls, "controls").items()}
         if not all(math.isfinite(v) for v in [*values.values(), *control_values.values()]):
             raise ValueError(f"edit values must be finite (not NaN or Inf), got {values} {control_values}")
         base = p.detach().float().cpu()
@@ -123,3 +125,27 @@ class EditControls:
         if pose_controls:
             target = target + control_delta(self.pose_directions(), pose_controls).unsqueeze(0)
         return self.spec.delta(base, target)
+
+
+def _mapping(values: Optional[Mapping[Any, Any]], what: str) -> Mapping[Any, Any]:
+    """``values`` (None: empty) when it is a mapping; ``TypeError`` naming ``what`` otherwise."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{what} must be a mapping such as {{0: 1.5}} or {{'smile': 1.0}}, got {type(values).__name__}")
+    return values
+
+
+def _index(key: Any) -> int:
+    """An expression coefficient's index: an integer (``3`` or ``3.0``), never a rounded fraction or a name."""
+    if isinstance(key, bool) or not isinstance(key, (int, float, np.integer, np.floating)) or float(key) != int(key):
+        raise ValueError(f"expression keys are coefficient indices (0, 1, ...), got {key!r}")
+    return int(key)
+
+
+def _number(value: Any, what: str) -> float:
+    """``value`` as a float; ``TypeError`` naming ``what`` for anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) and not (
+            torch.is_tensor(value) and value.numel() == 1):
+        raise TypeError(f"{what} must be a number, got {value!r}")
+    return float(value)

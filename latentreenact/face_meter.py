@@ -20,7 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .driving_landmarks import DrivingMeasurement, landmark_openings
-from .faces import THREAD_SAFE_DETECTORS, NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop, transform_points
+from .faces import (DETECTORS, THREAD_SAFE_DETECTORS, NoFaceError, as_rgb_uint8, box_from_landmarks, face_crop,
+                    transform_points)
 from .images import from_uint8
 from .net3d.pose_vector import PoseVectorSpec
 from .ordered_map import ordered_map
@@ -48,6 +49,8 @@ class FaceMeter:
                  device: Union[str, torch.device] = "cpu", workers: Optional[int] = None) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1 (or None), got {workers}")
+        if detector not in DETECTORS:  # here, not per frame, where a failing frame reads as "no face"
+            raise ValueError(f"unknown face detector {detector!r}; choose from {', '.join(DETECTORS)}")
         self.estimator, self.spec = estimator, spec
         self.align_size, self.detector, self.device = int(align_size), detector, torch.device(device)
         self.workers = workers

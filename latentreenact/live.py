@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 
-from .faces import FaceTracker, as_rgb_uint8, detect_faces
+from .faces import FaceTracker, TrackedFace, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
 from .pose_delta import EXPRESSION_LIMIT, limit_expression
 from .output_frame import canvas_source, compose, roll_region_for
@@ -139,6 +139,13 @@ class LiveReenactor:
             offset = step if offset is None else offset + step
         return offset
 
+    def _aligned(self, rgb: np.ndarray, tracked: TrackedFace) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """The aligned crop of a found face and its transform; (None, None) for landmarks too degenerate to align."""
+        try:
+            return self.reenactor.crop(rgb, landmarks=tracked.landmarks)
+        except ValueError:
+            return None, None
+
     def step(self, frame: np.ndarray) -> LiveFrame:
         """Reenact one driving frame (uint8 RGB [H, W, 3]; other layouts are converted)."""
         seconds: Dict[str, float] = {}
@@ -152,18 +159,18 @@ class LiveReenactor:
 
         rgb = as_rgb_uint8(frame, name=f"frame {self.frames}")
         self.frames += 1
-        tracked = self.tracker(rgb, name=f"frame {self.frames - 1}")
+        name = f"frame {self.frames - 1}"
+        tracked = self.tracker(rgb, name=name)
         lap("landmarks")
         found = False
         if tracked is not None:
-            try:
-                crop, transform = self.reenactor.crop(rgb, landmarks=tracked.landmarks)
-            except ValueError:  # landmarks too degenerate to align
-                crop = None
+            crop, transform = self._aligned(rgb, tracked)
             lap("align")
             if crop is not None and not tracked.detected and not detect_faces(crop, self.reenactor.detector, 0):
-                crop = None  # the tracked face is gone (the landmark predictor answers on any box)
+                # the tracked face is gone (the landmark predictor answers on any box): search this frame again
                 self.tracker.reset()
+                tracked = self.tracker(rgb, name=name)
+                crop, transform = self._aligned(rgb, tracked) if tracked is not None else (None, None)
             lap("check")
             if crop is not None:
                 hint = [tracked.landmarks] if self.track else None  # tracked: no second detection in the crop

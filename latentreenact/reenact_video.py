@@ -31,6 +31,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Protocol, Sequ
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_reference
@@ -40,7 +41,7 @@ from .net3d.pose_vector import ANGLE_SCALES
 from .pose_delta import EXPRESSION_LIMIT, GAIN_LIMITS, limit_expression
 from .source import Source
 from .output_frame import canvas_source, compose, roll_region_for, side_by_side_cap
-from .output_paths import check_output
+from .output_paths import check_not_input, check_output
 from .video import (AUDIO_SUFFIXES, VideoWriter, is_video_path, iter_frames, probe_video, warnings_once,
                     write_gif)
 
@@ -215,11 +216,16 @@ def load_driving_images(driving: Any) -> Tuple[List[np.ndarray], List[str], bool
             files = folder_images(path)
             return [read_image(f) for f in files], [f.name for f in files], False
         return [read_image(path)], [path.name], True
+    if isinstance(driving, Image.Image):
+        return [as_rgb_uint8(driving, name="driving")], ["driving"], True
     if isinstance(driving, np.ndarray):
         if driving.ndim == 4:
             driving = list(driving)
         else:
             return [as_rgb_uint8(driving, name="driving")], ["driving"], True
+    if not isinstance(driving, Iterable):
+        raise TypeError(f"driving must be an image path, a folder, an array, a PIL image or a list of them, got "
+                        f"{type(driving).__name__}")
     items = list(driving)
     if not items:
         raise ValueError("no driving images given (empty list)")
@@ -488,6 +494,7 @@ def reenact_video(reenactor: "FrameReenactor", src: Source, video: PathLike, out
     start = time.perf_counter()
     video, output = Path(video), Path(output)
     check_output(output, "video")
+    check_not_input(output, video)
     if options.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {options.batch_size}")
     with warnings_once():

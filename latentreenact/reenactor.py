@@ -176,7 +176,11 @@ class Reenactor:
         with torch.no_grad():
             wplus = src.wplus.to(self.device)
             if offset is not None:
-                wplus = wplus + _finite_check(offset, "W+ offset").to(wplus)
+                offset = _finite_check(torch.as_tensor(offset), "W+ offset")
+                if offset.ndim != 3 or offset.shape[1:] != wplus.shape[1:] or offset.shape[0] not in (1, dp.shape[0]):
+                    raise ValueError(f"the W+ offset must be [1 or {dp.shape[0]}, {wplus.shape[1]}, {wplus.shape[2]}], "
+                                     f"got {tuple(offset.shape)}")
+                wplus = wplus + offset.to(wplus)
             return self.directions.shift(wplus.expand(dp.shape[0], -1, -1), dp)
 
     def render(self, src: Source, wplus: torch.Tensor) -> torch.Tensor:
@@ -190,8 +194,8 @@ class Reenactor:
     def _checked_delta(self, dp: torch.Tensor) -> torch.Tensor:
         """Δp as float32, after checking that it is [B, k] and finite (ValueError)."""
         dp = _finite_check(torch.as_tensor(dp, dtype=torch.float32), "Δp")
-        if dp.ndim != 2 or dp.shape[1] != self.spec.k:
-            raise ValueError(f"Δp must be [B, {self.spec.k}], got {tuple(dp.shape)}")
+        if dp.ndim != 2 or dp.shape[1] != self.spec.k or dp.shape[0] == 0:
+            raise ValueError(f"Δp must be [B, {self.spec.k}] with B >= 1, got {tuple(dp.shape)}")
         return dp
 
     def split_roll(self, dp: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -251,6 +255,10 @@ class Reenactor:
             src.pose_gains, src.pose_leaks = {}, {}
         elif "pose_gains" not in src.info:
             self._calibrate_source(src)
+        elif not src.pose_gains and src.info["pose_gains"]:  # saved by a reenactor that did not calibrate
+            src.pose_gains = {k: float(v) for k, v in src.info["pose_gains"].items()}
+            src.pose_leaks = {a: {k: float(v) for k, v in leaks.items()}
+                              for a, leaks in (src.info.get("pose_leaks") or {}).items()}
         return src
 
     def calibrate(self, src: Source, steps: Optional[Mapping[str, float]] = None) -> Dict[str, float]:
@@ -278,6 +286,9 @@ class Reenactor:
         return _in_source_colours(src, to_uint8(self.render(src, src.wplus)))[0]
 
     def _check_source(self, src: Source) -> None:
+        if not isinstance(src, Source):
+            raise TypeError(f"expected a Source (from Reenactor.invert or load_source), got {type(src).__name__}; "
+                            "invert a photo first: src = reenactor.invert(photo)")
         if tuple(src.wplus.shape[1:]) != (self.generator.n_latent, self.generator.style_dim):
             raise ValueError(f"{src.name}: W+ {tuple(src.wplus.shape)} does not fit the generator "
                              f"[1, {self.generator.n_latent}, {self.generator.style_dim}]")
@@ -360,6 +371,9 @@ class Reenactor:
         found earlier (no detection); ``tune_callback``: called after each pivot-search and tuning step (an
         exception it raises stops the inversion)."""
         recipe = get_recipe(tune)  # an unknown recipe fails before any work
+        if isinstance(also, (str, os.PathLike)):
+            raise TypeError(f"also must be a list of photos of the same person, got one path {str(also)!r}: "
+                            "pass also=[path]")
         if also and recipe.tuning is None:
             raise ValueError(f"extra photos of the person are used only by tuning; recipe {tune!r} does not tune "
                              f"(choose released, pti, local or editable)")
@@ -461,6 +475,7 @@ class Reenactor:
         """Δp [1, k] for an edit of ``src`` (:meth:`EditControls.delta`): angles in degrees, expressions
         (``{index: value}``) in raw units, added to the source's values or set (``absolute=True``); ``controls``
         (``{"mouth_open": 1.0, "eyes_closed": 0.5}``, see :meth:`control_names`) on top."""
+        self._check_source(src)
         return self.edits.delta(src.p, yaw=yaw, pitch=pitch, roll=roll, expression=expression, jaw=jaw,
                                 absolute=absolute, controls=controls)
 
@@ -488,6 +503,7 @@ class Reenactor:
         """Reenact from driving images (a path, an array, a list of them or a folder): frames, names
         and the frames without a face (see :func:`latentreenact.reenact_video.reenact_images`).
         ``options`` / ``settings``: a :class:`ReenactOptions` and keyword changes to it."""
+        self._check_source(src)
         return reenact_images(self, src, driving, _options(options, settings))
 
     def reenact(self, src: Source, driving: Any, options: Optional[ReenactOptions] = None,
@@ -496,6 +512,7 @@ class Reenactor:
         frames are returned in memory: use :meth:`reenact_video` for long clips). ``options`` /
         ``settings``: a :class:`ReenactOptions` and keyword changes to it (``smoothing`` None: 0.5 for
         videos, 0 for images)."""
+        self._check_source(src)
         opts = _options(options, settings)
         if driving_kind(driving) == "video":
             return list(video_frames(self, src, Path(driving), opts)[1])
@@ -513,6 +530,7 @@ class Reenactor:
         """Reenact from a driving video (its first ``max_frames`` frames if given) into ``output`` (.mp4
         etc. with the driving clip's audio, or .gif), streamed and written atomically (see
         :func:`latentreenact.reenact_video.reenact_video`). ``options`` / ``settings``: as :meth:`reenact`."""
+        self._check_source(src)
         return reenact_video(self, src, video, output, _options(options, settings), max_frames=max_frames)
 
 
@@ -524,5 +542,8 @@ def _in_source_colours(src: Source, faces: np.ndarray) -> np.ndarray:
 
 def _options(options: Optional[ReenactOptions], settings: Dict[str, Any]) -> ReenactOptions:
     """``options`` (default: the defaults) with the keyword ``settings`` applied."""
+    if options is not None and not isinstance(options, ReenactOptions):
+        raise TypeError(f"options must be a ReenactOptions, got {type(options).__name__}; pass settings as keywords "
+                        "(reenact(src, driving, smoothing=0.3)) or ReenactOptions(**settings)")
     base = options if options is not None else ReenactOptions()
     return base.with_(**settings) if settings else base

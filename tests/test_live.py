@@ -135,3 +135,21 @@ def test_live_before_a_face_and_after_a_loss(setup, frames: list) -> None:  # ty
     assert live.frames == 0 and live.step(frames[10]).detected
     with pytest.raises(ValueError, match="smoothing"):
         LiveReenactor(reenactor, src, smoothing=1.0)
+
+
+def test_a_new_frame_size_or_a_jump_is_searched_again_at_once(setup, frames: list) -> None:  # type: ignore[no-untyped-def]
+    """Was: the tracker kept the last landmarks, the check found no face there, and the frame went without a face
+    (the stale pose kept) although the detector would have found it (found by trying it, session 20)."""
+    from PIL import Image
+
+    reenactor, src = setup
+    live = reenactor.live(src)
+    for frame in frames[:3]:
+        assert live.step(frame).found
+    larger = np.asarray(Image.fromarray(frames[3]).resize((400, 400)))  # another frame size
+    step = live.step(larger)
+    assert step.found and step.detected
+    assert live.step(larger).found
+    assert live.step(np.roll(larger, 100, axis=1)).found  # the face moves far between two frames
+    tracker = FaceTracker()
+    assert tracker(frames[0]).detected and tracker(larger).detected  # a new size: detected, not tracked

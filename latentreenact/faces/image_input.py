@@ -4,8 +4,10 @@
 - grayscale [H, W] or [H, W, 1]: the channel is repeated three times.
 - RGBA [H, W, 4]: the alpha channel is dropped (colour kept as stored, not composited).
 - uint16: divided by 257 and rounded (65535 -> 255).
-- float: values in [0, 1] scaled by 255 and rounded (values outside are clipped).
+- float: values in [0, 1] scaled by 255 and rounded (values a little outside are clipped; an image reaching past
+  1.5 or below -0.5, on the 0-255 or the [-1, 1] scale, raises ``ValueError`` rather than turning white or black).
 - bool: False -> 0, True -> 255.
+- a PIL image: converted to RGB first.
 Anything else raises ``ValueError`` naming the input.
 """
 
@@ -20,12 +22,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .types import ImageTooLargeError
 
 ImageLike = Union[np.ndarray, str, Path]
+#: the values a float image may reach (beyond [0, 1] by rounding or resampling overshoot, clipped); past them it is on
+#: another scale (0-255, or [-1, 1]) and refused
+FLOAT_RANGE = (-0.5, 1.5)
 #: the largest image ``read_image`` decodes by default (50 megapixels: an 8K photo, 7680 x 6400)
 DEFAULT_MAX_PIXELS = 50_000_000
 
 
 def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
     """Convert ``image`` to a contiguous uint8 RGB [H, W, 3] array by the rule above."""
+    if isinstance(image, Image.Image):
+        image = image.convert("RGB")
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -45,6 +52,10 @@ def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
     elif np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise ValueError(f"{name}: the image contains NaN or infinite values")
+        low, high = float(array.min()), float(array.max())
+        if high > FLOAT_RANGE[1] or low < FLOAT_RANGE[0]:
+            raise ValueError(f"{name}: a float image is read in [0, 1], but its values run from {low:g} to {high:g}; "
+                             "scale it (e.g. image / 255 for 0-255 values, (image + 1) / 2 for [-1, 1]) or pass uint8")
         array = np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
     else:
         raise ValueError(f"{name}: unsupported image dtype {array.dtype} (use uint8, uint16, float in [0, 1] or bool)")

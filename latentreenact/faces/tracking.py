@@ -68,6 +68,7 @@ class FaceTracker:
         self.redetect_every, self.max_scale_jump = int(redetect_every), float(max_scale_jump)
         self._landmarks: Optional[np.ndarray] = None
         self._since_detection = 0
+        self._shape: Tuple[int, ...] = ()
 
     def reset(self) -> None:
         """Forget the face: the next frame is searched by the detector."""
@@ -76,6 +77,9 @@ class FaceTracker:
     def __call__(self, frame: np.ndarray, name: str = "frame") -> Optional[TrackedFace]:
         """The face's landmarks in ``frame`` (uint8 RGB), or None when no face is found."""
         rgb = as_rgb_uint8(frame, name=name)
+        if self._landmarks is not None and rgb.shape[:2] != self._shape:
+            self.reset()  # another frame size: the last landmarks say nothing about where the face is
+        self._shape = rgb.shape[:2]
         if self._landmarks is not None and self._since_detection < self.redetect_every:
             landmarks = landmarks_68(rgb, box_from_landmarks(self._landmarks))
             if self._plausible(landmarks, rgb.shape[:2]):
