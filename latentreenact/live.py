@@ -27,7 +27,7 @@ import torch
 
 from .faces import FaceTracker, TrackedFace, as_rgb_uint8, detect_faces
 from .driving_landmarks import FOLLOWERS, Follower, opening_reference
-from .pose_delta import EXPRESSION_LIMIT, limit_expression
+from .pose_delta import EXPRESSION_LIMIT, check_expression_limit, limit_expression
 from .output_frame import canvas_source, compose, roll_region_for
 from .reenact_video import (DEFAULT_SMOOTHING, OUTPUT_MAX_SIDE, can_follow, follow_against_source, follow_values,
                             motion_reference, source_rescaled)
@@ -77,6 +77,7 @@ class LiveReenactor:
                  max_side: Optional[int] = OUTPUT_MAX_SIDE) -> None:
         if not 0.0 <= smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+        check_expression_limit(expression_limit)  # here, not at the first face
         if reenactor.spec.k != src.p.shape[1]:
             raise ValueError(f"{src.name}: p has {src.p.shape[1]} entries, the reenactor's layout {reenactor.spec.k}")
         self.reenactor, self.src = reenactor, src

@@ -51,6 +51,12 @@ def apply_gains(spec: PoseVectorSpec, dp: torch.Tensor, gains: Mapping[str, floa
     return dp
 
 
+def check_expression_limit(limit: Optional[float]) -> None:
+    """``ValueError`` unless ``limit`` is None (no bound) or a number above 0."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0):
+        raise ValueError(f"the expression limit must be > 0 (or None for no bound), got {limit!r}")
+
+
 def limit_expression(spec: PoseVectorSpec, dp: torch.Tensor, source: torch.Tensor,
                      limit: Optional[float]) -> torch.Tensor:
     """Δp [B, k] whose non-angle (expression) entries are cut so that the source's rescaled pose ``source`` [k]
@@ -60,8 +66,7 @@ def limit_expression(spec: PoseVectorSpec, dp: torch.Tensor, source: torch.Tenso
     extrapolate A's linear columns (docs/driving.md, "Expressions beyond the generated faces'")."""
     if limit is None:
         return dp
-    if not limit > 0:
-        raise ValueError(f"the expression limit must be > 0 (or None), got {limit}")
+    check_expression_limit(limit)
     dp = torch.as_tensor(dp, dtype=torch.float32)
     source = torch.as_tensor(source, dtype=torch.float32).reshape(1, -1)
     if source.shape[1] != spec.k or dp.ndim != 2 or dp.shape[1] != spec.k:

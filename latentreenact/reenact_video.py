@@ -38,7 +38,7 @@ from .driving_landmarks import FOLLOWERS, DrivingMeasurement, Follower, opening_
 from .faces import NoFaceError, as_rgb_uint8, read_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.pose_vector import ANGLE_SCALES
-from .pose_delta import EXPRESSION_LIMIT, GAIN_LIMITS, limit_expression
+from .pose_delta import EXPRESSION_LIMIT, GAIN_LIMITS, check_expression_limit, limit_expression
 from .source import Source
 from .output_frame import canvas_source, compose, roll_region_for, side_by_side_cap
 from .output_paths import check_not_input, check_output
@@ -115,6 +115,17 @@ class ReenactOptions:
     follow_mouth: Optional[bool] = None
     expression_limit: Optional[float] = EXPRESSION_LIMIT
     max_side: Optional[int] = OUTPUT_MAX_SIDE
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        if self.smoothing is not None and not 0.0 <= self.smoothing < 1.0:
+            raise ValueError(f"smoothing must be in [0, 1) (or None for the default), got {self.smoothing!r}")
+        if self.max_side is not None and (isinstance(self.max_side, bool) or not isinstance(self.max_side, int)
+                                          or self.max_side < 16):
+            raise ValueError(f"max_side must be at least 16 pixels (or None for the photo's size), got "
+                             f"{self.max_side!r}")
+        check_expression_limit(self.expression_limit)
 
     def smoothing_for(self, video: bool) -> float:
         """The EMA factor to use: ``smoothing``, or :data:`DEFAULT_SMOOTHING` for a video and 0 for images."""

@@ -120,3 +120,20 @@ def test_render_arguments_are_checked(setup) -> None:  # type: ignore[no-untyped
         r.faces(src, torch.zeros(1, r.spec.k), offset=torch.zeros(1, 5, src.wplus.shape[2]))  # was: a torch error
     with pytest.raises(TypeError, match="pass also=\\[path\\]"):
         r.invert(image, align=False, tune="pti", also="other.jpg")  # was: each character read as a path
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"batch_size": 2.5}, "batch_size must be an integer"), ({"batch_size": True}, "batch_size must be an integer"),
+    ({"smoothing": 1.0}, "smoothing must be in"), ({"max_side": 15}, "at least 16"),
+    ({"expression_limit": 0}, "expression limit must be > 0"),
+])
+def test_reenact_options_are_checked_when_made(settings, message) -> None:  # type: ignore[no-untyped-def]
+    """Was: batch_size 2.5 or True taken, max_side under 16 taken without paste-back."""
+    with pytest.raises(ValueError, match=message):
+        ReenactOptions(**settings)
+
+
+def test_live_checks_its_bound_when_made(setup) -> None:  # type: ignore[no-untyped-def]
+    r, _, src = setup
+    with pytest.raises(ValueError, match="expression limit must be > 0"):
+        r.live(src, expression_limit=0)  # was: at the first frame with a face
