@@ -226,6 +226,9 @@ def load_driving_images(driving: Any) -> Tuple[List[np.ndarray], List[str], bool
         if path.is_dir():
             files = folder_images(path)
             return [read_image(f) for f in files], [f.name for f in files], False
+        if driving_kind(path) == "video":
+            raise ValueError(f"{path} is a video (its frames are driving images only through Reenactor.reenact or "
+                             "reenact_video)")
         return [read_image(path)], [path.name], True
     if isinstance(driving, Image.Image):
         return [as_rgb_uint8(driving, name="driving")], ["driving"], True

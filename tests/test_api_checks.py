@@ -73,6 +73,8 @@ def test_images_on_another_scale_are_refused_and_pil_images_taken(setup) -> None
     assert np.array_equal(from_pil[0], r.reenact(src, image, options)[0]) and np.array_equal(from_float[0], from_pil[0])
     with pytest.raises(TypeError, match="driving must be"):
         r.reenact(src, 42, options)
+    with pytest.raises(ValueError, match="is a video"):  # was: "cannot read image" (and a GIF's first frame only)
+        r.reenact_images(src, "clip.gif", options)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
