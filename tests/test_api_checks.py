@@ -11,16 +11,10 @@ from PIL import Image
 from fixtures.face_photos import single_thread
 from latentreenact.output_paths import OutputIsInputError
 from latentreenact.reenact_video import ReenactOptions
-from tiny_reenactor import face, tiny_reenactor
+from tiny_reenactor import face, tiny_reenactor, tiny_setup
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
-
-
-@pytest.fixture(scope="module")
-def setup():  # type: ignore[no-untyped-def]
-    r = tiny_reenactor()
-    image = face(r.generator, 3)
-    return r, image, r.invert(image, align=False, tune="none")
+setup = pytest.fixture(scope="module")(tiny_setup)
 
 
 @pytest.mark.parametrize("call", [

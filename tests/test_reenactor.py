@@ -13,16 +13,10 @@ import pytest
 import torch
 
 from fixtures.face_photos import single_thread
-from tiny_reenactor import RANGES, SIZE, face, tiny_directions, tiny_reenactor, write_model_dir
+from tiny_reenactor import RANGES, SIZE, face, tiny_directions, tiny_reenactor, tiny_setup, write_model_dir
 
 _threads = pytest.fixture(scope="module", autouse=True)(single_thread)
-
-
-@pytest.fixture(scope="module")
-def setup():  # type: ignore[no-untyped-def]
-    r = tiny_reenactor()
-    image = face(r.generator, 3)
-    return r, image, r.invert(image, align=False, tune="none")
+setup = pytest.fixture(scope="module")(tiny_setup)
 
 
 def test_invert_shapes_and_source_checks(setup) -> None:  # type: ignore[no-untyped-def]

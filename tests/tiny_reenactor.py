@@ -111,6 +111,13 @@ def tiny_reenactor(**kw):  # type: ignore[no-untyped-def]
                      render_size=SIZE, align_size=SIZE, controls=controls, **kw)
 
 
+def tiny_setup():  # type: ignore[no-untyped-def]
+    """(tiny reenactor, a generated face crop, its untuned source): what the API tests start from."""
+    r = tiny_reenactor()
+    image = face(r.generator, 3)
+    return r, image, r.invert(image, align=False, tune="none")
+
+
 def face(generator, seed: int, size: int = SIZE) -> np.ndarray:  # type: ignore[no-untyped-def]
     """A generated uint8 face crop of ``size`` px."""
     with torch.no_grad():
