@@ -506,11 +506,15 @@ class DemoSession:
         if unknown:
             raise DemoInputError(f"unknown expression controls {unknown}; choose from {', '.join(offered)}")
         chosen = {n: float(v) for n, v in (controls or {}).items() if float(v) != 0.0}
+        edit = {"yaw": float(yaw), "pitch": float(pitch), "roll": float(roll), "expression": by_index or None,
+                "controls": chosen or None}
         with self._lock:
             src = self._source(image, tune, tune_steps, progress, self.deadline(), extras)[0]
-            return self.reenactor.edit(src, yaw=float(yaw), pitch=float(pitch), roll=float(roll),
-                                       expression=by_index or None, controls=chosen or None,
-                                       paste_back=paste_back)
+            try:  # the values a user asked for, checked (a value out of range, not a number)
+                self.reenactor.edit_delta(src, **edit)
+            except (TypeError, ValueError) as exc:
+                raise DemoInputError(f"cannot make this edit: {exc}") from exc
+            return self.reenactor.edit(src, paste_back=paste_back, **edit)
 
     # ------------------------------------------------------------------ files
     def close(self) -> None:

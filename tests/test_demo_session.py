@@ -130,6 +130,8 @@ def test_edit(session) -> None:  # type: ignore[no-untyped-def]
         session.edit(str(SOURCE), expression={"smile": 1.0})
     with pytest.raises(DemoInputError, match="unknown expression"):
         session.expression_range("yaw")
+    with pytest.raises(DemoInputError, match="limited to ±90 degrees"):  # was a plain ValueError (session 20)
+        session.edit(str(SOURCE), yaw=100.0)
 
 
 def test_extra_photos_are_tuned_jointly(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
