@@ -75,15 +75,16 @@ def warnings_once() -> Iterator[None]:
         _logged.reset(token)
 
 
-def _warn(message: str, *args: Any) -> None:
-    """``logger.warning``, once per distinct text inside a :func:`warnings_once` block."""
+def _warn(message: str, *args: Any, level: int = logging.WARNING) -> None:
+    """``logger.log`` at ``level`` (a warning by default), once per distinct text inside a :func:`warnings_once`
+    block."""
     seen, text = _logged.get(), message % args
     if seen is not None:
         if text in seen:
             logger.debug("(again) %s", text)
             return
         seen.add(text)
-    logger.warning("%s", text)
+    logger.log(level, "%s", text)
 
 
 # ----------------------------------------------------------------------------------------- probing
@@ -249,7 +250,8 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
     cmd = [_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", _ffmpeg_url(info.path),
            "-map", "0:v:0"]
     if info.variable_rate:  # evenly spaced frames at the average rate: the output keeps the clip's timing
-        logger.info("%s has a variable frame rate; its frames are resampled to %.3f fps", info.path, info.fps)
+        _warn("%s has a variable frame rate; its frames are resampled to %.3f fps", info.path, info.fps,
+              level=logging.INFO)
         cmd += ["-vf", f"fps={info.fps!r}:round=near"]
     cmd += ["-fps_mode", "passthrough", "-s", f"{width}x{height}"]
     if max_frames is not None:
