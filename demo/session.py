@@ -34,9 +34,10 @@ from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
 from latentreenact.images import array_key
 from latentreenact.latent_controls import LATENT_CONTROLS, LatentControl
 from latentreenact.net3d.controls import CONTROLS, ExpressionControl
+from latentreenact.output_frame import beside
 from latentreenact.reenact_video import ReenactOptions, video_frames
 from latentreenact.source_file import SOURCE_SUFFIX, is_source_file
-from latentreenact.video import VideoError, VideoWriter, is_video_path, probe_video
+from latentreenact.video import VideoError, VideoWriter, is_video_path, iter_frames, probe_video
 
 from .deadline import Deadline
 from .errors import DemoClosedError, DemoInputError, DemoTimeoutError
@@ -452,8 +453,7 @@ class DemoSession:
             start = time.perf_counter()
             options = ReenactOptions(relative=relative, absolute_expression=absolute_expression,
                                      follow_eyes=follow_eyes, follow_mouth=follow_mouth, smoothing=float(smoothing),
-                                     paste_back=paste_back, side_by_side=True, progress=progress)
-            result_width = src.image.shape[1] if paste_back else self.reenactor.render_size
+                                     paste_back=paste_back, progress=progress)
             with self.outputs.new() as out_dir:
                 video, pair = out_dir / "reenacted.mp4", out_dir / "side_by_side.mp4"
                 try:
@@ -461,9 +461,11 @@ class DemoSession:
                                                  max_frames=self.limits.max_frames)
                     with VideoWriter(video, info.fps, audio_from=path) as result_writer, \
                             VideoWriter(pair, info.fps, audio_from=path) as pair_writer:
-                        for frame in deadline.each(frames):
-                            pair_writer.write(frame)
-                            result_writer.write(np.ascontiguousarray(frame[:, frame.shape[1] - result_width:]))
+                        # the pair from the result and the driving frame (a third decode of the clip), so the
+                        # result keeps its own size whatever the pair's bound does to the pair
+                        for frame, shown in zip(deadline.each(frames), iter_frames(path, self.limits.max_frames)):
+                            result_writer.write(frame)
+                            pair_writer.write(beside(shown, frame, options.max_side))
                 except NoFaceError as exc:
                     raise DemoInputError(f"no face found in the driving video's first {self.limits.max_frames} "
                                          "frames; use a clip with a visible face") from exc

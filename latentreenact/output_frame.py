@@ -14,7 +14,7 @@ from .faces import canvas_size, fit_canvas
 from .faces import paste_back as paste
 from .source import Source
 
-__all__ = ["beside_width", "canvas_source", "compose", "roll_region_for", "side_by_side_cap"]
+__all__ = ["beside", "beside_width", "canvas_source", "compose", "roll_region_for", "side_by_side_cap"]
 
 
 def roll_region_for(paste_back: bool) -> str:
@@ -69,13 +69,19 @@ def compose(src: Source, face: np.ndarray, paste_back: bool = False, driving: Op
     longer side is at most ``max_side`` (``None``: no bound)."""
     out = paste(src.image, face, src.transform, transform_size=src.crop.shape[0]) if paste_back else face
     if side_by_side and driving is not None:
-        height, width = out.shape[:2]
-        longest = max(width + beside_width(height, driving.shape[:2]), height)
-        if max_side is not None and longest > max_side:
-            height = max(1, math.floor(height * max_side / longest))
-            out = _resized(out, max(1, round(width * height / out.shape[0])), height)
-        left_width = beside_width(height, driving.shape[:2])
-        if max_side is not None:
-            left_width = max(1, min(left_width, max_side - out.shape[1]))
-        out = np.concatenate([_resized(driving, left_width, height), out], axis=1)
+        out = beside(driving, out, max_side)
     return out
+
+
+def beside(driving: np.ndarray, out: np.ndarray, max_side: Optional[int] = None) -> np.ndarray:
+    """``[driving frame resized to the output's height | output]``, both scaled down when needed so that the frame's
+    longer side is at most ``max_side`` (``None``: no bound)."""
+    height, width = out.shape[:2]
+    longest = max(width + beside_width(height, driving.shape[:2]), height)
+    if max_side is not None and longest > max_side:
+        height = max(1, math.floor(height * max_side / longest))
+        out = _resized(out, max(1, round(width * height / out.shape[0])), height)
+    left_width = beside_width(height, driving.shape[:2])
+    if max_side is not None:
+        left_width = max(1, min(left_width, max_side - out.shape[1]))
+    return np.concatenate([_resized(driving, left_width, height), out], axis=1)

@@ -65,6 +65,21 @@ def test_reenact_writes_result_and_side_by_side(session) -> None:  # type: ignor
     assert face_only.video.parent != result.video.parent  # one folder per request
 
 
+def test_a_large_photo_keeps_its_result_whole(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Was: the result cut from the [driving | result] frame by the photo's width, after the frame had been scaled
+    to 1920 px: a 1024 px photo gave 1024 x 960 results with a strip of the driving clip (found by the bug hunt,
+    session 20)."""
+    big = tmp_path / "big.png"
+    Image.open(SOURCE).resize((1024, 1024), Image.LANCZOS).save(big)
+    result = session.reenact(str(big), str(DRIVING), paste_back=True)
+    assert probe_video(result.video).size == (1024, 1024)
+    width, height = probe_video(result.side_by_side).size
+    assert width <= 1920 and height < 1024  # the pair within the output bound, its halves scaled together
+    first, pair = next(iter_frames(result.video)), next(iter_frames(result.side_by_side))
+    small = np.asarray(Image.fromarray(first).resize((pair.shape[0], pair.shape[0]), Image.BILINEAR)).astype(float)
+    assert np.abs(pair[:, -pair.shape[0]:].astype(float) - small).mean() < 8.0  # its right part is the result
+
+
 def test_inputs_are_checked(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(DemoInputError, match="upload a source image"):
         session.reenact(None, str(DRIVING))
