@@ -210,12 +210,12 @@ def driving_kind(driving: Any) -> str:
     return "images"
 
 
-def folder_images(folder: PathLike) -> List[Path]:
-    """The image files of a folder, sorted by name; ``ValueError`` when there are none."""
+def folder_images(folder: PathLike, role: str = "driving") -> List[Path]:
+    """The image files of a folder, sorted by name; ``ValueError`` naming its ``role`` when there are none."""
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
     if not files:
-        raise ValueError(f"driving folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise ValueError(f"{role} folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
 
 

@@ -126,6 +126,31 @@ COMMANDS = {
 
 # ----------------------------------------------------------------------------------------- outputs
 
+@pytest.mark.parametrize("extra, code, words", [
+    (["--ranges", "A.pt", "--loss-weight", "shape=inf"], EXIT_USAGE, ["finite number >= 0"]),
+    (["--ranges", "A.pt", "--loss-weight", "identity=-5"], EXIT_USAGE, ["finite number >= 0"]),
+    (["--ranges", "A.pt"], EXIT_BAD_INPUT, ["A.pt: not a ranges file"]),
+])
+def test_train_directions_refuses_bad_weights_and_ranges(files, tmp_path, no_models, extra, code, words) -> None:  # type: ignore[no-untyped-def]
+    """Was: NaN weights trained to a NaN A.pt with exit 0; a non-.npy ranges file got numpy's advice to unpickle it
+    (found by the bug hunt, session 20)."""
+    root, _ = files
+    args = [root / a if a == "A.pt" else a for a in extra]
+    result = invoke(["train", "directions", *args, "--steps", "1", "-o", tmp_path / "run"])
+    assert not isinstance(result.exception, ModelLoaded), "a model was loaded before the options were checked"
+    assert result.exit_code == code and all(w in result.output for w in words), result.output  # click's usage form
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
+def test_an_empty_source_folder_is_called_a_source_folder(files, tmp_path, no_models) -> None:  # type: ignore[no-untyped-def]
+    """Was: 'driving folder ... holds no images' for eval motion's --source (session 20)."""
+    root, _ = files
+    (tmp_path / "empty").mkdir()
+    result = invoke(["eval", "motion", "--source", tmp_path / "empty", "--driving", root / "clips" / "clip.mp4",
+                     "-o", tmp_path / "m"])
+    assert_fails(result, EXIT_BAD_INPUT, "source folder", "holds no images")
+
+
 def test_an_audio_file_as_driving_is_named_as_such(files, tmp_path, no_models) -> None:  # type: ignore[no-untyped-def]
     """Was: 'cannot write an image file ... to out.mp4', blaming the output (session 20)."""
     root, model = files

@@ -31,7 +31,7 @@ def _images(paths: Tuple[Path, ...]) -> List[Path]:
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"source not found: {path}")
-        files.extend(folder_images(path) if path.is_dir() else [path])
+        files.extend(folder_images(path, role="source") if path.is_dir() else [path])
     return files
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Optional, Tuple, Union
 
@@ -37,6 +38,8 @@ def _weights(pairs: Tuple[str, ...]) -> dict:
             sep = ""
         if not sep:
             raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--loss-weight")
+        if not math.isfinite(out[name]) or out[name] < 0:  # was: trained to NaN and written, exit 0
+            raise click.BadParameter(f"{item!r}: a loss weight is a finite number >= 0", param_hint="--loss-weight")
     return out
 
 
@@ -113,6 +116,7 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
     """Train A (Δw = A Δp) with the bfm-net estimator: shape, eye, mouth, identity and perceptual
     losses (pixel too in paired mode), Adam on A only; writes OUTPUT/A.pt."""
     check_output(output, "directory")
+    weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
     starts = [name for name, value in (("--init-from-data", init_from_data), ("--init-samples", init_samples),
                                        ("--init-matrix", init_matrix)) if value is not None]
     if len(starts) > 1:
@@ -126,7 +130,6 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
     start = _start_matrix(init_matrix) if init_matrix is not None else None
     ranges = _ranges(ranges_path, start)
     torch_device = parse_device(device)
-    weights = {**DEFAULT_LOSS_WEIGHTS, **_weights(loss_weights)}
     if single_share + driving_share > 1:
         raise click.BadParameter(f"--single-share {single_share} + --driving-share {driving_share} exceeds 1",
                                  param_hint="--driving-share")
@@ -191,7 +194,8 @@ def _ranges(path: Optional[Path], start: Optional[DirectionMatrix]) -> Union[str
         if stored is None:
             raise click.BadParameter("give --ranges (or --init-matrix, whose ranges are used)", param_hint="--ranges")
         return stored
-    if stored is not None and not np.allclose(load_ranges(path), stored):
+    ranges = load_ranges(path)  # read now: a file that is not a ranges file fails before any model loads
+    if stored is not None and not np.allclose(ranges, stored):
         raise click.BadParameter(f"{path} differs from the ranges stored in the --init-matrix matrix",
                                  param_hint="--ranges")
     return str(path)

@@ -41,13 +41,15 @@ from .options import device_option, generator_option, parse_device, progress_opt
 @click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Start from a trained light encoder of the same architecture (e.g. a latent-only run's "
                    "best.pt, or 'encoder-mobilestylegan-ffhq') to fine-tune it.")
+@click.option("--val-fraction", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.1,
+              show_default=True, help="Share of samples (by index) in the validation split.")
 @click.option("--resume", is_flag=True, help="Continue the run in OUTPUT/checkpoint.pt (same options).")
 @device_option
 @progress_option
 @reports_errors
 def encoder(data_dir: Path, output: Path, generator_path: str, steps: int, batch_size: int, lr: float, seed: int,
             val_every: int, image_batch: int, image_every: int, image_size: int, input_size: str,
-            init_from: Optional[Path], resume: bool, device: str, progress: bool) -> None:
+            init_from: Optional[Path], val_fraction: float, resume: bool, device: str, progress: bool) -> None:
     """Train a light encoder (images -> W+) on (w, G(w)) pairs from DATA.
 
     Loss: latent MSE, e4e's delta regulariser, and on IMAGE_BATCH rows every IMAGE_EVERY steps
@@ -65,7 +67,7 @@ def encoder(data_dir: Path, output: Path, generator_path: str, steps: int, batch
                             val_every=val_every, resume=resume, progress=progress, device=torch_device,
                             generator_id=str(generator_path), model_config={"input_size": size, "widths": widths},
                             image_batch=min(image_batch, batch_size), image_every=image_every, image_size=image_size,
-                            init_from=init_from)
+                            init_from=init_from, val_fraction=val_fraction)
     best = summary["best"]
     if best["metrics"]:
         detail = ", ".join(f"{k} {v:.4f}" for k, v in best["metrics"].items())

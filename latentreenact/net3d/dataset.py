@@ -357,7 +357,8 @@ def training_splits(data_dir: PathLike, batch_size: int, val_fraction: float = 0
     if len(train_set) < batch_size:
         raise ValueError(f"{data_dir}: {len(train_set)} training samples, fewer than one batch of {batch_size}")
     if len(val_set) == 0:
-        raise ValueError(f"{data_dir}: the validation split is empty; use more data or a larger val_fraction")
+        raise ValueError(f"{data_dir}: the validation split is empty (--val-fraction {val_fraction:g}, "
+                         f"{len(train_set)} training samples); use more data or a larger --val-fraction")
     return train_set, val_set
 
 

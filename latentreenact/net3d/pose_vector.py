@@ -125,8 +125,17 @@ def load_ranges_with_names(path: Union[str, Path]) -> Tuple[np.ndarray, Tuple[st
 
 
 def load_ranges(path: Union[str, Path]) -> np.ndarray:
-    """Read a ranges file (``.npy`` float64 [n, 2]) without allowing pickles."""
-    array = np.load(Path(path), allow_pickle=False)
+    """Read a ranges file (``.npy`` float64 [n, 2]) without allowing pickles; ``ValueError`` naming the file for
+    anything else (a pickle, a text file, a torch checkpoint)."""
+    try:
+        array = np.load(Path(path), allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a ranges file (a .npy array of [n, 2] (min, max) rows, as "
+                         "`latentreenact stats` writes)") from exc
+    if not isinstance(array, np.ndarray):  # an .npz archive
+        raise ValueError(f"{path}: not a ranges file (a .npy array of [n, 2] (min, max) rows)")
     if array.ndim != 2 or array.shape[1] != 2:
         raise ValueError(f"{path}: a ranges file holds [n, 2] (min, max) rows, got shape {array.shape}")
     return array.astype(np.float64)
