@@ -7,18 +7,24 @@ A trainer that saves :func:`rng_state` with its model and optimiser and restores
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import random
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .fileio import atomic_path, read_torch_file
+
+log = logging.getLogger(__name__)
 
 __all__ = ["TrainLoop", "rng_state", "save_run_state", "set_rng_state", "start_run", "truncate_metrics", "warmup_cosine",
            "write_metrics"]
@@ -151,7 +157,8 @@ class TrainLoop:
         """Run from ``step``: ``train_step()`` makes one step and returns the progress bar's postfix;
         ``evaluate(step)`` and ``save_state(step)`` follow the steps that call for them. Returns the
         step reached."""
-        with tqdm(total=self.steps, initial=step, unit="step", desc=self.desc, disable=not self.progress) as bar:
+        with tqdm(total=self.steps, initial=step, unit="step", desc=self.desc, disable=not self.progress) as bar, \
+                _interrupt_after_step() as interrupted:
             while step < self.end:
                 postfix = train_step()
                 step += 1
@@ -159,6 +166,31 @@ class TrainLoop:
                 bar.set_postfix(**postfix)
                 if step % self.eval_every == 0 or step == self.steps:
                     evaluate(step)
-                if step % self.checkpoint_every == 0 or step == self.end:
+                saved = step % self.checkpoint_every == 0 or step == self.end
+                if saved or interrupted.is_set():
                     save_state(step)
+                if interrupted.is_set():  # after the step and its state: --resume goes on from here
+                    raise KeyboardInterrupt
         return step
+
+
+@contextlib.contextmanager
+def _interrupt_after_step() -> Iterator[threading.Event]:
+    """Ctrl-C (SIGINT) sets the yielded event, so that the loop finishes the step it is in and saves the run state
+    before it stops; a second Ctrl-C stops at once, as usual. Outside the main thread nothing is changed."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        log.warning("interrupted: finishing this step and saving the run state (Ctrl-C again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
