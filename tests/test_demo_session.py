@@ -274,11 +274,13 @@ def test_bad_uploads_get_our_one_line_message(session, tmp_path, monkeypatch):  
     refused(lambda: session.preview(np.zeros((5000, 6000), np.uint8)), "more than 24 megapixels", tmp_path)
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((80, 80, 3), 128, np.uint8)).save(blank)
+    import demo.session
     import latentreenact.faces.detection as detection
 
     detections = []
     detect = detection.detect_faces
     monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: detections.append(1) or detect(*a, **k))
+    monkeypatch.setattr(demo.session, "detect_faces", detection.detect_faces)  # the demo's own name for it
     refused(lambda: session.preview(str(blank)), "no face found in the source image", tmp_path)
     refused(lambda: session.edit(str(blank), yaw=5.0), "no face found in the source image", tmp_path)
     assert len(detections) == 1  # the refusal is remembered too
@@ -299,6 +301,7 @@ def test_one_detection_and_one_decode_per_upload(session, tmp_path, monkeypatch)
     detections, decodes = [], []
     detect, read = detection.detect_faces, demo.uploads.read_image
     monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: detections.append(1) or detect(*a, **k))
+    monkeypatch.setattr(demo.session, "detect_faces", detection.detect_faces)  # the demo's own name for it
     monkeypatch.setattr(demo.uploads, "read_image", lambda *a, **k: decodes.append(1) or read(*a, **k))
     crop = session.preview(str(SOURCE))
     session.source(str(SOURCE))
@@ -320,6 +323,16 @@ def test_large_photos_are_worked_at_max_side(tmp_path) -> None:  # type: ignore[
     assert probe_video(result.video).size == (400, 400)
     assert any("scaled down to 400 px" in note for note in result.notes)
     s.close()
+
+
+def test_several_faces_are_said_on_the_page(session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Was: the largest of several faces taken without a word (the command line warns; session 20)."""
+    two = tmp_path / "two.png"
+    photo = np.asarray(Image.open(SOURCE).convert("RGB"))
+    Image.fromarray(np.concatenate([photo, photo], axis=1)).save(two)
+    result = session.reenact(str(two), str(DRIVING))
+    assert any("faces found in the source image; the largest is used" in note for note in result.notes), \
+        result.notes
 
 
 # ----------------------------------------------------------------------------- the time limit
