@@ -593,44 +593,69 @@ def test_cli_checkpoint_errors(files, tmp_path) -> None:  # type: ignore[no-unty
 
 # ----------------------------------------------------------------------------------------- 8. interrupted training
 
-def test_directions_training_killed_between_checkpoints_resumes_exactly(  # type: ignore[no-untyped-def]
-        tmp_path, monkeypatch) -> None:
-    """A KeyboardInterrupt after the step-3 evaluation (logged) but before the step-4 checkpoint (the last
-    is step 2): resuming drops the step-3 records and ends bit-identical to an uninterrupted run. The clean
-    ``stop_after`` stop is covered by test_directions_train.py::test_resume_is_bit_identical."""
-    import directions.train as train_module
-    from directions import DirectionMatrix
+def _tiny_components():  # type: ignore[no-untyped-def]
+    """A tiny generator, the fake estimator and the shape losses: what the training-interruption tests train."""
     from directions.losses import ShapeLosses
-    from directions.train import Components, train_directions
+    from directions.train import Components
     from helpers import tiny_generator
     from latentreenact.shape3d import LinearShapeModel
-    from test_directions_train import SPEC, FakeEstimator, _cfg
+    from test_directions_train import SPEC, FakeEstimator
 
-    comp = Components(tiny_generator(size=16, style_dim=8), FakeEstimator(),
+    return Components(tiny_generator(size=16, style_dim=8), FakeEstimator(),
                       ShapeLosses(LinearShapeModel.load(), dense=False), SPEC, "bfm",
                       identity=lambda x, y: (x - y).square().mean(dim=(1, 2, 3)), perceptual=None)
-    cfg = _cfg(checkpoint_every=2)  # 6 steps, evaluations at 3 and 6
+
+
+def _cut_run(tmp_path, monkeypatch, at_step_4):  # type: ignore[no-untyped-def]
+    """Train a full 6-step run (checkpoints every 2 steps) and a second run in ``cut`` in which ``at_step_4()`` is
+    called during step 4 (it is expected to stop the run with KeyboardInterrupt): ``(components, config, steps
+    begun in the cut run)``."""
+    import directions.train as train_module
+    from directions.train import train_directions
+    from test_directions_train import _cfg
+
+    comp, cfg = _tiny_components(), _cfg(checkpoint_every=2)  # 6 steps, evaluations at 3 and 6
     train_directions(comp, tmp_path / "full", cfg)
     step_losses, calls = train_module.train_step_losses, []
 
-    def killed(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def step(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 4:
-            raise KeyboardInterrupt
+            at_step_4()
         return step_losses(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "train_step_losses", killed)
+    monkeypatch.setattr(train_module, "train_step_losses", step)
     with pytest.raises(KeyboardInterrupt):
         train_directions(comp, tmp_path / "cut", cfg)
     monkeypatch.undo()
+    return comp, cfg, calls
+
+
+def _resumes_to_the_full_run(tmp_path, comp, cfg) -> None:  # type: ignore[no-untyped-def]
+    from directions import DirectionMatrix
+    from directions.train import train_directions
+
     cut = tmp_path / "cut"
-    assert torch.load(cut / "checkpoint.pt", weights_only=True)["step"] == 2 and not (cut / "A.pt").exists()
-    assert any(json.loads(line)["step"] == 3 for line in (cut / "metrics.jsonl").read_text().splitlines())
     train_directions(comp, cut, cfg, resume=True)
     a = DirectionMatrix.load(tmp_path / "full" / "A.pt").state_dict()
     b = DirectionMatrix.load(cut / "A.pt").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp_path / "full" / "metrics.jsonl").read_text() == (cut / "metrics.jsonl").read_text()
+
+
+def test_directions_training_killed_between_checkpoints_resumes_exactly(  # type: ignore[no-untyped-def]
+        tmp_path, monkeypatch) -> None:
+    """A KeyboardInterrupt after the step-3 evaluation (logged) but before the step-4 checkpoint (the last
+    is step 2): resuming drops the step-3 records and ends bit-identical to an uninterrupted run. The clean
+    ``stop_after`` stop is covered by test_directions_train.py::test_resume_is_bit_identical."""
+    def killed() -> None:
+        raise KeyboardInterrupt
+
+    comp, cfg, _ = _cut_run(tmp_path, monkeypatch, killed)
+    cut = tmp_path / "cut"
+    assert torch.load(cut / "checkpoint.pt", weights_only=True)["step"] == 2 and not (cut / "A.pt").exists()
+    assert any(json.loads(line)["step"] == 3 for line in (cut / "metrics.jsonl").read_text().splitlines())
+    _resumes_to_the_full_run(tmp_path, comp, cfg)
 
 
 def test_ctrl_c_in_training_saves_the_step_it_finishes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -640,39 +665,10 @@ def test_ctrl_c_in_training_saves_the_step_it_finishes(tmp_path, monkeypatch) ->
     import os
     import signal
 
-    import directions.train as train_module
-    from directions import DirectionMatrix
-    from directions.losses import ShapeLosses
-    from directions.train import Components, train_directions
-    from helpers import tiny_generator
-    from latentreenact.shape3d import LinearShapeModel
-    from test_directions_train import SPEC, FakeEstimator, _cfg
-
-    comp = Components(tiny_generator(size=16, style_dim=8), FakeEstimator(),
-                      ShapeLosses(LinearShapeModel.load(), dense=False), SPEC, "bfm",
-                      identity=lambda x, y: (x - y).square().mean(dim=(1, 2, 3)), perceptual=None)
-    cfg = _cfg(checkpoint_every=2)  # 6 steps
-    train_directions(comp, tmp_path / "full", cfg)
-    step_losses, calls = train_module.train_step_losses, []
-
-    def pressed(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) == 4:
-            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of step 4
-        return step_losses(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_step_losses", pressed)
-    with pytest.raises(KeyboardInterrupt):
-        train_directions(comp, tmp_path / "cut", cfg)
-    monkeypatch.undo()
-    cut = tmp_path / "cut"
-    assert len(calls) == 4 and torch.load(cut / "checkpoint.pt", weights_only=True)["step"] == 4
+    comp, cfg, calls = _cut_run(tmp_path, monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
+    assert len(calls) == 4 and torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"] == 4
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
-    train_directions(comp, cut, cfg, resume=True)
-    a = DirectionMatrix.load(tmp_path / "full" / "A.pt").state_dict()
-    b = DirectionMatrix.load(cut / "A.pt").state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert (tmp_path / "full" / "metrics.jsonl").read_text() == (cut / "metrics.jsonl").read_text()
+    _resumes_to_the_full_run(tmp_path, comp, cfg)
 
 
 def test_cli_unwritable_output_is_one_line_exit_7(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
