@@ -17,7 +17,7 @@ import torch
 
 from .latent_controls import LATENT_CONTROLS, LatentControls
 from .net3d.controls import CONTROLS, control_delta, control_directions
-from .net3d.pose_vector import PoseVectorSpec
+from .net3d.pose_vector import ANGLE_SCALES, PoseVectorSpec
 from .shape3d import LinearShapeModel
 
 __all__ = ["ANGLE_LIMIT", "CONTROL_LIMIT", "EditControls", "RANGE_FACTOR"]
@@ -72,11 +72,10 @@ class EditControls:
         rescaled = self.spec.rescale(target)[0]
         for name, value in values.items():
             i = self.spec.names.index(name)
-            degrees = name in ("yaw", "pitch", "roll")
-            if degrees and abs(float(target[0, i])) > ANGLE_LIMIT:
-                raise ValueError(f"{name} {value:g}: the edited head would be turned {float(target[0, i]):.0f} degrees; "
-                                 f"edits are limited to ±{ANGLE_LIMIT:g} degrees (the generator's faces turn about "
-                                 "±30)")
+            if name in ANGLE_SCALES and abs(float(target[0, i])) > ANGLE_LIMIT:
+                raise ValueError(f"{name} {value:g}: the edited head would be turned {float(target[0, i]):.0f} "
+                                 f"degrees; edits are limited to ±{ANGLE_LIMIT:g} degrees (the generator's faces turn "
+                                 "about ±30)")
             if abs(float(rescaled[i])) > limit:
                 raise ValueError(f"{name} {value:g}: the edited face would lie at {float(rescaled[i]):.1f} in the "
                                  f"direction matrix's units, beyond ±{limit:g} ({RANGE_FACTOR:g} times the ±"

@@ -36,9 +36,9 @@ def beside_width(height: int, driving_hw: Tuple[int, int]) -> int:
 
 
 def side_by_side_cap(photo_hw: Tuple[int, int], driving_hw: Tuple[int, int], max_side: Optional[int]) -> Optional[int]:
-    """The longer side to scale the source photo of ``photo_hw`` to (``fit_canvas``'s ``max_side``) so that the side-by-side
-    frame, the driving frame of ``driving_hw`` at the photo's height beside it, is at most ``max_side`` pixels wide
-    and high (at least 16: narrower bounds are left to :func:`compose`); ``None`` when ``max_side`` is ``None``."""
+    """The longer side to scale the source photo of ``photo_hw`` to (``fit_canvas``'s ``max_side``) so that the
+    side-by-side frame, the driving frame of ``driving_hw`` at the photo's height beside it, is at most ``max_side``
+    pixels wide and high (at least 16: narrower bounds are left to :func:`compose`); ``None`` when ``max_side`` is ``None``."""
     if max_side is None:
         return None
     height, width = photo_hw

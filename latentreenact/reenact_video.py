@@ -509,8 +509,6 @@ def reenact_video(reenactor: "FrameReenactor", src: Source, video: PathLike, out
     video, output = Path(video), Path(output)
     check_output(output, "video")
     check_not_input(output, video)
-    if options.batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {options.batch_size}")
     with warnings_once():
         track, written, fps = _reenact_video(reenactor, src, video, output, options, max_frames)
     seconds = time.perf_counter() - start

@@ -57,7 +57,7 @@ from .faces import NoFaceError, as_rgb_uint8, read_image
 from .faces.roll import roll_faces
 from .fileio import CheckpointFormatError
 from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
-from .images import from_uint8, is_greyscale, resize_square, to_greyscale, to_uint8
+from .images import from_uint8, resize_square, to_greyscale, to_uint8
 from .latent_controls import LatentControls
 from .live import LiveReenactor
 from .model_parts import load_parts
@@ -537,7 +537,7 @@ class Reenactor:
 def _in_source_colours(src: Source, faces: np.ndarray) -> np.ndarray:
     """Rendered faces uint8 [B, S, S, 3], in grey when the source's face is grey (a black-and-white photo: the
     generator renders every face in colour)."""
-    return to_greyscale(faces) if is_greyscale(src.crop) else faces
+    return to_greyscale(faces) if src.greyscale else faces
 
 
 def _options(options: Optional[ReenactOptions], settings: Dict[str, Any]) -> ReenactOptions:

@@ -232,7 +232,9 @@ def iter_frames(path: PathLike, max_frames: Optional[int] = None) -> Iterator[np
 
     A clip with a variable frame rate (``VideoInfo.variable_rate``) is resampled to its average rate (a frame
     repeated or skipped where the spacing is uneven), so that frame ``k`` shows the clip at ``k / fps`` seconds and
-    an output written at ``fps`` keeps the clip's timing and its audio in sync. The file is probed now (FileNotFoundError / VideoError are raised by this call); decoding
+    an output written at ``fps`` keeps the clip's timing and its audio in sync.
+
+    The file is probed now (FileNotFoundError / VideoError are raised by this call); decoding
     streams, and closing the iterator early stops ffmpeg. A file whose frames stop early (e.g.
     truncated) yields what decodes and logs a warning; one that yields no frame raises VideoError."""
     if max_frames is not None and max_frames < 1:
