@@ -296,6 +296,32 @@ def test_crop_transform_is_exact_with_and_without_shrinking(size):
     assert np.abs(centroid - transform_points(np.linalg.inv(transform), dot)).max() < 0.02
 
 
+def test_shrunk_crop_is_the_crop_of_the_whole_shrunk_image():
+    """FFHQ shrinks the whole image (Lanczos) and then crops; ``_cut`` filters only the crop's region where the
+    shrink divides the image's sides. Bit for bit the same, for crops inside, at and beyond the edges, for
+    shrinks 2-8, and for sides that the shrink does not divide (the whole image then)."""
+    from latentreenact.faces.quad_crop import _cut
+
+    rng = np.random.default_rng(3)
+    cases = 0
+    for height, width in [(840, 1680), (1080, 1920), (837, 1201)]:
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        image[:, :, 1] = np.cumsum(image[:, :, 1], axis=0, dtype=np.uint8)  # smooth and sharp content
+        for shrink in range(2, 9):
+            full = (max(1, int(np.rint(width / shrink))), max(1, int(np.rint(height / shrink))))
+            whole = Image.fromarray(image).resize(full, Image.Resampling.LANCZOS)
+            for _ in range(6):
+                x0, y0 = int(rng.integers(0, full[0] - 1)), int(rng.integers(0, full[1] - 1))
+                x1, y1 = int(rng.integers(x0 + 1, full[0] + 1)), int(rng.integers(y0 + 1, full[1] + 1))
+                crop = (x0, y0, x1, y1)
+                assert np.array_equal(np.asarray(_cut(image, crop, shrink)), np.asarray(whole.crop(crop))), (shrink, crop)
+                cases += 1
+            edges = (0, 0, full[0], full[1])
+            assert np.array_equal(np.asarray(_cut(image, edges, shrink)), np.asarray(whole))
+    assert np.array_equal(np.asarray(_cut(image, (5, 7, 90, 60), 1)), image[7:60, 5:90])
+    assert cases == 3 * 7 * 6
+
+
 @pytest.mark.parametrize("detector", ["hog", "yunet"])
 def test_large_photo_is_searched_on_a_shrunk_copy(detector):
     """A photo larger than DETECT_MAX_SIDE: the box found on the shrunk copy, mapped back, is the

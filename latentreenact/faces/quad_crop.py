@@ -15,12 +15,15 @@ Transforms are 3x3 float64 matrices T with ``[x, y, 1]_image = T @ [u, v, 1]_cro
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 from PIL import Image
 
 from .image_input import as_rgb_uint8
+
+#: Half-width of PIL's Lanczos filter in output pixels (a = 3)
+LANCZOS_SUPPORT = 3
 
 
 class AlignedCrop(NamedTuple):
@@ -60,27 +63,26 @@ def extract_quad(image: np.ndarray, quad: np.ndarray, size: int, transform_size:
     quad = np.asarray(quad, dtype=np.float64).reshape(4, 2)
     transform = quad_transform(quad, size)
     qsize = float(np.hypot(*(quad[3] - quad[0])))
-    img = Image.fromarray(rgb)
+    height, width = rgb.shape[:2]
     q = quad.copy()
 
     shrink = int(np.floor(qsize / size * 0.5))  # FFHQ recipe: relative to the output size
+    full = (width, height)  # the size of the (shrunk) image in which the crop below is chosen
     if shrink > 1:
-        rsize = (max(1, int(np.rint(img.size[0] / shrink))), max(1, int(np.rint(img.size[1] / shrink))))
-        sx, sy = rsize[0] / img.size[0], rsize[1] / img.size[1]
-        img = img.resize(rsize, Image.LANCZOS)
+        full = (max(1, int(np.rint(width / shrink))), max(1, int(np.rint(height / shrink))))
+        sx, sy = full[0] / width, full[1] / height
         q = (q + 0.5) * np.array([sx, sy]) - 0.5
         qsize *= (sx + sy) / 2
 
     border = max(int(np.rint(qsize * 0.1)), 3)
     crop = (int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())),
             int(np.ceil(q[:, 0].max())), int(np.ceil(q[:, 1].max())))
-    crop = (max(crop[0] - border, 0), max(crop[1] - border, 0),
-            min(crop[2] + border, img.size[0]), min(crop[3] + border, img.size[1]))
-    if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
-        if crop[2] <= crop[0] or crop[3] <= crop[1]:  # quad entirely outside the image
-            crop = (0, 0, img.size[0], img.size[1])
-        img = img.crop(crop)
-        q = q - np.array(crop[:2], dtype=np.float64)
+    crop = (max(crop[0] - border, 0), max(crop[1] - border, 0), min(crop[2] + border, full[0]),
+            min(crop[3] + border, full[1]))
+    if crop[2] <= crop[0] or crop[3] <= crop[1]:  # quad entirely outside the image
+        crop = (0, 0, full[0], full[1])
+    img = _cut(rgb, crop, shrink)
+    q = q - np.array(crop[:2], dtype=np.float64)
 
     pad = (int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())),
            int(np.ceil(q[:, 0].max())), int(np.ceil(q[:, 1].max())))
@@ -95,6 +97,28 @@ def extract_quad(image: np.ndarray, quad: np.ndarray, size: int, transform_size:
     if tsize != size:
         out = out.resize((size, size), Image.LANCZOS)
     return AlignedCrop(np.asarray(out, dtype=np.uint8).copy(), transform)
+
+
+def _cut(rgb: np.ndarray, crop: Tuple[int, int, int, int], shrink: int) -> Image.Image:
+    """The ``crop`` box of ``rgb`` shrunk ``shrink`` times (FFHQ's Lanczos shrink of the whole image, then the crop).
+
+    Where the shrink divides both sides, the shrunk image's pixel centres are whole and half input pixels, and
+    PIL computes the crop alone from a margin of input pixels around it, bit for bit as from the whole shrunk
+    image: only that region is converted and filtered (a 4K driving frame: a tenth of the work). Otherwise the
+    whole image is shrunk, as FFHQ does.
+    """
+    height, width = rgb.shape[:2]
+    if shrink <= 1:
+        return Image.fromarray(np.ascontiguousarray(rgb[crop[1]:crop[3], crop[0]:crop[2]]))
+    full = (max(1, int(np.rint(width / shrink))), max(1, int(np.rint(height / shrink))))
+    if width % shrink or height % shrink:
+        return Image.fromarray(rgb).resize(full, Image.LANCZOS).crop(crop)
+    margin = LANCZOS_SUPPORT * shrink + 2  # the filter's reach in input pixels, and a pixel for rounding
+    x0, y0 = max(crop[0] * shrink - margin, 0), max(crop[1] * shrink - margin, 0)
+    x1, y1 = min(crop[2] * shrink + margin, width), min(crop[3] * shrink + margin, height)
+    region = Image.fromarray(np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+    box = (crop[0] * shrink - x0, crop[1] * shrink - y0, crop[2] * shrink - x0, crop[3] * shrink - y0)
+    return region.resize((crop[2] - crop[0], crop[3] - crop[1]), Image.LANCZOS, box=box)
 
 
 def _reflect_blur_pad(img: np.ndarray, pad: tuple, qsize: float) -> np.ndarray:
