@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from inversion.recipes import DEFAULT_RECIPE, RECIPES, get_recipe
-from latentreenact.faces import NoFaceError, detect_faces, landmarks_68
+from latentreenact.faces import NoFaceError, find_face_counted
 from latentreenact.faces.detection import detection_copy
 from latentreenact.fileio import CheckpointFormatError
 from latentreenact.identity.same_person import SAME_PERSON_DISTANCE
@@ -261,12 +261,10 @@ class DemoSession:
             notes.append(f"the {what} was scaled down to {self.limits.max_side} px on its longer side "
                          f"(the demo's limit)")
         try:
-            faces = detect_faces(small, detector=self.reenactor.detector, name=what)
-            if not faces:
-                raise NoFaceError(f"no face found in the {what}")
-            if len(faces) > 1:  # said on the page, as the command line warns
-                notes.append(f"{len(faces)} faces found in the {what}; the largest is used")
-            landmarks = landmarks_68(small, faces[0].box)
+            face, count = find_face_counted(small, detector=self.reenactor.detector, name=what)
+            if count > 1:  # said on the page, as the command line warns
+                notes.append(f"{count} faces found in the {what}; the largest is used")
+            landmarks = face.landmarks
             crop, _ = self.reenactor.crop(small, name=what, landmarks=landmarks)
         except NoFaceError as exc:
             raise DemoInputError(f"no face found in the {what}; use a photo with one clear, "

@@ -280,7 +280,6 @@ def test_bad_uploads_get_our_one_line_message(session, tmp_path, monkeypatch):  
     detections = []
     detect = detection.detect_faces
     monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: detections.append(1) or detect(*a, **k))
-    monkeypatch.setattr(demo.session, "detect_faces", detection.detect_faces)  # the demo's own name for it
     refused(lambda: session.preview(str(blank)), "no face found in the source image", tmp_path)
     refused(lambda: session.edit(str(blank), yaw=5.0), "no face found in the source image", tmp_path)
     assert len(detections) == 1  # the refusal is remembered too
@@ -301,7 +300,6 @@ def test_one_detection_and_one_decode_per_upload(session, tmp_path, monkeypatch)
     detections, decodes = [], []
     detect, read = detection.detect_faces, demo.uploads.read_image
     monkeypatch.setattr(detection, "detect_faces", lambda *a, **k: detections.append(1) or detect(*a, **k))
-    monkeypatch.setattr(demo.session, "detect_faces", detection.detect_faces)  # the demo's own name for it
     monkeypatch.setattr(demo.uploads, "read_image", lambda *a, **k: decodes.append(1) or read(*a, **k))
     crop = session.preview(str(SOURCE))
     session.source(str(SOURCE))

@@ -11,8 +11,8 @@ from PIL import Image
 
 from fixtures.face_photos import PEOPLE, photo, single_thread
 from latentreenact.faces import (Face, FaceIndexError, NoFaceError, align_ffhq, align_vox, as_rgb_uint8,
-                                 detect_faces, ffhq_quad, find_face, find_faces, fit_canvas, five_points,
-                                 landmarks_68, paste_back, soft_mask, transform_points)
+                                 detect_faces, ffhq_quad, find_face, find_face_counted, find_faces, fit_canvas,
+                                 five_points, landmarks_68, paste_back, soft_mask, transform_points)
 from latentreenact.faces.dlib_models import lend_hog_detector
 from latentreenact.faces.paste_back import landing_box
 from latentreenact.faces.quad_crop import quad_transform, rescale_transform
@@ -88,6 +88,9 @@ def test_largest_face_by_default_and_index_selects():
         find_face(canvas, index=2, name="canvas")
     with pytest.raises(IndexError):
         find_face(canvas, index=5)
+    counted, count = find_face_counted(canvas)  # the demo's: says how many it passed over
+    assert count == 2 and counted.box == largest.box and np.array_equal(counted.landmarks, largest.landmarks)
+    assert find_face_counted(photo("astronaut"))[1] == 1
 
 
 def test_no_face_raises_naming_the_input():
@@ -314,7 +317,8 @@ def test_shrunk_crop_is_the_crop_of_the_whole_shrunk_image():
                 x0, y0 = int(rng.integers(0, full[0] - 1)), int(rng.integers(0, full[1] - 1))
                 x1, y1 = int(rng.integers(x0 + 1, full[0] + 1)), int(rng.integers(y0 + 1, full[1] + 1))
                 crop = (x0, y0, x1, y1)
-                assert np.array_equal(np.asarray(_cut(image, crop, shrink)), np.asarray(whole.crop(crop))), (shrink, crop)
+                cut = np.asarray(_cut(image, crop, shrink))
+                assert np.array_equal(cut, np.asarray(whole.crop(crop))), (shrink, crop)
                 cases += 1
             edges = (0, 0, full[0], full[1])
             assert np.array_equal(np.asarray(_cut(image, edges, shrink)), np.asarray(whole))

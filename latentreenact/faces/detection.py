@@ -105,6 +105,15 @@ def find_face(image: np.ndarray, index: Optional[int] = None, detector: str = "h
     ``FaceIndexError`` (an ``IndexError``) when ``index`` is out of range. ``warn_several``: log a
     warning ("N faces found in NAME; using the largest") when the largest of several is taken.
     """
+    face, count = find_face_counted(image, index, detector, name, upsample=upsample)
+    if warn_several and index is None and count > 1:
+        log.warning("%d faces found in %s; using the largest", count, name)
+    return face
+
+
+def find_face_counted(image: np.ndarray, index: Optional[int] = None, detector: str = "hog", name: str = "input", *,
+                      upsample: int = 1) -> Tuple[Face, int]:
+    """:func:`find_face` and the number of faces in the image (for callers that tell the user about the others)."""
     rgb = as_rgb_uint8(image, name=name)
     faces = detect_faces(rgb, detector=detector, upsample=upsample, name=name)
     if not faces:
@@ -112,15 +121,13 @@ def find_face(image: np.ndarray, index: Optional[int] = None, detector: str = "h
                           "mmod finds smaller and turned faces) or a picture with a larger, clearer face")
     if index is None:
         face = faces[0]
-        if warn_several and len(faces) > 1:
-            log.warning("%d faces found in %s; using the largest", len(faces), name)
     elif -len(faces) <= index < len(faces):
         face = faces[index]
     else:
         raise FaceIndexError(f"{name} has {len(faces)} face(s) (largest first, indices 0..{len(faces) - 1}); "
                              f"face index {index} does not exist")
     face.landmarks = landmarks_68(rgb, face.box)
-    return face
+    return face, len(faces)
 
 
 def detect_faces_batch(images: Sequence[np.ndarray], detector: str = "hog", upsample: int = 1, *,
