@@ -66,8 +66,8 @@ def _shown(exc: BaseException) -> "gr.Error":
     import gradio as gr
 
     if isinstance(exc, DemoInputError):
-        cause = f" ({exc.__cause__})" if exc.__cause__ is not None else ""
-        log.info("request refused: %s%s", exc, " ".join(cause.split()))
+        cause = f" ({' '.join(str(exc.__cause__).split())})" if exc.__cause__ is not None else ""  # one line
+        log.info("request refused: %s%s", exc, cause)
         return gr.Error(str(exc), print_exception=False)
     log.error("request failed", exc_info=exc)
     return gr.Error(SERVER_FAILURE, print_exception=False)
