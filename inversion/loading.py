@@ -182,9 +182,9 @@ def load_encoder(path: PathLike, device: Union[str, torch.device] = "cpu") -> Un
     ``ValueError``) for unreadable, truncated, code-carrying or non-encoder files, and for weights
     whose keys or shapes do not fit (naming the missing/unexpected keys).
     """
-    if zoo.is_registered(path):
-        path = zoo.model_file(str(path), kind="encoder")
     file = Path(path).expanduser()
+    if not file.exists() and zoo.is_registered(path):  # a file of that name wins, as in load_generator
+        file = Path(zoo.model_file(str(path), kind="encoder"))
     if not file.exists():
         raise FileNotFoundError(f"encoder checkpoint not found: {file} (the official e4e_ffhq_encode.pt or "
                                 f"a file with an 'e' encoder state_dict)")

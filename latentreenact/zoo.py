@@ -161,7 +161,10 @@ def list_models() -> Dict[str, ModelEntry]:
 
 
 def is_registered(name: Union[str, "os.PathLike[str]"]) -> bool:
-    """True when ``name`` is a registered model name."""
+    """True when ``name`` is a registered model name (also as a path: the command line hands names over as
+    paths)."""
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
     return isinstance(name, str) and name in REGISTRY
 
 

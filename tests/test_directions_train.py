@@ -320,6 +320,16 @@ def test_train_directions_cli_zero_steps_needs_a_regression_start(tmp_path) -> N
                                     "--init-samples", "64", "--init-instrument", "bfm-net"])
     assert same.exit_code == 2 and "another estimator" in same.output
     assert not (tmp_path / "run").exists()
+    from latentreenact import zoo
+    from latentreenact.net3d.pose_vector import save_ranges
+
+    shipped = DirectionMatrix.load(zoo.model_file("directions-mobilestylegan-ffhq", kind="directions"))
+    ranges = save_ranges(tmp_path / "ranges.npy", np.asarray(shipped.config["ranges"]))
+    (tmp_path / "ranges.json").write_text(json.dumps({"rows": shipped.config["names"]}))
+    few = CliRunner().invoke(cli, ["train", "directions", "-o", str(tmp_path / "run"), "--steps", "0", "--ranges",
+                                   str(ranges), "--init-samples", "100", "--no-progress"])  # the identity hold: 141
+    assert few.exit_code == 2 and "141 regressors" in few.output, few.output  # before labelling them (was: after)
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_directions_cli_writes_a_rigid_labelled_start(tmp_path) -> None:

@@ -104,3 +104,22 @@ def test_failed_write_leaves_nothing(tmp_path) -> None:  # type: ignore[no-untyp
 def test_only_stylegan2_generators_can_be_saved(generated) -> None:  # type: ignore[no-untyped-def]
     g, _ = generated
     assert can_save_generator(g) and not can_save_generator(torch.nn.Linear(2, 2))
+
+
+def test_registered_encoder_by_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``--encoder encoder-mobilestylegan-ffhq`` (as its model card says): click hands the name over as a path,
+    and the name was looked up only as a string (was: 'encoder checkpoint not found', exit 3)."""
+    from pathlib import Path
+
+    from inversion.loading import load_encoder
+    from latentreenact import zoo
+
+    assert zoo.is_registered(Path("encoder-mobilestylegan-ffhq")) and zoo.is_registered("mobilestylegan-ffhq")
+    assert not zoo.is_registered(Path("models") / "encoder-mobilestylegan-ffhq")
+    assert not zoo.is_registered(Path("no-such-model"))
+    by_name = load_encoder(Path("encoder-mobilestylegan-ffhq"))
+    Image.fromarray(photo("astronaut")).save(tmp_path / "face.png")
+    result = CliRunner().invoke(invert, [str(tmp_path / "face.png"), "--encoder", "encoder-mobilestylegan-ffhq",
+                                         "--tune", "none", "--no-progress", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "latent.pt").is_file() and by_name.__class__.__name__ == "LightEncoder"

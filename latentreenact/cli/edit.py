@@ -98,7 +98,7 @@ def parse_sweep(text: str) -> Tuple[str, List[float]]:
 @seed_option
 @progress_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif) or, with --sweep, a .gif.")
+              help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff) or, with --sweep, a .gif.")
 @reports_errors
 def edit(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int], no_align: bool,
          yaw: Optional[float],

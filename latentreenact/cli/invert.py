@@ -63,7 +63,9 @@ def can_save_generator(generator: Any) -> bool:
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @generator_option
 @click.option("--encoder", "encoder_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="e4e checkpoint: invert with the encoder instead of the projector.")
+              metavar="FILE|NAME",
+              help="Encoder: an e4e checkpoint, a light encoder file or a registered name "
+                   "(encoder-mobilestylegan-ffhq); invert with it instead of the projector.")
 @tune_option()
 @click.option("--steps", type=click.IntRange(1, 100000), default=DEFAULT_PROJECTOR_STEPS, show_default=True,
               help="Projector steps (without --encoder).")

@@ -64,7 +64,8 @@ def source_options(func: Any) -> Any:
     func = tune_option()(func)
     func = click.option("--save-source", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Also save the prepared source (inverted, tuned, calibrated) to this .lrsource file; "
-                             "--source FILE.lrsource uses it again in about a second, with the same model.")(func)
+                             "--source FILE.lrsource uses it again in a fraction of a second, with the same "
+                             "model.")(func)
     return click.option("--source", "sources", type=click.Path(path_type=Path), required=True, multiple=True,
                         help="Source face image. Repeat it to add more photos of the same person: the first is "
                              "reenacted, all of them are used by the tuning (joint tuning; the recipe must tune). "
@@ -151,7 +152,7 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
 @progress_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="A driving video makes a video (.mp4, .mov, .mkv, .webm or .gif); a driving image an image "
-                   "file (.png, .jpg, .jpeg, .webp, .bmp, .tif) or OUT/<name>.png in a directory; a folder a "
+                   "file (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff) or OUT/<name>.png in a directory; a folder a "
                    "directory.")
 @reports_errors
 def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune_steps: Optional[int],

@@ -32,7 +32,7 @@ from .options import device_option, generator_option, parse_device, progress_opt
 @device_option
 @progress_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("grid.png"),
-              show_default=True, help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif).")
+              show_default=True, help="Output image (.png, .jpg, .jpeg, .webp, .bmp, .tif, .tiff).")
 @reports_errors
 def sample(generator_path: str, num: int, seed: int, truncation: float, noise_mode: str, batch_size: int,
            size: int, columns: int, device: str, progress: bool, output: Path) -> None:

@@ -17,6 +17,7 @@ from inversion.losses import resolve_loss
 
 from .. import zoo
 from ..checkpoints.loading import load_generator
+from ..identity.sface import EMBEDDING_DIM as SFACE_DIM
 from ..net3d import get_estimator
 from ..net3d.pose_vector import load_ranges
 from ..output_paths import check_output
@@ -152,6 +153,11 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
         w, p = labelled_latents(generator, labeller, str(init_from_data))
         init = regression_init(w, p, comp.spec, cfg.num_layers)
     elif init_samples is not None:
+        regressors = comp.spec.k + (SFACE_DIM if init_hold == "identity" else 0)
+        if init_samples <= regressors:  # here, not after labelling them all
+            raise click.BadParameter(f"the regression start fits {regressors} regressors (the pose vector"
+                                     f"{' and the identity embedding' if init_hold == 'identity' else ''}): give "
+                                     f"more samples than that (a few thousand are used)", param_hint="--init-samples")
         hold = resolve_loss("sface", "identity", torch_device) if init_hold == "identity" else None
         labellers = [labeller] + ([] if init_instrument == "none" else [estimator(init_instrument)])
         w, ps, embedding = sampled_labels(generator, labellers, init_samples, seed=seed, truncation=cfg.truncation,

@@ -38,7 +38,7 @@ from .options import device_option, generator_option, parse_device, progress_opt
               help="Render size for the image losses.")
 @click.option("--input-size", type=click.Choice(["64", "128", "256"]), default="128", show_default=True,
               help="Encoder input size (the aligned crop is resized to it).")
-@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--init-from", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE|NAME",
               help="Start from a trained light encoder of the same architecture (e.g. a latent-only run's "
                    "best.pt, or 'encoder-mobilestylegan-ffhq') to fine-tune it.")
 @click.option("--val-fraction", type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True), default=0.1,
