@@ -11,6 +11,7 @@ import torch
 from latentreenact.images import from_uint8, resize_square
 from latentreenact.sampling import truncation_centre
 
+from .light_encoder import LightEncoder
 from .projector import project, render_with_noise
 from .recipes import get_recipe, run_recipe
 
@@ -38,7 +39,7 @@ def invert_aligned(generator: Any, aligned: np.ndarray, size: int, *, encoder: A
                 codes = codes + truncation_centre(generator).to(codes).unsqueeze(1)
 
             image = render_with_noise(generator, codes, size)
-        return codes, image, {"method": "e4e"}
+        return codes, image, {"method": "light encoder" if isinstance(encoder, LightEncoder) else "e4e"}
 
     result = project(generator, target, steps=steps, w_plus=w_plus, perceptual=perceptual, seed=seed,
                      progress=progress)

@@ -123,3 +123,4 @@ def test_registered_encoder_by_name(tmp_path) -> None:  # type: ignore[no-untype
                                          "--tune", "none", "--no-progress", "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "latent.pt").is_file() and by_name.__class__.__name__ == "LightEncoder"
+    assert "(light encoder, " in result.output  # was: "(e4e, ", for any encoder
