@@ -19,7 +19,7 @@ from .fileio import write_outputs
 from .images import make_grid, save_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.controls import CONTROLS
-from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_output
+from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_not_input, check_output
 from .reenact_video import ReenactOptions, driving_kind, folder_images
 from .source import Source
 from .reenactor import Reenactor
@@ -130,14 +130,34 @@ def load_prepared(path: Path, model: str = "default", *, exact: bool = False, tr
     return reenactor, reenactor.load_source(path)
 
 
+def output_file_names(names: Sequence[str]) -> List[str]:
+    """The files that :func:`write_images` writes into an output directory for driving images of these names:
+    ``<stem>.png``, or ``<name>.png`` where two names share a stem."""
+    stems = [Path(n).stem for n in names]
+    return [f"{s}.png" if stems.count(s) == 1 else f"{n}.png" for s, n in zip(stems, names)]
+
+
 def write_images(frames: Sequence[np.ndarray], names: Sequence[str], output: Path) -> None:
     """One image to a file OUT, or ``OUT/<name>.png`` per frame (staged: all or nothing)."""
     if output.suffix and not output.is_dir():
         save_image(frames[0], output)
         return
-    stems = [Path(n).stem for n in names]
-    files = [f"{s}.png" if stems.count(s) == 1 else f"{n}.png" for s, n in zip(stems, names)]
+    files = output_file_names(names)
     write_outputs(output, {name: (lambda p, f=f: save_image(f, p)) for name, f in zip(files, frames)})
+
+
+def check_outputs_not_inputs(output: Path, driving: Path, *sources: Path) -> None:
+    """Before any work: ``OutputIsInputError`` when :func:`reenact_to_files` would overwrite an input: the output
+    itself, or, for an output directory, any of the files it would write there (a driving image or a source photo
+    in that folder under the same name)."""
+    inputs = [driving, *sources]
+    check_not_input(output, *inputs)
+    if driving_kind(driving) == "video" or (output.suffix and not output.is_dir()):
+        return
+    files = folder_images(driving) if driving.is_dir() else [driving]
+    inputs += files
+    for name in output_file_names([f.name for f in files]):
+        check_not_input(output / name, *inputs)
 
 
 def reenact_to_files(reenactor: Reenactor, src: Source, driving: Path, output: Path, options: ReenactOptions,

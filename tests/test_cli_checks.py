@@ -163,7 +163,8 @@ def test_an_audio_file_as_driving_is_named_as_such(files, tmp_path, no_models) -
 
 
 @pytest.mark.parametrize("case", ["reenact -o driving", "reenact -o source", "reenact -o link to driving",
-                                  "edit -o source", "reenact --save-source source"])
+                                  "edit -o source", "reenact --save-source source", "reenact -o driving's folder",
+                                  "reenact -o source's folder"])
 def test_an_output_that_is_an_input_fails_first_with_exit_2(files, tmp_path, no_models, case) -> None:  # type: ignore[no-untyped-def]
     """Was: the input silently replaced by the result (found by trying it, session 20)."""
     root, model = files
@@ -177,6 +178,13 @@ def test_an_output_that_is_an_input_fails_first_with_exit_2(files, tmp_path, no_
     command, _, output = case.partition(" -o ")
     if case == "reenact --save-source source":
         args = ["reenact", "--source", prepared, "--driving", drv, "--save-source", prepared, "-o", tmp_path / "o.png"]
+    elif case == "reenact -o driving's folder":  # OUT/driving.png is the driving image (review, session 21)
+        args = ["reenact", "--source", src, "--driving", drv, "-o", tmp_path]
+    elif case == "reenact -o source's folder":  # a driving folder's source.png would land on the source photo
+        (tmp_path / "drive").mkdir()
+        shutil.copy(root / "driving.png", tmp_path / "drive" / "source.png")
+        before = listing(tmp_path), before[1]
+        args = ["reenact", "--source", src, "--driving", tmp_path / "drive", "-o", tmp_path]
     else:
         args = [command, "--source", src, *(["--driving", drv] if command == "reenact" else ["--yaw", "5"]),
                 "-o", {"driving": drv, "source": src, "link to driving": tmp_path / "link.png"}[output]]

@@ -16,8 +16,8 @@ from typing import Any, Optional, Sequence, Tuple
 
 import click
 
-from ..reenact_files import (check_driving, check_reenact_output, check_saved_source, load_and_invert, load_prepared,
-                             reenact_to_files)
+from ..reenact_files import (check_driving, check_outputs_not_inputs, check_reenact_output, check_saved_source,
+                             load_and_invert, load_prepared, reenact_to_files)
 from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
 from ..output_paths import check_not_input
@@ -169,7 +169,7 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
     if not driving.exists():
         raise FileNotFoundError(f"driving input not found: {driving}")
     check_reenact_output(output, driving)
-    check_not_input(output, driving, *sources)
+    check_outputs_not_inputs(output, driving, *sources)
     if save_source is not None:
         check_not_input(save_source, driving, output, *sources)
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
