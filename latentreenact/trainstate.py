@@ -169,17 +169,20 @@ class TrainLoop:
                 saved = step % self.checkpoint_every == 0 or step == self.end
                 if saved or interrupted.is_set():
                     save_state(step)
-                if interrupted.is_set():  # after the step and its state: --resume goes on from here
-                    raise KeyboardInterrupt
+                if interrupted.is_set() and step < self.end:  # after the step and its state: --resume goes on
+                    raise KeyboardInterrupt                       # (on the last step: the run is complete)
         return step
 
 
 @contextlib.contextmanager
 def _interrupt_after_step() -> Iterator[threading.Event]:
     """Ctrl-C (SIGINT) sets the yielded event, so that the loop finishes the step it is in and saves the run state
-    before it stops; a second Ctrl-C stops at once, as usual. Outside the main thread nothing is changed."""
+    before it stops; a second Ctrl-C stops at once, as usual. Nothing is changed outside the main thread, nor
+    where SIGINT is not Python's default handler (ignored, as for a job started with ``&`` by a script, or handled
+    by the caller)."""
     interrupted = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
         yield interrupted
         return
 

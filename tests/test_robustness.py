@@ -671,6 +671,39 @@ def test_ctrl_c_in_training_saves_the_step_it_finishes(tmp_path, monkeypatch) ->
     _resumes_to_the_full_run(tmp_path, comp, cfg)
 
 
+@pytest.mark.parametrize("case", ["ignored", "last step"])
+def test_ctrl_c_that_should_not_stop_training(tmp_path, monkeypatch, case) -> None:  # type: ignore[no-untyped-def]
+    """SIGINT ignored (a job started with '&' by a script): the run goes on to the end, and the ignoring stays. A
+    Ctrl-C during the last step: the run completes and writes its outputs (was: both stopped with
+    KeyboardInterrupt, the last one after saving the state but without A.pt; found by the code review)."""
+    import os
+    import signal
+
+    import directions.train as train_module
+    from directions.train import train_directions
+    from test_directions_train import _cfg
+
+    comp, cfg = _tiny_components(), _cfg(checkpoint_every=2)  # 6 steps
+    at = 4 if case == "ignored" else 6
+    step_losses, calls = train_module.train_step_losses, []
+
+    def step(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return step_losses(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_step_losses", step)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if case == "ignored" else None
+    try:
+        train_directions(comp, tmp_path / "run", cfg)
+        assert signal.getsignal(signal.SIGINT) is (signal.SIG_IGN if case == "ignored" else signal.default_int_handler)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    assert len(calls) == 6 and (tmp_path / "run" / "A.pt").is_file()
+
+
 def test_cli_unwritable_output_is_one_line_exit_7(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """An output path through an existing file: an OSError that is not 'not found' -> exit 7, one line."""
     from latentreenact.cli.errors import EXIT_IO
