@@ -98,11 +98,15 @@ def _given(name: str) -> bool:
 
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
                 seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool,
-                roll_mode: str = "rotate", calibrate: bool = True, save_source: Optional[Path] = None) -> Any:
+                roll_mode: str = "rotate", calibrate: bool = True, save_source: Optional[Path] = None,
+                no_align_drives: bool = False) -> Any:
     """Load the reenactor and invert the first source photo (tuning on all of them), or load a prepared source
-    (``.lrsource``): ``(reenactor, source)``; with ``save_source``, also save the prepared source there."""
+    (``.lrsource``): ``(reenactor, source)``; with ``save_source``, also save the prepared source there.
+    ``no_align_drives``: ``--no-align`` also applies to the driving inputs (``reenact``), so a prepared source
+    does not make it moot."""
     if is_source_file(sources[0]):
-        given = [f"--{name.replace('_', '-')}" for name in ("tune", "tune_steps", "no_align") if _given(name)]
+        moot = ("tune", "tune_steps") if no_align_drives else ("tune", "tune_steps", "no_align")
+        given = [f"--{name.replace('_', '-')}" for name in moot if _given(name)]
         if given:
             log.warning("%s ignored: %s is a prepared source, already inverted and tuned", " and ".join(given),
                         sources[0])
@@ -175,7 +179,7 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
         reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                     no_align, progress, roll_mode, calibrate, save_source)
+                                     no_align, progress, roll_mode, calibrate, save_source, no_align_drives=True)
         setup = time.perf_counter() - start
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute",
