@@ -100,8 +100,12 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
     if not isinstance(estimator_spec, str):
         raise CheckpointFormatError(f"estimator must be a backend name or {{'backend': ..., ...}}, "
                                     f"got {estimator_spec!r}")
-    parts = {"generator": load_generator(located["generator"], device=device),
-             "encoder": load_encoder(located["encoder"], device=device),
+    # registered names (str) go to the registry, not to a file of that name in the working directory
+    generator, encoder = located["generator"], located["encoder"]
+    parts = {"generator": (zoo.load_registered_generator(generator).to(device).eval().requires_grad_(False)
+                           if isinstance(generator, str) else load_generator(generator, device=device)),
+             "encoder": load_encoder(zoo.model_file(encoder, kind="encoder") if isinstance(encoder, str) else encoder,
+                                     device=device),
              "estimator": get_estimator(estimator_spec, device=device, **options),
              "directions": DirectionMatrix.load(directions_path, device=device),
              "controls": None if controls_path is None else LatentControls.load(controls_path)}

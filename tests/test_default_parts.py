@@ -94,3 +94,15 @@ def test_default_matrix_yaw_edit_is_monotonic(heads_generator, default_matrix) -
         yaw = est.estimate(images).angles[:, 0]
     assert bool((yaw[1:] > yaw[:-1]).all()), yaw.tolist()
     assert float(yaw[-1] - yaw[0]) > 20.0, yaw.tolist()  # most of the requested 40 degrees
+
+
+def test_default_model_ignores_files_named_like_its_parts(tmp_path, monkeypatch) -> None:
+    """The default model's parts are registered names: a folder or file of that name in the working directory must
+    not stand in for them (was: 'encoder-mobilestylegan-ffhq: is a directory'; found by the code review)."""
+    from latentreenact.model_parts import DEFAULT_MODEL, load_parts
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / DEFAULT_MODEL["encoder"]).mkdir()
+    (tmp_path / DEFAULT_MODEL["generator"]).write_bytes(b"not a generator")
+    parts = load_parts("default")
+    assert type(parts["encoder"]).__name__ == "LightEncoder" and parts["generator"].n_latent > 0
