@@ -355,6 +355,22 @@ def test_read_image_converts_unusual_modes(tmp_path) -> None:  # type: ignore[no
         assert np.array_equal(array, expected), name
 
 
+def test_pil_images_follow_the_same_rule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A PIL image handed to the API converts as its file does (was: convert('RGB') first, which turned 16-bit
+    grey white and float images black; found by the code review), and a float image ('F') is read in [0, 1]."""
+    from latentreenact.faces import as_rgb_uint8
+
+    base = photo("astronaut")[40:104, 120:184]
+    for name, (path, expected) in _mode_images(tmp_path, base).items():
+        with Image.open(path) as image:
+            assert np.array_equal(as_rgb_uint8(image, name=name), expected), name
+    grey = base[:, :, 1].astype(np.float32) / 255.0
+    as_float = Image.fromarray(grey, mode="F")
+    assert np.array_equal(as_rgb_uint8(as_float), np.repeat(base[:, :, 1:2], 3, axis=2))
+    with pytest.raises(ValueError, match="read in \\[0, 1\\]"):
+        as_rgb_uint8(Image.fromarray(grey * 255.0, mode="F"))
+
+
 def test_unusual_modes_work_end_to_end(files, tiny, tmp_path) -> None:  # type: ignore[no-untyped-def]
     r, _, _ = tiny
     root, model = files

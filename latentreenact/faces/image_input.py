@@ -31,9 +31,7 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
     """Convert ``image`` to a contiguous uint8 RGB [H, W, 3] array by the rule above."""
-    if isinstance(image, Image.Image):
-        image = image.convert("RGB")
-    array = np.asarray(image)
+    array = _pil_array(image) if isinstance(image, Image.Image) else np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim == 2:
@@ -60,6 +58,19 @@ def as_rgb_uint8(image: np.ndarray, name: str = "input") -> np.ndarray:
     else:
         raise ValueError(f"{name}: unsupported image dtype {array.dtype} (use uint8, uint16, float in [0, 1] or bool)")
     return np.ascontiguousarray(array)
+
+
+def _pil_array(image: Image.Image) -> np.ndarray:
+    """A PIL image's pixels for the rule above: 16-bit and 32-bit integer modes as uint16, float mode ``F`` as
+    float32 (read in [0, 1]), RGB, L and RGBA as they are, other modes (palette, CMYK, LA, ...) converted to RGB(A)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image)
+        return array.astype(np.uint16) if array.dtype != np.uint16 else array
+    if image.mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    if image.mode in ("RGB", "L", "RGBA"):
+        return np.asarray(image)
+    return np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
 
 
 def _image_file(path: Union[str, Path]) -> Path:
@@ -104,14 +115,7 @@ def read_image(path: Union[str, Path], max_pixels: Optional[int] = DEFAULT_MAX_P
     try:
         with Image.open(path) as image:
             _check_pixels(path, image.size, max_pixels)
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                array = np.asarray(image)
-                array = array.astype(np.uint16) if array.dtype != np.uint16 else array
-            elif image.mode in ("RGB", "L", "RGBA"):
-                array = np.asarray(image)
-            else:
-                array = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+            array = _pil_array(ImageOps.exif_transpose(image))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"cannot read image {path}: {exc}") from exc
     return as_rgb_uint8(array, name=str(path))
