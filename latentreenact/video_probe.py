@@ -282,8 +282,13 @@ def _decode(info: VideoInfo, max_frames: Optional[int]) -> Iterator[np.ndarray]:
             raise VideoError(f"no frame of {info.path} could be decoded ({detail}); the file is corrupt or uses an "
                              "unsupported codec: re-export it (e.g. as H.264 mp4)")
     expected = info.n_frames
-    if info.variable_rate and info.duration:  # resampled: the clip's length at its average rate, not its frames stored
-        expected = max(1, math.floor(info.duration * info.fps) - 1)
+    if info.variable_rate:  # resampled at the average rate (stored frames / the video's length): about as many
+        # frames as stored, give or take those the resampling merges; not the container's duration, which a longer
+        # audio stream sets
+        if info.n_frames is not None:
+            expected = max(1, info.n_frames - 2)
+        elif info.duration:
+            expected = max(1, math.floor(info.duration * info.fps) - 1)
     if max_frames is not None and expected is not None:
         expected = min(expected, max_frames)
     if expected is not None and count < expected:

@@ -349,3 +349,13 @@ def test_a_variable_rate_clip_keeps_its_timing(tmp_path, caplog):
     assert abs(len(shown) - info.duration * info.fps) <= 2
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # fewer frames than stored: no damage
     assert shown[:10] != list(range(10))  # the first ten are not shown one per output frame any more
+    # with audio 0.6 s longer than the frames (the container's duration is the audio's): still no warning (was:
+    # "decoded only 21 of 29 frames; the file may be truncated or damaged"; found by the code review)
+    longer = tmp_path / "vfr_long_audio.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(clip), "-f", "lavfi", "-i",
+                    "sine=d=2.6", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(longer)],
+                   check=True, stdin=subprocess.DEVNULL)
+    info = probe_video(longer)
+    assert info.variable_rate and info.duration > 2.4
+    assert abs(len(list(iter_frames(longer))) - len(shown)) <= 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
