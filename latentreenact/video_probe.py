@@ -29,6 +29,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".gif", ".mpg
                   ".3gp", ".wmv", ".flv", ".ogv", ".vob")
 #: suffixes of audio-only files, which are refused as driving input by name (not as an unreadable image)
 AUDIO_SUFFIXES = (".m4a", ".wav", ".mp3", ".aac", ".flac", ".ogg", ".oga", ".opus", ".wma")
+#: suffixes of files that hold either audio alone or video (told apart by their streams, :func:`is_video_path`)
+EITHER_SUFFIXES = (".ogg",)
 _FASTSTART_SUFFIXES = (".mp4", ".mov", ".m4v")  # containers whose index can move to the front
 
 
@@ -52,8 +54,13 @@ class VideoInfo:
 
 
 def is_video_path(path: PathLike) -> bool:
-    """Whether ``path`` has a video file suffix (``VIDEO_SUFFIXES``, case-insensitive)."""
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+    """Whether ``path`` has a video file suffix (``VIDEO_SUFFIXES``, case-insensitive), or is an existing ``.ogg``
+    file with a video stream (Ogg holds Theora video as well as audio)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in EITHER_SUFFIXES and Path(path).is_file():
+        section = _input_section(_ffmpeg_log(Path(path), ["-t", "0", "-f", "null", "-"])[1])
+        return section is not None and bool(_stream_lines(section, "Video"))
+    return suffix in VIDEO_SUFFIXES
 
 
 # the warnings already logged inside a ``warnings_once`` block (None outside one)

@@ -359,3 +359,19 @@ def test_a_variable_rate_clip_keeps_its_timing(tmp_path, caplog):
     assert info.variable_rate and info.duration > 2.4
     assert abs(len(list(iter_frames(longer))) - len(shown)) <= 1
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_an_ogg_file_is_a_video_when_it_holds_one(media, tmp_path):
+    """Ogg holds Theora video as well as audio: an .ogg with a video stream drives like any clip, an audio-only one
+    is refused as an audio file (was: every .ogg refused as audio; found by the code review)."""
+    from latentreenact.reenact_video import driving_kind
+
+    video, audio = tmp_path / "clip.ogg", tmp_path / "voice.ogg"
+    for args, out in ((["-i", f"file:{media['clip']}", "-c:v", "libtheora", "-an"], video),
+                      (["-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "libvorbis"], audio)):
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args, f"file:{out}"], check=True,
+                       stdin=subprocess.DEVNULL)
+    assert is_video_path(video) and driving_kind(video) == "video" and len(list(iter_frames(video))) == N
+    assert not is_video_path(audio) and not is_video_path(tmp_path / "not_there.ogg")
+    with pytest.raises(ValueError, match="voice.ogg is an audio file"):
+        driving_kind(audio)
