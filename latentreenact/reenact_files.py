@@ -190,7 +190,15 @@ def edit_args(fixed: Dict[str, Any], name: Optional[str] = None, value: float = 
 
 def render_sweeps(reenactor: Reenactor, src: Source, fixed: Dict[str, Any],
                   sweeps: Sequence[Sweep]) -> List[List[np.ndarray]]:
-    """One row of edited images per sweep ``(name, values)``, the other settings from ``fixed``."""
+    """One row of edited images per sweep ``(name, values)``, the other settings from ``fixed``. Every value is
+    checked (``Reenactor.edit_delta``, ``control_offset``) before any is rendered, so an out-of-range one fails at
+    once."""
+    for name, values in sweeps:
+        for v in values:
+            args = edit_args(fixed, name, v)
+            args.pop("paste_back", None)
+            reenactor.edit_delta(src, **args)
+            reenactor.control_offset(args.get("controls"))
     return [[reenactor.edit(src, **edit_args(fixed, name, v)) for v in values] for name, values in sweeps]
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import numbers
 import os
 import time
 import warnings
@@ -117,14 +118,15 @@ class ReenactOptions:
     max_side: Optional[int] = OUTPUT_MAX_SIDE
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if not _integer_at_least(self.batch_size, 1):
             raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
         if self.smoothing is not None and not 0.0 <= self.smoothing < 1.0:
             raise ValueError(f"smoothing must be in [0, 1) (or None for the default), got {self.smoothing!r}")
-        if self.max_side is not None and (isinstance(self.max_side, bool) or not isinstance(self.max_side, int)
-                                          or self.max_side < 16):
-            raise ValueError(f"max_side must be at least 16 pixels (or None for the photo's size), got "
+        if self.max_side is not None and not _integer_at_least(self.max_side, 16):
+            raise ValueError(f"max_side must be an integer of at least 16 pixels (or None for the photo's size), got "
                              f"{self.max_side!r}")
+        object.__setattr__(self, "batch_size", int(self.batch_size))  # numpy integers welcome, stored as int
+        object.__setattr__(self, "max_side", None if self.max_side is None else int(self.max_side))
         check_expression_limit(self.expression_limit)
 
     def smoothing_for(self, video: bool) -> float:
@@ -136,6 +138,11 @@ class ReenactOptions:
     def with_(self, **changes: Any) -> "ReenactOptions":
         """A copy with some settings changed."""
         return replace(self, **changes)
+
+
+def _integer_at_least(value: Any, low: int) -> bool:
+    """Whether ``value`` is an integer (Python's or numpy's, not a bool) of at least ``low``."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= low
 
 
 def resolve_options(options: Optional[ReenactOptions], settings: dict, caller: str) -> ReenactOptions:

@@ -129,6 +129,17 @@ def test_reenact_options_are_checked_when_made(settings, message) -> None:  # ty
         ReenactOptions(**settings)
 
 
+def test_reenact_options_take_numpy_integers() -> None:
+    """Was: ``max_side=np.int64(1024)`` refused as 'at least 16 pixels' (found by the code review)."""
+    import numpy as np
+
+    options = ReenactOptions(batch_size=np.int64(4), max_side=np.int32(1024))
+    assert options.batch_size == 4 and options.max_side == 1024
+    assert type(options.batch_size) is int and type(options.max_side) is int
+    with pytest.raises(ValueError, match="max_side must be an integer"):
+        ReenactOptions(max_side=1024.0)
+
+
 def test_live_checks_its_bound_when_made(setup) -> None:  # type: ignore[no-untyped-def]
     r, _, src = setup
     with pytest.raises(ValueError, match="expression limit must be > 0"):

@@ -135,6 +135,15 @@ def test_edit_single_and_sweeps(files, tmp_path) -> None:  # type: ignore[no-unt
     assert result.exit_code == EXIT_BAD_INPUT and "jaw" in result.output
     result = run(edit, common + ["--yaw", "1e6", "-o", tmp_path / "far.png"])
     assert result.exit_code == EXIT_BAD_INPUT and "limited to ±90 degrees" in result.output, result.output
+    from latentreenact.reenactor import Reenactor
+
+    rendered = []
+    edit_one = Reenactor.edit
+    with pytest.MonkeyPatch.context() as patch:  # a sweep whose last value is out of range fails before any render
+        patch.setattr(Reenactor, "edit", lambda *a, **k: rendered.append(1) or edit_one(*a, **k))
+        result = run(edit, common + ["--sweep", "yaw:0:120:7", "-o", tmp_path / "far.png"])
+    assert result.exit_code == EXIT_BAD_INPUT and "limited to ±90 degrees" in result.output, result.output
+    assert rendered == []  # was: 0-80 degrees rendered first (found by the code review)
     for bad in (["--sweep", "yaw:1:2"], ["--exp", "x"], ["-o", tmp_path / "nosweep.gif"],
                 ["--yaw", "25", "--sweep", "yaw:-10:10:2"], ["--exp", "1=2", "--sweep", "exp_1:0:1:2"],
                 ["--smile", "1", "--sweep", "smile:0:1:2"]):
