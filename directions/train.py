@@ -38,7 +38,8 @@ from latentreenact.fileio import atomic_path, read_torch_file
 from latentreenact.images import to_uint8
 from latentreenact.net3d.pose_vector import ANGLE_SCALES, PoseVectorSpec
 from latentreenact.sampling import render, sample_wplus, truncation_centre
-from latentreenact.trainstate import TrainLoop, rng_state, save_run_state, set_rng_state, start_run, write_metrics
+from latentreenact.trainstate import (TrainLoop, rng_state, save_run_state, set_rng_state, start_run, state_digest,
+                                      write_metrics)
 
 from .evaluate import evaluate_pairs, make_eval_pairs
 from .matrix import DirectionMatrix
@@ -342,7 +343,8 @@ def train_directions(comp: Components, out_dir: PathLike, cfg: DirectionsConfig,
     A = _new_matrix(comp, cfg, G.style_dim, init, matrix_config).to(device)
     optimizer = torch.optim.Adam(A.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     data_g = torch.Generator().manual_seed(cfg.seed)
-    run_config = {**asdict(cfg), "k": k}
+    run_config = {**asdict(cfg), "k": k, "generator": state_digest(G),  # --resume with other weights or ranges:
+                  "ranges": comp.spec.ranges_array().tolist()}         # another run
     step = 0
     running: List[Dict[str, float]] = []
     ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"

@@ -8,6 +8,7 @@ A trainer that saves :func:`rng_state` with its model and optimiser and restores
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -26,8 +27,19 @@ from .fileio import atomic_path, read_torch_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainLoop", "rng_state", "save_run_state", "set_rng_state", "start_run", "truncate_metrics", "warmup_cosine",
-           "write_metrics"]
+__all__ = ["TrainLoop", "rng_state", "save_run_state", "set_rng_state", "start_run", "state_digest", "truncate_metrics",
+           "warmup_cosine", "write_metrics"]
+
+
+def state_digest(module: torch.nn.Module) -> str:
+    """SHA-256 of a module's tensors (by name): in a run's config, so that ``--resume`` with other weights (another
+    generator of the same shape) is refused as a different run."""
+    digest = hashlib.sha256()
+    state = module.state_dict()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def rng_state(*generators: torch.Generator) -> Dict[str, Any]:

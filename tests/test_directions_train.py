@@ -159,6 +159,11 @@ def test_resume_is_bit_identical(comp, tmp_path: Path) -> None:
         train_directions(comp, tmp_path / "cut", _cfg(**mix, lr=1.0), resume=True)
     with pytest.raises(ValueError, match="changed: driving_like"):
         train_directions(comp, tmp_path / "cut", _cfg(**{**mix, "driving_like": 0.0}), resume=True)
+    # another generator of the same shape (was: resumed, and A.pt claimed it; found by the byog hunt, session 21)
+    other = Components(tiny_generator(size=16, style_dim=8, seed=5), comp.estimator, comp.shape_losses, SPEC, "bfm",
+                       identity=comp.identity, perceptual=None)
+    with pytest.raises(ValueError, match="changed: generator"):
+        train_directions(other, tmp_path / "cut", _cfg(**mix), resume=True)
 
 
 def test_real_and_paired_modes(comp, tmp_path: Path) -> None:
@@ -382,3 +387,37 @@ def test_instrumented_labels_undo_the_shrinkage_of_noisy_angle_labels() -> None:
         instrumented_labels(labels, instrument, SPEC, entries=("tilt",))
     with pytest.raises(ValueError, match="same"):
         instrumented_labels(labels, instrument[:10], SPEC)
+
+
+def test_train_directions_cli_on_a_small_generator(tmp_path, monkeypatch) -> None:
+    """A generator under 256 px (found by the byog hunt, session 21): --render-size above its resolution is refused
+    before any work, naming the option (was: 'size must be in [1, 32], got 256' mid-run, an empty run folder left),
+    and the regression start's faces are rendered at its own size (was: always 256 px)."""
+    from click.testing import CliRunner
+
+    import latentreenact.cli.train_directions as cli_module
+    from helpers import tiny_generator
+    from latentreenact import zoo
+    from latentreenact.checkpoints.loading import save_generator
+    from latentreenact.cli.main import cli
+    from latentreenact.net3d.pose_vector import save_ranges
+
+    path = save_generator(tiny_generator(size=32, style_dim=8), tmp_path / "g32.pt")
+    shipped = DirectionMatrix.load(zoo.model_file("directions-mobilestylegan-ffhq", kind="directions"))
+    ranges = save_ranges(tmp_path / "ranges.npy", np.asarray(shipped.config["ranges"]))
+    (tmp_path / "ranges.json").write_text(json.dumps({"rows": shipped.config["names"]}))
+    args = ["train", "directions", "-o", str(tmp_path / "run"), "--generator", str(path), "--ranges", str(ranges),
+            "--no-progress"]
+    big = CliRunner().invoke(cli, [*args, "--steps", "1"])  # the default --render-size, 256
+    assert big.exit_code == 2 and "--render-size" in big.output and "32 px" in big.output, big.output
+    assert not (tmp_path / "run").exists()
+    sizes = []
+
+    def labelled(*a, **k):  # type: ignore[no-untyped-def]
+        sizes.append(k["size"])
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(cli_module, "sampled_labels", labelled)
+    start = CliRunner().invoke(cli, [*args, "--render-size", "32", "--steps", "0", "--init-samples", "200",
+                                     "--init-hold", "none"])
+    assert start.exit_code == 5 and "stop here" in start.output and sizes == [32], start.output

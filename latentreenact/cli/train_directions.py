@@ -27,6 +27,9 @@ from .options import device_option, parse_device, progress_option, seed_option
 
 #: the Net3D backends that can label the regression start (bfm-fit and DECA are slower or user-supplied)
 INIT_ESTIMATORS = ("bfm-net", "bfm-rigid")
+#: the size at which the faces of a regression start (--init-samples) are rendered and measured (at most the
+#: generator's own resolution)
+LABEL_SIZE = 256
 
 
 def _weights(pairs: Tuple[str, ...]) -> dict:
@@ -139,6 +142,10 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
                            driving_angle_scale=driving_angle_scale, eval_every=eval_every, n_eval=n_eval, seed=seed)
     cfg.check()
     generator = load_generator(generator_path, device=torch_device)
+    if render_size > generator.resolution:  # before any work (was: "size must be in [1, 32], got 256" mid-run)
+        raise click.BadParameter(f"{render_size} px is more than the generator renders ({generator.resolution} px "
+                                 f"{generator_path}); give --render-size {generator.resolution} or less",
+                                 param_hint="--render-size")
     comp = build_components(generator, ranges, device=torch_device,
                             identity="sface" if weights["identity"] > 0 else "none",
                             perceptual="default" if weights["perceptual"] > 0 else "none")
@@ -147,7 +154,9 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
         return comp.estimator if name == "bfm-net" else get_estimator(name)
 
     labeller = estimator(init_estimator)
-    matrix_config = {"generator": generator_path.replace("-heads", ""), "backend": "bfm-net",
+    registered_heads = zoo.is_registered(generator_path) and generator_path.endswith("-heads")
+    matrix_config = {"generator": generator_path[:-len("-heads")] if registered_heads else generator_path,
+                     "backend": "bfm-net",
                      **({"init_matrix": init_matrix} if init_matrix else {})}
     if init_from_data is not None:
         w, p = labelled_latents(generator, labeller, str(init_from_data))
@@ -161,7 +170,8 @@ def directions(output: Path, generator_path: str, ranges_path: Optional[Path], m
         hold = resolve_loss("sface", "identity", torch_device) if init_hold == "identity" else None
         labellers = [labeller] + ([] if init_instrument == "none" else [estimator(init_instrument)])
         w, ps, embedding = sampled_labels(generator, labellers, init_samples, seed=seed, truncation=cfg.truncation,
-                                          identity=hold, progress=progress)
+                                          size=min(LABEL_SIZE, generator.resolution), identity=hold,
+                                          progress=progress)
         p = ps[0] if len(ps) == 1 else instrumented_labels(ps[0], ps[1], comp.spec, covariates=embedding)
         init = regression_init(w, p, comp.spec, cfg.num_layers, covariates=embedding)
     if init is not start:
