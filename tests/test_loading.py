@@ -184,3 +184,27 @@ def test_loaded_generators_are_frozen(golden_ckpt, tmp_path):
     assert not any(p.requires_grad for p in again.parameters())
     img = g.synthesis(torch.randn(1, g.n_latent, g.style_dim))
     assert not img.requires_grad and img.grad_fn is None
+
+
+@pytest.mark.parametrize("damage", ["config with an unknown key", "no config", "no state_dict", "size 48",
+                                    "mobilestylegan arch on a stylegan2 config", "g_ema is None", "g_ema is a tensor"])
+def test_damaged_configs_name_the_file(tmp_path, damage):
+    """Each a CheckpointFormatError naming the file (was: TypeError / KeyError tracebacks, or messages without the
+    file; found by the byog hunt, session 21)."""
+    path = save_generator(tiny_generator(size=16), tmp_path / "g.pt")
+    payload = torch.load(path, weights_only=True)
+    if damage == "config with an unknown key":
+        payload["config"]["bogus"] = 1
+    elif damage == "no config":
+        del payload["config"]
+    elif damage == "no state_dict":
+        del payload["state_dict"]
+    elif damage == "size 48":
+        payload["config"]["size"] = 48
+    elif damage == "mobilestylegan arch on a stylegan2 config":
+        payload["arch"] = "mobilestylegan"
+    else:
+        payload = {"g_ema": None if damage == "g_ema is None" else torch.zeros(64)}
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointFormatError, match="bad.pt"):
+        load_generator(tmp_path / "bad.pt")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
@@ -58,11 +58,17 @@ def extract_generator(obj: Any, source: str) -> Tuple[Dict[str, torch.Tensor], O
         if version != FORMAT_VERSION:
             raise CheckpointFormatError(f"{source}: generator file format version {version} is not supported "
                                         f"(this version of latentreenact reads {FORMAT_VERSION})")
+        for key in ("state_dict", "config"):
+            if not isinstance(obj.get(key), Mapping):
+                raise CheckpointFormatError(f"{source}: a latentreenact generator file without its {key!r} (a "
+                                            f"mapping); the file is damaged or was not written by save_generator")
         state = dict(obj["state_dict"])
         latent_avg = state.pop("latent_avg", None)
         return state, latent_avg if obj.get("has_latent_avg") else None, {
             "source": FORMAT, "arch": obj.get("arch"), "config": obj["config"]}
     if "g_ema" in obj:
+        if not isinstance(obj["g_ema"], Mapping):
+            raise CheckpointFormatError(f"{source}: 'g_ema' holds a {type(obj['g_ema']).__name__}, not a state dict")
         return dict(obj["g_ema"]), obj.get("latent_avg"), {"source": "rosinality"}
     state = obj.get("state_dict")
     if isinstance(state, Mapping) and any(k.startswith("decoder.") for k in state):
@@ -99,12 +105,12 @@ def build_generator(state_dict: Dict[str, torch.Tensor], latent_avg: Optional[to
     cfg = dict(config) if config is not None else infer_stylegan2_config(state_dict, source)
     if conv_clamp is not None:
         cfg["conv_clamp"] = conv_clamp
-    cfg["channels"] = {int(k): int(v) for k, v in cfg["channels"].items()}
-    generator = StyleGAN2Generator(**cfg)
+    generator = _built(source, cfg, lambda: StyleGAN2Generator(
+        **{**cfg, "channels": {int(k): int(v) for k, v in cfg["channels"].items()}}))
     expected = generator.state_dict()
     optional = {k for k in expected if k.endswith(_OPTIONAL_SUFFIXES) or k in _OPTIONAL_KEYS}
     check_state_dict(expected, state_dict, source,
-                     f"the inferred architecture ({cfg['size']} px, style_dim {cfg['style_dim']})", optional)
+                     f"the inferred architecture ({generator.size} px, style_dim {generator.style_dim})", optional)
     generator.load_state_dict(state_dict, strict=False)
     if latent_avg is not None:
         single = _single_latent_avg(latent_avg, generator.style_dim, source)
@@ -145,10 +151,20 @@ def load_generator(path: PathLike, device: Union[str, torch.device] = "cpu") -> 
 def build_mobilestylegan(state_dict: Dict[str, torch.Tensor], config: Mapping[str, Any],
                          source: str = "checkpoint") -> GeneratorBase:
     """Build a MobileStyleGAN from our file's config and load ``state_dict`` strictly."""
-    generator = MobileStyleGAN(**dict(config))
+    generator = _built(source, config, lambda: MobileStyleGAN(**dict(config)))
     check_state_dict(generator.state_dict(), state_dict, source, f"MobileStyleGAN {dict(config)}")
     generator.load_state_dict(state_dict)
     return generator
+
+
+def _built(source: str, config: Mapping[str, Any], build: Callable[[], GeneratorBase]) -> GeneratorBase:
+    """``build()``, with a config that does not build a generator (unknown or missing keys, values of the wrong type
+    or range) reported as a :class:`CheckpointFormatError` naming ``source``."""
+    try:
+        return build()
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointFormatError(f"{source}: its generator config does not build a generator ({exc}): "
+                                    f"{dict(config)}") from exc
 
 
 def _arch(generator: GeneratorBase) -> str:
