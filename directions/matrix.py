@@ -6,6 +6,8 @@ Two file formats: ours (``save``/``load``: config inside, written atomically) an
 
 from __future__ import annotations
 
+import math
+
 import os
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -87,9 +89,16 @@ class DirectionMatrix(nn.Module):
             raise _format_error(f"{path}: not a direction-matrix file (keys {sorted(map(str, obj))[:8]})")
         if obj.get("format_version") != FORMAT_VERSION:
             raise _format_error(f"{path}: direction file version {obj.get('format_version')} is not supported")
-        matrix = cls(obj["k"], obj["num_layers"], obj["style_dim"], obj["shift_scale"], seed=None,
-                     config=obj.get("config"))
-        _load_strict(matrix, obj["state_dict"], str(path))
+        try:
+            shift_scale = float(obj["shift_scale"])
+            if not (math.isfinite(shift_scale) and shift_scale > 0):
+                raise ValueError(f"shift_scale must be a positive number, got {obj['shift_scale']!r}")
+            matrix = cls(int(obj["k"]), int(obj["num_layers"]), int(obj["style_dim"]), shift_scale, seed=None,
+                         config=obj.get("config"))
+            state = obj["state_dict"]
+        except (KeyError, TypeError, ValueError) as exc:  # a missing entry, or one of the wrong type or range
+            raise _format_error(f"{path}: a damaged direction file ({type(exc).__name__}: {exc})") from exc
+        _load_strict(matrix, state, str(path))
         return matrix.to(device).eval().requires_grad_(False)
 
     # ------------------------------------------------------------------ released layout

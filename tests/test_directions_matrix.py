@@ -120,6 +120,17 @@ def test_bad_files(tmp_path):
         DirectionMatrix.load(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="NaN"):
         DirectionMatrix(3, 2, 4)(torch.tensor([[float("nan"), 0.0, 0.0]]))
+    # damaged entries of our own format: each names the file (was: KeyError / TypeError tracebacks, a NaN scale
+    # loaded and failing later; found by the byog hunt, session 21)
+    good = torch.load(DirectionMatrix(3, 2, 4, seed=0).save(tmp_path / "good.pt"), weights_only=False)
+    for name, change in (("no_k", {"k": None}), ("text_dim", {"style_dim": "abc"}), ("no_layers", {"num_layers": 0}),
+                         ("nan_scale", {"shift_scale": float("nan")}), ("no_state", {"state_dict": None})):
+        payload = {**good, **change}
+        if change.get("k", 1) is None:
+            del payload["k"]
+        torch.save(payload, tmp_path / f"{name}.pt")
+        with pytest.raises(CheckpointFormatError, match=f"{name}.pt"):
+            DirectionMatrix.load(tmp_path / f"{name}.pt")
 
 
 def test_no_global_rng_use(tmp_path):

@@ -23,6 +23,9 @@ def check_state_dict(expected: Mapping[str, torch.Tensor], state_dict: Mapping[s
     ``model`` names what was expected (e.g. "the inferred architecture (256 px, style_dim 512)");
     keys in ``optional`` may be absent.
     """
+    if not isinstance(state_dict, Mapping) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointFormatError(f"{source}: the weights are a {type(state_dict).__name__}, not a state dict of "
+                                    f"tensors for {model}")
     missing = sorted(set(expected) - set(state_dict) - set(optional))
     unexpected = sorted(set(state_dict) - set(expected))
     if missing or unexpected:
