@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
@@ -60,6 +61,40 @@ def _locate(part: str, value: str, root: Optional[Path]) -> Union[Path, str]:
                             f"(registered: {', '.join(sorted(zoo.list_models()))})")
 
 
+def _check_entries(spec: Mapping[str, Any], where: str) -> None:
+    """:class:`CheckpointFormatError` naming ``where`` for an unknown entry or a value of the wrong kind: parts are
+    names (``controls`` may be null; ``estimator`` may be ``{"backend": NAME, ...options}``), ``render_size`` and
+    ``align_size`` whole numbers of pixels (``align_size`` at least 16), ``truncation``
+    a positive number."""
+    unknown = sorted(set(spec) - set(DIRECTORY_DEFAULTS) - set(SETTINGS))
+    if unknown:
+        raise CheckpointFormatError(f"{where}: unknown entries {unknown}")
+    for part in PART_KINDS:
+        value = spec.get(part)
+        if not isinstance(value, str) and not (value is None and part in OPTIONAL_PARTS):
+            raise CheckpointFormatError(f"{where}: {part} must be a file name or a registered model name, got "
+                                        f"{value!r}")
+    estimator = spec.get("estimator")
+    if not isinstance(estimator, str) and not (isinstance(estimator, Mapping)
+                                               and isinstance(estimator.get("backend"), str)):
+        raise CheckpointFormatError(f"{where}: estimator must be a backend name or {{'backend': NAME, ...}}, got "
+                                    f"{estimator!r}")
+    checks = {"render_size": (lambda v: _whole(v) and v >= 1, "a whole number of pixels"),
+              "align_size": (lambda v: _whole(v) and v >= 16, "a whole number of pixels, at least 16"),
+              "truncation": (lambda v: _number(v) and v > 0, "a positive number (psi; 0.7 is usual)")}
+    for key, (fits, what) in checks.items():
+        if spec.get(key) is not None and not fits(spec[key]):
+            raise CheckpointFormatError(f"{where}: {key} must be {what}, got {spec[key]!r}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return _number(value) and float(value).is_integer()
+
+
 def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "cpu",
                exact: bool = False) -> Dict[str, Any]:
     """Build the parts of a reenactor: ``"default"`` (registered names, :data:`DEFAULT_MODEL`) or a
@@ -77,12 +112,13 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
         spec = dict(DIRECTORY_DEFAULTS)
         if (root / MODEL_FILE).is_file():
             try:
-                spec.update(json.loads((root / MODEL_FILE).read_text()))
-            except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as exc:
+                given = json.loads((root / MODEL_FILE).read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
                 raise CheckpointFormatError(f"{root / MODEL_FILE}: not a JSON object ({exc})") from exc
-    unknown = sorted(set(spec) - set(DIRECTORY_DEFAULTS) - set(SETTINGS))
-    if unknown:
-        raise CheckpointFormatError(f"{root / MODEL_FILE if root else 'model'}: unknown entries {unknown}")
+            if not isinstance(given, dict):
+                raise CheckpointFormatError(f"{root / MODEL_FILE}: not a JSON object (a {type(given).__name__})")
+            spec.update(given)
+    _check_entries(spec, str(root / MODEL_FILE) if root else "model")
     if exact:
         spec["generator"] = EXACT_GENERATORS.get(spec["generator"], spec["generator"])
     located = {part: _locate(part, str(spec[part]), root) for part in PART_KINDS  # all checked before loading
@@ -97,18 +133,24 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
         estimator_spec = estimator_spec.get("backend")
         if root is not None and isinstance(options.get("weights"), str) and (root / options["weights"]).is_file():
             options["weights"] = root / options["weights"]
-    if not isinstance(estimator_spec, str):
-        raise CheckpointFormatError(f"estimator must be a backend name or {{'backend': ..., ...}}, "
-                                    f"got {estimator_spec!r}")
     # registered names (str) go to the registry, not to a file of that name in the working directory
     generator, encoder = located["generator"], located["encoder"]
     parts = {"generator": (zoo.load_registered_generator(generator).to(device).eval().requires_grad_(False)
                            if isinstance(generator, str) else load_generator(generator, device=device)),
              "encoder": load_encoder(zoo.model_file(encoder, kind="encoder") if isinstance(encoder, str) else encoder,
                                      device=device),
-             "estimator": get_estimator(estimator_spec, device=device, **options),
+             "estimator": _estimator(estimator_spec, options, device, str(root / MODEL_FILE) if root else "model"),
              "directions": DirectionMatrix.load(directions_path, device=device),
              "controls": None if controls_path is None else LatentControls.load(controls_path)}
     settings = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
     log.info("reenactor parts from %s: %s", model, {k: str(v) for k, v in located.items()})
     return {**parts, **settings}
+
+
+def _estimator(backend: str, options: Mapping[str, Any], device: Union[str, torch.device], where: str) -> Any:
+    """The Net3D backend with the options a model file gives it; options it does not take name ``where``."""
+    try:
+        return get_estimator(backend, device=device, **options)
+    except TypeError as exc:
+        raise CheckpointFormatError(f"{where}: options {sorted(options)} do not fit the estimator {backend!r} "
+                                    f"({exc})") from exc

@@ -324,6 +324,16 @@ def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None
     (folder / "reenactor.json").write_text("{not json")
     with pytest.raises(CheckpointFormatError):
         Reenactor.from_pretrained(folder)
+    # values of the wrong kind name the file and the entry (were tracebacks, silently taken or misleading later;
+    # found by the byog hunt, session 21)
+    for bad, words in (([["generator", "generator.pt"]], "not a JSON object"), ({"generator": None}, "generator must"),
+                       ({"estimator": {"backend": "bfm-net", "foo": 1}}, "do not fit the estimator"),
+                       ({"estimator": 5}, "estimator must"), ({"truncation": "x"}, "truncation must"),
+                       ({"render_size": "abc"}, "render_size must"), ({"align_size": 7}, "align_size must")):
+        (folder / "reenactor.json").write_text(json.dumps(bad))
+        with pytest.raises(CheckpointFormatError, match=words) as info:
+            Reenactor.from_pretrained(folder)
+        assert "reenactor.json" in str(info.value)
     with pytest.raises(FileNotFoundError, match="neither"):
         Reenactor.from_pretrained(tmp_path / "absent")
 
