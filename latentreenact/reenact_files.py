@@ -9,7 +9,7 @@ sweeps into a grid image or a GIF. Outputs are written atomically.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -103,17 +103,21 @@ def load_and_invert(source: Path, model: str = "default", *, exact: bool = False
                     device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog",
                     tune: Optional[str] = None, tune_steps: Optional[int] = None, align: bool = True,
                     progress: bool = False, also: Sequence[Path] = (), roll: str = "rotate",
-                    calibrate: bool = True) -> Tuple[Reenactor, Source]:
+                    calibrate: bool = True, check: Optional[Callable[[Reenactor], None]] = None
+                    ) -> Tuple[Reenactor, Source]:
     """Read the source photo (and ``also``: more photos of the same person for joint tuning), load the
     reenactor (``roll``: its roll mode, see :data:`~latentreenact.reenactor.ROLL_MODES`; ``calibrate``: measure
     the source's pitch gain) and invert (and tune on) the source.
 
-    The photos are read first, so an unreadable image fails before any model loads.
+    The photos are read first, so an unreadable image fails before any model loads; ``check(reenactor)`` runs
+    before the inversion (what the command will ask of the model: it fails before the minute of tuning).
     """
     photo = read_image(source)
     extra = [read_image(path) for path in also]
     reenactor = load_reenactor(model, exact=exact, truncation=truncation, device=device, seed=seed, detector=detector,
                                roll=roll, calibrate=calibrate)
+    if check is not None:
+        check(reenactor)
     src = reenactor.invert(photo, tune=tune, align=align, tune_steps=tune_steps, progress=progress, name=str(source),
                            also=extra)
     return reenactor, src
@@ -121,12 +125,15 @@ def load_and_invert(source: Path, model: str = "default", *, exact: bool = False
 
 def load_prepared(path: Path, model: str = "default", *, exact: bool = False, truncation: Optional[float] = None,
                   device: Union[str, torch.device] = "cpu", seed: int = 0, detector: str = "hog", roll: str = "rotate",
-                  calibrate: bool = True) -> Tuple[Reenactor, Source]:
+                  calibrate: bool = True, check: Optional[Callable[[Reenactor], None]] = None
+                  ) -> Tuple[Reenactor, Source]:
     """Load the reenactor and a source it prepared earlier (``Reenactor.save_source``): no inversion, no tuning."""
     if not Path(path).exists():
         raise FileNotFoundError(f"prepared source not found: {path}")
     reenactor = load_reenactor(model, exact=exact, truncation=truncation, device=device, seed=seed, detector=detector,
                                roll=roll, calibrate=calibrate)
+    if check is not None:
+        check(reenactor)
     return reenactor, reenactor.load_source(path)
 
 

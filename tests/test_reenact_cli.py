@@ -212,3 +212,31 @@ def test_a_saved_source_reenacts_and_edits_as_the_photo_does(files, tmp_path, ca
     result = run(edit, ["--source", broken, "--yaw", "1", *common, "-o", tmp_path / "w.png"])
     assert result.exit_code == EXIT_BAD_CHECKPOINT and "broken.lrsource" in result.output
     assert not any((tmp_path / n).exists() for n in ("x", "y", "z.png", "w.png", "face.pt"))
+
+
+def test_controls_the_model_lacks_fail_before_the_source_is_prepared(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--follow-eyes, or an --eyes-closed edit or sweep, on a model without W-space controls: exit 5 before the
+    inversion and tuning, and no --save-source file (was: after them, with the prepared source left behind; found
+    by the byog hunt, session 21)."""
+    import json
+    import shutil
+
+    from latentreenact.reenactor import Reenactor
+
+    root, model = files
+    bare = tmp_path / "bare"
+    shutil.copytree(model, bare)
+    spec = json.loads((bare / "reenactor.json").read_text())
+    (bare / "reenactor.json").write_text(json.dumps({**spec, "controls": None}))
+    inverted = []
+    invert = Reenactor.invert
+    common = ["--source", root / "source.png", "--model", bare, "--no-align", "--no-progress", "--tune", "pti",
+              "--save-source", tmp_path / "s.lrsource"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Reenactor, "invert", lambda *a, **k: inverted.append(1) or invert(*a, **k))
+        for command, args in ((reenact, ["--driving", root / "driving", "--follow-eyes", "-o", tmp_path / "out"]),
+                              (edit, ["--eyes-closed", "1", "-o", tmp_path / "e.png"]),
+                              (edit, ["--sweep", "eyes_closed:0:1:2", "-o", tmp_path / "e.png"])):
+            result = run(command, common + args)
+            assert result.exit_code == EXIT_BAD_INPUT and "eyes_closed" in result.output, result.output
+    assert inverted == [] and sorted(p.name for p in tmp_path.iterdir()) == ["bare"]

@@ -129,8 +129,10 @@ def edit(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, tune
     check_not_input(output, *sources)
     if save_source is not None:
         check_not_input(save_source, output, *sources)
+    swept = [{name: 1.0} for name, _ in parsed if name in LATENT_CONTROLS]  # a W-space control the model may lack
     reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                 no_align, progress, roll_mode, calibrate, save_source)
+                                 no_align, progress, roll_mode, calibrate, save_source,
+                                 check=lambda r: [r.control_offset(c) for c in [controls, *swept]])
     if not parsed:
         save_image(reenactor.edit(src, **fixed), output)
         click.echo(f"edited {source} -> {output}", err=True)

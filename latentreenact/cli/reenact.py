@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import click
 
@@ -22,6 +22,7 @@ from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
 from ..output_paths import check_not_input
 from ..reenact_video import OUTPUT_MAX_SIDE, ReenactOptions
+from ..driving_landmarks import FOLLOWERS
 from ..reenactor import ROLL_MODES
 from ..source_file import is_source_file
 from ..video import warnings_once
@@ -99,11 +100,11 @@ def _given(name: str) -> bool:
 def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Optional[float], device: str,
                 seed: int, detector: str, tune: str, tune_steps: Optional[int], no_align: bool, progress: bool,
                 roll_mode: str = "rotate", calibrate: bool = True, save_source: Optional[Path] = None,
-                no_align_drives: bool = False) -> Any:
+                no_align_drives: bool = False, check: Optional[Callable[[Any], None]] = None) -> Any:
     """Load the reenactor and invert the first source photo (tuning on all of them), or load a prepared source
     (``.lrsource``): ``(reenactor, source)``; with ``save_source``, also save the prepared source there.
     ``no_align_drives``: ``--no-align`` also applies to the driving inputs (``reenact``), so a prepared source
-    does not make it moot."""
+    does not make it moot. ``check(reenactor)``: what the command will ask of the model, before the inversion."""
     if is_source_file(sources[0]):
         moot = ("tune", "tune_steps") if no_align_drives else ("tune", "tune_steps", "no_align")
         given = [f"--{name.replace('_', '-')}" for name in moot if _given(name)]
@@ -112,16 +113,26 @@ def load_source(sources: Sequence[Path], model: str, exact: bool, truncation: Op
                         sources[0])
         reenactor, src = load_prepared(sources[0], model, exact=exact, truncation=truncation,
                                        device=parse_device(device), seed=seed, detector=detector, roll=roll_mode,
-                                       calibrate=calibrate)
+                                       calibrate=calibrate, check=check)
     else:
         reenactor, src = load_and_invert(sources[0], model, exact=exact, truncation=truncation,
                                          device=parse_device(device), seed=seed, detector=detector, tune=tune,
                                          tune_steps=tune_steps, align=not no_align, progress=progress,
-                                         also=list(sources[1:]), roll=roll_mode, calibrate=calibrate)
+                                         also=list(sources[1:]), roll=roll_mode, calibrate=calibrate, check=check)
     if save_source is not None:
         reenactor.save_source(src, save_source)
         click.echo(f"saved the prepared source -> {save_source}", err=True)
     return reenactor, src
+
+
+def check_followers(reenactor: Any, follow_eyes: Optional[bool], follow_mouth: Optional[bool]) -> None:
+    """``--follow-eyes`` / ``--follow-mouth`` (required) on a model without the W-space control they drive: a
+    ValueError before the source is prepared (was: after the inversion and tuning)."""
+    for measure, option, wanted in (("eye", "--follow-eyes", follow_eyes), ("mouth", "--follow-mouth", follow_mouth)):
+        control = FOLLOWERS[measure].control
+        if wanted and control not in reenactor.control_names():
+            raise ValueError(f"{option}: this model has no W-space {control} control (the default model "
+                             "ships one; a model directory names it as 'controls' in reenactor.json)")
 
 
 @click.command()
@@ -179,7 +190,8 @@ def reenact(sources: Tuple[Path, ...], save_source: Optional[Path], tune: str, t
     with warnings_once():  # a damaged clip is probed and decoded several times: one warning
         check_driving(driving)  # every driving input is read before any model loads
         reenactor, src = load_source(sources, model, exact, truncation, device, seed, detector, tune, tune_steps,
-                                     no_align, progress, roll_mode, calibrate, save_source, no_align_drives=True)
+                                     no_align, progress, roll_mode, calibrate, save_source, no_align_drives=True,
+                                     check=lambda r: check_followers(r, follow_eyes, follow_mouth))
         setup = time.perf_counter() - start
         start = time.perf_counter()
         options = ReenactOptions(relative=relative, absolute_expression=expression == "absolute",
