@@ -142,6 +142,7 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
              "estimator": _estimator(estimator_spec, options, device, str(root / MODEL_FILE) if root else "model"),
              "directions": DirectionMatrix.load(directions_path, device=device),
              "controls": None if controls_path is None else LatentControls.load(controls_path)}
+    _check_fit(parts, {**located, "controls": controls_path}, str(root / MODEL_FILE) if root else "model")
     settings = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
     log.info("reenactor parts from %s: %s", model, {k: str(v) for k, v in located.items()})
     return {**parts, **settings}
@@ -154,3 +155,25 @@ def _estimator(backend: str, options: Mapping[str, Any], device: Union[str, torc
     except TypeError as exc:
         raise CheckpointFormatError(f"{where}: options {sorted(options)} do not fit the estimator {backend!r} "
                                     f"({exc})") from exc
+
+
+def _check_fit(parts: Mapping[str, Any], located: Mapping[str, Any], where: str) -> None:
+    """:class:`CheckpointFormatError` naming both files when the encoder, A or the controls were made for another
+    generator (layer count or style size)."""
+    generator = parts["generator"]
+    made_for = f"the generator {located['generator']} (n_latent {generator.n_latent}, style_dim {generator.style_dim})"
+    encoder, matrix, controls = parts["encoder"], parts["directions"], parts["controls"]
+    misfits = []
+    encoder_dim = getattr(encoder, "style_dim", generator.style_dim)
+    if encoder.n_styles != generator.n_latent or encoder_dim != generator.style_dim:
+        misfits.append(f"the encoder {located['encoder']} predicts {encoder.n_styles} styles of {encoder_dim}")
+    if matrix.style_dim != generator.style_dim or matrix.num_layers > generator.n_latent:
+        misfits.append(f"the direction matrix {located['directions']} shifts {matrix.num_layers} layers of "
+                       f"{matrix.style_dim}")
+    if controls is not None and (controls.directions.shape[1] != generator.style_dim
+                                 or controls.layers[1] > generator.n_latent):
+        lo, hi = controls.layers
+        misfits.append(f"the controls {located['controls']} act on layers {lo}..{hi - 1} of "
+                       f"{controls.directions.shape[1]}")
+    if misfits:
+        raise CheckpointFormatError(f"{where}: {'; '.join(misfits)}: made for another generator than {made_for}")

@@ -334,6 +334,12 @@ def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None
         with pytest.raises(CheckpointFormatError, match=words) as info:
             Reenactor.from_pretrained(folder)
         assert "reenactor.json" in str(info.value)
+    from directions import DirectionMatrix
+
+    DirectionMatrix(r.spec.k, 8, 512, seed=0, config={"layout": "bfm"}).save(folder / "other_A.pt")
+    (folder / "reenactor.json").write_text(json.dumps({"directions": "other_A.pt"}))
+    with pytest.raises(CheckpointFormatError, match="other_A.pt shifts 8 layers of 512.*generator.pt"):
+        Reenactor.from_pretrained(folder)  # was: a message that named neither file
     with pytest.raises(FileNotFoundError, match="neither"):
         Reenactor.from_pretrained(tmp_path / "absent")
 
