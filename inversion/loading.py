@@ -150,10 +150,13 @@ def build_encoder(state_dict: Mapping[str, torch.Tensor], latent_avg: Optional[t
 
 def build_light_encoder(obj: Mapping[str, Any], source: str) -> LightEncoder:
     """A :class:`LightEncoder` from a file written by :func:`save_light_encoder` (float32, CPU)."""
-    if obj.get("format_version") != ENCODER_FORMAT_VERSION or not isinstance(obj.get("config"), Mapping) \
-            or not isinstance(obj.get("state_dict"), Mapping):
+    if obj.get("format_version") != ENCODER_FORMAT_VERSION:
         raise CheckpointFormatError(f"{source}: light-encoder file of an unsupported version "
                                     f"{obj.get('format_version')!r} (this version reads {ENCODER_FORMAT_VERSION})")
+    for key in ("config", "state_dict"):
+        if not isinstance(obj.get(key), Mapping):
+            raise CheckpointFormatError(f"{source}: a light-encoder file without its {key!r} (a mapping); the file is "
+                                        f"damaged or was not written by save_light_encoder")
     try:
         encoder = LightEncoder(obj["config"])
     except (TypeError, ValueError, KeyError) as exc:

@@ -108,7 +108,9 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
     else:
         root = Path(model).expanduser()
         if not root.is_dir():
-            raise FileNotFoundError(f"model {str(model)!r} is neither 'default' nor a directory")
+            hint = (" (a model is a folder whose reenactor.json names its generator, encoder, A and estimator; to "
+                    "use this file, name it there)" if root.is_file() else "")
+            raise FileNotFoundError(f"model {str(model)!r} is neither 'default' nor a directory{hint}")
         spec = dict(DIRECTORY_DEFAULTS)
         if (root / MODEL_FILE).is_file():
             try:

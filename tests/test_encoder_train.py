@@ -137,6 +137,11 @@ def test_loader_is_strict(tmp_path: Path) -> None:
     torch.save(obj, tmp_path / "future.pt")
     with pytest.raises(CheckpointFormatError, match="unsupported version"):
         load_encoder(tmp_path / "future.pt")
+    obj = torch.load(path, weights_only=True)
+    del obj["config"]
+    torch.save(obj, tmp_path / "noconfig.pt")
+    with pytest.raises(CheckpointFormatError, match="without its 'config'"):  # was: "unsupported version 1 (reads 1)"
+        load_encoder(tmp_path / "noconfig.pt")
     with pytest.raises(ValueError, match="not an encoder"):
         load_encoder("mobilestylegan-ffhq")
 

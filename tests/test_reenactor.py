@@ -342,6 +342,8 @@ def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None
         Reenactor.from_pretrained(folder)  # was: a message that named neither file
     with pytest.raises(FileNotFoundError, match="neither"):
         Reenactor.from_pretrained(tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="name it there"):  # a generator file given as the model
+        Reenactor.from_pretrained(folder / "generator.pt")
 
 
 def test_spec_from_matrix() -> None:
