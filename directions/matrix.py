@@ -169,7 +169,8 @@ def spec_from_matrix(matrix: "DirectionMatrix") -> PoseVectorSpec:
     entry names) and ``config["ranges"]`` ([lo, hi] per entry; ignored for angles)."""
     config = matrix.config
     if "layout" not in config or "ranges" not in config:
-        raise ValueError("the direction matrix's config has no 'layout'/'ranges' (e.g. a released A_matrix.pt); "
+        raise ValueError("the direction matrix's config has no 'layout'/'ranges' (e.g. a released A_matrix.pt): "
+                         "in a model directory name them in reenactor.json ('layout' and a 'ranges' file), in Python "
                          "pass spec=spec_from_ranges(layout, ranges) to the Reenactor")
     layout = config["layout"]
     names = LAYOUTS.get(layout) if isinstance(layout, str) else tuple(layout)

@@ -21,6 +21,7 @@ from .checkpoints.errors import CheckpointFormatError
 from .checkpoints.loading import load_generator
 from .latent_controls import LatentControls
 from .net3d import get_estimator
+from .net3d.pose_vector import LAYOUTS, PoseVectorSpec, load_ranges_with_names, spec_from_ranges
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ EXACT_GENERATORS = {"mobilestylegan-ffhq-heads": "mobilestylegan-ffhq"}
 DIRECTORY_DEFAULTS: Dict[str, Any] = {"generator": "generator.pt", "encoder": "encoder.pt",
                                       "directions": "directions.pt", "estimator": "bfm-net", "controls": None}
 SETTINGS = ("render_size", "truncation", "align_size")
+#: a model directory's pose-vector spec for a direction matrix that does not store one (a released A_matrix.pt):
+#: a layout name of :data:`~latentreenact.net3d.pose_vector.LAYOUTS` and a ranges file in the directory
+SPEC_ENTRIES = ("layout", "ranges")
 PART_KINDS = {"generator": "generator", "encoder": "encoder", "directions": "directions", "controls": "latent-controls"}
 #: parts a model directory may leave out (None)
 OPTIONAL_PARTS = ("controls",)
@@ -66,9 +70,18 @@ def _check_entries(spec: Mapping[str, Any], where: str) -> None:
     names (``controls`` may be null; ``estimator`` may be ``{"backend": NAME, ...options}``), ``render_size`` and
     ``align_size`` whole numbers of pixels (``align_size`` at least 16), ``truncation``
     a positive number."""
-    unknown = sorted(set(spec) - set(DIRECTORY_DEFAULTS) - set(SETTINGS))
+    unknown = sorted(set(spec) - set(DIRECTORY_DEFAULTS) - set(SETTINGS) - set(SPEC_ENTRIES))
     if unknown:
         raise CheckpointFormatError(f"{where}: unknown entries {unknown}")
+    given = [key for key in SPEC_ENTRIES if spec.get(key) is not None]
+    if given and len(given) != len(SPEC_ENTRIES):
+        raise CheckpointFormatError(f"{where}: give both 'layout' and 'ranges' (a pose-vector spec for A), not only "
+                                    f"{given[0]!r}")
+    if given and spec["layout"] not in LAYOUTS:
+        raise CheckpointFormatError(f"{where}: layout must be one of {sorted(LAYOUTS)}, got {spec['layout']!r}")
+    if given and not isinstance(spec["ranges"], str):
+        raise CheckpointFormatError(f"{where}: ranges must be the name of a ranges file (.npy) in the directory, got "
+                                    f"{spec['ranges']!r}")
     for part in PART_KINDS:
         value = spec.get(part)
         if not isinstance(value, str) and not (value is None and part in OPTIONAL_PARTS):
@@ -145,7 +158,9 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
              "directions": DirectionMatrix.load(directions_path, device=device),
              "controls": None if controls_path is None else LatentControls.load(controls_path)}
     _check_fit(parts, {**located, "controls": controls_path}, str(root / MODEL_FILE) if root else "model")
-    settings = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
+    settings: Dict[str, Any] = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
+    if root is not None and spec.get("layout") is not None:
+        settings["spec"] = _spec(spec["layout"], root / spec["ranges"], parts["directions"].shift_scale)
     log.info("reenactor parts from %s: %s", model, {k: str(v) for k, v in located.items()})
     return {**parts, **settings}
 
@@ -179,3 +194,15 @@ def _check_fit(parts: Mapping[str, Any], located: Mapping[str, Any], where: str)
                        f"{controls.directions.shape[1]}")
     if misfits:
         raise CheckpointFormatError(f"{where}: {'; '.join(misfits)}: made for another generator than {made_for}")
+
+
+def _spec(layout: str, ranges: Path, shift_scale: float) -> PoseVectorSpec:
+    """The pose-vector spec a model directory gives for its A: ``layout`` and the ranges file ``ranges`` (rows named
+    by its ``.json`` sidecar, or the released file's 54 rows)."""
+    if not ranges.is_file():
+        raise FileNotFoundError(f"ranges file not found: {ranges}")
+    try:
+        array, rows = load_ranges_with_names(ranges)
+        return spec_from_ranges(layout, array, rows, shift_scale=shift_scale)
+    except (ValueError, KeyError) as exc:
+        raise CheckpointFormatError(f"{ranges}: {exc}") from exc

@@ -346,6 +346,35 @@ def test_from_pretrained_directory_and_missing_defaults(setup, tmp_path) -> None
         Reenactor.from_pretrained(folder / "generator.pt")
 
 
+def test_released_matrix_in_a_model_directory(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A released A_matrix.pt (no layout or ranges in it) used from a model directory whose reenactor.json gives
+    'layout' and a 'ranges' file: the reenactor renders what the same matrix in our format does (was: no way short
+    of Python; found by the byog hunt, session 21)."""
+    from latentreenact.checkpoints.errors import CheckpointFormatError
+    from latentreenact.net3d.pose_vector import save_ranges
+    from latentreenact.reenactor import Reenactor
+
+    r, image, _ = setup
+    folder = write_model_dir(tmp_path / "model", r)
+    r.directions.save_released(folder / "A_matrix.pt")
+    save_ranges(folder / "ranges.npy", r.spec.ranges_array())
+    (folder / "ranges.json").write_text(json.dumps({"rows": list(r.spec.names)}))
+    spec = json.loads((folder / "reenactor.json").read_text())
+    (folder / "reenactor.json").write_text(json.dumps({**spec, "directions": "A_matrix.pt", "layout": "bfm",
+                                                       "ranges": "ranges.npy"}))
+    released = Reenactor.from_pretrained(folder)
+    ours = Reenactor.from_pretrained(write_model_dir(tmp_path / "ours", r))
+    assert released.spec == ours.spec
+    src = ours.invert(image, align=False, tune="none")
+    assert np.array_equal(released.edit(src, yaw=10, pitch=-5), ours.edit(src, yaw=10, pitch=-5))
+    for change, words in (({"layout": None}, "give both"), ({"layout": "nope"}, "layout must be"),
+                          ({"ranges": "missing.npy"}, "missing.npy")):
+        (folder / "reenactor.json").write_text(json.dumps({**spec, "directions": "A_matrix.pt", "layout": "bfm",
+                                                           "ranges": "ranges.npy", **change}))
+        with pytest.raises((CheckpointFormatError, FileNotFoundError), match=words):
+            Reenactor.from_pretrained(folder)
+
+
 def test_spec_from_matrix() -> None:
     from directions import DirectionMatrix
     from directions.matrix import spec_from_matrix

@@ -119,8 +119,9 @@ def load_ranges_with_names(path: Union[str, Path]) -> Tuple[np.ndarray, Tuple[st
             raise ValueError(f"{sidecar} names {len(rows)} rows but {path} has {array.shape[0]}")
         return array, rows
     if array.shape[0] != len(RELEASED_RANGE_NAMES):
-        raise ValueError(f"{path} has {array.shape[0]} rows and no sidecar {sidecar.name} naming them; "
-                         f"pass range_names to spec_from_ranges")
+        raise ValueError(f"{path} has {array.shape[0]} rows and no sidecar {sidecar.name} naming them "
+                         f"({{\"rows\": [\"yaw\", ...]}}, as `latentreenact stats` writes; in Python, pass range_names "
+                         f"to spec_from_ranges)")
     return array, RELEASED_RANGE_NAMES
 
 
