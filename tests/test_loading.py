@@ -208,3 +208,24 @@ def test_damaged_configs_name_the_file(tmp_path, damage):
     torch.save(payload, tmp_path / "bad.pt")
     with pytest.raises(CheckpointFormatError, match="bad.pt"):
         load_generator(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("layout", ["ada state dict", "ada under G_ema", "module. prefix"])
+def test_other_state_dict_layouts_load(tmp_path, layout):
+    """A stylegan2-ada G_ema.state_dict() saved as .pt (bare or under 'G_ema') and a DataParallel state dict
+    ('module.' prefixes) load and render as the generator they came from (were refused; found by the byog hunt)."""
+    from nvidia_pkl_writer import rosinality_to_ada
+
+    g = tiny_generator(size=16)
+    state = {k: v for k, v in g.state_dict().items() if k != "latent_avg"}
+    if layout == "module. prefix":
+        payload = {f"module.{k}": v for k, v in state.items()}
+    else:
+        flat = dict(rosinality_to_ada(state, None))
+        payload = flat if layout == "ada state dict" else {"G_ema": flat}
+    torch.save(payload, tmp_path / "g.pt")
+    loaded = load_generator(tmp_path / "g.pt")
+    w = g.mapping(torch.randn(2, g.style_dim, generator=torch.Generator().manual_seed(0)))[:, None].repeat(
+        1, g.n_latent, 1)
+    with torch.no_grad():
+        assert torch.allclose(loaded.synthesis(w, noise_mode="const"), g.synthesis(w, noise_mode="const"), atol=1e-5)

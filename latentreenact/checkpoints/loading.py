@@ -21,7 +21,7 @@ from ..models.base import GeneratorBase
 from ..models.mobilestylegan import MobileStyleGAN
 from ..models.stylegan2 import StyleGAN2Generator
 from .errors import CheckpointFormatError
-from .nvidia_pkl import read_stylegan2_ada_pkl
+from .nvidia_pkl import ada_state_to_rosinality, read_stylegan2_ada_pkl
 from .strict import check_state_dict
 from .stylegan2_layout import infer_stylegan2_config, looks_like_stylegan2
 
@@ -74,13 +74,37 @@ def extract_generator(obj: Any, source: str) -> Tuple[Dict[str, torch.Tensor], O
     if isinstance(state, Mapping) and any(k.startswith("decoder.") for k in state):
         decoder = {k[len("decoder."):]: v for k, v in state.items() if k.startswith("decoder.")}
         return decoder, obj.get("latent_avg"), {"source": "e4e"}
-    if looks_like_stylegan2(obj):
-        return dict(obj), None, {"source": "state_dict"}
+    if isinstance(obj.get("G_ema"), Mapping):  # a stylegan2-ada G_ema.state_dict() saved under its name
+        return _from_ada(obj["G_ema"], source)
+    state = _unprefixed(obj)
+    if looks_like_stylegan2(state):
+        return dict(state), None, {"source": "state_dict"}
+    if any(str(k).startswith("synthesis.b4.") for k in state) and any(str(k).startswith("mapping.") for k in state):
+        return _from_ada(state, source)  # a bare stylegan2-ada G_ema.state_dict()
     keys = sorted(str(k) for k in obj)[:12]
     raise CheckpointFormatError(
         f"{source}: not a generator checkpoint (top-level keys {keys}); expected a rosinality checkpoint "
-        f"('g_ema'), an e4e checkpoint ('state_dict' with 'decoder.*'), a stylegan2-ada .pkl ('G_ema'), "
+        f"('g_ema'), an e4e checkpoint ('state_dict' with 'decoder.*'), a stylegan2-ada .pkl or G_ema state dict, "
         f"a bare generator state dict or a latentreenact generator file")
+
+
+def _unprefixed(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``state`` without the ``module.`` prefix that DataParallel / DistributedDataParallel give every key."""
+    if state and all(str(k).startswith("module.") for k in state):
+        return {str(k)[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _from_ada(tensors: Mapping[str, Any], source: str) -> Tuple[Dict[str, torch.Tensor], Optional[torch.Tensor],
+                                                                 Dict[str, Any]]:
+    """A stylegan2-ada ``G_ema`` state dict (saved as tensors, not as its pickle) in our layout. The pickle's
+    ``conv_clamp`` is a module attribute a state dict does not carry: the generator runs unclamped (logged)."""
+    if not all(isinstance(v, torch.Tensor) for v in tensors.values()):
+        raise CheckpointFormatError(f"{source}: 'G_ema' holds more than tensors; save G_ema.state_dict()")
+    converted = ada_state_to_rosinality(dict(tensors), source)
+    log.info("%s: a stylegan2-ada state dict carries no conv_clamp; the generator runs without one (the network "
+             "pickle keeps it)", source)
+    return dict(converted["state_dict"]), converted.get("latent_avg"), {"source": "stylegan2-ada-state-dict"}
 
 
 def _single_latent_avg(latent_avg: torch.Tensor, style_dim: int, source: str) -> Optional[torch.Tensor]:
