@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import zipfile
@@ -133,8 +134,15 @@ def read_torch_file(path: PathLike, *, mmap: bool = False) -> Any:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, KeyError) as exc:
+        text = str(exc)
+        if "Weights only load failed" in text:  # pickled objects: loading them could run their code
+            found = re.search(r"GLOBAL ([\w.]+)", text)
+            raise CheckpointFormatError(
+                f"{path}: holds pickled Python objects{f' ({found.group(1)})' if found else ''}, e.g. a whole model "
+                "saved with torch.save(model); they are not loaded, since unpickling can run code: save "
+                "model.state_dict() instead") from exc
         raise CheckpointFormatError(f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: "
-                                    f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+                                    f"{text.splitlines()[0] if text else ''})") from exc
 
 
 def check_format(obj: Any, path: PathLike, fmt: str, version: int, what: str,

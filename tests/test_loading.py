@@ -147,6 +147,10 @@ def test_code_in_torch_file_is_not_run(tmp_path, monkeypatch):
     with pytest.raises(CheckpointFormatError):
         load_generator(tmp_path / "evil.pt")
     assert not (tmp_path / "evil_marker").exists()
+    torch.save(tiny_generator(size=16), tmp_path / "module.pt")  # a whole module: says what to save instead
+    with pytest.raises(CheckpointFormatError, match=r"pickled Python objects \(latentreenact.models.stylegan2."
+                                                    r"StyleGAN2Generator\).*save model.state_dict\(\) instead"):
+        load_generator(tmp_path / "module.pt")  # was: torch's message cut off mid-sentence
 
 
 def test_device_argument(golden_ckpt):
