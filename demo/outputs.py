@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import shutil
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class OutputFolders:
         self.root, self.uploads = Path(root), uploads
         self.keep_s, self.max_count = float(keep_s), int(max_count)
         self._active: Set[Path] = set()
+        self._used: Dict[Path, float] = {}  # upload entries by the time a request last used them
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -87,12 +89,29 @@ class OutputFolders:
             removed += [folder for i, (age, folder) in enumerate(ages) if i >= room or age > self.keep_s]
             if self.uploads is not None and self.uploads.is_dir():
                 removed += [entry for entry in self.uploads.iterdir()
-                            if (age := _age(entry, now)) is not None and age > self.keep_s]
+                            if (age := _age(entry, now)) is not None
+                            and min(age, now - self._used.get(entry, -math.inf)) > self.keep_s]
+                for entry in removed:
+                    self._used.pop(entry, None)
             for path in removed:
                 _remove(path)
         if removed:
             log.info("removed %d old output(s)", len(removed))
         return removed
+
+    def mark_used(self, path: Path, now: Optional[float] = None) -> None:
+        """Note that a request uses the upload ``path``: its entry under ``uploads`` is kept for ``keep_s`` from now
+        (a live stream asks for its source photo on every frame, long after the upload; the file is not touched,
+        so caches keyed on its time stay valid)."""
+        if self.uploads is None:
+            return
+        try:
+            parts = Path(path).resolve().relative_to(self.uploads.resolve()).parts
+        except (ValueError, OSError):  # not an upload of ours
+            return
+        if parts:
+            with self._lock:
+                self._used[self.uploads / parts[0]] = time.time() if now is None else now
 
     def _run(self, every_s: float) -> None:
         while not self._stop.wait(every_s):

@@ -224,8 +224,14 @@ class DemoSession:
         if isinstance(image, np.ndarray):
             return check_array(image, what, self.limits.max_image_pixels)
         path = Path(image)
-        check_file(path, what, self.limits.max_upload_mb)
+        self._upload(path, what)
         return read_photo(path, what, self.limits.max_image_pixels)
+
+    def _upload(self, path: Path, what: str) -> None:
+        """Check an uploaded file (present, not empty, not too large) and keep it from the pruning while it is in
+        use (was: a live stream died an hour after its photo's upload)."""
+        check_file(path, what, self.limits.max_upload_mb)
+        self.outputs.mark_used(path)
 
     def _face(self, image: ImageUpload, deadline: Deadline, what: str = SOURCE) -> _Face:
         """The face of a source photo, detected once per upload content (a file's bytes, or its pixels); a
@@ -233,7 +239,7 @@ class DemoSession:
         deadline.check()
         file_hash = None
         if image is not None and not isinstance(image, np.ndarray) and str(image):
-            check_file(Path(image), what, self.limits.max_upload_mb)
+            self._upload(Path(image), what)
             file_hash = self._file_hash(Path(image))
         with self._lock:
             key = self._file_keys.get(file_hash) if file_hash is not None else None
@@ -346,7 +352,7 @@ class DemoSession:
         """(cache key, source, whether it came from the cache) of an uploaded prepared source file, loaded once
         per file content; a file from other models, or a damaged one, is refused in our words."""
         path = Path(upload)
-        check_file(path, PREPARED, self.limits.max_upload_mb)
+        self._upload(path, PREPARED)
         with self._lock:
             key = ("prepared", self._file_hash(path))
             if key in self._sources:
@@ -421,7 +427,7 @@ class DemoSession:
         if driving is None or not str(driving):
             raise DemoInputError("upload a driving video first")
         path = Path(driving)
-        check_file(path, "driving video", self.limits.max_upload_mb)
+        self._upload(path, "driving video")
         if not is_video_path(path):
             raise DemoInputError("the driving upload is not a video file (.mp4, .mov, .webm, ...)")
         try:
@@ -474,6 +480,9 @@ class DemoSession:
                                          "frames; use a clip with a visible face") from exc
                 except VideoError as exc:
                     raise _video_error() from exc
+                except FileNotFoundError as exc:  # the clip's upload removed mid-request (its server path unsaid)
+                    raise DemoInputError("the driving video upload is no longer on the server; upload it "
+                                         "again") from exc
             written = result_writer.frames_written
         seconds = time.perf_counter() - start
         per_frame = seconds / max(written, 1)

@@ -103,12 +103,13 @@ class LiveReenactor:
         self.frames = 0
 
     def idle_frame(self) -> np.ndarray:
-        """The output before any face was seen: the source at Δp = 0 (A's bias applied, as in the video path)."""
+        """The output before any face was seen: the source at Δp = 0 (A's bias applied, as in the video path); the
+        caller's own copy (rendered once), so that drawing on one frame does not mark the next."""
         if self._idle is None:
             zero = torch.zeros(1, self.reenactor.spec.k)
             face = self.reenactor.faces(self.src, zero, roll_region=roll_region_for(self.paste_back))[0]
             self._idle = compose(self._canvas, face, self.paste_back)
-        return self._idle
+        return self._idle.copy()
 
     def _track_opening(self, follower: Follower, value: float) -> None:
         """Keep the latest opening of ``follower``'s measure (``follow_eyes``, ``follow_mouth``); the first face fixes

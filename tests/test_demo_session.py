@@ -192,6 +192,27 @@ def test_concurrent_requests(session) -> None:  # type: ignore[no-untyped-def]
     assert all(probe_video(r.video).n_frames == 6 for r in results)
 
 
+def test_a_clip_removed_mid_request_is_said_in_our_words(session, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The driving upload removed while the request runs: our one-line message, no server path (was: a raw
+    FileNotFoundError naming the upload's path; found by the live hunt, session 21)."""
+    import demo.session as session_module
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(DRIVING.read_bytes())
+    measured = session_module.video_frames
+
+    def removed_after_measuring(*args, **kwargs):  # type: ignore[no-untyped-def]
+        track, frames = measured(*args, **kwargs)
+        clip.unlink()
+        return track, frames
+
+    monkeypatch.setattr(session_module, "video_frames", removed_after_measuring)
+    with pytest.raises(DemoInputError, match="no longer on the server") as info:
+        session.reenact(str(SOURCE), str(clip))
+    assert str(tmp_path) not in str(info.value)
+    assert not list(session.workdir.glob("run-*"))
+
+
 def test_failed_render_leaves_no_output(session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     session.source(str(SOURCE))
 
@@ -435,6 +456,23 @@ def test_outputs_pruned_by_age_and_count(tmp_path) -> None:  # type: ignore[no-u
             (failed / "partial.mp4").write_bytes(b"x")
             1 / 0
     assert not failed.exists()  # a failed request's folder goes at once
+
+
+def test_uploads_in_use_are_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An upload a request used within keep_s stays, however old the file (was: a live stream died keep_s after its
+    photo's upload; found by the live hunt, session 21); the file's own time is not changed."""
+    uploads = tmp_path / "uploads"
+    (uploads / "abc").mkdir(parents=True)
+    photo = uploads / "abc" / "photo.png"
+    photo.write_bytes(b"x")
+    now = time.time()
+    for path in (photo, uploads / "abc"):
+        os.utime(path, (now - 500, now - 500))
+    folders = OutputFolders(tmp_path, keep_s=100.0, every_s=None, uploads=uploads)
+    folders.mark_used(photo, now=now - 50)
+    folders.mark_used(tmp_path / "elsewhere.png")  # not an upload: nothing to keep
+    assert folders.prune(now) == [] and photo.exists() and photo.stat().st_mtime < now - 400
+    assert folders.prune(now + 60) == [uploads / "abc"] and not photo.exists()  # unused for 110 s
 
 
 def test_outputs_pruned_on_a_timer(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -122,6 +122,9 @@ def test_live_before_a_face_and_after_a_loss(setup, frames: list) -> None:  # ty
     from latentreenact.images import to_uint8
 
     assert np.array_equal(idle.image, to_uint8(reenactor.render(src, reenactor.shift(src, zero)))[0])
+    drawn_on = live.step(blank)
+    drawn_on.image[:] = 0  # the caller draws on its frame (a frame-rate text): the next idle frame is unmarked
+    assert np.array_equal(live.step(blank).image, idle.image)  # was: the same array again, marked
     first = live.step(frames[0])
     assert first.found and first.detected
     # the first frame with a face is the reference: Δp = 0 there, so it renders like the idle frame
