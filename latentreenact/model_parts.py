@@ -77,7 +77,7 @@ def _check_entries(spec: Mapping[str, Any], where: str) -> None:
     if given and len(given) != len(SPEC_ENTRIES):
         raise CheckpointFormatError(f"{where}: give both 'layout' and 'ranges' (a pose-vector spec for A), not only "
                                     f"{given[0]!r}")
-    if given and spec["layout"] not in LAYOUTS:
+    if given and (not isinstance(spec["layout"], str) or spec["layout"] not in LAYOUTS):
         raise CheckpointFormatError(f"{where}: layout must be one of {sorted(LAYOUTS)}, got {spec['layout']!r}")
     if given and not isinstance(spec["ranges"], str):
         raise CheckpointFormatError(f"{where}: ranges must be the name of a ranges file (.npy) in the directory, got "

@@ -13,13 +13,13 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Sequence, Tuple
 
 from .fileio import OutputNotWritableError, PathLike, nearest_existing
 
 __all__ = ["DIRECTORY", "IMAGE_FORMATS", "OUTPUT_SUFFIXES", "OutputIsInputError", "OutputNotWritableError",
-           "UnsupportedOutputError", "VIDEO_CODECS", "check_not_input", "check_output", "output_kind",
-           "writable_directory"]
+           "UnsupportedOutputError", "VIDEO_CODECS", "check_none_is_input", "check_not_input", "check_output",
+           "output_kind", "writable_directory"]
 
 #: image suffix -> Pillow format name (only formats that hold 8-bit RGB without surprises)
 IMAGE_FORMATS: Dict[str, str] = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
@@ -64,6 +64,26 @@ def check_not_input(output: PathLike, *inputs: PathLike) -> None:
     out = Path(output)
     for item in inputs:
         if _same_path(out, Path(item)):
+            raise OutputIsInputError(f"the output {out} is the input {item}; writing it would overwrite that input: "
+                                     "choose another output path")
+
+
+def check_none_is_input(outputs: Sequence[PathLike], inputs: Sequence[PathLike]) -> None:
+    """:func:`check_not_input` for many outputs and inputs at once (the files a command writes into a folder), in
+    one pass: only outputs that exist can be an input, and they are compared by file identity (device and inode,
+    through links, as ``os.path.samefile``)."""
+    existing = [Path(out) for out in outputs if Path(out).exists()]
+    if not existing:
+        return
+    identities = {}
+    for item in inputs:
+        with contextlib.suppress(FileNotFoundError):
+            stat = Path(item).stat()
+            identities.setdefault((stat.st_dev, stat.st_ino), item)
+    for out in existing:
+        stat = out.stat()
+        item = identities.get((stat.st_dev, stat.st_ino))
+        if item is not None:
             raise OutputIsInputError(f"the output {out} is the input {item}; writing it would overwrite that input: "
                                      "choose another output path")
 

@@ -19,7 +19,7 @@ from .fileio import write_outputs
 from .images import make_grid, save_image
 from .latent_controls import LATENT_CONTROLS
 from .net3d.controls import CONTROLS
-from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_not_input, check_output
+from .output_paths import IMAGE_FORMATS, UnsupportedOutputError, check_none_is_input, check_not_input, check_output
 from .reenact_video import ReenactOptions, driving_kind, folder_images
 from .source import Source
 from .reenactor import Reenactor
@@ -162,9 +162,7 @@ def check_outputs_not_inputs(output: Path, driving: Path, *sources: Path) -> Non
     if driving_kind(driving) == "video" or (output.suffix and not output.is_dir()):
         return
     files = folder_images(driving) if driving.is_dir() else [driving]
-    inputs += files
-    for name in output_file_names([f.name for f in files]):
-        check_not_input(output / name, *inputs)
+    check_none_is_input([output / name for name in output_file_names([f.name for f in files])], [*inputs, *files])
 
 
 def reenact_to_files(reenactor: Reenactor, src: Source, driving: Path, output: Path, options: ReenactOptions,

@@ -399,3 +399,24 @@ def test_no_face_hints_name_options_the_command_has(tmp_path) -> None:  # type: 
     result = invoke(["faces", "align", tmp_path / "grey.png", "-o", tmp_path / "out", "--no-progress"])
     assert_fails(result, EXIT_BAD_INPUT, "no face found", "a larger --upsample (now 1)")
     assert listing(tmp_path) == ["grey.png"]
+
+
+def test_many_outputs_checked_against_many_inputs_in_one_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """check_none_is_input (a driving folder of many images into a folder): the same verdicts as check_not_input,
+    file by file, links included, and missing outputs never match."""
+    from latentreenact.output_paths import OutputIsInputError, check_none_is_input, check_not_input
+
+    inputs = []
+    for i in range(50):
+        inputs.append(tmp_path / f"in{i}.png")
+        inputs[-1].write_bytes(b"x")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "link.png").symlink_to(inputs[7])
+    (tmp_path / "out" / "other.png").write_bytes(b"y")
+    fresh = [tmp_path / "out" / f"new{i}.png" for i in range(50)]
+    check_none_is_input(fresh + [tmp_path / "out" / "other.png"], inputs)
+    for outputs in ([tmp_path / "out" / "link.png"], [inputs[3]]):
+        with pytest.raises(OutputIsInputError, match="would overwrite"):
+            check_none_is_input(fresh + outputs, inputs)
+        with pytest.raises(OutputIsInputError):
+            check_not_input(outputs[0], *inputs)

@@ -368,6 +368,7 @@ def test_released_matrix_in_a_model_directory(setup, tmp_path) -> None:  # type:
     src = ours.invert(image, align=False, tune="none")
     assert np.array_equal(released.edit(src, yaw=10, pitch=-5), ours.edit(src, yaw=10, pitch=-5))
     for change, words in (({"layout": None}, "give both"), ({"layout": "nope"}, "layout must be"),
+                          ({"layout": ["yaw"]}, "layout must be"),
                           ({"ranges": "missing.npy"}, "missing.npy")):
         (folder / "reenactor.json").write_text(json.dumps({**spec, "directions": "A_matrix.pt", "layout": "bfm",
                                                            "ranges": "ranges.npy", **change}))
