@@ -20,7 +20,8 @@ import torch
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["CheckpointFormatError", "OutputNotWritableError", "UnsafePickleError", "atomic_path", "nearest_existing",
-           "check_format", "read_format_file", "read_torch_file", "staged_directory", "write_outputs"]
+           "check_format", "read_format_file", "read_torch_file", "staged_directory", "update_with_state",
+           "write_outputs"]
 
 
 class CheckpointFormatError(ValueError):
@@ -197,6 +198,15 @@ def write_outputs(output: Path, writers: Dict[str, Callable[[Path], Any]]) -> No
     with staged_directory(output) as staging:
         for name, write in writers.items():
             write(staging / name)
+
+
+def update_with_state(digest: Any, module: torch.nn.Module, prefix: str = "") -> None:
+    """Feed a module's tensors to a ``hashlib`` digest, by name in sorted order (each name, with ``prefix``, then
+    the tensor's bytes): how a run's generator and a prepared source's models are fingerprinted."""
+    state = module.state_dict()
+    for key in sorted(state):
+        digest.update(f"{prefix}{key}".encode())
+        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
 
 
 def file_digest(path: Union[str, "os.PathLike[str]"], algorithm: str = "sha256") -> str:

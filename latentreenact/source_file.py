@@ -19,7 +19,7 @@ from typing import Any, Dict, Mapping, Optional
 import numpy as np
 import torch
 
-from .fileio import CheckpointFormatError, PathLike, atomic_path, read_format_file
+from .fileio import CheckpointFormatError, PathLike, atomic_path, read_format_file, update_with_state
 from .latent_controls import LatentControls
 from .output_paths import OUTPUT_SUFFIXES
 from .source import Source
@@ -45,10 +45,7 @@ def model_fingerprint(generator: torch.nn.Module, directions: torch.nn.Module, n
     source's follower gains are measured with them): what a prepared source is only valid with."""
     digest = hashlib.sha256()
     for label, module in (("generator", generator), ("directions", directions)):
-        state = module.state_dict()
-        for key in sorted(state):
-            digest.update(f"{label}.{key}".encode())
-            digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+        update_with_state(digest, module, prefix=f"{label}.")
     digest.update(json.dumps([list(names), estimator]).encode())
     if controls is not None:
         digest.update(json.dumps(["controls", list(controls.names), list(controls.layers)]).encode())

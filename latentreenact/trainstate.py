@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .fileio import atomic_path, read_torch_file
+from .fileio import atomic_path, read_torch_file, update_with_state
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,7 @@ def state_digest(module: torch.nn.Module) -> str:
     """SHA-256 of a module's tensors (by name): in a run's config, so that ``--resume`` with other weights (another
     generator of the same shape) is refused as a different run."""
     digest = hashlib.sha256()
-    state = module.state_dict()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    update_with_state(digest, module)
     return digest.hexdigest()
 
 
