@@ -77,12 +77,12 @@ def check_patchable(module: Any, name: str) -> None:
         raise SystemExit(f"{module.__name__} has no {name}: the benchmark's reference would not be used")
 
 
-def whole_image_cut(rgb: np.ndarray, crop: Any, shrink: int) -> Image.Image:
-    """The reference for ``quad_crop._cut``: FFHQ's recipe as first written, the whole image shrunk, then cropped."""
+def whole_image_cut(rgb: np.ndarray, crop: Any, shrink: int, full: Any) -> Image.Image:
+    """The reference for ``quad_crop._cut``: FFHQ's recipe as first written, the whole image shrunk (to ``full``),
+    then cropped."""
     img = Image.fromarray(rgb)
     if shrink > 1:
-        height, width = rgb.shape[:2]
-        img = img.resize((max(1, int(np.rint(width / shrink))), max(1, int(np.rint(height / shrink)))), Image.LANCZOS)
+        img = img.resize(full, Image.LANCZOS)
     return img.crop(crop)
 
 

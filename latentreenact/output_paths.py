@@ -58,14 +58,19 @@ def _same_path(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+def _overwrites(output: Path, item: PathLike) -> OutputIsInputError:
+    """The error for an output that is the input ``item``."""
+    return OutputIsInputError(f"the output {output} is the input {item}; writing it would overwrite that input: "
+                              "choose another output path")
+
+
 def check_not_input(output: PathLike, *inputs: PathLike) -> None:
     """Before any work: :class:`OutputIsInputError` when ``output`` is one of ``inputs`` (the same file or folder,
     also through a link), which the command would overwrite."""
     out = Path(output)
     for item in inputs:
         if _same_path(out, Path(item)):
-            raise OutputIsInputError(f"the output {out} is the input {item}; writing it would overwrite that input: "
-                                     "choose another output path")
+            raise _overwrites(out, item)
 
 
 def check_none_is_input(outputs: Sequence[PathLike], inputs: Sequence[PathLike]) -> None:
@@ -84,8 +89,7 @@ def check_none_is_input(outputs: Sequence[PathLike], inputs: Sequence[PathLike])
         stat = out.stat()
         item = identities.get((stat.st_dev, stat.st_ino))
         if item is not None:
-            raise OutputIsInputError(f"the output {out} is the input {item}; writing it would overwrite that input: "
-                                     "choose another output path")
+            raise _overwrites(out, item)
 
 
 def output_kind(path: PathLike, *kinds: str) -> str:

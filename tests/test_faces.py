@@ -317,12 +317,12 @@ def test_shrunk_crop_is_the_crop_of_the_whole_shrunk_image():
                 x0, y0 = int(rng.integers(0, full[0] - 1)), int(rng.integers(0, full[1] - 1))
                 x1, y1 = int(rng.integers(x0 + 1, full[0] + 1)), int(rng.integers(y0 + 1, full[1] + 1))
                 crop = (x0, y0, x1, y1)
-                cut = np.asarray(_cut(image, crop, shrink))
+                cut = np.asarray(_cut(image, crop, shrink, full))
                 assert np.array_equal(cut, np.asarray(whole.crop(crop))), (shrink, crop)
                 cases += 1
             edges = (0, 0, full[0], full[1])
-            assert np.array_equal(np.asarray(_cut(image, edges, shrink)), np.asarray(whole))
-    assert np.array_equal(np.asarray(_cut(image, (5, 7, 90, 60), 1)), image[7:60, 5:90])
+            assert np.array_equal(np.asarray(_cut(image, edges, shrink, full)), np.asarray(whole))
+    assert np.array_equal(np.asarray(_cut(image, (5, 7, 90, 60), 1, image.shape[1::-1])), image[7:60, 5:90])
     assert cases == 3 * 7 * 6
 
 

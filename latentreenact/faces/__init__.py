@@ -17,8 +17,7 @@ __all__ = [
     "ImageTooLargeError", "ModelFileError", "NoFaceError", "align_face",
     "align_ffhq", "align_vox", "as_rgb_uint8", "detect_faces", "detect_faces_batch", "extract_quad",
     "canvas_size", "face_crop", "ffhq_quad", "fit_canvas", "find_face", "find_face_counted", "find_faces",
-    "five_points",
-    "landmarks_68", "paste_back",
+    "five_points", "landmarks_68", "paste_back",
     "probe_image", "read_image",
     "rescale_transform", "soft_mask", "THREAD_SAFE_DETECTORS", "transform_points", "vox_quad",
 ]

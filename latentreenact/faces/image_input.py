@@ -7,7 +7,8 @@
 - float: values in [0, 1] scaled by 255 and rounded (values a little outside are clipped; an image reaching past
   1.5 or below -0.5, on the 0-255 or the [-1, 1] scale, raises ``ValueError`` rather than turning white or black).
 - bool: False -> 0, True -> 255.
-- a PIL image: converted to RGB first.
+- a PIL image: by its mode, as a file of that mode is read (16-bit modes as uint16, ``F`` as float, palette and
+  other modes converted to RGB or RGBA).
 Anything else raises ``ValueError`` naming the input.
 """
 

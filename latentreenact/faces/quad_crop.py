@@ -81,7 +81,7 @@ def extract_quad(image: np.ndarray, quad: np.ndarray, size: int, transform_size:
             min(crop[3] + border, full[1]))
     if crop[2] <= crop[0] or crop[3] <= crop[1]:  # quad entirely outside the image
         crop = (0, 0, full[0], full[1])
-    img = _cut(rgb, crop, shrink)
+    img = _cut(rgb, crop, shrink, full)
     q = q - np.array(crop[:2], dtype=np.float64)
 
     pad = (int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())),
@@ -99,8 +99,9 @@ def extract_quad(image: np.ndarray, quad: np.ndarray, size: int, transform_size:
     return AlignedCrop(np.asarray(out, dtype=np.uint8).copy(), transform)
 
 
-def _cut(rgb: np.ndarray, crop: Tuple[int, int, int, int], shrink: int) -> Image.Image:
-    """The ``crop`` box of ``rgb`` shrunk ``shrink`` times (FFHQ's Lanczos shrink of the whole image, then the crop).
+def _cut(rgb: np.ndarray, crop: Tuple[int, int, int, int], shrink: int, full: Tuple[int, int]) -> Image.Image:
+    """The ``crop`` box of ``rgb`` shrunk ``shrink`` times to ``full`` (width, height) (FFHQ's Lanczos shrink of the
+    whole image, then the crop).
 
     Where the shrink divides both sides, the shrunk image's pixel centres are whole and half input pixels, and
     PIL computes the crop alone from a margin of input pixels around it, bit for bit as from the whole shrunk
@@ -110,7 +111,6 @@ def _cut(rgb: np.ndarray, crop: Tuple[int, int, int, int], shrink: int) -> Image
     height, width = rgb.shape[:2]
     if shrink <= 1:
         return Image.fromarray(np.ascontiguousarray(rgb[crop[1]:crop[3], crop[0]:crop[2]]))
-    full = (max(1, int(np.rint(width / shrink))), max(1, int(np.rint(height / shrink))))
     if width % shrink or height % shrink:
         return Image.fromarray(rgb).resize(full, Image.LANCZOS).crop(crop)
     margin = LANCZOS_SUPPORT * shrink + 2  # the filter's reach in input pixels, and a pixel for rounding
