@@ -157,7 +157,8 @@ def load_parts(model: PathLike = "default", device: Union[str, torch.device] = "
              "estimator": _estimator(estimator_spec, options, device, str(root / MODEL_FILE) if root else "model"),
              "directions": DirectionMatrix.load(directions_path, device=device),
              "controls": None if controls_path is None else LatentControls.load(controls_path)}
-    _check_fit(parts, {**located, "controls": controls_path}, str(root / MODEL_FILE) if root else "model")
+    check_fit(parts["generator"], parts["encoder"], parts["directions"], parts["controls"],
+              files={**located, "controls": controls_path}, where=str(root / MODEL_FILE) if root else "model")
     settings: Dict[str, Any] = {k: spec[k] for k in SETTINGS if spec.get(k) is not None}
     if root is not None and spec.get("layout") is not None:
         settings["spec"] = _spec(spec["layout"], root / spec["ranges"], parts["directions"].shift_scale)
@@ -174,26 +175,28 @@ def _estimator(backend: str, options: Mapping[str, Any], device: Union[str, torc
                                     f"({exc})") from exc
 
 
-def _check_fit(parts: Mapping[str, Any], located: Mapping[str, Any], where: str) -> None:
-    """:class:`CheckpointFormatError` naming both files when the encoder, A or the controls were made for another
-    generator (layer count or style size)."""
-    generator = parts["generator"]
-    made_for = f"the generator {located['generator']} (n_latent {generator.n_latent}, style_dim {generator.style_dim})"
-    encoder, matrix, controls = parts["encoder"], parts["directions"], parts["controls"]
+def check_fit(generator: Any, encoder: Any, directions: Any, controls: Optional[LatentControls] = None,
+              files: Optional[Mapping[str, Any]] = None, where: Optional[str] = None) -> None:
+    """ValueError when the encoder, A or the controls (each optional: None) were made for another generator (layer
+    count or style size), naming each misfit; with ``files`` (part -> file) and ``where`` (the model file), a
+    :class:`CheckpointFormatError` that names the files."""
+    def named(part: str) -> str:
+        return f"the {part.replace('directions', 'direction matrix')}" + (f" {files[part]}" if files else "")
+
     misfits = []
     encoder_dim = getattr(encoder, "style_dim", generator.style_dim)
-    if encoder.n_styles != generator.n_latent or encoder_dim != generator.style_dim:
-        misfits.append(f"the encoder {located['encoder']} predicts {encoder.n_styles} styles of {encoder_dim}")
-    if matrix.style_dim != generator.style_dim or matrix.num_layers > generator.n_latent:
-        misfits.append(f"the direction matrix {located['directions']} shifts {matrix.num_layers} layers of "
-                       f"{matrix.style_dim}")
+    if encoder is not None and (encoder.n_styles != generator.n_latent or encoder_dim != generator.style_dim):
+        misfits.append(f"{named('encoder')} predicts {encoder.n_styles} styles of {encoder_dim}")
+    if directions.style_dim != generator.style_dim or directions.num_layers > generator.n_latent:
+        misfits.append(f"{named('directions')} shifts {directions.num_layers} layers of {directions.style_dim}")
     if controls is not None and (controls.directions.shape[1] != generator.style_dim
                                  or controls.layers[1] > generator.n_latent):
         lo, hi = controls.layers
-        misfits.append(f"the controls {located['controls']} act on layers {lo}..{hi - 1} of "
-                       f"{controls.directions.shape[1]}")
+        misfits.append(f"{named('controls')} act on layers {lo}..{hi - 1} of {controls.directions.shape[1]}")
     if misfits:
-        raise CheckpointFormatError(f"{where}: {'; '.join(misfits)}: made for another generator than {made_for}")
+        message = (f"{'; '.join(misfits)}: made for another generator than {named('generator')} (n_latent "
+                   f"{generator.n_latent}, style_dim {generator.style_dim}); use parts made for this generator")
+        raise CheckpointFormatError(f"{where}: {message}") if where else ValueError(message)
 
 
 def _spec(layout: str, ranges: Path, shift_scale: float) -> PoseVectorSpec:

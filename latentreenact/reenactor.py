@@ -60,7 +60,7 @@ from .identity.same_person import SAME_PERSON_DISTANCE, face_distance
 from .images import from_uint8, resize_square, to_greyscale, to_uint8
 from .latent_controls import LatentControls
 from .live import LiveReenactor
-from .model_parts import load_parts
+from .model_parts import check_fit, load_parts
 from .pose_delta import apply_gains, remove_leaks, split_roll
 from .net3d.pose_vector import PoseVectorSpec
 from .output_frame import compose, roll_region_for
@@ -134,13 +134,7 @@ class Reenactor:
         self.roll, self.calibrate_sources = roll, bool(calibrate)
         if self.spec.k != directions.k:
             raise ValueError(f"the pose vector has {self.spec.k} entries but the direction matrix takes {directions.k}")
-        if directions.style_dim != generator.style_dim or directions.num_layers > generator.n_latent:
-            raise ValueError(f"the direction matrix (L={directions.num_layers}, style_dim={directions.style_dim}) "
-                             f"does not fit the generator (n_latent={generator.n_latent}, "
-                             f"style_dim={generator.style_dim})")
-        if encoder is not None and encoder.n_styles != generator.n_latent:
-            raise ValueError(f"the encoder predicts {encoder.n_styles} styles but the generator takes "
-                             f"{generator.n_latent}; use an encoder trained for this generator")
+        check_fit(generator, encoder, directions)
         backend = directions.config.get("backend")
         used = getattr(estimator, "name", backend)
         same_space = {backend, used} <= BFM_BACKENDS  # one BFM coefficient space: bfm-net regresses bfm-fit's labels
