@@ -356,13 +356,22 @@ def follow_against_source(relative: bool, absolute_expression: bool) -> bool:
     return not relative or absolute_expression
 
 
+def control_missing(follower: Follower, reenactor: "FrameReenactor") -> Optional[str]:
+    """Why the model cannot follow ``follower`` at all (None when it has the W-space control it drives): known before
+    any source or frame."""
+    if follower.control not in reenactor.control_names():
+        return (f"this model has no W-space {follower.control} control (the default model ships one; a model "
+                "directory names it as 'controls' in reenactor.json)")
+    return None
+
+
 def follow_missing(follower: Follower, reenactor: "FrameReenactor", src: Source, series: torch.Tensor,
                    found: torch.Tensor, against_source: bool) -> Optional[str]:
     """Why the driving opening cannot be followed (None when it can): ``series`` [N] and ``found`` [N] are the
     driving frames' openings and faces so far (the video path: the whole clip; live: the first face)."""
-    if follower.control not in reenactor.control_names():
-        return (f"this model has no W-space {follower.control} control (the default model ships one; a model "
-                "directory names it as 'controls' in reenactor.json)")
+    missing = control_missing(follower, reenactor)
+    if missing is not None:
+        return missing
     if not bool((found.bool() & torch.isfinite(series)).any()):
         return (f"the driving {follower.measure} opening is unknown on every frame measured (the estimator "
                 f"reports no detected landmarks; {follower.option} needs a landmark-fitting estimator such as "

@@ -21,7 +21,7 @@ from ..reenact_files import (check_driving, check_outputs_not_inputs, check_reen
 from ..reenact_files import check_source as check_source_file
 from ..reenact_files import write_images as write_images  # the old import path
 from ..output_paths import check_not_input
-from ..reenact_video import OUTPUT_MAX_SIDE, ReenactOptions
+from ..reenact_video import OUTPUT_MAX_SIDE, ReenactOptions, control_missing
 from ..driving_landmarks import FOLLOWERS
 from ..reenactor import ROLL_MODES
 from ..source_file import is_source_file
@@ -129,10 +129,9 @@ def check_followers(reenactor: Any, follow_eyes: Optional[bool], follow_mouth: O
     """``--follow-eyes`` / ``--follow-mouth`` (required) on a model without the W-space control they drive: a
     ValueError before the source is prepared (was: after the inversion and tuning)."""
     for measure, option, wanted in (("eye", "--follow-eyes", follow_eyes), ("mouth", "--follow-mouth", follow_mouth)):
-        control = FOLLOWERS[measure].control
-        if wanted and control not in reenactor.control_names():
-            raise ValueError(f"{option}: this model has no W-space {control} control (the default model "
-                             "ships one; a model directory names it as 'controls' in reenactor.json)")
+        missing = control_missing(FOLLOWERS[measure], reenactor) if wanted else None
+        if missing is not None:
+            raise ValueError(f"{option}: {missing}")
 
 
 @click.command()
